@@ -1,0 +1,188 @@
+//! JSON views of the API, shared by the server and the CLI.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::journal::{Deployment, InvocationRecord, StepEntry};
+
+/// `POST /v1/invocations` body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InvokeRequest {
+    /// `DEPLOYMENT` or `DEPLOYMENT.FUNCTION`.
+    pub function: String,
+    /// The JSON input, passed to the function as written.
+    pub input: Box<RawValue>,
+}
+
+/// A deployment.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeploymentView {
+    /// Name.
+    pub name: String,
+    /// sha256 of the component.
+    pub component: String,
+    /// Exported functions.
+    pub functions: Vec<String>,
+    /// Version of this name (1, 2, …).
+    pub version: u32,
+    /// Component size in bytes.
+    pub size: u64,
+    /// RFC 3339 time of the deploy.
+    pub deployed_at: String,
+}
+
+/// Why an invocation failed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FailureView {
+    /// `function_error`, `trap`, `determinism_violation` or `host`.
+    pub kind: String,
+    /// Message.
+    pub message: String,
+}
+
+/// An invocation's status.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InvocationView {
+    /// Id.
+    pub id: String,
+    /// `DEPLOYMENT.FUNCTION`.
+    pub function: String,
+    /// sha256 of the component it is pinned to.
+    pub component: String,
+    /// `pending`, `running`, `completed` or `failed`.
+    pub state: String,
+    /// Executions started.
+    pub attempts: u32,
+    /// RFC 3339 times.
+    pub created_at: String,
+    /// Last state change.
+    pub updated_at: String,
+    /// End, when finished.
+    pub finished_at: Option<String>,
+    /// The input.
+    pub input: Value,
+    /// The output, when completed.
+    pub output: Option<Value>,
+    /// The failure, when failed.
+    pub error: Option<FailureView>,
+}
+
+/// One journal step.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StepView {
+    /// Sequence number, from 0.
+    pub seq: u32,
+    /// Kind of host call.
+    pub kind: String,
+    /// Request summary.
+    pub request: String,
+    /// Outcome summary.
+    pub outcome: String,
+    /// Times the host performed it.
+    pub attempts: u32,
+    /// RFC 3339 time it was recorded.
+    pub recorded_at: String,
+}
+
+/// `GET /v1/invocations/{id}/journal` body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JournalView {
+    /// The invocation.
+    pub id: String,
+    /// Its steps in order.
+    pub steps: Vec<StepView>,
+}
+
+/// A list of invocations.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InvocationList {
+    /// Newest first.
+    pub invocations: Vec<InvocationView>,
+}
+
+/// A list of deployments.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeploymentList {
+    /// By name.
+    pub deployments: Vec<DeploymentView>,
+}
+
+/// An error body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorView,
+}
+
+/// An error's code and message.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorView {
+    /// Stable code, e.g. `not_a_component`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+/// RFC 3339 text of milliseconds since the Unix epoch.
+pub fn rfc3339(ms: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// JSON bytes as a value (a string when they are not JSON).
+fn json_value(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+impl From<&Deployment> for DeploymentView {
+    fn from(d: &Deployment) -> Self {
+        DeploymentView {
+            name: d.name.clone(),
+            component: d.component.to_hex(),
+            functions: d.functions.clone(),
+            version: d.version,
+            size: d.size,
+            deployed_at: rfc3339(d.deployed_at_ms),
+        }
+    }
+}
+
+impl From<&InvocationRecord> for InvocationView {
+    fn from(r: &InvocationRecord) -> Self {
+        InvocationView {
+            id: r.id.to_string(),
+            function: format!("{}.{}", r.deployment, r.function),
+            component: r.component.to_hex(),
+            state: r.state.as_str().to_string(),
+            attempts: r.attempts,
+            created_at: rfc3339(r.created_at_ms),
+            updated_at: rfc3339(r.updated_at_ms),
+            finished_at: r.finished_at_ms.map(rfc3339),
+            input: json_value(&r.input),
+            output: r.output.as_deref().map(json_value),
+            error: r.failure.as_ref().map(|f| FailureView {
+                kind: serde_json::to_value(f.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                message: f.message.clone(),
+            }),
+        }
+    }
+}
+
+impl StepView {
+    /// The view of step `seq`.
+    pub fn new(seq: u32, entry: &StepEntry) -> Self {
+        StepView {
+            seq,
+            kind: entry.kind.as_str().to_string(),
+            request: entry.summary.clone(),
+            outcome: entry.outcome.summary(),
+            attempts: entry.attempts,
+            recorded_at: rfc3339(entry.recorded_at_ms),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! API errors: a status code and a JSON body `{"error": {"code", "message"}}`.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+
+use super::dto::{ErrorBody, ErrorView};
+use crate::journal::StoreError;
+use crate::runtime::ComponentError;
+use crate::scheduler::{DeployError, InvokeError, TargetError};
+
+/// An error answered to an API client.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable machine-readable code.
+    pub code: &'static str,
+    /// A message for people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `status`, `code` and `message`.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 400.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A 404.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// The JSON response.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let body = ErrorBody {
+            error: ErrorView {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        super::body::json(self.status, &body)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!("storage error answering a request: {err}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", err.to_string())
+    }
+}
+
+impl From<DeployError> for ApiError {
+    fn from(err: DeployError) -> Self {
+        let message = err.to_string();
+        match err {
+            DeployError::BadName(_) => ApiError::bad_request("invalid_name", message),
+            DeployError::Component(
+                ComponentError::Empty | ComponentError::NotWasm | ComponentError::CoreModule,
+            ) => ApiError::bad_request("not_a_component", message),
+            DeployError::Component(ComponentError::WrongWorld(_)) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_world",
+                message,
+            ),
+            DeployError::Component(ComponentError::Host(_) | ComponentError::Missing(_)) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "host", message)
+            }
+            DeployError::Component(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_component", message)
+            }
+            DeployError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<InvokeError> for ApiError {
+    fn from(err: InvokeError) -> Self {
+        let message = err.to_string();
+        match err {
+            InvokeError::Target(TargetError::Malformed(_)) => {
+                ApiError::bad_request("invalid_function", message)
+            }
+            InvokeError::Target(TargetError::Ambiguous { .. }) => {
+                ApiError::bad_request("ambiguous_function", message)
+            }
+            InvokeError::Target(_) => ApiError::not_found("unknown_function", message),
+            InvokeError::BadInput(_) => ApiError::bad_request("invalid_input", message),
+            InvokeError::Store(err) => err.into(),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Routing and handlers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, json, read};
+use super::dto::{
+    DeploymentList, DeploymentView, InvocationList, InvocationView, InvokeRequest, JournalView,
+    StepView,
+};
+use super::error::ApiError;
+use crate::DEFAULT_TENANT;
+use crate::ids::InvocationId;
+use crate::journal::InvocationState;
+use crate::scheduler::Scheduler;
+
+/// Longest a request may wait for an invocation to finish.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Most invocations one list returns.
+const MAX_LIST: usize = 1000;
+
+/// Answers one request.
+pub async fn handle(scheduler: &Scheduler, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    route(scheduler, req)
+        .await
+        .unwrap_or_else(ApiError::into_response)
+}
+
+async fn route(
+    scheduler: &Scheduler,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let tenant = DEFAULT_TENANT;
+    match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["v1", "health"]) => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok"}),
+        )),
+        (&Method::PUT, ["v1", "deployments", name]) => {
+            let name = name.to_string();
+            let bytes = read(req.into_body(), MAX_COMPONENT_BYTES).await?;
+            let deployment = scheduler.deploy(tenant, &name, bytes.to_vec()).await?;
+            Ok(json(StatusCode::CREATED, &DeploymentView::from(&deployment)))
+        }
+        (&Method::GET, ["v1", "deployments"]) => {
+            let deployments = scheduler.store().deployments(tenant)?;
+            let view = DeploymentList {
+                deployments: deployments.iter().map(DeploymentView::from).collect(),
+            };
+            Ok(json(StatusCode::OK, &view))
+        }
+        (&Method::GET, ["v1", "deployments", name]) => {
+            let deployment = scheduler
+                .store()
+                .deployment(tenant, name)?
+                .ok_or_else(|| {
+                    ApiError::not_found("unknown_deployment", format!("no deployment named `{name}`"))
+                })?;
+            Ok(json(StatusCode::OK, &DeploymentView::from(&deployment)))
+        }
+        (&Method::POST, ["v1", "invocations"]) => {
+            let wait = wait_param(&query)?;
+            let body = read(req.into_body(), MAX_JSON_BYTES).await?;
+            let request: InvokeRequest = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::bad_request("invalid_json", format!("the request body is not a valid invocation: {e}"))
+            })?;
+            let record = scheduler
+                .invoke(tenant, &request.function, request.input.get().as_bytes().to_vec())
+                .await?;
+            let record = match wait {
+                Some(timeout) => scheduler.wait(tenant, record.id, timeout).await?.unwrap_or(record),
+                None => record,
+            };
+            let status = if record.state.is_terminal() {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            Ok(json(status, &InvocationView::from(&record)))
+        }
+        (&Method::GET, ["v1", "invocations"]) => {
+            let state = match param(&query, "state") {
+                None => None,
+                Some(s) => Some(InvocationState::parse(&s).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_state",
+                        format!("`state` must be pending, running, completed or failed, got `{s}`"),
+                    )
+                })?),
+            };
+            let limit = match param(&query, "limit") {
+                None => 100,
+                Some(s) => s.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ApiError::bad_request("invalid_limit", format!("`limit` must be a positive number, got `{s}`"))
+                })?,
+            };
+            let records = scheduler
+                .store()
+                .invocations(tenant, state, limit.min(MAX_LIST))?;
+            let view = InvocationList {
+                invocations: records.iter().map(InvocationView::from).collect(),
+            };
+            Ok(json(StatusCode::OK, &view))
+        }
+        (&Method::GET, ["v1", "invocations", id]) => {
+            let id = parse_id(id)?;
+            let record = match wait_param(&query)? {
+                Some(timeout) => scheduler.wait(tenant, id, timeout).await?,
+                None => scheduler.store().invocation(tenant, id)?,
+            }
+            .ok_or_else(|| unknown_invocation(id))?;
+            Ok(json(StatusCode::OK, &InvocationView::from(&record)))
+        }
+        (&Method::GET, ["v1", "invocations", id, "journal"]) => {
+            let id = parse_id(id)?;
+            // Look the record up first: another tenant's id is unknown here.
+            scheduler
+                .store()
+                .invocation(tenant, id)?
+                .ok_or_else(|| unknown_invocation(id))?;
+            let steps = scheduler.store().steps(id)?;
+            let view = JournalView {
+                id: id.to_string(),
+                steps: steps
+                    .iter()
+                    .zip(0u32..)
+                    .map(|(entry, seq)| StepView::new(seq, entry))
+                    .collect(),
+            };
+            Ok(json(StatusCode::OK, &view))
+        }
+        (_, ["v1", "deployments", ..] | ["v1", "invocations", ..] | ["v1", "health"]) => {
+            Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not allowed on {path}", req.method()),
+            ))
+        }
+        _ => Err(ApiError::not_found("not_found", format!("no route for {path}"))),
+    }
+}
+
+fn unknown_invocation(id: InvocationId) -> ApiError {
+    ApiError::not_found("unknown_invocation", format!("no invocation {id}"))
+}
+
+fn parse_id(text: &str) -> Result<InvocationId, ApiError> {
+    text.parse()
+        .map_err(|e: crate::ids::BadInvocationId| ApiError::bad_request("invalid_id", e.to_string()))
+}
+
+/// The value of query parameter `name`.
+fn param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// `wait=SECONDS` (fractions allowed), capped at [`MAX_WAIT`].
+fn wait_param(query: &str) -> Result<Option<Duration>, ApiError> {
+    match param(query, "wait") {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            .map(|secs| Some(Duration::from_secs_f64(secs).min(MAX_WAIT)))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_wait",
+                    format!("`wait` must be a number of seconds, got `{s}`"),
+                )
+            }),
+    }
+}

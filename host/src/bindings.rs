@@ -1,0 +1,11 @@
+//! Rust bindings of the WIT contract (`wit/reprise.wit`), shared by the runtime and the journal.
+
+wasmtime::component::bindgen!({
+    world: "function",
+    path: "../wit",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
+});
+
+pub use reprise::function::types::{HttpError, HttpRequest, HttpResponse, LogLevel, Timestamp};

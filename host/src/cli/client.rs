@@ -1,0 +1,71 @@
+//! A small HTTP client for the host's API.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
+
+use crate::api::dto::ErrorBody;
+
+/// Client of one host.
+pub struct ApiClient {
+    base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl ApiClient {
+    /// A client for the API at `base` (e.g. `http://127.0.0.1:7420`).
+    pub fn new(base: &str) -> Self {
+        ApiClient {
+            base: base.trim_end_matches('/').to_string(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends a request and decodes a JSON answer, or turns an error answer into an error.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base);
+        let request = Request::builder()
+            .method(method)
+            .uri(&url)
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(body)))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the host at {}: {e}", self.base))?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|e| anyhow::anyhow!("unexpected answer from {url}: {e}"));
+        }
+        Err(api_error(status, &body))
+    }
+
+    /// GET `path`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.call(Method::GET, path, "application/json", Vec::new())
+            .await
+    }
+}
+
+fn api_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(err) => anyhow::anyhow!("{} ({})", err.error.message, err.error.code),
+        Err(_) => anyhow::anyhow!(
+            "the host answered {status}: {}",
+            String::from_utf8_lossy(body)
+        ),
+    }
+}

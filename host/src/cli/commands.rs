@@ -1,0 +1,142 @@
+//! The subcommands.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hyper::Method;
+
+use super::client::ApiClient;
+use super::output;
+use super::{Cli, Command};
+use crate::api::dto::{DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView};
+use crate::scheduler::SchedulerConfig;
+use crate::server::{ServeOptions, run as serve};
+
+/// Longest single wait the client asks the server for.
+const WAIT_SLICE_SECS: f64 = 60.0;
+
+/// Runs `cli`; the exit code is 1 when a waited-for invocation failed.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let api = ApiClient::new(&cli.url);
+    let json = cli.json;
+    match cli.command {
+        Command::Serve {
+            data,
+            listen,
+            max_running,
+        } => {
+            serve(ServeOptions {
+                data,
+                listen,
+                scheduler: SchedulerConfig { max_running },
+            })
+            .await?;
+        }
+        Command::Deploy { name, path } => {
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read component file {}", path.display()))?;
+            let deployment: DeploymentView = api
+                .call(
+                    Method::PUT,
+                    &format!("/v1/deployments/{}", encode(&name)),
+                    "application/wasm",
+                    bytes,
+                )
+                .await?;
+            output::deployment(&deployment, json)?;
+        }
+        Command::Deployments => {
+            let list: DeploymentList = api.get("/v1/deployments").await?;
+            output::deployments(&list, json)?;
+        }
+        Command::Invoke {
+            function,
+            input,
+            input_file,
+            wait,
+            timeout,
+        } => {
+            let input = match input_file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read input file {}", path.display()))?,
+                None => input,
+            };
+            let input: Box<serde_json::value::RawValue> = serde_json::from_str(&input)
+                .context("--input is not valid JSON")?;
+            let body = serde_json::to_vec(&crate::api::dto::InvokeRequest { function, input })?;
+            let path = if wait {
+                format!("/v1/invocations?wait={}", timeout.min(WAIT_SLICE_SECS))
+            } else {
+                "/v1/invocations".to_string()
+            };
+            let view: InvocationView = api
+                .call(Method::POST, &path, "application/json", body)
+                .await?;
+            if !wait {
+                output::invocation_id(&view, json)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let view = wait_until_finished(&api, view, timeout).await?;
+            return output::result(&view, json);
+        }
+        Command::Status { id, wait } => {
+            let view: InvocationView = match wait {
+                Some(secs) => {
+                    let view = api.get(&format!("/v1/invocations/{}", encode(&id))).await?;
+                    wait_until_finished(&api, view, secs).await?
+                }
+                None => api.get(&format!("/v1/invocations/{}", encode(&id))).await?,
+            };
+            output::status(&view, json)?;
+        }
+        Command::Journal { id } => {
+            let journal: JournalView = api
+                .get(&format!("/v1/invocations/{}/journal", encode(&id)))
+                .await?;
+            output::journal(&journal, json)?;
+        }
+        Command::Ls { state, limit } => {
+            let mut path = format!("/v1/invocations?limit={limit}");
+            if let Some(state) = state {
+                path.push_str(&format!("&state={}", encode(&state)));
+            }
+            let list: InvocationList = api.get(&path).await?;
+            output::invocations(&list, json)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Polls (with server-side waits) until `view` has finished or `timeout` seconds passed.
+async fn wait_until_finished(
+    api: &ApiClient,
+    mut view: InvocationView,
+    timeout: f64,
+) -> anyhow::Result<InvocationView> {
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+    while !matches!(view.state.as_str(), "completed" | "failed") {
+        let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+        if left <= 0.0 {
+            break;
+        }
+        let slice = left.min(WAIT_SLICE_SECS);
+        view = api
+            .get(&format!("/v1/invocations/{}?wait={slice:.3}", view.id))
+            .await?;
+    }
+    Ok(view)
+}
+
+/// Percent-encodes a path segment or query value.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,126 @@
+//! The command line: `reprise serve` and the client commands that talk to a host's API.
+
+mod client;
+mod commands;
+mod output;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Default API address of `reprise serve` and of the client commands.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
+/// Default data directory of `reprise serve`.
+pub const DEFAULT_DATA: &str = "reprise-data";
+
+/// Reprise: durable functions as WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "reprise", version, about)]
+pub struct Cli {
+    /// URL of the host's API (client commands).
+    #[arg(long, global = true, env = "REPRISE_URL", default_value = "http://127.0.0.1:7420")]
+    pub url: String,
+    /// Print JSON for scripts instead of text for people.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a host: the API, the scheduler and the journal in DIR.
+    Serve {
+        /// Data directory (holds reprise.redb).
+        #[arg(long, env = "REPRISE_DATA", default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Most invocations executing at once.
+        #[arg(long, default_value_t = 512)]
+        max_running: usize,
+    },
+    /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
+    Deploy {
+        /// Deployment name.
+        name: String,
+        /// The component file (built with `--target wasm32-wasip2`).
+        path: PathBuf,
+    },
+    /// Start an invocation; prints its id, or its result with --wait.
+    Invoke {
+        /// NAME, or NAME.FUNCTION when the component exports several functions.
+        function: String,
+        /// JSON input.
+        #[arg(long, short, default_value = "null", conflicts_with = "input_file")]
+        input: String,
+        /// Read the JSON input from a file.
+        #[arg(long)]
+        input_file: Option<PathBuf>,
+        /// Wait until it finishes and print the result.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, default_value_t = 3600.0)]
+        timeout: f64,
+    },
+    /// Show an invocation's state, result or error.
+    Status {
+        /// Invocation id.
+        id: String,
+        /// Wait up to this many seconds for it to finish first.
+        #[arg(long)]
+        wait: Option<f64>,
+    },
+    /// Show an invocation's journal: each step's kind, request and outcome.
+    Journal {
+        /// Invocation id.
+        id: String,
+    },
+    /// List invocations, newest first.
+    Ls {
+        /// Only those in this state (pending, running, completed, failed).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// List deployments.
+    Deployments,
+}
+
+/// Parses the command line, runs it, and maps errors to exit code 1 (2 for usage).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Serve { .. }));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(server: bool) {
+    let default = if server { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REPRISE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

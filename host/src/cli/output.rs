@@ -1,0 +1,138 @@
+//! Printing API answers for people (text) or scripts (`--json`).
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::api::dto::{DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView};
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A deployment.
+pub fn deployment(d: &DeploymentView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(d);
+    }
+    println!(
+        "deployed {} v{} (component {}, {} bytes)",
+        d.name,
+        d.version,
+        &d.component[..12.min(d.component.len())],
+        d.size
+    );
+    match d.functions.as_slice() {
+        [only] => println!("invoke it as `{}` (function {only})", d.name),
+        functions => {
+            for f in functions {
+                println!("  function {f}: invoke as `{}.{f}`", d.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deployments.
+pub fn deployments(list: &DeploymentList, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    println!("{:<24} {:>4} {:<14} FUNCTIONS", "NAME", "VER", "COMPONENT");
+    for d in &list.deployments {
+        println!(
+            "{:<24} {:>4} {:<14} {}",
+            d.name,
+            d.version,
+            &d.component[..12.min(d.component.len())],
+            d.functions.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The id of a new invocation.
+pub fn invocation_id(view: &InvocationView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(view);
+    }
+    println!("{}", view.id);
+    Ok(())
+}
+
+/// The result of a finished invocation: its output, or its error (exit code 1).
+pub fn result(view: &InvocationView, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(view)?;
+    } else if let Some(output) = &view.output {
+        println!("{}", serde_json::to_string_pretty(output)?);
+    } else if let Some(error) = &view.error {
+        eprintln!("invocation {} failed ({}): {}", view.id, error.kind, error.message);
+    } else {
+        eprintln!("invocation {} is still {}", view.id, view.state);
+    }
+    Ok(match view.state.as_str() {
+        "completed" => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// An invocation's status.
+pub fn status(view: &InvocationView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(view);
+    }
+    println!("id:        {}", view.id);
+    println!("function:  {}", view.function);
+    println!("component: {}", view.component);
+    println!("state:     {}", view.state);
+    println!("attempts:  {}", view.attempts);
+    println!("created:   {}", view.created_at);
+    println!("updated:   {}", view.updated_at);
+    if let Some(finished) = &view.finished_at {
+        println!("finished:  {finished}");
+    }
+    if let Some(output) = &view.output {
+        println!("output:    {}", serde_json::to_string(output)?);
+    }
+    if let Some(error) = &view.error {
+        println!("error:     {} — {}", error.kind, error.message);
+    }
+    Ok(())
+}
+
+/// An invocation's journal.
+pub fn journal(view: &JournalView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(view);
+    }
+    println!("{:>5}  {:<16} {:<60} OUTCOME", "SEQ", "KIND", "REQUEST");
+    for step in &view.steps {
+        let attempts = if step.attempts > 1 {
+            format!(" after {} attempts", step.attempts)
+        } else {
+            String::new()
+        };
+        println!(
+            "{:>5}  {:<16} {:<60} {}{attempts}",
+            step.seq, step.kind, step.request, step.outcome
+        );
+    }
+    Ok(())
+}
+
+/// Invocations.
+pub fn invocations(list: &InvocationList, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    println!("{:<26}  {:<10} {:<30} CREATED", "ID", "STATE", "FUNCTION");
+    for v in &list.invocations {
+        println!(
+            "{:<26}  {:<10} {:<30} {}",
+            v.id, v.state, v.function, v.created_at
+        );
+    }
+    Ok(())
+}

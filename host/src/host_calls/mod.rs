@@ -1,0 +1,165 @@
+//! Host calls: every one goes through [`Steps::run`], the journaling choke point.
+//!
+//! A host call becomes a [`StepRequest`]. If the journal has an entry at the next position the
+//! request must match it (kind and digest) and the recorded outcome is returned; otherwise the
+//! request is performed live, its outcome appended durably, and only then returned.
+
+mod clock;
+mod guest_api;
+mod http;
+mod log;
+mod random;
+mod request;
+mod wasi;
+
+pub use http::HttpClient;
+pub use request::StepRequest;
+pub use wasi::shadow_wasi_with_journal;
+
+use std::sync::Arc;
+
+use crate::ids::InvocationId;
+use crate::journal::{Outcome, StepEntry, Store, StoreError};
+
+/// Why a host call could not return to the guest (surfaces as a trap).
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The function asked for something other than what its journal recorded here.
+    #[error(
+        "determinism violation at step {seq}: the journal recorded {recorded}, \
+         but the function now asks for {requested}"
+    )]
+    DeterminismViolation {
+        seq: u32,
+        recorded: String,
+        requested: String,
+    },
+    /// Host calls are not available in this store (listing functions at deploy time).
+    #[error("host call `{0}` is not available while the component lists its functions")]
+    NotAvailable(&'static str),
+    /// The step could not be made durable.
+    #[error("journal write of step {seq} failed: {source}")]
+    Journal { seq: u32, source: StoreError },
+}
+
+/// Host-wide services that live host calls use.
+pub struct Services {
+    /// Outgoing HTTP.
+    pub http: HttpClient,
+}
+
+/// The journal cursor of one running invocation.
+pub struct Steps {
+    invocation: InvocationId,
+    mode: Mode,
+    next: u32,
+    /// The largest monotonic instant seen, so the clock never goes back across a replay.
+    last_instant: u64,
+}
+
+enum Mode {
+    /// Listing functions at deploy time: no host call is allowed.
+    Discovery,
+    /// Running an invocation: replay `recorded`, then go live.
+    Run {
+        store: Store,
+        recorded: std::vec::IntoIter<StepEntry>,
+        services: Arc<Services>,
+    },
+}
+
+impl Steps {
+    /// A cursor that refuses every host call.
+    pub fn discovery() -> Self {
+        Steps {
+            invocation: InvocationId(0),
+            mode: Mode::Discovery,
+            next: 0,
+            last_instant: 0,
+        }
+    }
+
+    /// A cursor that replays `recorded` then appends live steps to `store`.
+    pub fn run(
+        invocation: InvocationId,
+        store: Store,
+        recorded: Vec<StepEntry>,
+        services: Arc<Services>,
+    ) -> Self {
+        Steps {
+            invocation,
+            mode: Mode::Run {
+                store,
+                recorded: recorded.into_iter(),
+                services,
+            },
+            next: 0,
+            last_instant: 0,
+        }
+    }
+
+    /// The invocation this cursor belongs to.
+    pub fn invocation(&self) -> InvocationId {
+        self.invocation
+    }
+
+    /// How many steps have been taken (replayed or live).
+    pub fn position(&self) -> u32 {
+        self.next
+    }
+
+    /// Performs or replays one host call and returns its outcome.
+    pub async fn take(&mut self, request: StepRequest<'_>) -> wasmtime::Result<Outcome> {
+        let Mode::Run {
+            store,
+            recorded,
+            services,
+        } = &mut self.mode
+        else {
+            return Err(StepError::NotAvailable(request.kind().as_str()).into());
+        };
+        let seq = self.next;
+        let digest = request.digest();
+        let outcome = if let Some(entry) = recorded.next() {
+            if entry.kind != request.kind() || entry.digest != digest {
+                return Err(StepError::DeterminismViolation {
+                    seq,
+                    recorded: format!("{} `{}`", entry.kind.as_str(), entry.summary),
+                    requested: format!("{} `{}`", request.kind().as_str(), request.summary()),
+                }
+                .into());
+            }
+            entry.outcome
+        } else {
+            let outcome = request
+                .perform(services, self.invocation, seq, self.last_instant)
+                .await;
+            let entry = StepEntry {
+                kind: request.kind(),
+                digest,
+                summary: request.summary(),
+                attempts: 1,
+                recorded_at_ms: crate::clock::now_ms(),
+                outcome,
+            };
+            store
+                .append_step(self.invocation, seq, &entry)
+                .await
+                .map_err(|source| StepError::Journal { seq, source })?;
+            entry.outcome
+        };
+        if let Outcome::Instant(ns) = outcome {
+            self.last_instant = self.last_instant.max(ns);
+        }
+        self.next += 1;
+        Ok(outcome)
+    }
+}
+
+/// The error for an outcome whose shape does not fit its request (a corrupt journal).
+fn mismatched(kind: &str, outcome: &Outcome) -> wasmtime::Error {
+    wasmtime::Error::msg(format!(
+        "journal entry for a {kind} step holds an unexpected outcome: {}",
+        outcome.summary()
+    ))
+}

@@ -1,0 +1,42 @@
+//! Versioned binary encoding of stored values: a format tag byte, then postcard.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+/// The format tag of every value written by this version.
+pub const FORMAT_V1: u8 = 1;
+
+/// A stored value that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The value is empty.
+    #[error("stored {what} is empty")]
+    Empty { what: &'static str },
+    /// The value was written in a format this version does not know.
+    #[error("stored {what} has unknown format tag {tag}")]
+    UnknownFormat { what: &'static str, tag: u8 },
+    /// The bytes do not decode.
+    #[error("stored {what} is corrupt: {source}")]
+    Corrupt {
+        what: &'static str,
+        source: postcard::Error,
+    },
+}
+
+/// Encodes `value` with the current format tag.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT_V1];
+    // Serializing our own plain structs into a Vec cannot fail.
+    postcard::to_io(value, &mut out).expect("postcard encoding into a Vec");
+    out
+}
+
+/// Decodes a value written by [`encode`]; `what` names it in errors.
+pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, DecodeError> {
+    match bytes.split_first() {
+        None => Err(DecodeError::Empty { what }),
+        Some((&FORMAT_V1, rest)) => {
+            postcard::from_bytes(rest).map_err(|source| DecodeError::Corrupt { what, source })
+        }
+        Some((&tag, _)) => Err(DecodeError::UnknownFormat { what, tag }),
+    }
+}

@@ -1,0 +1,106 @@
+//! Journal entries: one per step, with the request digest and the recorded outcome.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::{HttpError, HttpResponse};
+
+/// The kind of host call a step records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// An outgoing HTTP request.
+    Http,
+    /// Wall-clock time (reprise `now` or `wasi:clocks/wall-clock`).
+    WallClock,
+    /// `wasi:clocks/monotonic-clock` time.
+    MonotonicClock,
+    /// Secure random bytes (reprise or `wasi:random/random`).
+    Random,
+    /// `wasi:random/insecure` bytes.
+    InsecureRandom,
+    /// `wasi:random/insecure-seed`.
+    InsecureSeed,
+    /// A log line.
+    Log,
+}
+
+impl StepKind {
+    /// The lowercase name used in the API and CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::WallClock => "wall_clock",
+            Self::MonotonicClock => "monotonic_clock",
+            Self::Random => "random",
+            Self::InsecureRandom => "insecure_random",
+            Self::InsecureSeed => "insecure_seed",
+            Self::Log => "log",
+        }
+    }
+}
+
+/// The recorded result of a step, fed back verbatim on replay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// An HTTP response or transport error.
+    Http(Result<HttpResponse, HttpError>),
+    /// Wall-clock time.
+    Time { seconds: u64, nanoseconds: u32 },
+    /// A monotonic-clock instant in nanoseconds.
+    Instant(u64),
+    /// Bytes (random).
+    Bytes(Vec<u8>),
+    /// A number (random).
+    U64(u64),
+    /// Two numbers (insecure seed).
+    Pair(u64, u64),
+    /// Nothing (log).
+    Unit,
+}
+
+impl Outcome {
+    /// A one-line description for people.
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::Http(Ok(resp)) => format!("{} ({} bytes)", resp.status, resp.body.len()),
+            Outcome::Http(Err(err)) => format!("error: {}", http_error_text(err)),
+            Outcome::Time {
+                seconds,
+                nanoseconds,
+            } => format!("{seconds}.{nanoseconds:09}s since epoch"),
+            Outcome::Instant(ns) => format!("{ns} ns"),
+            Outcome::Bytes(bytes) => format!("{} bytes", bytes.len()),
+            Outcome::U64(n) => format!("{n}"),
+            Outcome::Pair(a, b) => format!("({a}, {b})"),
+            Outcome::Unit => "ok".to_string(),
+        }
+    }
+}
+
+/// Text of an HTTP transport error.
+pub fn http_error_text(err: &HttpError) -> String {
+    match err {
+        HttpError::InvalidRequest(m) => format!("invalid request: {m}"),
+        HttpError::Connect(m) => format!("connect: {m}"),
+        HttpError::Timeout => "timeout".to_string(),
+        HttpError::Transport(m) => format!("transport: {m}"),
+        HttpError::ResponseTooLarge(limit) => format!("response larger than {limit} bytes"),
+    }
+}
+
+/// One journal entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepEntry {
+    /// What kind of host call.
+    pub kind: StepKind,
+    /// Truncated sha256 of the request, compared on replay.
+    pub digest: [u8; 16],
+    /// A short description of the request for people (e.g. `POST https://…`).
+    pub summary: String,
+    /// How many times the host performed it before this outcome was final.
+    pub attempts: u32,
+    /// When the outcome was recorded (ms since the Unix epoch).
+    pub recorded_at_ms: u64,
+    /// The outcome.
+    pub outcome: Outcome,
+}

@@ -1,0 +1,17 @@
+//! Durable state in one redb file: deployments, components, invocation records and journals.
+//!
+//! Reads go straight to redb (`Store`); every write goes through one group-commit writer
+//! (`writer`) that batches what is waiting into a single durable transaction.
+
+mod codec;
+mod entry;
+mod records;
+mod schema;
+mod store;
+mod writer;
+
+pub use codec::DecodeError;
+pub use entry::{Outcome, StepEntry, StepKind};
+pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+pub use store::{Store, StoreError};
+pub use writer::WriteError;

@@ -1,0 +1,116 @@
+//! Deployment and invocation records.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ComponentHash, InvocationId};
+
+/// A name under which a tenant deployed a component, and the functions it exports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// Owner.
+    pub tenant: String,
+    /// The name given at deploy time.
+    pub name: String,
+    /// The component currently behind the name.
+    pub component: ComponentHash,
+    /// Functions the component exports, as it reported them.
+    pub functions: Vec<String>,
+    /// 1 for the first deploy of this name, then +1 per redeploy.
+    pub version: u32,
+    /// Size of the component in bytes.
+    pub size: u64,
+    /// When this version was deployed (ms since the Unix epoch).
+    pub deployed_at_ms: u64,
+}
+
+/// Where an invocation is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvocationState {
+    /// Accepted, not started yet.
+    Pending,
+    /// Being executed (or was, when the host stopped: it resumes at start).
+    Running,
+    /// Returned a result.
+    Completed,
+    /// Ended with an error.
+    Failed,
+}
+
+impl InvocationState {
+    /// Whether the invocation has ended and will never run again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+
+    /// The lowercase name used in the API and CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Running, Self::Completed, Self::Failed]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+    }
+}
+
+/// What made an invocation fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The function returned an error.
+    FunctionError,
+    /// The guest trapped or panicked.
+    Trap,
+    /// The function asked for a different step than its journal recorded.
+    DeterminismViolation,
+    /// The host could not run it (component missing or invalid, storage failure).
+    Host,
+}
+
+/// Why an invocation failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The category.
+    pub kind: FailureKind,
+    /// A message for people.
+    pub message: String,
+}
+
+/// Everything the host keeps about one invocation besides its journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvocationRecord {
+    /// Owner.
+    pub tenant: String,
+    /// Unique id.
+    pub id: InvocationId,
+    /// The deployment name it was invoked through.
+    pub deployment: String,
+    /// The exported function it runs.
+    pub function: String,
+    /// The component it is pinned to, whatever is deployed later.
+    pub component: ComponentHash,
+    /// The JSON input.
+    pub input: Vec<u8>,
+    /// Current state.
+    pub state: InvocationState,
+    /// How many times execution has started (1 + resumptions).
+    pub attempts: u32,
+    /// Created (ms since the Unix epoch).
+    pub created_at_ms: u64,
+    /// Last state change (ms since the Unix epoch).
+    pub updated_at_ms: u64,
+    /// Finished (ms since the Unix epoch).
+    pub finished_at_ms: Option<u64>,
+    /// The JSON output, when completed.
+    pub output: Option<Vec<u8>>,
+    /// The failure, when failed.
+    pub failure: Option<Failure>,
+}

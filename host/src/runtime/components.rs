@@ -1,0 +1,233 @@
+//! Components: validation at deploy time, compilation, and the cache of pre-instantiated ones.
+//!
+//! Each component is compiled once per process and pre-instantiated (`FunctionPre`); every
+//! invocation instantiates from that.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
+
+use super::ctx::InvocationCtx;
+use crate::bindings::FunctionPre;
+use crate::host_calls::{Steps, shadow_wasi_with_journal};
+use crate::ids::ComponentHash;
+
+/// Epoch ticks a component may spend listing its functions at deploy time.
+const DISCOVERY_TICKS: u64 = 200;
+/// Longest function name.
+const MAX_FUNCTION_NAME: usize = 128;
+
+/// Why a component cannot be deployed or loaded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ComponentError {
+    /// Nothing was uploaded.
+    #[error("the upload is empty; expected a WebAssembly component")]
+    Empty,
+    /// The bytes are not WebAssembly at all.
+    #[error("the upload is not WebAssembly: it does not start with the `\\0asm` magic bytes")]
+    NotWasm,
+    /// A core module instead of a component.
+    #[error(
+        "the upload is a core WebAssembly module, not a component; \
+         build the function with `--target wasm32-wasip2`"
+    )]
+    CoreModule,
+    /// The component does not validate or compile.
+    #[error("the component is invalid: {0}")]
+    Invalid(String),
+    /// The component's imports or exports do not match the world.
+    #[error("the component does not implement the `reprise:function/function` world: {0}")]
+    WrongWorld(String),
+    /// Calling `functions()` failed.
+    #[error("listing the component's functions failed: {0}")]
+    Discovery(String),
+    /// `functions()` returned nothing.
+    #[error("the component exports no functions (its `functions()` returned an empty list)")]
+    NoFunctions,
+    /// A function name the host cannot address.
+    #[error(
+        "the component exports the function name `{0}`; names must be 1 to 128 characters \
+         of letters, digits, `_` and `-`, and unique"
+    )]
+    BadFunctionName(String),
+    /// The component an invocation is pinned to is not in the store.
+    #[error("component {0} is not stored on this node")]
+    Missing(ComponentHash),
+    /// The host failed (task or storage failure).
+    #[error("host failure while loading the component: {0}")]
+    Host(String),
+}
+
+/// A compiled, pre-instantiated component and the functions it exports.
+pub struct Prepared {
+    /// The component's sha256.
+    pub hash: ComponentHash,
+    /// Ready to instantiate.
+    pub pre: FunctionPre<InvocationCtx>,
+    /// The functions it exports.
+    pub functions: Vec<String>,
+}
+
+/// The engine, the linker and the per-process cache of prepared components.
+pub struct Components {
+    engine: Engine,
+    linker: Linker<InvocationCtx>,
+    cache: Mutex<HashMap<ComponentHash, Arc<OnceCell<Arc<Prepared>>>>>,
+}
+
+impl Components {
+    /// Builds the linker (WASI without files or sockets, journaled clocks and random, the
+    /// reprise host interface) on `engine`.
+    pub fn new(engine: Engine) -> wasmtime::Result<Self> {
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        shadow_wasi_with_journal(&mut linker)?;
+        crate::bindings::Function::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |ctx| ctx,
+        )?;
+        Ok(Components {
+            engine,
+            linker,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Whether component `hash` is compiled and prepared in this process.
+    pub fn is_cached(&self, hash: &ComponentHash) -> bool {
+        self.cache
+            .lock()
+            .is_ok_and(|cache| cache.get(hash).is_some_and(|cell| cell.initialized()))
+    }
+
+    /// A store for one invocation, yielding to other tasks at every epoch tick.
+    pub fn new_store(&self, ctx: InvocationCtx) -> Store<InvocationCtx> {
+        let mut store = Store::new(&self.engine, ctx);
+        store.limiter(|ctx| &mut ctx.limits);
+        store.epoch_deadline_async_yield_and_update(1);
+        store
+    }
+
+    /// Validates `bytes` as a function component and prepares it (cached by hash).
+    pub async fn prepare(&self, bytes: Arc<Vec<u8>>) -> Result<Arc<Prepared>, ComponentError> {
+        check_header(&bytes)?;
+        let hash = ComponentHash::of(&bytes);
+        self.cached(hash, || async { Ok(bytes) }).await
+    }
+
+    /// The prepared component `hash`, compiling it from `load()` on first use.
+    pub async fn get<F, Fut>(&self, hash: ComponentHash, load: F) -> Result<Arc<Prepared>, ComponentError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Arc<Vec<u8>>, ComponentError>>,
+    {
+        self.cached(hash, load).await
+    }
+
+    async fn cached<F, Fut>(&self, hash: ComponentHash, load: F) -> Result<Arc<Prepared>, ComponentError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Arc<Vec<u8>>, ComponentError>>,
+    {
+        let cell = {
+            let mut cache = self
+                .cache
+                .lock()
+                .map_err(|_| ComponentError::Host("component cache poisoned".into()))?;
+            cache.entry(hash).or_default().clone()
+        };
+        let result = cell
+            .get_or_try_init(|| async {
+                let bytes = load().await?;
+                self.compile(hash, bytes).await.map(Arc::new)
+            })
+            .await
+            .cloned();
+        if result.is_err()
+            && let Ok(mut cache) = self.cache.lock()
+            && cache.get(&hash).is_some_and(|c| c.get().is_none())
+        {
+            // Do not keep an entry for every invalid upload.
+            cache.remove(&hash);
+        }
+        result
+    }
+
+    async fn compile(&self, hash: ComponentHash, bytes: Arc<Vec<u8>>) -> Result<Prepared, ComponentError> {
+        let engine = self.engine.clone();
+        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &*bytes))
+            .await
+            .map_err(|e| ComponentError::Host(e.to_string()))?
+            .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| ComponentError::WrongWorld(format!("{e:#}")))?;
+        let pre = FunctionPre::new(instance_pre)
+            .map_err(|e| ComponentError::WrongWorld(format!("{e:#}")))?;
+        let functions = self.discover(&pre).await?;
+        Ok(Prepared {
+            hash,
+            pre,
+            functions,
+        })
+    }
+
+    /// Asks the component for its function names, with no host calls and a short time limit.
+    async fn discover(&self, pre: &FunctionPre<InvocationCtx>) -> Result<Vec<String>, ComponentError> {
+        let mut store = Store::new(&self.engine, InvocationCtx::new(Steps::discovery()));
+        store.limiter(|ctx| &mut ctx.limits);
+        store.set_epoch_deadline(DISCOVERY_TICKS);
+        store.epoch_deadline_trap();
+        let failed = |e: wasmtime::Error| ComponentError::Discovery(format!("{e:#}"));
+        let instance = pre.instantiate_async(&mut store).await.map_err(failed)?;
+        let functions = instance
+            .reprise_function_guest()
+            .call_functions(&mut store)
+            .await
+            .map_err(failed)?;
+        if functions.is_empty() {
+            return Err(ComponentError::NoFunctions);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for name in &functions {
+            if !valid_function_name(name) || !seen.insert(name.as_str()) {
+                return Err(ComponentError::BadFunctionName(name.chars().take(200).collect()));
+            }
+        }
+        Ok(functions)
+    }
+}
+
+/// Whether `name` can address a function (`deployment.function`).
+pub fn valid_function_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_FUNCTION_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Tells a component from a core module or from something that is not WebAssembly.
+fn check_header(bytes: &[u8]) -> Result<(), ComponentError> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.is_empty() {
+        return Err(ComponentError::Empty);
+    }
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(ComponentError::NotWasm);
+    }
+    // Bytes 6..8 are the layer: 0 for a core module, 1 for a component.
+    if bytes[6..8] == [0, 0] {
+        return Err(ComponentError::CoreModule);
+    }
+    Ok(())
+}

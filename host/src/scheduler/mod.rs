@@ -1,0 +1,227 @@
+//! The scheduler: accepts deployments and invocations, runs invocations on tokio, resumes the
+//! unfinished ones at start, and tells waiters when an invocation ends.
+
+mod executor;
+mod target;
+
+pub use target::{Target, TargetError};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::host_calls::Services;
+use crate::ids::{ComponentHash, InvocationId};
+use crate::journal::{Deployment, InvocationRecord, InvocationState, Store, StoreError};
+use crate::runtime::{ComponentError, Components};
+
+/// Why a deployment was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The deployment name is not usable.
+    #[error(
+        "deployment name `{0}` is invalid: use 1 to 128 characters of letters, digits, `_` and `-`"
+    )]
+    BadName(String),
+    /// The component is not a valid function component.
+    #[error(transparent)]
+    Component(#[from] ComponentError),
+    /// Storage failed; nothing was deployed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why an invocation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// The target does not name a deployed function.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The input is not JSON.
+    #[error("`input` is not valid JSON: {0}")]
+    BadInput(String),
+    /// Storage failed; nothing was created.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Limits and sizes of the scheduler.
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    /// Most invocations executing at once (each holds an instance while it runs).
+    pub max_running: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig { max_running: 512 }
+    }
+}
+
+/// Shared handle to the scheduler.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    components: Components,
+    services: Arc<Services>,
+    waiters: Mutex<HashMap<InvocationId, Vec<oneshot::Sender<()>>>>,
+    slots: Semaphore,
+}
+
+impl Scheduler {
+    /// A scheduler over `store`, running components from `components`.
+    pub fn new(
+        store: Store,
+        components: Components,
+        services: Services,
+        config: SchedulerConfig,
+    ) -> Self {
+        Scheduler {
+            inner: Arc::new(Inner {
+                store,
+                components,
+                services: Arc::new(services),
+                waiters: Mutex::new(HashMap::new()),
+                slots: Semaphore::new(config.max_running.max(1)),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Starts every invocation that had not finished when the host last stopped.
+    pub fn resume_unfinished(&self) -> Result<usize, StoreError> {
+        let active = self.inner.store.active_invocations()?;
+        let count = active.len();
+        for (tenant, id) in active {
+            self.spawn(tenant, id);
+        }
+        Ok(count)
+    }
+
+    /// Validates and stores `component` under `name` for `tenant`.
+    pub async fn deploy(
+        &self,
+        tenant: &str,
+        name: &str,
+        component: Vec<u8>,
+    ) -> Result<Deployment, DeployError> {
+        if !crate::runtime::valid_function_name(name) {
+            return Err(DeployError::BadName(name.chars().take(200).collect()));
+        }
+        let component = Arc::new(component);
+        let prepared = self.inner.components.prepare(component.clone()).await?;
+        let deployment = Deployment {
+            tenant: tenant.to_string(),
+            name: name.to_string(),
+            component: prepared.hash,
+            functions: prepared.functions.clone(),
+            version: 0,
+            size: component.len() as u64,
+            deployed_at_ms: crate::clock::now_ms(),
+        };
+        let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
+        Ok(self.inner.store.deploy(deployment, component).await?)
+    }
+
+    /// Durably records an invocation of `target` with JSON `input` and starts it.
+    pub async fn invoke(
+        &self,
+        tenant: &str,
+        target: &str,
+        input: Vec<u8>,
+    ) -> Result<InvocationRecord, InvokeError> {
+        let target = Target::parse(target)?;
+        let deployment = self
+            .inner
+            .store
+            .deployment(tenant, &target.deployment)?
+            .ok_or_else(|| TargetError::UnknownDeployment(target.deployment.clone()))?;
+        let function = target.resolve(&deployment)?;
+        serde_json::from_slice::<serde::de::IgnoredAny>(&input)
+            .map_err(|e| InvokeError::BadInput(e.to_string()))?;
+        let now = crate::clock::now_ms();
+        let record = InvocationRecord {
+            tenant: tenant.to_string(),
+            id: InvocationId::generate(),
+            deployment: deployment.name,
+            function,
+            component: deployment.component,
+            input,
+            state: InvocationState::Pending,
+            attempts: 0,
+            created_at_ms: now,
+            updated_at_ms: now,
+            finished_at_ms: None,
+            output: None,
+            failure: None,
+        };
+        self.inner.store.create_invocation(&record).await?;
+        self.spawn(record.tenant.clone(), record.id);
+        Ok(record)
+    }
+
+    /// The record of `id`, after waiting up to `timeout` for it to finish.
+    pub async fn wait(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+        timeout: Duration,
+    ) -> Result<Option<InvocationRecord>, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.waiters_for(id, |w| w.push(tx));
+        let record = match self.inner.store.invocation(tenant, id)? {
+            Some(record) if !record.state.is_terminal() => {
+                let _ = tokio::time::timeout(timeout, rx).await;
+                self.inner.store.invocation(tenant, id)?
+            }
+            other => other,
+        };
+        self.inner.waiters_for(id, |w| w.retain(|tx| !tx.is_closed()));
+        Ok(record)
+    }
+
+    /// Whether component `hash` is prepared in this process (for tests and metrics).
+    pub fn is_prepared(&self, hash: &ComponentHash) -> bool {
+        self.inner.components.is_cached(hash)
+    }
+
+    fn spawn(&self, tenant: String, id: InvocationId) {
+        tokio::spawn(executor::execute(self.inner.clone(), tenant, id));
+    }
+}
+
+impl Inner {
+    /// Runs `f` on the waiters of `id`, dropping the entry when none are left.
+    fn waiters_for(&self, id: InvocationId, f: impl FnOnce(&mut Vec<oneshot::Sender<()>>)) {
+        if let Ok(mut waiters) = self.waiters.lock() {
+            let list = waiters.entry(id).or_default();
+            f(list);
+            if list.is_empty() {
+                waiters.remove(&id);
+            }
+        }
+    }
+
+    /// Wakes everyone waiting for `id`.
+    fn notify(&self, id: InvocationId) {
+        let senders = self
+            .waiters
+            .lock()
+            .ok()
+            .and_then(|mut w| w.remove(&id))
+            .unwrap_or_default();
+        for tx in senders {
+            let _ = tx.send(());
+        }
+    }
+}

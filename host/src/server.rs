@@ -1,0 +1,69 @@
+//! `reprise serve`: open the store, resume unfinished invocations, serve the API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::host_calls::{HttpClient, Services};
+use crate::journal::Store;
+use crate::runtime::{Components, new_engine};
+use crate::scheduler::{Scheduler, SchedulerConfig};
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "reprise.redb";
+
+/// How to run a host.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Directory holding the redb file.
+    pub data: PathBuf,
+    /// Address of the API.
+    pub listen: SocketAddr,
+    /// Scheduler limits.
+    pub scheduler: SchedulerConfig,
+}
+
+/// Runs a host until SIGINT or SIGTERM.
+pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.data)
+        .with_context(|| format!("cannot create data directory {}", options.data.display()))?;
+    let db_path = options.data.join(DATABASE_FILE);
+    let store = Store::open(&db_path)?;
+    let engine = new_engine().map_err(|e| anyhow::anyhow!("cannot create the engine: {e:#}"))?;
+    let components =
+        Components::new(engine).map_err(|e| anyhow::anyhow!("cannot build the linker: {e:#}"))?;
+    let services = Services {
+        http: HttpClient::new(),
+    };
+    let scheduler = Scheduler::new(store, components, services, options.scheduler.clone());
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let resumed = scheduler.resume_unfinished()?;
+    tracing::info!(resumed, data = %db_path.display(), "host started");
+    // Scripts and tests read this line to learn the address (e.g. with `--listen 127.0.0.1:0`).
+    println!("reprise listening on http://{addr} (data: {})", db_path.display());
+
+    let api = tokio::spawn(crate::api::serve(listener, scheduler));
+    shutdown_signal().await;
+    tracing::info!("stopping; unfinished invocations resume at next start");
+    api.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
