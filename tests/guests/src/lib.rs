@@ -1,0 +1,197 @@
+//! Functions used by the Reprise host's integration tests.
+//!
+//! Built as one component, `target/wasm32-wasip2/release/reprise_test_guests.wasm`:
+//! `cargo build --release --target wasm32-wasip2 -p reprise-test-guests`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::BuildHasher;
+use std::time::{Instant, SystemTime};
+
+use reprise_sdk::{Error, http};
+use serde::{Deserialize, Serialize};
+
+/// Input of functions that only need a server URL.
+#[derive(Deserialize)]
+pub struct UrlInput {
+    /// Base URL of the test server.
+    pub url: String,
+}
+
+/// Input of [`steps`].
+#[derive(Deserialize)]
+pub struct StepsInput {
+    /// URL to POST each step to.
+    pub url: String,
+    /// Number of steps.
+    pub count: u32,
+}
+
+/// Output of [`steps`].
+#[derive(Serialize)]
+pub struct StepsOutput {
+    /// The `value` of each response, in order.
+    pub values: Vec<u64>,
+    /// `acc = acc * 31 + value` (wrapping) over all values.
+    pub acc: u64,
+}
+
+#[derive(Serialize)]
+struct StepRequest {
+    i: u32,
+}
+
+#[derive(Deserialize)]
+struct StepResponse {
+    value: u64,
+}
+
+/// POSTs `{"i": i}` to `url` for `i` in `0..count`; each answer is `{"value": u64}`.
+#[reprise_sdk::function]
+pub fn steps(input: StepsInput) -> Result<StepsOutput, Error> {
+    let mut values = Vec::with_capacity(input.count as usize);
+    let mut acc: u64 = 0;
+    for i in 0..input.count {
+        let response: StepResponse = http::post(&input.url)
+            .json(&StepRequest { i })
+            .send()?
+            .error_for_status()?
+            .json()?;
+        values.push(response.value);
+        acc = acc.wrapping_mul(31).wrapping_add(response.value);
+    }
+    Ok(StepsOutput { values, acc })
+}
+
+/// Nondeterministic values observed by [`entropy`]; all must be equal after a replay.
+#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
+pub struct Entropy {
+    /// `std::time::SystemTime::now()`, nanoseconds since the Unix epoch.
+    pub system_time_nanos: u64,
+    /// `reprise_sdk::now()`, nanoseconds since the Unix epoch.
+    pub sdk_now_nanos: u64,
+    /// Nanoseconds between two `std::time::Instant::now()` calls.
+    pub instant_elapsed_nanos: u64,
+    /// 16 bytes from `getrandom::fill`, hex.
+    pub getrandom_hex: String,
+    /// `reprise_sdk::random_bytes(16)`, hex.
+    pub sdk_random_hex: String,
+    /// `RandomState::new().hash_one("reprise")` (std's `HashMap` seed).
+    pub hashmap_hash: u64,
+}
+
+/// Reads every source of nondeterminism, POSTs the values to `url` and returns them.
+#[reprise_sdk::function]
+pub fn entropy(input: UrlInput) -> Result<Entropy, Error> {
+    let system_time_nanos = nanos_since_epoch(SystemTime::now())?;
+    let sdk_now_nanos = nanos_since_epoch(reprise_sdk::now())?;
+
+    let first = Instant::now();
+    let second = Instant::now();
+    let instant_elapsed_nanos = saturating_u64(second.duration_since(first).as_nanos());
+
+    let mut getrandom_bytes = [0u8; 16];
+    getrandom::fill(&mut getrandom_bytes).map_err(|err| Error::msg(format!("getrandom: {err}")))?;
+    let sdk_random = reprise_sdk::random_bytes(16);
+
+    let hashmap_hash = HashMap::<(), ()>::new().hasher().hash_one("reprise");
+
+    let entropy = Entropy {
+        system_time_nanos,
+        sdk_now_nanos,
+        instant_elapsed_nanos,
+        getrandom_hex: hex(&getrandom_bytes),
+        sdk_random_hex: hex(&sdk_random),
+        hashmap_hash,
+    };
+    http::post(&input.url)
+        .json(&entropy)
+        .send()?
+        .error_for_status()?;
+    Ok(entropy)
+}
+
+/// GETs `{url}/a`, then `{url}/hold`; returns `"a"`. With [`det_b`], provokes a
+/// determinism violation when the component is swapped between crash and replay.
+#[reprise_sdk::function]
+pub fn det_a(input: UrlInput) -> Result<String, Error> {
+    http::get(format!("{}/a", input.url))
+        .send()?
+        .error_for_status()?;
+    http::get(format!("{}/hold", input.url))
+        .send()?
+        .error_for_status()?;
+    Ok("a".to_owned())
+}
+
+/// GETs `{url}/b`; returns `"b"`.
+#[reprise_sdk::function]
+pub fn det_b(input: UrlInput) -> Result<String, Error> {
+    http::get(format!("{}/b", input.url))
+        .send()?
+        .error_for_status()?;
+    Ok("b".to_owned())
+}
+
+/// Input of [`fail_panic`] and [`fail_error`].
+#[derive(Deserialize)]
+pub struct MessageInput {
+    /// The panic or error message.
+    pub message: String,
+}
+
+/// Panics with `input.message`.
+#[reprise_sdk::function]
+pub fn fail_panic(input: MessageInput) {
+    panic!("{}", input.message);
+}
+
+/// Returns `input.message` as an error.
+#[reprise_sdk::function]
+pub fn fail_error(input: MessageInput) -> Result<(), Error> {
+    Err(Error::msg(input.message))
+}
+
+/// Returns its input unchanged.
+#[reprise_sdk::function]
+pub fn echo(input: serde_json::Value) -> serde_json::Value {
+    input
+}
+
+/// Input of [`log_lines`].
+#[derive(Deserialize)]
+pub struct CountInput {
+    /// How many lines to log.
+    pub count: u32,
+}
+
+/// Logs `count` lines (`line 0`, `line 1`, ...) and returns `count`.
+#[reprise_sdk::function]
+pub fn log_lines(input: CountInput) -> u32 {
+    for i in 0..input.count {
+        reprise_sdk::info!("line {i}");
+    }
+    input.count
+}
+
+reprise_sdk::export!(
+    steps, entropy, det_a, det_b, fail_panic, fail_error, echo, log_lines,
+);
+
+fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {
+    let since_epoch = time.duration_since(SystemTime::UNIX_EPOCH)?;
+    Ok(saturating_u64(since_epoch.as_nanos()))
+}
+
+fn saturating_u64(value: u128) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
