@@ -8,4 +8,6 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
 });
 
-pub use reprise::function::types::{HttpError, HttpRequest, HttpResponse, LogLevel, Timestamp};
+pub use self::reprise::function::types::{
+    HttpError, HttpRequest, HttpResponse, LogLevel, Timestamp,
+};

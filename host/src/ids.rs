@@ -129,7 +129,12 @@ mod tests {
 
     #[test]
     fn bad_invocation_ids_are_rejected() {
-        for bad in ["", "abc", "ZZZZZZZZZZZZZZZZZZZZZZZZZZ", "0000000000000000000000000U"] {
+        for bad in [
+            "",
+            "abc",
+            "ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "0000000000000000000000000U",
+        ] {
             assert!(bad.parse::<InvocationId>().is_err(), "{bad}");
         }
     }

@@ -44,7 +44,10 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let resumed = scheduler.resume_unfinished()?;
     tracing::info!(resumed, data = %db_path.display(), "host started");
     // Scripts and tests read this line to learn the address (e.g. with `--listen 127.0.0.1:0`).
-    println!("reprise listening on http://{addr} (data: {})", db_path.display());
+    println!(
+        "reprise listening on http://{addr} (data: {})",
+        db_path.display()
+    );
 
     let api = tokio::spawn(crate::api::serve(listener, scheduler));
     shutdown_signal().await;

@@ -55,7 +55,11 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         tracing::error!("storage error answering a request: {err}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", err.to_string())
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage",
+            err.to_string(),
+        )
     }
 }
 
@@ -67,17 +71,17 @@ impl From<DeployError> for ApiError {
             DeployError::Component(
                 ComponentError::Empty | ComponentError::NotWasm | ComponentError::CoreModule,
             ) => ApiError::bad_request("not_a_component", message),
-            DeployError::Component(ComponentError::WrongWorld(_)) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "wrong_world",
-                message,
-            ),
+            DeployError::Component(ComponentError::WrongWorld(_)) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_world", message)
+            }
             DeployError::Component(ComponentError::Host(_) | ComponentError::Missing(_)) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "host", message)
             }
-            DeployError::Component(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_component", message)
-            }
+            DeployError::Component(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_component",
+                message,
+            ),
             DeployError::Store(err) => err.into(),
         }
     }

@@ -39,15 +39,17 @@ async fn route(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let tenant = DEFAULT_TENANT;
     match (req.method(), segments.as_slice()) {
-        (&Method::GET, ["v1", "health"]) => Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ok"}),
-        )),
+        (&Method::GET, ["v1", "health"]) => {
+            Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
+        }
         (&Method::PUT, ["v1", "deployments", name]) => {
             let name = name.to_string();
             let bytes = read(req.into_body(), MAX_COMPONENT_BYTES).await?;
             let deployment = scheduler.deploy(tenant, &name, bytes.to_vec()).await?;
-            Ok(json(StatusCode::CREATED, &DeploymentView::from(&deployment)))
+            Ok(json(
+                StatusCode::CREATED,
+                &DeploymentView::from(&deployment),
+            ))
         }
         (&Method::GET, ["v1", "deployments"]) => {
             let deployments = scheduler.store().deployments(tenant)?;
@@ -57,25 +59,35 @@ async fn route(
             Ok(json(StatusCode::OK, &view))
         }
         (&Method::GET, ["v1", "deployments", name]) => {
-            let deployment = scheduler
-                .store()
-                .deployment(tenant, name)?
-                .ok_or_else(|| {
-                    ApiError::not_found("unknown_deployment", format!("no deployment named `{name}`"))
-                })?;
+            let deployment = scheduler.store().deployment(tenant, name)?.ok_or_else(|| {
+                ApiError::not_found(
+                    "unknown_deployment",
+                    format!("no deployment named `{name}`"),
+                )
+            })?;
             Ok(json(StatusCode::OK, &DeploymentView::from(&deployment)))
         }
         (&Method::POST, ["v1", "invocations"]) => {
             let wait = wait_param(&query)?;
             let body = read(req.into_body(), MAX_JSON_BYTES).await?;
             let request: InvokeRequest = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::bad_request("invalid_json", format!("the request body is not a valid invocation: {e}"))
+                ApiError::bad_request(
+                    "invalid_json",
+                    format!("the request body is not a valid invocation: {e}"),
+                )
             })?;
             let record = scheduler
-                .invoke(tenant, &request.function, request.input.get().as_bytes().to_vec())
+                .invoke(
+                    tenant,
+                    &request.function,
+                    request.input.get().as_bytes().to_vec(),
+                )
                 .await?;
             let record = match wait {
-                Some(timeout) => scheduler.wait(tenant, record.id, timeout).await?.unwrap_or(record),
+                Some(timeout) => scheduler
+                    .wait(tenant, record.id, timeout)
+                    .await?
+                    .unwrap_or(record),
                 None => record,
             };
             let status = if record.state.is_terminal() {
@@ -98,7 +110,10 @@ async fn route(
             let limit = match param(&query, "limit") {
                 None => 100,
                 Some(s) => s.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ApiError::bad_request("invalid_limit", format!("`limit` must be a positive number, got `{s}`"))
+                    ApiError::bad_request(
+                        "invalid_limit",
+                        format!("`limit` must be a positive number, got `{s}`"),
+                    )
                 })?,
             };
             let records = scheduler
@@ -130,8 +145,7 @@ async fn route(
                 id: id.to_string(),
                 steps: steps
                     .iter()
-                    .zip(0u32..)
-                    .map(|(entry, seq)| StepView::new(seq, entry))
+                    .map(|(seq, entry)| StepView::new(*seq, entry))
                     .collect(),
             };
             Ok(json(StatusCode::OK, &view))
@@ -143,7 +157,10 @@ async fn route(
                 format!("{} is not allowed on {path}", req.method()),
             ))
         }
-        _ => Err(ApiError::not_found("not_found", format!("no route for {path}"))),
+        _ => Err(ApiError::not_found(
+            "not_found",
+            format!("no route for {path}"),
+        )),
     }
 }
 
@@ -152,8 +169,9 @@ fn unknown_invocation(id: InvocationId) -> ApiError {
 }
 
 fn parse_id(text: &str) -> Result<InvocationId, ApiError> {
-    text.parse()
-        .map_err(|e: crate::ids::BadInvocationId| ApiError::bad_request("invalid_id", e.to_string()))
+    text.parse().map_err(|e: crate::ids::BadInvocationId| {
+        ApiError::bad_request("invalid_id", e.to_string())
+    })
 }
 
 /// The value of query parameter `name`.

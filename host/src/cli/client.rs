@@ -25,14 +25,14 @@ impl ApiClient {
         }
     }
 
-    /// Sends a request and decodes a JSON answer, or turns an error answer into an error.
-    pub async fn call<T: DeserializeOwned>(
+    /// Sends a request and returns the status and body as they came.
+    pub async fn raw(
         &self,
         method: Method,
         path: &str,
         content_type: &str,
         body: Vec<u8>,
-    ) -> anyhow::Result<T> {
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
         let url = format!("{}{path}", self.base);
         let request = Request::builder()
             .method(method)
@@ -46,9 +46,21 @@ impl ApiClient {
             .map_err(|e| anyhow::anyhow!("cannot reach the host at {}: {e}", self.base))?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    /// Sends a request and decodes a JSON answer, or turns an error answer into an error.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<T> {
+        let (status, body) = self.raw(method, path, content_type, body).await?;
         if status.is_success() {
             return serde_json::from_slice(&body)
-                .map_err(|e| anyhow::anyhow!("unexpected answer from {url}: {e}"));
+                .map_err(|e| anyhow::anyhow!("unexpected answer from {}{path}: {e}", self.base));
         }
         Err(api_error(status, &body))
     }

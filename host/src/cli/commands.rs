@@ -9,7 +9,9 @@ use hyper::Method;
 use super::client::ApiClient;
 use super::output;
 use super::{Cli, Command};
-use crate::api::dto::{DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView};
+use crate::api::dto::{
+    DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
+};
 use crate::scheduler::SchedulerConfig;
 use crate::server::{ServeOptions, run as serve};
 
@@ -62,8 +64,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("cannot read input file {}", path.display()))?,
                 None => input,
             };
-            let input: Box<serde_json::value::RawValue> = serde_json::from_str(&input)
-                .context("--input is not valid JSON")?;
+            let input: Box<serde_json::value::RawValue> =
+                serde_json::from_str(&input).context("--input is not valid JSON")?;
             let body = serde_json::to_vec(&crate::api::dto::InvokeRequest { function, input })?;
             let path = if wait {
                 format!("/v1/invocations?wait={}", timeout.min(WAIT_SLICE_SECS))
@@ -116,7 +118,9 @@ async fn wait_until_finished(
 ) -> anyhow::Result<InvocationView> {
     let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
     while !matches!(view.state.as_str(), "completed" | "failed") {
-        let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
         if left <= 0.0 {
             break;
         }

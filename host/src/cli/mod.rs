@@ -1,6 +1,6 @@
 //! The command line: `reprise serve` and the client commands that talk to a host's API.
 
-mod client;
+pub mod client;
 mod commands;
 mod output;
 
@@ -20,7 +20,12 @@ pub const DEFAULT_DATA: &str = "reprise-data";
 #[command(name = "reprise", version, about)]
 pub struct Cli {
     /// URL of the host's API (client commands).
-    #[arg(long, global = true, env = "REPRISE_URL", default_value = "http://127.0.0.1:7420")]
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_URL",
+        default_value = "http://127.0.0.1:7420"
+    )]
     pub url: String,
     /// Print JSON for scripts instead of text for people.
     #[arg(long, global = true)]
@@ -99,7 +104,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(matches!(cli.command, Command::Serve { .. }));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::api::dto::{DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView};
+use crate::api::dto::{
+    DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
+};
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -68,7 +70,10 @@ pub fn result(view: &InvocationView, json: bool) -> anyhow::Result<ExitCode> {
     } else if let Some(output) = &view.output {
         println!("{}", serde_json::to_string_pretty(output)?);
     } else if let Some(error) = &view.error {
-        eprintln!("invocation {} failed ({}): {}", view.id, error.kind, error.message);
+        eprintln!(
+            "invocation {} failed ({}): {}",
+            view.id, error.kind, error.message
+        );
     } else {
         eprintln!("invocation {} is still {}", view.id, view.state);
     }

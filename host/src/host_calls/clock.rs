@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Steps, StepRequest, mismatched};
+use super::{StepRequest, Steps, mismatched};
 use crate::bindings::Timestamp;
 use crate::journal::Outcome;
 

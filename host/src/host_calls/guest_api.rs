@@ -1,6 +1,6 @@
 //! The `reprise:function/host` interface, implemented over the journal.
 
-use super::{clock, http, log, random, StepRequest};
+use super::{StepRequest, clock, http, log, random};
 use crate::bindings::reprise::function::{host, types};
 use crate::bindings::{HttpError, HttpRequest, HttpResponse, LogLevel, Timestamp};
 use crate::runtime::InvocationCtx;

@@ -9,7 +9,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::{Steps, StepRequest, mismatched};
+use super::{StepRequest, Steps, mismatched};
 use crate::bindings::{HttpError, HttpRequest, HttpResponse};
 use crate::journal::Outcome;
 
@@ -99,7 +99,10 @@ impl Default for HttpClient {
 }
 
 /// Validates `req` and turns it into a hyper request.
-fn build(req: &HttpRequest, idempotency_key: &str) -> Result<hyper::Request<Full<Bytes>>, HttpError> {
+fn build(
+    req: &HttpRequest,
+    idempotency_key: &str,
+) -> Result<hyper::Request<Full<Bytes>>, HttpError> {
     let invalid = |m: String| HttpError::InvalidRequest(m);
     let method = hyper::Method::from_bytes(req.method.as_bytes())
         .map_err(|_| invalid(format!("`{}` is not an HTTP method", req.method)))?;

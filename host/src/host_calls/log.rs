@@ -1,6 +1,6 @@
 //! Guest log lines: emitted through `tracing` once, when first recorded; silent on replay.
 
-use super::{Steps, StepRequest, mismatched};
+use super::{StepRequest, Steps, mismatched};
 use crate::bindings::LogLevel;
 use crate::ids::InvocationId;
 use crate::journal::Outcome;

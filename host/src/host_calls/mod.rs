@@ -34,6 +34,9 @@ pub enum StepError {
         recorded: String,
         requested: String,
     },
+    /// The stored journal skips a sequence number (a corrupt journal).
+    #[error("the journal is corrupt: expected step {expected}, found step {found}")]
+    Gap { expected: u32, found: u32 },
     /// Host calls are not available in this store (listing functions at deploy time).
     #[error("host call `{0}` is not available while the component lists its functions")]
     NotAvailable(&'static str),
@@ -63,7 +66,7 @@ enum Mode {
     /// Running an invocation: replay `recorded`, then go live.
     Run {
         store: Store,
-        recorded: std::vec::IntoIter<StepEntry>,
+        recorded: std::vec::IntoIter<(u32, StepEntry)>,
         services: Arc<Services>,
     },
 }
@@ -79,11 +82,12 @@ impl Steps {
         }
     }
 
-    /// A cursor that replays `recorded` then appends live steps to `store`.
+    /// A cursor that replays `recorded` (sequence number, entry) then appends live steps to
+    /// `store`.
     pub fn run(
         invocation: InvocationId,
         store: Store,
-        recorded: Vec<StepEntry>,
+        recorded: Vec<(u32, StepEntry)>,
         services: Arc<Services>,
     ) -> Self {
         Steps {
@@ -120,7 +124,14 @@ impl Steps {
         };
         let seq = self.next;
         let digest = request.digest();
-        let outcome = if let Some(entry) = recorded.next() {
+        let outcome = if let Some((recorded_seq, entry)) = recorded.next() {
+            if recorded_seq != seq {
+                return Err(StepError::Gap {
+                    expected: seq,
+                    found: recorded_seq,
+                }
+                .into());
+            }
             if entry.kind != request.kind() || entry.digest != digest {
                 return Err(StepError::DeterminismViolation {
                     seq,

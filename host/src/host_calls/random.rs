@@ -2,7 +2,7 @@
 
 use rand::{Rng, RngCore};
 
-use super::{Steps, StepRequest, mismatched};
+use super::{StepRequest, Steps, mismatched};
 use crate::journal::Outcome;
 
 /// Most random bytes one call may ask for.

@@ -66,7 +66,7 @@ impl StepRequest<'_> {
             Self::WallClock | Self::MonotonicClock | Self::InsecureSeed => String::new(),
             Self::RandomBytes { len } | Self::InsecureRandomBytes { len } => format!("{len} bytes"),
             Self::RandomU64 | Self::InsecureRandomU64 => "u64".to_string(),
-            Self::Log { level, message } => format!("{level:?}: {message}"),
+            Self::Log { level, message } => format!("{}: {message}", level_name(*level)),
         };
         truncate(text, MAX_SUMMARY)
     }
@@ -93,6 +93,16 @@ impl StepRequest<'_> {
             Self::InsecureSeed => super::random::seed(),
             Self::Log { level, message } => super::log::emit(invocation, *level, message),
         }
+    }
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
     }
 }
 

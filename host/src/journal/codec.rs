@@ -40,3 +40,26 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
         Some((&tag, _)) => Err(DecodeError::UnknownFormat { what, tag }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_and_unknown_formats_are_refused() {
+        let bytes = encode(&(42u32, "x".to_string()));
+        assert_eq!(bytes[0], FORMAT_V1);
+        let back: (u32, String) = decode("pair", &bytes).expect("decode");
+        assert_eq!(back, (42, "x".to_string()));
+        let mut future = bytes.clone();
+        future[0] = 9;
+        assert!(matches!(
+            decode::<(u32, String)>("pair", &future),
+            Err(DecodeError::UnknownFormat { tag: 9, .. })
+        ));
+        assert!(matches!(
+            decode::<u32>("pair", &[]),
+            Err(DecodeError::Empty { .. })
+        ));
+    }
+}

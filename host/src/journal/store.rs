@@ -165,28 +165,17 @@ impl Store {
             .collect()
     }
 
-    /// The journal of invocation `id`, in order.
-    pub fn steps(&self, id: InvocationId) -> Result<Vec<StepEntry>, StoreError> {
+    /// The journal of invocation `id`: (sequence number, entry) in order.
+    pub fn steps(&self, id: InvocationId) -> Result<Vec<(u32, StepEntry)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(JOURNAL).map_err(storage)?;
         table
             .range((id.0, 0u32)..=(id.0, u32::MAX))
             .map_err(storage)?
             .map(|row| {
-                let (_, v) = row.map_err(storage)?;
-                Ok(decode("journal entry", v.value())?)
+                let (k, v) = row.map_err(storage)?;
+                Ok((k.value().1, decode("journal entry", v.value())?))
             })
-            .collect()
-    }
-
-    /// The sequence numbers stored in the journal of `id` (for consistency checks).
-    pub fn step_numbers(&self, id: InvocationId) -> Result<Vec<u32>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(JOURNAL).map_err(storage)?;
-        table
-            .range((id.0, 0u32)..=(id.0, u32::MAX))
-            .map_err(storage)?
-            .map(|row| Ok(row.map_err(storage)?.0.value().1))
             .collect()
     }
 
@@ -238,5 +227,94 @@ impl Store {
             .await?;
         self.deployment(&tenant, &name)?
             .ok_or_else(|| StoreError::Storage(format!("deployment `{name}` vanished")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Outcome, StepKind};
+
+    fn record(state: InvocationState) -> InvocationRecord {
+        InvocationRecord {
+            tenant: "t".into(),
+            id: InvocationId::generate(),
+            deployment: "d".into(),
+            function: "f".into(),
+            component: ComponentHash([7; 32]),
+            input: b"{}".to_vec(),
+            state,
+            attempts: 0,
+            created_at_ms: 1,
+            updated_at_ms: 1,
+            finished_at_ms: None,
+            output: None,
+            failure: None,
+        }
+    }
+
+    fn entry(n: u64) -> StepEntry {
+        StepEntry {
+            kind: StepKind::Random,
+            digest: [1; 16],
+            summary: "u64".into(),
+            attempts: 1,
+            recorded_at_ms: 5,
+            outcome: Outcome::U64(n),
+        }
+    }
+
+    #[tokio::test]
+    async fn journal_entries_are_never_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let id = InvocationId::generate();
+        store.append_step(id, 0, &entry(1)).await.expect("append");
+        let again = store.append_step(id, 0, &entry(2)).await;
+        assert!(matches!(
+            again,
+            Err(StoreError::Write(WriteError::StepTaken { seq: 0, .. }))
+        ));
+        store.append_step(id, 1, &entry(3)).await.expect("append");
+        let steps = store.steps(id).expect("steps");
+        assert_eq!(steps, vec![(0, entry(1)), (1, entry(3))]);
+    }
+
+    #[tokio::test]
+    async fn finished_invocations_do_not_change_and_leave_the_active_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let mut rec = record(InvocationState::Pending);
+        store.create_invocation(&rec).await.expect("create");
+        assert!(store.create_invocation(&rec).await.is_err());
+        assert_eq!(store.active_invocations().expect("active").len(), 1);
+        rec.state = InvocationState::Completed;
+        store.update_invocation(&rec).await.expect("complete");
+        assert!(store.active_invocations().expect("active").is_empty());
+        rec.state = InvocationState::Running;
+        assert!(matches!(
+            store.update_invocation(&rec).await,
+            Err(StoreError::Write(WriteError::InvocationFinished(_)))
+        ));
+        let stored = store
+            .invocation("t", rec.id)
+            .expect("read")
+            .expect("exists");
+        assert_eq!(stored.state, InvocationState::Completed);
+        // Another tenant does not see it.
+        assert!(store.invocation("u", rec.id).expect("read").is_none());
+    }
+
+    #[tokio::test]
+    async fn the_database_reopens_with_its_contents_once_the_store_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let rec = record(InvocationState::Running);
+        {
+            let store = Store::open(&path).expect("open");
+            store.create_invocation(&rec).await.expect("create");
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.invocation("t", rec.id).expect("read"), Some(rec));
     }
 }

@@ -64,20 +64,36 @@ struct Request {
     ack: oneshot::Sender<Result<(), WriteError>>,
 }
 
-/// Handle to the writer thread.
+/// Handle to the writer thread. When the last handle is dropped the thread finishes what is
+/// queued, closes the database and is joined, so the file can be opened again at once.
 #[derive(Clone)]
 pub(super) struct Writer {
     tx: mpsc::UnboundedSender<Request>,
+    _thread: Arc<JoinOnDrop>,
+}
+
+struct JoinOnDrop(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for JoinOnDrop {
+    fn drop(&mut self) {
+        // Runs after the last `tx` is gone (fields drop in order), so the thread ends.
+        if let Some(handle) = self.0.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl Writer {
     /// Starts the writer thread for `db`.
     pub fn start(db: Arc<Database>) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("journal-writer".into())
             .spawn(move || run(db, rx))?;
-        Ok(Writer { tx })
+        Ok(Writer {
+            tx,
+            _thread: Arc::new(JoinOnDrop(Some(handle))),
+        })
     }
 
     /// Submits `op` and waits until it is durable (or refused).

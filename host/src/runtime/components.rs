@@ -124,7 +124,11 @@ impl Components {
     }
 
     /// The prepared component `hash`, compiling it from `load()` on first use.
-    pub async fn get<F, Fut>(&self, hash: ComponentHash, load: F) -> Result<Arc<Prepared>, ComponentError>
+    pub async fn get<F, Fut>(
+        &self,
+        hash: ComponentHash,
+        load: F,
+    ) -> Result<Arc<Prepared>, ComponentError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Arc<Vec<u8>>, ComponentError>>,
@@ -132,7 +136,11 @@ impl Components {
         self.cached(hash, load).await
     }
 
-    async fn cached<F, Fut>(&self, hash: ComponentHash, load: F) -> Result<Arc<Prepared>, ComponentError>
+    async fn cached<F, Fut>(
+        &self,
+        hash: ComponentHash,
+        load: F,
+    ) -> Result<Arc<Prepared>, ComponentError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Arc<Vec<u8>>, ComponentError>>,
@@ -161,7 +169,11 @@ impl Components {
         result
     }
 
-    async fn compile(&self, hash: ComponentHash, bytes: Arc<Vec<u8>>) -> Result<Prepared, ComponentError> {
+    async fn compile(
+        &self,
+        hash: ComponentHash,
+        bytes: Arc<Vec<u8>>,
+    ) -> Result<Prepared, ComponentError> {
         let engine = self.engine.clone();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &*bytes))
             .await
@@ -182,7 +194,10 @@ impl Components {
     }
 
     /// Asks the component for its function names, with no host calls and a short time limit.
-    async fn discover(&self, pre: &FunctionPre<InvocationCtx>) -> Result<Vec<String>, ComponentError> {
+    async fn discover(
+        &self,
+        pre: &FunctionPre<InvocationCtx>,
+    ) -> Result<Vec<String>, ComponentError> {
         let mut store = Store::new(&self.engine, InvocationCtx::new(Steps::discovery()));
         store.limiter(|ctx| &mut ctx.limits);
         store.set_epoch_deadline(DISCOVERY_TICKS);
@@ -200,7 +215,9 @@ impl Components {
         let mut seen = std::collections::HashSet::new();
         for name in &functions {
             if !valid_function_name(name) || !seen.insert(name.as_str()) {
-                return Err(ComponentError::BadFunctionName(name.chars().take(200).collect()));
+                return Err(ComponentError::BadFunctionName(
+                    name.chars().take(200).collect(),
+                ));
             }
         }
         Ok(functions)

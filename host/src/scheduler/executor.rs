@@ -116,6 +116,9 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
             return failed(FailureKind::DeterminismViolation, violation.to_string());
         }
         Some(lost @ StepError::Journal { .. }) => return Ending::Abandoned(lost.to_string()),
+        Some(corrupt @ StepError::Gap { .. }) => {
+            return failed(FailureKind::Host, corrupt.to_string());
+        }
         Some(StepError::NotAvailable(_)) | None => {}
     }
     let mut message = match err.downcast_ref::<wasmtime::Trap>() {

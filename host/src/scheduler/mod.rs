@@ -186,7 +186,8 @@ impl Scheduler {
             }
             other => other,
         };
-        self.inner.waiters_for(id, |w| w.retain(|tx| !tx.is_closed()));
+        self.inner
+            .waiters_for(id, |w| w.retain(|tx| !tx.is_closed()));
         Ok(record)
     }
 

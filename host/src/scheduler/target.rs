@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn a_single_function_is_invoked_by_the_deployment_name() {
         let t = Target::parse("app").expect("parses");
-        assert_eq!(t.resolve(&deployment(&["hello"])).ok(), Some("hello".into()));
+        assert_eq!(
+            t.resolve(&deployment(&["hello"])).ok(),
+            Some("hello".into())
+        );
     }
 
     #[test]

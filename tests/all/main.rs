@@ -1,0 +1,10 @@
+//! Integration tests of the Reprise project (one binary, one module per area).
+//!
+//! They start the real `reprise` binary on real redb files and talk to real HTTP servers on
+//! loopback. Build the binary and the guest components first: `scripts/test.sh` does.
+
+mod bad_input;
+mod crash;
+mod determinism;
+mod mock_crm;
+mod roundtrip;

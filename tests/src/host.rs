@@ -1,0 +1,221 @@
+//! A real `reprise serve` process for tests: start, SIGKILL, restart on the same data directory.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reprise::cli::client::ApiClient;
+
+/// The workspace root (the folder holding the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// The `reprise` binary built next to this test binary.
+pub fn reprise_bin() -> PathBuf {
+    // The test executable is target/<profile>/deps/all-<hash>.
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("reprise"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p reprise` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A guest component built by `scripts/build-guests.sh`, e.g. `guest("hello")`.
+pub fn guest(name: &str) -> PathBuf {
+    let path = target_dir()
+        .join("wasm32-wasip2/guest")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: build the guests with `scripts/build-guests.sh` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A running host process.
+pub struct Host {
+    child: Option<Child>,
+    /// Its data directory.
+    pub data: PathBuf,
+    /// Its API base URL.
+    pub url: String,
+    /// A client of its API.
+    pub api: ApiClient,
+    starts: u32,
+}
+
+impl Host {
+    /// Starts a host on `data` listening on a free loopback port.
+    pub fn start(data: &Path) -> Host {
+        let mut host = Host {
+            child: None,
+            data: data.to_path_buf(),
+            url: String::new(),
+            api: ApiClient::new("http://127.0.0.1:1"),
+            starts: 0,
+        };
+        host.restart();
+        host
+    }
+
+    /// Starts the process again (after a kill) on the same data directory.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "host is still running");
+        std::fs::create_dir_all(&self.data).expect("create data dir");
+        self.starts += 1;
+        let log = std::fs::File::create(self.data.join(format!("host-{}.log", self.starts)))
+            .expect("create host log");
+        let mut child = Command::new(reprise_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&self.data)
+            .env("REPRISE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn reprise serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "host did not start; see {}",
+                    self.data
+                        .join(format!("host-{}.log", self.starts))
+                        .display()
+                )
+            });
+        let url = line
+            .strip_prefix("reprise listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line from host: {line}"))
+            .to_string();
+        self.api = ApiClient::new(&url);
+        self.url = url;
+        self.child = Some(child);
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // `Child::kill` sends SIGKILL on Unix.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process is still alive.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Runs `reprise ARGS --url URL` and returns its output.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(reprise_bin())
+            .args(args)
+            .args(["--url", &self.url])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run reprise CLI")
+    }
+
+    /// Runs the CLI and returns stdout, panicking with stderr when it fails.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "reprise {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Deploys guest component `file` (see [`guest`]) as `name`.
+    pub fn deploy(&self, name: &str, file: &str) {
+        let path = guest(file);
+        self.cli_ok(&["deploy", name, path.to_str().expect("utf-8 path")]);
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// API helpers used by the tests.
+impl Host {
+    /// Starts an invocation of `function` with `input` through the API.
+    pub async fn invoke(&self, function: &str, input: serde_json::Value) -> InvocationView {
+        let body = serde_json::json!({"function": function, "input": input});
+        self.api
+            .call(
+                hyper::Method::POST,
+                "/v1/invocations",
+                "application/json",
+                body.to_string().into_bytes(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("invoke {function}: {e:#}"))
+    }
+
+    /// Waits until invocation `id` has finished (or panics after `timeout`).
+    pub async fn finished(&self, id: &str, timeout: Duration) -> InvocationView {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let view: InvocationView = self
+                .api
+                .get(&format!("/v1/invocations/{id}?wait=5"))
+                .await
+                .unwrap_or_else(|e| panic!("status of {id}: {e:#}"));
+            if matches!(view.state.as_str(), "completed" | "failed") {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "invocation {id} still {} after {timeout:?}",
+                view.state
+            );
+        }
+    }
+
+    /// The journal of invocation `id`.
+    pub async fn journal(&self, id: &str) -> JournalView {
+        self.api
+            .get(&format!("/v1/invocations/{id}/journal"))
+            .await
+            .unwrap_or_else(|e| panic!("journal of {id}: {e:#}"))
+    }
+}
+
+pub use reprise::api::dto::{InvocationView, JournalView};

@@ -1,0 +1,160 @@
+//! A probe HTTP server for test functions: records every request, answers `/step`-style
+//! posts with a value derived from the input, and holds requests to `/hold…` until released.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A request the probe received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// `Idempotency-Key` header ("" when absent).
+    pub key: String,
+    /// Body.
+    pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+struct State {
+    seen: Mutex<Vec<Seen>>,
+    gate: watch::Sender<bool>,
+}
+
+/// The probe server.
+pub struct Probe {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The value the probe answers for step input `i`.
+pub fn step_value(i: u64) -> u64 {
+    i * i + 1
+}
+
+impl Probe {
+    /// Starts the probe on a free loopback port, with its gate closed.
+    pub async fn start() -> Probe {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind probe");
+        let addr = listener.local_addr().expect("probe address");
+        let (gate, _) = watch::channel(false);
+        let state = Arc::new(State {
+            seen: Mutex::new(Vec::new()),
+            gate,
+        });
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(answer(&state, req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Probe { addr, state, task }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Lets held requests (and later ones) through.
+    pub fn open_gate(&self) {
+        self.state.gate.send_replace(true);
+    }
+
+    /// Every request so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state
+            .seen
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits until `count` requests to paths starting with `prefix` arrived.
+    pub async fn wait_for(&self, prefix: &str, count: usize, timeout: Duration) -> Vec<Seen> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen: Vec<Seen> = self
+                .seen()
+                .into_iter()
+                .filter(|s| s.path.starts_with(prefix))
+                .collect();
+            if seen.len() >= count {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {count} requests to {prefix}; saw {}",
+                seen.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = match req.into_body().collect().await {
+        Ok(body) => body.to_bytes().to_vec(),
+        Err(_) => Vec::new(),
+    };
+    if let Ok(mut seen) = state.seen.lock() {
+        seen.push(Seen {
+            method,
+            path: path.clone(),
+            key,
+            body: body.clone(),
+            at: Instant::now(),
+        });
+    }
+    let reply = if path.starts_with("/hold") {
+        let mut gate = state.gate.subscribe();
+        let _ = gate.wait_for(|open| *open).await;
+        serde_json::json!({"ok": true})
+    } else {
+        let i = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("i").and_then(serde_json::Value::as_u64))
+            .unwrap_or(0);
+        serde_json::json!({"value": step_value(i)})
+    };
+    Response::new(Full::new(Bytes::from(reply.to_string())))
+}
