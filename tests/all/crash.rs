@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 const KILLS: usize = 20;
 const USERS: usize = 40;
+/// The mock may read a request a moment after the killed host wrote it.
+const DELIVERY_SLACK: Duration = Duration::from_millis(100);
 
 fn export_input(crm_url: &str) -> Value {
     let users: Vec<Value> = (0..USERS)
@@ -87,22 +89,25 @@ async fn invocations_survive_twenty_sigkills_without_repeating_journaled_request
         let seen: BTreeSet<String> = received.keys().map(|k| k.to_string()).collect();
         assert_eq!(seen, http, "{}", view.id);
 
-        // …and a key twice only when a kill fell between the two deliveries.
+        // …and a key twice only when a kill fell between the two deliveries, at most once
+        // per kill (an invocation has at most one request in flight when it is killed).
+        let mut repeats_per_kill = BTreeMap::new();
         for (key, times) in received {
             for pair in times.windows(2) {
                 duplicates += 1;
-                assert!(
-                    kills.iter().any(|k| pair[0] <= *k && *k <= pair[1]),
-                    "{key} was sent twice with no kill in between: {:?}",
-                    kills
-                        .iter()
-                        .map(|k| (
-                            pair[0].saturating_duration_since(*k),
-                            pair[1].saturating_duration_since(*k)
-                        ))
-                        .collect::<Vec<_>>()
-                );
+                let kill = kills
+                    .iter()
+                    .rposition(|k| pair[0] <= *k + DELIVERY_SLACK && *k <= pair[1])
+                    .unwrap_or_else(|| panic!("{key} was sent twice with no kill in between"));
+                *repeats_per_kill.entry(kill).or_insert(0) += 1;
             }
+        }
+        for (kill, repeats) in repeats_per_kill {
+            assert_eq!(
+                repeats, 1,
+                "{}: {repeats} requests repeated after kill {kill}",
+                view.id
+            );
         }
     }
     eprintln!(
