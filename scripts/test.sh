@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-guests.sh
 cargo build -p reprise --bin reprise
-cargo test --workspace "$@"
+cargo test "$@"

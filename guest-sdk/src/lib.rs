@@ -184,6 +184,23 @@ pub fn random_bytes(len: usize) -> Vec<u8> {
     bytes
 }
 
+/// Waits for `duration`, durably: a long sleep suspends the invocation (no memory is held)
+/// and survives host restarts; a replay does not wait again.
+pub fn sleep(duration: Duration) {
+    sleep_until(now() + duration);
+}
+
+/// Waits until wall-clock time `when`, durably (see [`sleep`]).
+pub fn sleep_until(when: SystemTime) {
+    let since = when
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    host::sleep_until(host::Timestamp {
+        seconds: since.as_secs(),
+        nanoseconds: since.subsec_nanos(),
+    });
+}
+
 /// The id of the running invocation (stable across replays).
 pub fn invocation_id() -> String {
     host::invocation_id()

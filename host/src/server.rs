@@ -42,6 +42,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
     let resumed = scheduler.resume_unfinished()?;
+    scheduler.start_timers();
     tracing::info!(resumed, data = %db_path.display(), "host started");
     // Scripts and tests read this line to learn the address (e.g. with `--listen 127.0.0.1:0`).
     println!(

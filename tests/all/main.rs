@@ -8,3 +8,4 @@ mod crash;
 mod determinism;
 mod mock_crm;
 mod roundtrip;
+mod timers;

@@ -1,7 +1,7 @@
 //! Reading request bodies with a size limit, and building responses.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 use serde::Serialize;
@@ -13,20 +13,36 @@ pub const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
 /// Largest JSON request (invocation input included).
 pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 
+/// How much more than the limit is read and discarded before answering 413, so that a
+/// client still sending can finish and read the answer instead of seeing a reset.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+
 /// The whole body, or 413 when it is larger than `limit`.
-pub async fn read(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+pub async fn read(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    let mut collected = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            ApiError::bad_request("bad_body", format!("cannot read the request body: {err}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total <= limit {
+            collected.extend_from_slice(&data);
+        } else if total > limit.saturating_add(DRAIN_BYTES) {
+            break;
+        }
+    }
+    if total > limit {
+        return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             format!("the request body is larger than {limit} bytes"),
-        )),
-        Err(err) => Err(ApiError::bad_request(
-            "bad_body",
-            format!("cannot read the request body: {err}"),
-        )),
+        ));
     }
+    Ok(collected.freeze())
 }
 
 /// A JSON response.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::journal::{Deployment, InvocationRecord, StepEntry};
+use crate::journal::{Deployment, InvocationRecord, StepEntry, Wait};
 
 /// `POST /v1/invocations` body.
 #[derive(Debug, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub struct InvocationView {
     pub function: String,
     /// sha256 of the component it is pinned to.
     pub component: String,
-    /// `pending`, `running`, `completed` or `failed`.
+    /// `pending`, `running`, `suspended`, `completed` or `failed`.
     pub state: String,
     /// Executions started.
     pub attempts: u32,
@@ -66,6 +66,8 @@ pub struct InvocationView {
     pub output: Option<Value>,
     /// The failure, when failed.
     pub error: Option<FailureView>,
+    /// What it waits for, when suspended (e.g. `timer due 2026-…`).
+    pub waiting: Option<String>,
 }
 
 /// One journal step.
@@ -168,6 +170,9 @@ impl From<&InvocationRecord> for InvocationView {
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
                 message: f.message.clone(),
+            }),
+            waiting: r.waiting.map(|wait| match wait {
+                Wait::Timer { due_ms } => format!("timer due {}", rfc3339(due_ms)),
             }),
         }
     }

@@ -103,7 +103,10 @@ async fn route(
                 Some(s) => Some(InvocationState::parse(&s).ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_state",
-                        format!("`state` must be pending, running, completed or failed, got `{s}`"),
+                        format!(
+                            "`state` must be pending, running, suspended, completed or failed, \
+                             got `{s}`"
+                        ),
                     )
                 })?),
             };

@@ -89,7 +89,7 @@ pub enum Command {
     },
     /// List invocations, newest first.
     Ls {
-        /// Only those in this state (pending, running, completed, failed).
+        /// Only those in this state (pending, running, suspended, completed, failed).
         #[arg(long)]
         state: Option<String>,
         /// At most this many.

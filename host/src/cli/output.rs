@@ -98,6 +98,9 @@ pub fn status(view: &InvocationView, json: bool) -> anyhow::Result<()> {
     if let Some(finished) = &view.finished_at {
         println!("finished:  {finished}");
     }
+    if let Some(waiting) = &view.waiting {
+        println!("waiting:   {waiting}");
+    }
     if let Some(output) = &view.output {
         println!("output:    {}", serde_json::to_string(output)?);
     }

@@ -1,6 +1,6 @@
 //! The `reprise:function/host` interface, implemented over the journal.
 
-use super::{StepRequest, clock, http, log, random};
+use super::{StepRequest, clock, http, log, random, timer};
 use crate::bindings::reprise::function::{host, types};
 use crate::bindings::{HttpError, HttpRequest, HttpResponse, LogLevel, Timestamp};
 use crate::runtime::InvocationCtx;
@@ -26,6 +26,10 @@ impl host::Host for InvocationCtx {
 
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
         log::log(self.steps_mut(), level, &message).await
+    }
+
+    async fn sleep_until(&mut self, when: Timestamp) -> wasmtime::Result<()> {
+        timer::sleep_until(self.steps_mut(), when).await
     }
 
     async fn invocation_id(&mut self) -> wasmtime::Result<String> {

@@ -10,10 +10,12 @@ mod http;
 mod log;
 mod random;
 mod request;
+mod timer;
 mod wasi;
 
 pub use http::HttpClient;
 pub use request::StepRequest;
+pub use timer::{SHORT_SLEEP, Suspend};
 pub use wasi::shadow_wasi_with_journal;
 
 use std::sync::Arc;
@@ -66,7 +68,7 @@ enum Mode {
     /// Running an invocation: replay `recorded`, then go live.
     Run {
         store: Store,
-        recorded: std::vec::IntoIter<(u32, StepEntry)>,
+        recorded: std::iter::Peekable<std::vec::IntoIter<(u32, StepEntry)>>,
         services: Arc<Services>,
     },
 }
@@ -94,7 +96,7 @@ impl Steps {
             invocation,
             mode: Mode::Run {
                 store,
-                recorded: recorded.into_iter(),
+                recorded: recorded.into_iter().peekable(),
                 services,
             },
             next: 0,
@@ -105,6 +107,14 @@ impl Steps {
     /// The invocation this cursor belongs to.
     pub fn invocation(&self) -> InvocationId {
         self.invocation
+    }
+
+    /// Whether the next step will be replayed from the journal rather than performed live.
+    pub fn replaying(&mut self) -> bool {
+        match &mut self.mode {
+            Mode::Run { recorded, .. } => recorded.peek().is_some(),
+            Mode::Discovery => false,
+        }
     }
 
     /// How many steps have been taken (replayed or live).

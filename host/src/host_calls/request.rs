@@ -4,7 +4,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Services;
-use crate::bindings::{HttpRequest, LogLevel};
+use crate::bindings::{HttpRequest, LogLevel, Timestamp};
 use crate::ids::InvocationId;
 use crate::journal::{Outcome, StepKind};
 
@@ -32,6 +32,8 @@ pub enum StepRequest<'a> {
     InsecureSeed,
     /// A log line.
     Log { level: LogLevel, message: &'a str },
+    /// A timer due at wall-clock time `when`.
+    Timer { when: Timestamp },
 }
 
 impl StepRequest<'_> {
@@ -45,6 +47,7 @@ impl StepRequest<'_> {
             Self::InsecureRandomBytes { .. } | Self::InsecureRandomU64 => StepKind::InsecureRandom,
             Self::InsecureSeed => StepKind::InsecureSeed,
             Self::Log { .. } => StepKind::Log,
+            Self::Timer { .. } => StepKind::Timer,
         }
     }
 
@@ -67,6 +70,7 @@ impl StepRequest<'_> {
             Self::RandomBytes { len } | Self::InsecureRandomBytes { len } => format!("{len} bytes"),
             Self::RandomU64 | Self::InsecureRandomU64 => "u64".to_string(),
             Self::Log { level, message } => format!("{}: {message}", level_name(*level)),
+            Self::Timer { when } => format!("until {}", super::timer::rfc3339(when)),
         };
         truncate(text, MAX_SUMMARY)
     }
@@ -92,6 +96,8 @@ impl StepRequest<'_> {
             Self::RandomU64 | Self::InsecureRandomU64 => super::random::number(),
             Self::InsecureSeed => super::random::seed(),
             Self::Log { level, message } => super::log::emit(invocation, *level, message),
+            // Performed by waiting before the step is taken: see `timer::sleep_until`.
+            Self::Timer { .. } => Outcome::Unit,
         }
     }
 }

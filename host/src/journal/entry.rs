@@ -22,6 +22,8 @@ pub enum StepKind {
     InsecureSeed,
     /// A log line.
     Log,
+    /// A durable timer that fired.
+    Timer,
 }
 
 impl StepKind {
@@ -35,6 +37,7 @@ impl StepKind {
             Self::InsecureRandom => "insecure_random",
             Self::InsecureSeed => "insecure_seed",
             Self::Log => "log",
+            Self::Timer => "timer",
         }
     }
 }

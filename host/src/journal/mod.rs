@@ -12,6 +12,6 @@ mod writer;
 
 pub use codec::DecodeError;
 pub use entry::{Outcome, StepEntry, StepKind};
-pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState, Wait};
 pub use store::{Store, StoreError};
 pub use writer::WriteError;

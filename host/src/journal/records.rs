@@ -31,6 +31,8 @@ pub enum InvocationState {
     Pending,
     /// Being executed (or was, when the host stopped: it resumes at start).
     Running,
+    /// Waiting (see `InvocationRecord::waiting`) with no instance in memory.
+    Suspended,
     /// Returned a result.
     Completed,
     /// Ended with an error.
@@ -48,6 +50,7 @@ impl InvocationState {
         match self {
             Self::Pending => "pending",
             Self::Running => "running",
+            Self::Suspended => "suspended",
             Self::Completed => "completed",
             Self::Failed => "failed",
         }
@@ -55,10 +58,23 @@ impl InvocationState {
 
     /// Parses the lowercase name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Running, Self::Completed, Self::Failed]
-            .into_iter()
-            .find(|state| state.as_str() == s)
+        [
+            Self::Pending,
+            Self::Running,
+            Self::Suspended,
+            Self::Completed,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
     }
+}
+
+/// What a suspended invocation waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Wait {
+    /// A durable timer, due at this time (ms since the Unix epoch).
+    Timer { due_ms: u64 },
 }
 
 /// What made an invocation fail.
@@ -113,4 +129,6 @@ pub struct InvocationRecord {
     pub output: Option<Vec<u8>>,
     /// The failure, when failed.
     pub failure: Option<Failure>,
+    /// What it waits for, when suspended.
+    pub waiting: Option<Wait>,
 }

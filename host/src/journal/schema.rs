@@ -8,7 +8,9 @@ pub const COMPONENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("comp
 pub const DEPLOYMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("deployments");
 /// (tenant, invocation id) → encoded `InvocationRecord`.
 pub const INVOCATIONS: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("invocations");
-/// (tenant, invocation id) of every invocation not yet finished: what to resume at start.
-pub const ACTIVE: TableDefinition<(&str, u128), ()> = TableDefinition::new("active");
+/// (tenant, invocation id) of every pending or running invocation: what to resume at start.
+pub const RUNNABLE: TableDefinition<(&str, u128), ()> = TableDefinition::new("runnable");
+/// (due time in ms since the Unix epoch, invocation id) → tenant: durable timers.
+pub const TIMERS: TableDefinition<(u64, u128), &str> = TableDefinition::new("timers");
 /// (invocation id, sequence number) → encoded `StepEntry`.
 pub const JOURNAL: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("journal");

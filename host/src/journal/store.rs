@@ -8,7 +8,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::codec::{DecodeError, decode, encode};
 use super::entry::StepEntry;
 use super::records::{Deployment, InvocationRecord, InvocationState};
-use super::schema::{ACTIVE, COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL};
+use super::schema::{COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, TIMERS};
 use super::writer::{Op, WriteError, Writer};
 use crate::ids::{ComponentHash, InvocationId};
 
@@ -56,8 +56,9 @@ impl Store {
             txn.open_table(COMPONENTS).map_err(storage)?;
             txn.open_table(DEPLOYMENTS).map_err(storage)?;
             txn.open_table(INVOCATIONS).map_err(storage)?;
-            txn.open_table(ACTIVE).map_err(storage)?;
+            txn.open_table(RUNNABLE).map_err(storage)?;
             txn.open_table(JOURNAL).map_err(storage)?;
+            txn.open_table(TIMERS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -150,10 +151,37 @@ impl Store {
         })
     }
 
-    /// (tenant, id) of every invocation that has not finished.
-    pub fn active_invocations(&self) -> Result<Vec<(String, InvocationId)>, StoreError> {
+    /// Timers due at or before `now_ms`, earliest first: (due, tenant, id), at most `limit`.
+    pub fn due_timers(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, InvocationId)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(ACTIVE).map_err(storage)?;
+        let table = txn.open_table(TIMERS).map_err(storage)?;
+        table
+            .range((0u64, 0u128)..=(now_ms, u128::MAX))
+            .map_err(storage)?
+            .take(limit)
+            .map(|row| {
+                let (k, v) = row.map_err(storage)?;
+                let (due, id) = k.value();
+                Ok((due, v.value().to_string(), InvocationId(id)))
+            })
+            .collect()
+    }
+
+    /// When the earliest timer is due (ms since the Unix epoch).
+    pub fn next_timer(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(TIMERS).map_err(storage)?;
+        Ok(table.first().map_err(storage)?.map(|(k, _)| k.value().0))
+    }
+
+    /// (tenant, id) of every pending or running invocation.
+    pub fn runnable_invocations(&self) -> Result<Vec<(String, InvocationId)>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(RUNNABLE).map_err(storage)?;
         table
             .iter()
             .map_err(storage)?
@@ -199,7 +227,7 @@ impl Store {
         self.put(record, true).await
     }
 
-    /// Durably replaces an unfinished invocation record.
+    /// Durably replaces an unfinished invocation record (and its runnable/timer index rows).
     pub async fn update_invocation(&self, record: &InvocationRecord) -> Result<(), StoreError> {
         self.put(record, false).await
     }
@@ -208,6 +236,15 @@ impl Store {
         let op = Op::PutInvocation {
             record: Box::new(record.clone()),
             create,
+        };
+        Ok(self.writer.submit(op).await?)
+    }
+
+    /// Durably removes the timer row (`due_ms`, `id`).
+    pub async fn remove_timer(&self, due_ms: u64, id: InvocationId) -> Result<(), StoreError> {
+        let op = Op::RemoveTimer {
+            due_ms,
+            invocation: id.0,
         };
         Ok(self.writer.submit(op).await?)
     }
@@ -250,6 +287,7 @@ mod tests {
             finished_at_ms: None,
             output: None,
             failure: None,
+            waiting: None,
         }
     }
 
@@ -281,16 +319,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn finished_invocations_do_not_change_and_leave_the_active_set() {
+    async fn finished_invocations_do_not_change_and_leave_the_runnable_set() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("db")).expect("open");
         let mut rec = record(InvocationState::Pending);
         store.create_invocation(&rec).await.expect("create");
         assert!(store.create_invocation(&rec).await.is_err());
-        assert_eq!(store.active_invocations().expect("active").len(), 1);
+        assert_eq!(store.runnable_invocations().expect("active").len(), 1);
         rec.state = InvocationState::Completed;
         store.update_invocation(&rec).await.expect("complete");
-        assert!(store.active_invocations().expect("active").is_empty());
+        assert!(store.runnable_invocations().expect("active").is_empty());
         rec.state = InvocationState::Running;
         assert!(matches!(
             store.update_invocation(&rec).await,

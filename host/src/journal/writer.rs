@@ -11,7 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codec::encode;
 use super::records::{Deployment, InvocationRecord};
-use super::schema::{ACTIVE, COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL};
+use super::records::{InvocationState, Wait};
+use super::schema::{COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, TIMERS};
 
 /// Most ops committed in one transaction.
 pub const MAX_BATCH: usize = 4096;
@@ -47,11 +48,13 @@ pub(super) enum Op {
         seq: u32,
         entry: Vec<u8>,
     },
-    /// Create (`create`) or update an invocation record and its entry in `active`.
+    /// Create (`create`) or update an invocation record and its index rows (runnable, timers).
     PutInvocation {
         record: Box<InvocationRecord>,
         create: bool,
     },
+    /// Remove a timer row whose invocation no longer waits for it.
+    RemoveTimer { due_ms: u64, invocation: u128 },
     /// Store a component (if not stored yet) and point a deployment at it.
     Deploy {
         deployment: Deployment,
@@ -169,7 +172,7 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), WriteError>, redb
             let existing = invocations
                 .get(key)?
                 .map(|v| super::codec::decode::<InvocationRecord>("invocation", v.value()));
-            match (existing, create) {
+            let old = match (existing, create) {
                 (Some(_), true) => {
                     return Ok(Err(WriteError::InvocationExists(record.id.to_string())));
                 }
@@ -179,15 +182,34 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), WriteError>, redb
                 (Some(Ok(old)), false) if old.state.is_terminal() => {
                     return Ok(Err(WriteError::InvocationFinished(record.id.to_string())));
                 }
-                _ => {}
-            }
+                (Some(Ok(old)), false) => Some(old),
+                _ => None,
+            };
             invocations.insert(key, encode(record.as_ref()).as_slice())?;
-            let mut active = txn.open_table(ACTIVE)?;
-            if record.state.is_terminal() {
-                active.remove(key)?;
-            } else {
-                active.insert(key, ())?;
+            // The indexes follow the record: drop the old record's rows, add the new one's.
+            let mut runnable = txn.open_table(RUNNABLE)?;
+            let mut timers = txn.open_table(TIMERS)?;
+            if let Some(Wait::Timer { due_ms }) = old.and_then(|o| o.waiting) {
+                timers.remove((due_ms, record.id.0))?;
             }
+            match record.state {
+                InvocationState::Pending | InvocationState::Running => {
+                    runnable.insert(key, ())?;
+                }
+                InvocationState::Suspended
+                | InvocationState::Completed
+                | InvocationState::Failed => {
+                    runnable.remove(key)?;
+                }
+            }
+            if let (InvocationState::Suspended, Some(Wait::Timer { due_ms })) =
+                (record.state, record.waiting)
+            {
+                timers.insert((due_ms, record.id.0), record.tenant.as_str())?;
+            }
+        }
+        Op::RemoveTimer { due_ms, invocation } => {
+            txn.open_table(TIMERS)?.remove((*due_ms, *invocation))?;
         }
         Op::Deploy {
             deployment,

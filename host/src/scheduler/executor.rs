@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use super::Inner;
-use crate::host_calls::{StepError, Steps};
+use crate::host_calls::{StepError, Steps, Suspend};
 use crate::ids::InvocationId;
-use crate::journal::{Failure, FailureKind, InvocationRecord, InvocationState, StoreError};
+use crate::journal::{Failure, FailureKind, InvocationRecord, InvocationState, StoreError, Wait};
 use crate::runtime::{ComponentError, InvocationCtx};
 
 /// How one execution attempt ended.
@@ -15,6 +15,8 @@ enum Ending {
     Completed(Vec<u8>),
     /// The invocation failed for good.
     Failed(Failure),
+    /// The invocation waits; its instance is dropped.
+    Suspended(Wait),
     /// The host could not go on (e.g. the journal write failed); the invocation stays
     /// unfinished and resumes at the next start.
     Abandoned(String),
@@ -35,7 +37,8 @@ async fn run(inner: &Inner, tenant: &str, id: InvocationId) -> Result<(), StoreE
     let Some(mut record) = inner.store.invocation(tenant, id)? else {
         return Ok(());
     };
-    if record.state.is_terminal() {
+    // A suspended invocation runs only once its wait is over and it is made pending again.
+    if record.state.is_terminal() || record.state == InvocationState::Suspended {
         return Ok(());
     }
     record.state = InvocationState::Running;
@@ -54,6 +57,14 @@ async fn run(inner: &Inner, tenant: &str, id: InvocationId) -> Result<(), StoreE
             tracing::info!(invocation = %id, "failed: {}", failure.message);
             record.state = InvocationState::Failed;
             record.failure = Some(failure);
+        }
+        Ending::Suspended(wait) => {
+            record.state = InvocationState::Suspended;
+            record.waiting = Some(wait);
+            record.updated_at_ms = now;
+            inner.store.update_invocation(&record).await?;
+            inner.timers_changed.notify_one();
+            return Ok(());
         }
         Ending::Abandoned(reason) => {
             tracing::error!(invocation = %id, "stopped, resumes at next start: {reason}");
@@ -111,6 +122,9 @@ fn failed(kind: FailureKind, message: String) -> Ending {
 
 /// Classifies a trap: a determinism violation, a lost journal write, or a guest failure.
 fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
+    if let Some(Suspend::Timer { due_ms }) = err.downcast_ref::<Suspend>() {
+        return Ending::Suspended(Wait::Timer { due_ms: *due_ms });
+    }
     match err.downcast_ref::<StepError>() {
         Some(violation @ StepError::DeterminismViolation { .. }) => {
             return failed(FailureKind::DeterminismViolation, violation.to_string());

@@ -3,6 +3,7 @@
 
 mod executor;
 mod target;
+mod timers;
 
 pub use target::{Target, TargetError};
 
@@ -10,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::host_calls::Services;
 use crate::ids::{ComponentHash, InvocationId};
@@ -72,6 +73,8 @@ struct Inner {
     services: Arc<Services>,
     waiters: Mutex<HashMap<InvocationId, Vec<oneshot::Sender<()>>>>,
     slots: Semaphore,
+    /// Signalled when a new timer may be earlier than the one the timer service waits for.
+    timers_changed: Notify,
 }
 
 impl Scheduler {
@@ -89,6 +92,7 @@ impl Scheduler {
                 services: Arc::new(services),
                 waiters: Mutex::new(HashMap::new()),
                 slots: Semaphore::new(config.max_running.max(1)),
+                timers_changed: Notify::new(),
             }),
         }
     }
@@ -98,11 +102,17 @@ impl Scheduler {
         &self.inner.store
     }
 
-    /// Starts every invocation that had not finished when the host last stopped.
+    /// Starts the timer service, which resumes suspended invocations when their timers are
+    /// due (those that fell due while the host was down first, in due order).
+    pub fn start_timers(&self) {
+        tokio::spawn(timers::run(self.clone()));
+    }
+
+    /// Starts every invocation that was pending or running when the host last stopped.
     pub fn resume_unfinished(&self) -> Result<usize, StoreError> {
-        let active = self.inner.store.active_invocations()?;
-        let count = active.len();
-        for (tenant, id) in active {
+        let runnable = self.inner.store.runnable_invocations()?;
+        let count = runnable.len();
+        for (tenant, id) in runnable {
             self.spawn(tenant, id);
         }
         Ok(count)
@@ -164,6 +174,7 @@ impl Scheduler {
             finished_at_ms: None,
             output: None,
             failure: None,
+            waiting: None,
         };
         self.inner.store.create_invocation(&record).await?;
         self.spawn(record.tenant.clone(), record.id);

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reprise_sdk::{Error, http};
 use serde::{Deserialize, Serialize};
@@ -152,6 +152,31 @@ pub fn fail_error(input: MessageInput) -> Result<(), Error> {
     Err(Error::msg(input.message))
 }
 
+/// Sleeps durably for `millis`, then reports how long it slept by its own clock.
+#[reprise_sdk::function]
+pub fn nap(input: NapInput) -> NapOutput {
+    let before = reprise_sdk::now();
+    reprise_sdk::sleep(Duration::from_millis(input.millis));
+    let after = reprise_sdk::now();
+    NapOutput {
+        slept_millis: after.duration_since(before).unwrap_or_default().as_millis() as u64,
+    }
+}
+
+/// Input of [`nap`].
+#[derive(Deserialize)]
+pub struct NapInput {
+    /// How long to sleep.
+    pub millis: u64,
+}
+
+/// Output of [`nap`].
+#[derive(Serialize)]
+pub struct NapOutput {
+    /// Wall-clock time between before and after the sleep, as the function saw it.
+    pub slept_millis: u64,
+}
+
 /// Returns its input unchanged.
 #[reprise_sdk::function]
 pub fn echo(input: serde_json::Value) -> serde_json::Value {
@@ -175,7 +200,7 @@ pub fn log_lines(input: CountInput) -> u32 {
 }
 
 reprise_sdk::export!(
-    steps, entropy, det_a, det_b, fail_panic, fail_error, echo, log_lines,
+    steps, entropy, det_a, det_b, fail_panic, fail_error, nap, echo, log_lines,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {

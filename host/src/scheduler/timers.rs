@@ -1,0 +1,87 @@
+//! The timer service: wakes suspended invocations whose timers are due.
+//!
+//! Timers live only in redb (`timers`, ordered by due time); the service keeps nothing per
+//! timer in memory. It reads the due ones in batches, makes each invocation pending again
+//! (which removes its timer row in the same transaction), starts it, and then sleeps until
+//! the earliest remaining timer, or until a new timer may be earlier.
+
+use std::time::Duration;
+
+use super::Scheduler;
+use crate::ids::InvocationId;
+use crate::journal::{InvocationState, StoreError, Wait};
+
+/// Timers woken per round.
+const BATCH: usize = 1024;
+/// Longest sleep between two looks at the timers table.
+const MAX_IDLE: Duration = Duration::from_secs(1);
+
+/// Runs the service until the process ends.
+pub(super) async fn run(scheduler: Scheduler) {
+    loop {
+        let next = match wake_due(&scheduler).await {
+            Ok(next) => next,
+            Err(err) => {
+                tracing::error!("timer service: {err}");
+                Some(Duration::from_millis(100))
+            }
+        };
+        let Some(wait) = next else { continue };
+        tokio::select! {
+            _ = tokio::time::sleep(wait.min(MAX_IDLE)) => {}
+            _ = scheduler.inner.timers_changed.notified() => {}
+        }
+    }
+}
+
+/// Wakes one batch of due timers; returns how long to sleep, or `None` to go on at once.
+async fn wake_due(scheduler: &Scheduler) -> Result<Option<Duration>, StoreError> {
+    let now = crate::clock::now_ms();
+    let due = scheduler.inner.store.due_timers(now, BATCH)?;
+    let full = due.len() == BATCH;
+    let wakes: Vec<_> = due
+        .into_iter()
+        .map(|(due_ms, tenant, id)| {
+            let scheduler = scheduler.clone();
+            tokio::spawn(async move { wake(&scheduler, due_ms, tenant, id).await })
+        })
+        .collect();
+    for wake in wakes {
+        match wake.await {
+            Ok(Err(err)) => tracing::error!("cannot wake an invocation: {err}"),
+            Err(err) => tracing::error!("wake task failed: {err}"),
+            Ok(Ok(())) => {}
+        }
+    }
+    if full {
+        return Ok(None);
+    }
+    let now = crate::clock::now_ms();
+    Ok(Some(match scheduler.inner.store.next_timer()? {
+        Some(due) => Duration::from_millis(due.saturating_sub(now)),
+        None => MAX_IDLE,
+    }))
+}
+
+/// Makes a suspended invocation pending (durably, removing its timer row) and starts it.
+async fn wake(
+    scheduler: &Scheduler,
+    due_ms: u64,
+    tenant: String,
+    id: InvocationId,
+) -> Result<(), StoreError> {
+    let store = &scheduler.inner.store;
+    let record = store.invocation(&tenant, id)?;
+    let Some(mut record) = record.filter(|r| {
+        r.state == InvocationState::Suspended && r.waiting == Some(Wait::Timer { due_ms })
+    }) else {
+        // Nobody waits for this timer any more.
+        return store.remove_timer(due_ms, id).await;
+    };
+    record.state = InvocationState::Pending;
+    record.waiting = None;
+    record.updated_at_ms = crate::clock::now_ms();
+    scheduler.inner.store.update_invocation(&record).await?;
+    scheduler.spawn(tenant, id);
+    Ok(())
+}

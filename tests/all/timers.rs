@@ -1,0 +1,92 @@
+//! Durable timers: short sleeps in memory, long ones suspend and resume by replay — also
+//! when they fall due while the host is down.
+
+use std::time::{Duration, Instant};
+
+use reprise_tests::host::{Host, InvocationView};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn until_suspended(host: &Host, id: &str) -> InvocationView {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let view: InvocationView = host
+            .api
+            .get(&format!("/v1/invocations/{id}"))
+            .await
+            .expect("status");
+        if view.state == "suspended" {
+            return view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} never suspended: {}",
+            view.state
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn slept(view: &InvocationView) -> u64 {
+    view.output
+        .as_ref()
+        .and_then(|o| o["slept_millis"].as_u64())
+        .unwrap_or_else(|| panic!("no slept_millis in {:?}", view.output))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_sleep_is_served_in_memory_and_a_long_one_suspends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+
+    let short = host.invoke("tg.nap", json!({"millis": 200})).await;
+    let long = host.invoke("tg.nap", json!({"millis": 2500})).await;
+
+    let short = host.finished(&short.id, WAIT).await;
+    assert_eq!(short.state, "completed", "{:?}", short.error);
+    assert!(slept(&short) >= 200);
+    assert_eq!(short.attempts, 1, "a short sleep does not suspend");
+
+    let suspended = until_suspended(&host, &long.id).await;
+    let waiting = suspended.waiting.expect("waiting");
+    assert!(waiting.starts_with("timer due "), "{waiting}");
+    let text = host.cli_ok(&["status", &long.id]);
+    assert!(text.contains("waiting:   timer due"), "{text}");
+    let listed: Value =
+        serde_json::from_str(&host.cli_ok(&["ls", "--state", "suspended", "--json"]))
+            .expect("ls JSON");
+    assert_eq!(listed["invocations"][0]["id"], long.id.as_str());
+
+    let long = host.finished(&long.id, WAIT).await;
+    assert_eq!(long.state, "completed", "{:?}", long.error);
+    assert!(slept(&long) >= 2500);
+    assert_eq!(long.attempts, 2, "suspended once, resumed once");
+    let journal = host.journal(&long.id).await;
+    let kinds: Vec<&str> = journal.steps.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["wall_clock", "wall_clock", "timer", "wall_clock"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timer_that_falls_due_while_the_host_is_down_fires_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+    let view = host.invoke("tg.nap", json!({"millis": 1500})).await;
+    until_suspended(&host, &view.id).await;
+    host.kill();
+    std::thread::sleep(Duration::from_millis(2500));
+
+    let restarted = Instant::now();
+    host.restart();
+    let done = host.finished(&view.id, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    assert!(
+        restarted.elapsed() < Duration::from_secs(5),
+        "fired {:?} after the restart",
+        restarted.elapsed()
+    );
+    // The function's clock saw the whole outage: it slept at least until its due time.
+    assert!(slept(&done) >= 1500);
+}
