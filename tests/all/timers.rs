@@ -90,3 +90,23 @@ async fn a_timer_that_falls_due_while_the_host_is_down_fires_after_restart() {
     // The function's clock saw the whole outage: it slept at least until its due time.
     assert!(slept(&done) >= 1500);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reminder_example_delivers_after_its_delay_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let probe = reprise_tests::probe::Probe::start().await;
+    let mut host = Host::start(dir.path());
+    host.deploy("reminder", "reminder");
+    let input = json!({"message": "water the plants", "delay_seconds": 2,
+                       "webhook_url": format!("{}/hook", probe.url())});
+    let view = host.invoke("reminder", input).await;
+    until_suspended(&host, &view.id).await;
+    host.kill();
+    host.restart();
+    let done = host.finished(&view.id, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    let hooks = probe.wait_for("/hook", 1, WAIT).await;
+    assert_eq!(hooks.len(), 1);
+    let body: Value = serde_json::from_slice(&hooks[0].body).expect("JSON");
+    assert_eq!(body, json!({"reminder": "water the plants"}));
+}
