@@ -120,23 +120,11 @@ impl Components {
     pub async fn prepare(&self, bytes: Arc<Vec<u8>>) -> Result<Arc<Prepared>, ComponentError> {
         check_header(&bytes)?;
         let hash = ComponentHash::of(&bytes);
-        self.cached(hash, || async { Ok(bytes) }).await
+        self.get(hash, || async { Ok(bytes) }).await
     }
 
     /// The prepared component `hash`, compiling it from `load()` on first use.
     pub async fn get<F, Fut>(
-        &self,
-        hash: ComponentHash,
-        load: F,
-    ) -> Result<Arc<Prepared>, ComponentError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Arc<Vec<u8>>, ComponentError>>,
-    {
-        self.cached(hash, load).await
-    }
-
-    async fn cached<F, Fut>(
         &self,
         hash: ComponentHash,
         load: F,
