@@ -34,7 +34,7 @@ input='{"crm_url": "http://127.0.0.1:7480", "token": "demo-token", "users": [
   {"id": 1, "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
   {"id": 2, "first_name": "Alan", "last_name": "Turing", "email": "alan@example.com"},
   {"id": 3, "first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"}]}'
-id=$("$bin/reprise" invoke crm-export --input "$input")
+id=$("$bin/reprise" invoke crm-export.export_users --input "$input")
 "$bin/reprise" status "$id" --wait 60
 echo "== its journal"
 "$bin/reprise" journal "$id"

@@ -56,14 +56,18 @@
 //! make the same calls in the same order.
 #![warn(missing_docs)]
 
+pub mod children;
 mod error;
 pub mod http;
 pub mod log;
+pub mod wait;
 
 use std::time::{Duration, SystemTime};
 
+pub use children::{Handle, gather};
 pub use error::{Error, Result};
 pub use reprise_sdk_macros::function;
+pub use wait::{await_signal, sleep, sleep_until};
 
 /// Bindings generated from `wit/reprise.wit`; used by the SDK's macros.
 #[doc(hidden)]
@@ -130,6 +134,7 @@ macro_rules! export {
 /// Support code for the SDK's macros; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use serde;
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
@@ -146,6 +151,16 @@ pub mod __private {
     ) -> Result<Vec<u8>, String> {
         serde_json::to_vec(output)
             .map_err(|err| format!("cannot encode the output of function `{function}`: {err}"))
+    }
+
+    /// Starts a child invocation of a function of this component (`NAME::dispatch`).
+    pub fn dispatch<I: Serialize + ?Sized, T>(
+        function: &str,
+        input: &I,
+        detached: bool,
+    ) -> crate::Handle<T> {
+        crate::children::dispatch(function, input, detached)
+            .unwrap_or_else(|err| panic!("cannot dispatch `{function}`: {err}"))
     }
 
     /// The error for a call to a function the component does not export.
@@ -182,23 +197,6 @@ pub fn random_bytes(len: usize) -> Vec<u8> {
     }
     bytes.truncate(len);
     bytes
-}
-
-/// Waits for `duration`, durably: a long sleep suspends the invocation (no memory is held)
-/// and survives host restarts; a replay does not wait again.
-pub fn sleep(duration: Duration) {
-    sleep_until(now() + duration);
-}
-
-/// Waits until wall-clock time `when`, durably (see [`sleep`]).
-pub fn sleep_until(when: SystemTime) {
-    let since = when
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    host::sleep_until(host::Timestamp {
-        seconds: since.as_secs(),
-        nanoseconds: since.subsec_nanos(),
-    });
 }
 
 /// The id of the running invocation (stable across replays).

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;
+pub mod target;
 
 /// The tenant every request belongs to until API keys arrive.
 pub const DEFAULT_TENANT: &str = "default";

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::host_calls::{HttpClient, Services};
+use crate::host_calls::HttpClient;
 use crate::journal::Store;
 use crate::runtime::{Components, new_engine};
 use crate::scheduler::{Scheduler, SchedulerConfig};
@@ -33,10 +33,12 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let engine = new_engine().map_err(|e| anyhow::anyhow!("cannot create the engine: {e:#}"))?;
     let components =
         Components::new(engine).map_err(|e| anyhow::anyhow!("cannot build the linker: {e:#}"))?;
-    let services = Services {
-        http: HttpClient::new(),
-    };
-    let scheduler = Scheduler::new(store, components, services, options.scheduler.clone());
+    let scheduler = Scheduler::new(
+        store,
+        components,
+        HttpClient::new(),
+        options.scheduler.clone(),
+    );
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;

@@ -38,7 +38,7 @@ async fn invocations_survive_twenty_sigkills_without_repeating_journaled_request
     let input = export_input(&mock.url());
 
     // The reference: one run nobody interrupts.
-    let reference = host.invoke("crm", input.clone()).await;
+    let reference = host.invoke("crm.export_in_order", input.clone()).await;
     let reference = host.finished(&reference.id, Duration::from_secs(60)).await;
     assert_eq!(reference.state, "completed", "{:?}", reference.error);
     let expected = reference.output.clone().expect("output");
@@ -48,7 +48,7 @@ async fn invocations_survive_twenty_sigkills_without_repeating_journaled_request
     let mut rng = rand::rng();
     for _ in 0..KILLS {
         // Keep work in flight: a new export before every kill.
-        ids.push(host.invoke("crm", input.clone()).await.id);
+        ids.push(host.invoke("crm.export_in_order", input.clone()).await.id);
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
         host.kill();
         // Taken once the process is reaped: every request it sent arrived before this.

@@ -51,7 +51,8 @@ async fn a_short_sleep_is_served_in_memory_and_a_long_one_suspends() {
 
     let suspended = until_suspended(&host, &long.id).await;
     let waiting = suspended.waiting.expect("waiting");
-    assert!(waiting.starts_with("timer due "), "{waiting}");
+    assert!(waiting.summary.starts_with("timer due "), "{waiting:?}");
+    assert_eq!(waiting.timers.len(), 1);
     let text = host.cli_ok(&["status", &long.id]);
     assert!(text.contains("waiting:   timer due"), "{text}");
     let listed: Value =
@@ -65,7 +66,7 @@ async fn a_short_sleep_is_served_in_memory_and_a_long_one_suspends() {
     assert_eq!(long.attempts, 2, "suspended once, resumed once");
     let journal = host.journal(&long.id).await;
     let kinds: Vec<&str> = journal.steps.iter().map(|s| s.kind.as_str()).collect();
-    assert_eq!(kinds, ["wall_clock", "wall_clock", "timer", "wall_clock"]);
+    assert_eq!(kinds, ["wall_clock", "wall_clock", "await", "wall_clock"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

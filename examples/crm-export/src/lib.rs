@@ -4,6 +4,12 @@
 //! (a Salesforce-style REST API), one `POST` per user, collecting the ids the CRM
 //! assigns.
 //!
+//! `export_users` has the shape of the article that started Reprise: it dispatches one
+//! `send_user` child invocation per user and gathers their results. Each child is its own
+//! durable invocation (started exactly once, even across crashes); the parent is suspended,
+//! holding no memory, until every child has finished, and is then resumed once.
+//! `export_in_order` does the same work in one invocation, one user after the other.
+//!
 //! Written naively, this job has a nasty failure mode: if the process dies after user
 //! 40 of 100, a retry either starts over (creating 40 duplicates) or needs hand-written
 //! checkpointing. Under Reprise the code stays naive. Every HTTP request is journaled
@@ -45,7 +51,7 @@ pub struct Export {
 }
 
 /// A user in our own system.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct User {
     /// Our id for the user.
     pub id: u64,
@@ -83,40 +89,91 @@ pub struct Summary {
     pub crm_ids: Vec<String>,
 }
 
-/// Creates every user of `input.users` in the CRM, in order.
+/// One user to create, and where: the input of `send_user`.
+#[derive(Serialize, Deserialize)]
+pub struct SendUser {
+    /// Base URL of the CRM.
+    pub crm_url: String,
+    /// API token.
+    pub token: String,
+    /// The user.
+    pub user: User,
+}
+
+/// Creates every user of `input.users` in the CRM: one `send_user` child per user, then
+/// gathers their ids (in input order). The first user the CRM refuses fails the export.
 #[reprise_sdk::function]
 pub fn export_users(input: Export) -> Result<Summary, Error> {
-    let url = format!(
-        "{}/services/data/v52.0/sobjects/User",
-        input.crm_url.trim_end_matches('/')
-    );
-    let mut crm_ids = Vec::with_capacity(input.users.len());
-
-    for user in &input.users {
-        let created: Created = http::post(&url)
-            .bearer(&input.token)
-            .json(&CrmUser {
-                first_name: &user.first_name,
-                last_name: &user.last_name,
-                email: &user.email,
+    let Export {
+        crm_url,
+        token,
+        users,
+    } = input;
+    let handles: Vec<_> = users
+        .into_iter()
+        .map(|user| {
+            send_user::dispatch(&SendUser {
+                crm_url: crm_url.clone(),
+                token: token.clone(),
+                user,
             })
-            .send()?
-            .error_for_status()?
-            .json()?;
-        if created.success == Some(false) {
-            return Err(Error::msg(format!(
-                "the CRM did not create user {} ({})",
-                user.id, user.email
-            )));
-        }
-        reprise_sdk::info!("exported user {} as {}", user.id, created.id);
-        crm_ids.push(created.id);
-    }
-
+        })
+        .collect();
+    let crm_ids = reprise_sdk::gather(&handles)?;
     Ok(Summary {
         exported: crm_ids.len(),
         crm_ids,
     })
 }
 
-reprise_sdk::export!(export_users);
+/// Creates one user in the CRM and returns the CRM's id for it.
+#[reprise_sdk::function]
+pub fn send_user(input: SendUser) -> Result<String, Error> {
+    create(&users_url(&input.crm_url), &input.token, &input.user)
+}
+
+/// Creates every user of `input.users` in the CRM, one after the other, in one invocation.
+#[reprise_sdk::function]
+pub fn export_in_order(input: Export) -> Result<Summary, Error> {
+    let url = users_url(&input.crm_url);
+    let crm_ids = input
+        .users
+        .iter()
+        .map(|user| create(&url, &input.token, user))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Summary {
+        exported: crm_ids.len(),
+        crm_ids,
+    })
+}
+
+fn users_url(crm_url: &str) -> String {
+    format!(
+        "{}/services/data/v52.0/sobjects/User",
+        crm_url.trim_end_matches('/')
+    )
+}
+
+/// `POST`s `user` to the CRM's users endpoint `url`; returns the CRM's id.
+fn create(url: &str, token: &str, user: &User) -> Result<String, Error> {
+    let created: Created = http::post(url)
+        .bearer(token)
+        .json(&CrmUser {
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+            email: &user.email,
+        })
+        .send()?
+        .error_for_status()?
+        .json()?;
+    if created.success == Some(false) {
+        return Err(Error::msg(format!(
+            "the CRM did not create user {} ({})",
+            user.id, user.email
+        )));
+    }
+    reprise_sdk::info!("exported user {} as {}", user.id, created.id);
+    Ok(created.id)
+}
+
+reprise_sdk::export!(export_users, send_user, export_in_order);

@@ -134,6 +134,27 @@ fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
         None => quote! { { let _ = #input; #fn_ident() } },
     };
 
+    let output_ty = output_type(&sig.output);
+    // The `Serialize` bound names a lifetime parameter so that it is checked where
+    // `dispatch` is called, not here: inputs need not be `Serialize` unless dispatched.
+    let (dispatch_generics, dispatch_params, dispatch_bound, dispatch_input) = match input_ty {
+        Some(ty) => (
+            quote! { <'__reprise_a> },
+            quote! { input: &'__reprise_a #ty },
+            quote! { where &'__reprise_a #ty: ::reprise_sdk::__private::serde::Serialize },
+            quote! { &input },
+        ),
+        None => (quote! {}, quote! {}, quote! {}, quote! { &() }),
+    };
+    let dispatch_doc = format!(
+        "Starts a child invocation of `{}` (journaled; see `reprise_sdk::children`).",
+        name.value()
+    );
+    let detached_doc = format!(
+        "Starts a child invocation of `{}` that is not cancelled with its parent.",
+        name.value()
+    );
+
     let body = if returns_result(&sig.output) {
         quote! {
             match #call {
@@ -166,7 +187,47 @@ fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
                 #body
             }
         }
+
+        impl #fn_ident {
+            #[doc = #dispatch_doc]
+            #[allow(dead_code)]
+            #vis fn dispatch #dispatch_generics (#dispatch_params) -> ::reprise_sdk::Handle<#output_ty>
+            #dispatch_bound
+            {
+                ::reprise_sdk::__private::dispatch(#name, #dispatch_input, false)
+            }
+
+            #[doc = #detached_doc]
+            #[allow(dead_code)]
+            #vis fn dispatch_detached #dispatch_generics (#dispatch_params) -> ::reprise_sdk::Handle<#output_ty>
+            #dispatch_bound
+            {
+                ::reprise_sdk::__private::dispatch(#name, #dispatch_input, true)
+            }
+        }
     })
+}
+
+/// The type a function's output decodes to: `T` of `Result<T, E>`, the return type itself,
+/// or `()`.
+fn output_type(output: &ReturnType) -> TokenStream2 {
+    let ReturnType::Type(_, ty) = output else {
+        return quote! { () };
+    };
+    if returns_result(output) {
+        let mut inner = &**ty;
+        while let Type::Group(group) = inner {
+            inner = &group.elem;
+        }
+        if let Type::Path(path) = inner
+            && let Some(segment) = path.path.segments.last()
+            && let syn::PathArguments::AngleBracketed(args) = &segment.arguments
+            && let Some(syn::GenericArgument::Type(ok)) = args.args.first()
+        {
+            return quote! { #ok };
+        }
+    }
+    quote! { #ty }
 }
 
 /// Whether the return type's last path segment is `Result` (`Result<T, E>`,

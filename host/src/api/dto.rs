@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::journal::{Deployment, InvocationRecord, StepEntry, Wait};
+use crate::journal::{Deployment, InvocationRecord, StepEntry, WaitState};
 
 /// `POST /v1/invocations` body.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ pub struct DeploymentView {
 /// Why an invocation failed.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FailureView {
-    /// `function_error`, `trap`, `determinism_violation` or `host`.
+    /// `function_error`, `trap`, `determinism_violation`, `host` or `cancelled`.
     pub kind: String,
     /// Message.
     pub message: String,
@@ -50,8 +50,13 @@ pub struct InvocationView {
     pub function: String,
     /// sha256 of the component it is pinned to.
     pub component: String,
-    /// `pending`, `running`, `suspended`, `completed` or `failed`.
+    /// `pending`, `running`, `suspended`, `completed`, `failed` or `cancelled`.
     pub state: String,
+    /// The invocation that dispatched it, if it is a child.
+    pub parent: Option<String>,
+    /// Whether it outlives a cancellation of its parent.
+    #[serde(default)]
+    pub detached: bool,
     /// Executions started.
     pub attempts: u32,
     /// RFC 3339 times.
@@ -64,10 +69,63 @@ pub struct InvocationView {
     pub input: Value,
     /// The output, when completed.
     pub output: Option<Value>,
-    /// The failure, when failed.
+    /// The failure, when failed or cancelled.
     pub error: Option<FailureView>,
-    /// What it waits for, when suspended (e.g. `timer due 2026-…`).
-    pub waiting: Option<String>,
+    /// What it waits for, when suspended.
+    pub waiting: Option<WaitView>,
+}
+
+/// What a suspended invocation waits for.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WaitView {
+    /// `all`, `any` or `race`.
+    pub mode: String,
+    /// Children it waits on.
+    pub children: u32,
+    /// Of those, how many have not finished.
+    pub children_pending: u32,
+    /// RFC 3339 due times of its timers not yet due.
+    pub timers: Vec<String>,
+    /// Names of the signals it waits for and has not received.
+    pub signals: Vec<String>,
+    /// One line for people, e.g. `race: signal approval, timer due 2026-…`.
+    pub summary: String,
+}
+
+impl From<&WaitState> for WaitView {
+    fn from(w: &WaitState) -> Self {
+        let timers: Vec<String> = w.timers.iter().map(|ms| rfc3339(*ms)).collect();
+        let mut parts = Vec::new();
+        if w.children_total > 0 {
+            parts.push(format!(
+                "{} of {} children pending",
+                w.children_pending, w.children_total
+            ));
+        }
+        parts.extend(w.signals.iter().map(|name| format!("signal {name}")));
+        parts.extend(timers.iter().map(|due| format!("timer due {due}")));
+        let items = w.children_total as usize + w.timers.len() + w.signals.len();
+        let summary = if items > 1 {
+            format!("{}: {}", w.mode.as_str(), parts.join(", "))
+        } else {
+            parts.join(", ")
+        };
+        WaitView {
+            mode: w.mode.as_str().to_string(),
+            children: w.children_total,
+            children_pending: w.children_pending,
+            timers,
+            signals: w.signals.clone(),
+            summary,
+        }
+    }
+}
+
+/// `POST /v1/invocations/{id}/cancel` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CancelView {
+    /// Every invocation the cancellation ended: the one named, then its descendants.
+    pub cancelled: Vec<String>,
 }
 
 /// One journal step.
@@ -151,13 +209,16 @@ impl From<&Deployment> for DeploymentView {
     }
 }
 
-impl From<&InvocationRecord> for InvocationView {
-    fn from(r: &InvocationRecord) -> Self {
+impl InvocationView {
+    /// The view of `r`, with `wait` if it is suspended.
+    pub fn new(r: &InvocationRecord, wait: Option<&WaitState>) -> Self {
         InvocationView {
             id: r.id.to_string(),
             function: format!("{}.{}", r.deployment, r.function),
             component: r.component.to_hex(),
             state: r.state.as_str().to_string(),
+            parent: r.parent.map(|p| p.to_string()),
+            detached: r.detached,
             attempts: r.attempts,
             created_at: rfc3339(r.created_at_ms),
             updated_at: rfc3339(r.updated_at_ms),
@@ -171,9 +232,7 @@ impl From<&InvocationRecord> for InvocationView {
                     .unwrap_or_default(),
                 message: f.message.clone(),
             }),
-            waiting: r.waiting.map(|wait| match wait {
-                Wait::Timer { due_ms } => format!("timer due {}", rfc3339(due_ms)),
-            }),
+            waiting: wait.map(WaitView::from),
         }
     }
 }

@@ -7,7 +7,7 @@ use hyper::{Response, StatusCode};
 use super::dto::{ErrorBody, ErrorView};
 use crate::journal::StoreError;
 use crate::runtime::ComponentError;
-use crate::scheduler::{DeployError, InvokeError, TargetError};
+use crate::scheduler::{ControlError, DeployError, InvokeError, TargetError};
 
 /// An error answered to an API client.
 #[derive(Debug)]
@@ -100,6 +100,21 @@ impl From<InvokeError> for ApiError {
             InvokeError::Target(_) => ApiError::not_found("unknown_function", message),
             InvokeError::BadInput(_) => ApiError::bad_request("invalid_input", message),
             InvokeError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(err: ControlError) -> Self {
+        let message = err.to_string();
+        match err {
+            ControlError::NotFound(_) => ApiError::not_found("unknown_invocation", message),
+            ControlError::Finished(..) => {
+                ApiError::new(StatusCode::CONFLICT, "invocation_finished", message)
+            }
+            ControlError::BadSignalName(_) => ApiError::bad_request("invalid_signal_name", message),
+            ControlError::BadData(_) => ApiError::bad_request("invalid_data", message),
+            ControlError::Store(err) => err.into(),
         }
     }
 }

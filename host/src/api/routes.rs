@@ -9,13 +9,13 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, json, read};
 use super::dto::{
-    DeploymentList, DeploymentView, InvocationList, InvocationView, InvokeRequest, JournalView,
-    StepView,
+    CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, InvokeRequest,
+    JournalView, StepView,
 };
 use super::error::ApiError;
 use crate::DEFAULT_TENANT;
 use crate::ids::InvocationId;
-use crate::journal::InvocationState;
+use crate::journal::{InvocationRecord, InvocationState};
 use crate::scheduler::Scheduler;
 
 /// Longest a request may wait for an invocation to finish.
@@ -95,7 +95,7 @@ async fn route(
             } else {
                 StatusCode::ACCEPTED
             };
-            Ok(json(status, &InvocationView::from(&record)))
+            Ok(json(status, &view(scheduler, &record)?))
         }
         (&Method::GET, ["v1", "invocations"]) => {
             let state = match param(&query, "state") {
@@ -104,8 +104,8 @@ async fn route(
                     ApiError::bad_request(
                         "invalid_state",
                         format!(
-                            "`state` must be pending, running, suspended, completed or failed, \
-                             got `{s}`"
+                            "`state` must be pending, running, suspended, completed, failed or \
+                             cancelled, got `{s}`"
                         ),
                     )
                 })?),
@@ -123,7 +123,10 @@ async fn route(
                 .store()
                 .invocations(tenant, state, limit.min(MAX_LIST))?;
             let view = InvocationList {
-                invocations: records.iter().map(InvocationView::from).collect(),
+                invocations: records
+                    .iter()
+                    .map(|r| view(scheduler, r))
+                    .collect::<Result<_, _>>()?,
             };
             Ok(json(StatusCode::OK, &view))
         }
@@ -134,7 +137,31 @@ async fn route(
                 None => scheduler.store().invocation(tenant, id)?,
             }
             .ok_or_else(|| unknown_invocation(id))?;
-            Ok(json(StatusCode::OK, &InvocationView::from(&record)))
+            Ok(json(StatusCode::OK, &view(scheduler, &record)?))
+        }
+        (&Method::POST, ["v1", "invocations", id, "signals", name]) => {
+            let id = parse_id(id)?;
+            let name = name.to_string();
+            let body = read(req.into_body(), MAX_JSON_BYTES).await?;
+            let data = if body.iter().all(u8::is_ascii_whitespace) {
+                b"null".to_vec()
+            } else {
+                body.to_vec()
+            };
+            scheduler.signal(tenant, id, &name, data).await?;
+            let record = scheduler
+                .store()
+                .invocation(tenant, id)?
+                .ok_or_else(|| unknown_invocation(id))?;
+            Ok(json(StatusCode::ACCEPTED, &view(scheduler, &record)?))
+        }
+        (&Method::POST, ["v1", "invocations", id, "cancel"]) => {
+            let id = parse_id(id)?;
+            let cancelled = scheduler.cancel(tenant, id).await?;
+            let view = CancelView {
+                cancelled: cancelled.iter().map(ToString::to_string).collect(),
+            };
+            Ok(json(StatusCode::OK, &view))
         }
         (&Method::GET, ["v1", "invocations", id, "journal"]) => {
             let id = parse_id(id)?;
@@ -165,6 +192,15 @@ async fn route(
             format!("no route for {path}"),
         )),
     }
+}
+
+/// The view of `record`, with what it waits for if it is suspended.
+fn view(scheduler: &Scheduler, record: &InvocationRecord) -> Result<InvocationView, ApiError> {
+    let wait = match record.state {
+        InvocationState::Suspended => scheduler.store().wait_state(&record.tenant, record.id)?,
+        _ => None,
+    };
+    Ok(InvocationView::new(record, wait.as_ref()))
 }
 
 fn unknown_invocation(id: InvocationId) -> ApiError {

@@ -10,7 +10,7 @@ use super::client::ApiClient;
 use super::output;
 use super::{Cli, Command};
 use crate::api::dto::{
-    DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
+    CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
 use crate::scheduler::SchedulerConfig;
 use crate::server::{ServeOptions, run as serve};
@@ -92,6 +92,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             output::status(&view, json)?;
         }
+        Command::Signal { id, name, data } => {
+            serde_json::from_str::<serde::de::IgnoredAny>(&data)
+                .context("--data is not valid JSON")?;
+            let path = format!("/v1/invocations/{}/signals/{}", encode(&id), encode(&name));
+            let view: InvocationView = api
+                .call(Method::POST, &path, "application/json", data.into_bytes())
+                .await?;
+            if json {
+                output::status(&view, json)?;
+            } else {
+                println!("sent {name} to {id}");
+            }
+        }
+        Command::Cancel { id } => {
+            let path = format!("/v1/invocations/{}/cancel", encode(&id));
+            let view: CancelView = api
+                .call(Method::POST, &path, "application/json", Vec::new())
+                .await?;
+            output::cancelled(&view, json)?;
+        }
         Command::Journal { id } => {
             let journal: JournalView = api
                 .get(&format!("/v1/invocations/{}/journal", encode(&id)))
@@ -117,7 +137,7 @@ async fn wait_until_finished(
     timeout: f64,
 ) -> anyhow::Result<InvocationView> {
     let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
-    while !matches!(view.state.as_str(), "completed" | "failed") {
+    while !matches!(view.state.as_str(), "completed" | "failed" | "cancelled") {
         let left = deadline
             .saturating_duration_since(Instant::now())
             .as_secs_f64();

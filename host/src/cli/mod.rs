@@ -82,6 +82,21 @@ pub enum Command {
         #[arg(long)]
         wait: Option<f64>,
     },
+    /// Send signal NAME with JSON data to an invocation; a wait for NAME receives it.
+    Signal {
+        /// Invocation id.
+        id: String,
+        /// Signal name (letters, digits, `_`, `-`).
+        name: String,
+        /// JSON payload.
+        #[arg(long, short, default_value = "null")]
+        data: String,
+    },
+    /// Cancel an unfinished invocation and its children (except detached ones).
+    Cancel {
+        /// Invocation id.
+        id: String,
+    },
     /// Show an invocation's journal: each step's kind, request and outcome.
     Journal {
         /// Invocation id.
@@ -89,7 +104,7 @@ pub enum Command {
     },
     /// List invocations, newest first.
     Ls {
-        /// Only those in this state (pending, running, suspended, completed, failed).
+        /// Only those in this state (pending, running, suspended, completed, failed, cancelled).
         #[arg(long)]
         state: Option<String>,
         /// At most this many.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use crate::api::dto::{
-    DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
+    CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
@@ -92,6 +92,10 @@ pub fn status(view: &InvocationView, json: bool) -> anyhow::Result<()> {
     println!("function:  {}", view.function);
     println!("component: {}", view.component);
     println!("state:     {}", view.state);
+    if let Some(parent) = &view.parent {
+        let detached = if view.detached { " (detached)" } else { "" };
+        println!("parent:    {parent}{detached}");
+    }
     println!("attempts:  {}", view.attempts);
     println!("created:   {}", view.created_at);
     println!("updated:   {}", view.updated_at);
@@ -99,7 +103,7 @@ pub fn status(view: &InvocationView, json: bool) -> anyhow::Result<()> {
         println!("finished:  {finished}");
     }
     if let Some(waiting) = &view.waiting {
-        println!("waiting:   {waiting}");
+        println!("waiting:   {}", waiting.summary);
     }
     if let Some(output) = &view.output {
         println!("output:    {}", serde_json::to_string(output)?);
@@ -141,6 +145,23 @@ pub fn invocations(list: &InvocationList, json: bool) -> anyhow::Result<()> {
             "{:<26}  {:<10} {:<30} {}",
             v.id, v.state, v.function, v.created_at
         );
+    }
+    Ok(())
+}
+
+/// The invocations a cancellation ended.
+pub fn cancelled(view: &CancelView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(view);
+    }
+    match view.cancelled.split_first() {
+        Some((first, [])) => println!("cancelled {first}"),
+        Some((first, rest)) => println!(
+            "cancelled {first} and {} descendant{}",
+            rest.len(),
+            if rest.len() == 1 { "" } else { "s" }
+        ),
+        None => println!("nothing to cancel"),
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The `reprise:function/host` interface, implemented over the journal.
 
-use super::{StepRequest, clock, http, log, random, timer};
+use super::{StepRequest, children, clock, http, log, random, waits};
+use crate::bindings::reprise::function::types::{AwaitMode, Awaitable};
 use crate::bindings::reprise::function::{host, types};
 use crate::bindings::{HttpError, HttpRequest, HttpResponse, LogLevel, Timestamp};
 use crate::runtime::InvocationCtx;
@@ -28,8 +29,21 @@ impl host::Host for InvocationCtx {
         log::log(self.steps_mut(), level, &message).await
     }
 
-    async fn sleep_until(&mut self, when: Timestamp) -> wasmtime::Result<()> {
-        timer::sleep_until(self.steps_mut(), when).await
+    async fn dispatch(
+        &mut self,
+        function: String,
+        input: Vec<u8>,
+        detached: bool,
+    ) -> wasmtime::Result<Result<String, String>> {
+        children::dispatch(self.steps_mut(), &function, &input, detached).await
+    }
+
+    async fn wait_for(
+        &mut self,
+        items: Vec<Awaitable>,
+        mode: AwaitMode,
+    ) -> wasmtime::Result<Vec<Option<Result<Vec<u8>, String>>>> {
+        waits::wait_for(self.steps_mut(), items, mode).await
     }
 
     async fn invocation_id(&mut self) -> wasmtime::Result<String> {

@@ -1,26 +1,27 @@
-//! Host calls: every one goes through [`Steps::run`], the journaling choke point.
+//! Host calls: every one goes through [`Steps::take`], the journaling choke point.
 //!
 //! A host call becomes a [`StepRequest`]. If the journal has an entry at the next position the
 //! request must match it (kind and digest) and the recorded outcome is returned; otherwise the
 //! request is performed live, its outcome appended durably, and only then returned.
 
+mod children;
 mod clock;
 mod guest_api;
 mod http;
 mod log;
 mod random;
 mod request;
-mod timer;
+mod waits;
 mod wasi;
 
 pub use http::HttpClient;
 pub use request::StepRequest;
-pub use timer::{SHORT_SLEEP, Suspend};
+pub use waits::{SHORT_SLEEP, Suspend};
 pub use wasi::shadow_wasi_with_journal;
 
 use std::sync::Arc;
 
-use crate::ids::InvocationId;
+use crate::ids::{ComponentHash, InvocationId};
 use crate::journal::{Outcome, StepEntry, Store, StoreError};
 
 /// Why a host call could not return to the guest (surfaces as a trap).
@@ -42,15 +43,47 @@ pub enum StepError {
     /// Host calls are not available in this store (listing functions at deploy time).
     #[error("host call `{0}` is not available while the component lists its functions")]
     NotAvailable(&'static str),
+    /// The guest passed something the host call cannot take (a programming error).
+    #[error("{call}: {message}")]
+    BadArgument { call: &'static str, message: String },
     /// The step could not be made durable.
     #[error("journal write of step {seq} failed: {source}")]
     Journal { seq: u32, source: StoreError },
 }
 
+/// Starts an invocation that has just become runnable (a dispatched child).
+pub type Starter = Box<dyn Fn(String, InvocationId) + Send + Sync>;
+
 /// Host-wide services that live host calls use.
 pub struct Services {
     /// Outgoing HTTP.
     pub http: HttpClient,
+    /// Starts dispatched children once they are durable.
+    pub start: Starter,
+}
+
+/// The invocation a cursor runs: what dispatches and waits need to know about it.
+#[derive(Clone, Debug)]
+pub struct Running {
+    /// Owner.
+    pub tenant: String,
+    /// Its id.
+    pub id: InvocationId,
+    /// The deployment it was invoked through.
+    pub deployment: String,
+    /// The component it is pinned to (its children run it too).
+    pub component: ComponentHash,
+    /// The functions that component exports.
+    pub functions: Arc<[String]>,
+}
+
+/// What a live step may use.
+pub(crate) struct Live<'a> {
+    services: &'a Services,
+    store: &'a Store,
+    running: &'a Running,
+    seq: u32,
+    last_instant: u64,
 }
 
 /// The journal cursor of one running invocation.
@@ -68,8 +101,9 @@ enum Mode {
     /// Running an invocation: replay `recorded`, then go live.
     Run {
         store: Store,
-        recorded: std::iter::Peekable<std::vec::IntoIter<(u32, StepEntry)>>,
+        recorded: std::vec::IntoIter<(u32, StepEntry)>,
         services: Arc<Services>,
+        running: Box<Running>,
     },
 }
 
@@ -87,17 +121,18 @@ impl Steps {
     /// A cursor that replays `recorded` (sequence number, entry) then appends live steps to
     /// `store`.
     pub fn run(
-        invocation: InvocationId,
+        running: Running,
         store: Store,
         recorded: Vec<(u32, StepEntry)>,
         services: Arc<Services>,
     ) -> Self {
         Steps {
-            invocation,
+            invocation: running.id,
             mode: Mode::Run {
                 store,
-                recorded: recorded.into_iter().peekable(),
+                recorded: recorded.into_iter(),
                 services,
+                running: Box::new(running),
             },
             next: 0,
             last_instant: 0,
@@ -107,14 +142,6 @@ impl Steps {
     /// The invocation this cursor belongs to.
     pub fn invocation(&self) -> InvocationId {
         self.invocation
-    }
-
-    /// Whether the next step will be replayed from the journal rather than performed live.
-    pub fn replaying(&mut self) -> bool {
-        match &mut self.mode {
-            Mode::Run { recorded, .. } => recorded.peek().is_some(),
-            Mode::Discovery => false,
-        }
     }
 
     /// How many steps have been taken (replayed or live).
@@ -128,6 +155,7 @@ impl Steps {
             store,
             recorded,
             services,
+            running,
         } = &mut self.mode
         else {
             return Err(StepError::NotAvailable(request.kind().as_str()).into());
@@ -152,9 +180,14 @@ impl Steps {
             }
             entry.outcome
         } else {
-            let outcome = request
-                .perform(services, self.invocation, seq, self.last_instant)
-                .await;
+            let live = Live {
+                services,
+                store,
+                running,
+                seq,
+                last_instant: self.last_instant,
+            };
+            let (outcome, effect) = request.perform(&live).await?;
             let entry = StepEntry {
                 kind: request.kind(),
                 digest,
@@ -164,9 +197,12 @@ impl Steps {
                 outcome,
             };
             store
-                .append_step(self.invocation, seq, &entry)
+                .append_step(&running.tenant, self.invocation, seq, &entry, effect)
                 .await
                 .map_err(|source| StepError::Journal { seq, source })?;
+            if let Outcome::Dispatched(Ok(child)) = entry.outcome {
+                (services.start)(running.tenant.clone(), child);
+            }
             entry.outcome
         };
         if let Outcome::Instant(ns) = outcome {

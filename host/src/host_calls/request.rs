@@ -3,10 +3,9 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::Services;
-use crate::bindings::{HttpRequest, LogLevel, Timestamp};
-use crate::ids::InvocationId;
-use crate::journal::{Outcome, StepKind};
+use super::Live;
+use crate::bindings::{HttpRequest, LogLevel};
+use crate::journal::{AwaitMode, Awaitable, Outcome, StepEffect, StepKind};
 
 /// Longest request summary kept in the journal.
 const MAX_SUMMARY: usize = 256;
@@ -32,8 +31,17 @@ pub enum StepRequest<'a> {
     InsecureSeed,
     /// A log line.
     Log { level: LogLevel, message: &'a str },
-    /// A timer due at wall-clock time `when`.
-    Timer { when: Timestamp },
+    /// Start a child invocation.
+    Dispatch {
+        function: &'a str,
+        input: &'a [u8],
+        detached: bool,
+    },
+    /// Wait for `items` under `mode`.
+    Await {
+        mode: AwaitMode,
+        items: &'a [Awaitable],
+    },
 }
 
 impl StepRequest<'_> {
@@ -47,7 +55,8 @@ impl StepRequest<'_> {
             Self::InsecureRandomBytes { .. } | Self::InsecureRandomU64 => StepKind::InsecureRandom,
             Self::InsecureSeed => StepKind::InsecureSeed,
             Self::Log { .. } => StepKind::Log,
-            Self::Timer { .. } => StepKind::Timer,
+            Self::Dispatch { .. } => StepKind::Dispatch,
+            Self::Await { .. } => StepKind::Await,
         }
     }
 
@@ -70,35 +79,36 @@ impl StepRequest<'_> {
             Self::RandomBytes { len } | Self::InsecureRandomBytes { len } => format!("{len} bytes"),
             Self::RandomU64 | Self::InsecureRandomU64 => "u64".to_string(),
             Self::Log { level, message } => format!("{}: {message}", level_name(*level)),
-            Self::Timer { when } => format!("until {}", super::timer::rfc3339(when)),
+            Self::Dispatch { function, .. } => function.to_string(),
+            Self::Await { mode, items } => super::waits::describe(*mode, items),
         };
         truncate(text, MAX_SUMMARY)
     }
 
-    /// Performs the call for real. `last_instant` keeps the monotonic clock from going back.
-    pub async fn perform(
-        &self,
-        services: &Services,
-        invocation: InvocationId,
-        seq: u32,
-        last_instant: u64,
-    ) -> Outcome {
-        match self {
+    /// Performs the call for real; returns its outcome and what recording it entails. Fails
+    /// when the invocation must suspend instead ([`super::Suspend`]).
+    pub(crate) async fn perform(&self, live: &Live<'_>) -> wasmtime::Result<(Outcome, StepEffect)> {
+        let outcome = match self {
             Self::Http(req) => {
-                let key = format!("{invocation}-{seq}");
-                Outcome::Http(services.http.send(req, &key).await)
+                let key = format!("{}-{}", live.running.id, live.seq);
+                Outcome::Http(live.services.http.send(req, &key).await)
             }
             Self::WallClock => super::clock::wall_clock(),
-            Self::MonotonicClock => super::clock::monotonic(last_instant),
+            Self::MonotonicClock => super::clock::monotonic(live.last_instant),
             Self::RandomBytes { len } | Self::InsecureRandomBytes { len } => {
                 super::random::bytes(*len)
             }
             Self::RandomU64 | Self::InsecureRandomU64 => super::random::number(),
             Self::InsecureSeed => super::random::seed(),
-            Self::Log { level, message } => super::log::emit(invocation, *level, message),
-            // Performed by waiting before the step is taken: see `timer::sleep_until`.
-            Self::Timer { .. } => Outcome::Unit,
-        }
+            Self::Log { level, message } => super::log::emit(live.running.id, *level, message),
+            Self::Dispatch {
+                function,
+                input,
+                detached,
+            } => return super::children::start(live, function, input, *detached),
+            Self::Await { mode, items } => return super::waits::settle(live, *mode, items).await,
+        };
+        Ok((outcome, StepEffect::None))
     }
 }
 

@@ -5,11 +5,16 @@
 //! `Instant::now()`, `HashMap` seeds and `getrandom` all come through here), so after adding
 //! WASI to the linker we shadow these functions with journaled ones.
 
-use wasmtime::StoreContextMut;
-use wasmtime::component::Linker;
-use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
+use std::future::Future;
+use std::pin::Pin;
 
-use super::{StepRequest, clock, random};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::WasiView;
+use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
+use wasmtime_wasi::p2::{DynPollable, Pollable};
+
+use super::{StepRequest, clock, random, waits};
 use crate::runtime::InvocationCtx;
 
 /// The WASI 0.2 version `wasmtime-wasi` registers; guests importing any 0.2.x resolve to it.
@@ -36,6 +41,27 @@ pub fn shadow_wasi_with_journal(linker: &mut Linker<InvocationCtx>) -> wasmtime:
     mono.func_wrap_async("now", |mut store: Ctx<'_>, (): ()| {
         Box::new(async move { Ok((clock::instant(store.data_mut().steps_mut()).await?,)) })
     })?;
+
+    mono.func_wrap_async("subscribe-duration", |mut store: Ctx<'_>, (ns,): (u64,)| {
+        Box::new(async move {
+            if ns > 0 {
+                let steps = store.data_mut().steps_mut();
+                let start = clock::instant(steps).await?;
+                waits::sleep_until(steps, ns_to_ms(start.saturating_add(ns))).await?;
+            }
+            Ok((ready(store.data_mut())?,))
+        })
+    })?;
+    mono.func_wrap_async(
+        "subscribe-instant",
+        |mut store: Ctx<'_>, (when,): (u64,)| {
+            Box::new(async move {
+                // Instants are ns since the Unix epoch (see `clock::monotonic`).
+                waits::sleep_until(store.data_mut().steps_mut(), ns_to_ms(when)).await?;
+                Ok((ready(store.data_mut())?,))
+            })
+        },
+    )?;
 
     let mut secure = linker.instance(&format!("wasi:random/random@{WASI_VERSION}"))?;
     secure.func_wrap_async("get-random-bytes", |mut store: Ctx<'_>, (len,): (u64,)| {
@@ -75,4 +101,28 @@ pub fn shadow_wasi_with_journal(linker: &mut Linker<InvocationCtx>) -> wasmtime:
 
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// `ns` since the Unix epoch in whole ms, rounded up so a sleep never ends early.
+fn ns_to_ms(ns: u64) -> u64 {
+    ns.div_ceil(1_000_000)
+}
+
+/// A pollable that is always ready: the wait it stands for is over when it is handed out.
+struct Ready;
+
+impl Pollable for Ready {
+    fn ready<'a, 'b>(&'a mut self) -> Pin<Box<dyn Future<Output = ()> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        Box::pin(std::future::ready(()))
+    }
+}
+
+fn ready(ctx: &mut InvocationCtx) -> wasmtime::Result<Resource<DynPollable>> {
+    let table = ctx.ctx().table;
+    let resource = table.push(Ready)?;
+    wasmtime_wasi::p2::subscribe(table, resource)
 }

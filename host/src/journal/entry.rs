@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::waits::Settled;
 use crate::bindings::{HttpError, HttpResponse};
+use crate::ids::InvocationId;
 
 /// The kind of host call a step records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,8 +24,10 @@ pub enum StepKind {
     InsecureSeed,
     /// A log line.
     Log,
-    /// A durable timer that fired.
-    Timer,
+    /// A child invocation started.
+    Dispatch,
+    /// A wait (timers, children, signals) that was satisfied.
+    Await,
 }
 
 impl StepKind {
@@ -37,7 +41,8 @@ impl StepKind {
             Self::InsecureRandom => "insecure_random",
             Self::InsecureSeed => "insecure_seed",
             Self::Log => "log",
-            Self::Timer => "timer",
+            Self::Dispatch => "dispatch",
+            Self::Await => "await",
         }
     }
 }
@@ -59,6 +64,10 @@ pub enum Outcome {
     Pair(u64, u64),
     /// Nothing (log).
     Unit,
+    /// The child a dispatch started, or why it could not.
+    Dispatched(Result<InvocationId, String>),
+    /// Per awaited item, how it ended, if it counts towards the satisfied wait.
+    Settled(Vec<Option<Settled>>),
 }
 
 impl Outcome {
@@ -76,7 +85,21 @@ impl Outcome {
             Outcome::U64(n) => format!("{n}"),
             Outcome::Pair(a, b) => format!("({a}, {b})"),
             Outcome::Unit => "ok".to_string(),
+            Outcome::Dispatched(Ok(child)) => format!("child {child}"),
+            Outcome::Dispatched(Err(err)) => format!("error: {err}"),
+            Outcome::Settled(items) => settled_summary(items),
         }
+    }
+}
+
+fn settled_summary(items: &[Option<Settled>]) -> String {
+    let ok = items.iter().filter(|i| matches!(i, Some(Ok(_)))).count();
+    let failed = items.iter().filter(|i| matches!(i, Some(Err(_)))).count();
+    match (items.len(), ok, failed) {
+        (1, 1, _) => "done".to_string(),
+        (1, _, 1) => "failed".to_string(),
+        (n, ok, 0) => format!("{ok} of {n} done"),
+        (n, ok, failed) => format!("{ok} of {n} done, {failed} failed"),
     }
 }
 

@@ -3,15 +3,19 @@
 //! Reads go straight to redb (`Store`); every write goes through one group-commit writer
 //! (`writer`) that batches what is waiting into a single durable transaction.
 
+mod apply;
 mod codec;
 mod entry;
 mod records;
 mod schema;
 mod store;
+mod waits;
 mod writer;
 
+pub use apply::{Effects, StepEffect};
 pub use codec::DecodeError;
 pub use entry::{Outcome, StepEntry, StepKind};
-pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState, Wait};
+pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 pub use store::{Store, StoreError};
+pub use waits::{AwaitMode, Awaitable, Settled, WaitState};
 pub use writer::WriteError;

@@ -31,18 +31,20 @@ pub enum InvocationState {
     Pending,
     /// Being executed (or was, when the host stopped: it resumes at start).
     Running,
-    /// Waiting (see `InvocationRecord::waiting`) with no instance in memory.
+    /// Waiting (for a timer, children or a signal) with no instance in memory.
     Suspended,
     /// Returned a result.
     Completed,
     /// Ended with an error.
     Failed,
+    /// Ended because it was cancelled (or its parent was).
+    Cancelled,
 }
 
 impl InvocationState {
     /// Whether the invocation has ended and will never run again.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 
     /// The lowercase name used in the API and CLI.
@@ -53,6 +55,7 @@ impl InvocationState {
             Self::Suspended => "suspended",
             Self::Completed => "completed",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -64,17 +67,11 @@ impl InvocationState {
             Self::Suspended,
             Self::Completed,
             Self::Failed,
+            Self::Cancelled,
         ]
         .into_iter()
         .find(|state| state.as_str() == s)
     }
-}
-
-/// What a suspended invocation waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Wait {
-    /// A durable timer, due at this time (ms since the Unix epoch).
-    Timer { due_ms: u64 },
 }
 
 /// What made an invocation fail.
@@ -89,6 +86,8 @@ pub enum FailureKind {
     DeterminismViolation,
     /// The host could not run it (component missing or invalid, storage failure).
     Host,
+    /// It was cancelled before it finished.
+    Cancelled,
 }
 
 /// Why an invocation failed.
@@ -127,8 +126,48 @@ pub struct InvocationRecord {
     pub finished_at_ms: Option<u64>,
     /// The JSON output, when completed.
     pub output: Option<Vec<u8>>,
-    /// The failure, when failed.
+    /// The failure, when failed or cancelled.
     pub failure: Option<Failure>,
-    /// What it waits for, when suspended.
-    pub waiting: Option<Wait>,
+    /// The invocation that dispatched it, if it is a child.
+    pub parent: Option<InvocationId>,
+    /// Whether it outlives a cancellation of its parent.
+    pub detached: bool,
+}
+
+impl InvocationRecord {
+    /// A new pending invocation of `function`, invoked through `deployment` and pinned to
+    /// `component`.
+    pub fn pending(
+        tenant: &str,
+        deployment: &str,
+        component: ComponentHash,
+        function: String,
+        input: Vec<u8>,
+    ) -> Self {
+        let now = crate::clock::now_ms();
+        InvocationRecord {
+            tenant: tenant.to_string(),
+            id: InvocationId::generate(),
+            deployment: deployment.to_string(),
+            function,
+            component,
+            input,
+            state: InvocationState::Pending,
+            attempts: 0,
+            created_at_ms: now,
+            updated_at_ms: now,
+            finished_at_ms: None,
+            output: None,
+            failure: None,
+            parent: None,
+            detached: false,
+        }
+    }
+
+    /// Marks the record finished in `state` at `now_ms`.
+    pub fn finish(&mut self, state: InvocationState, now_ms: u64) {
+        self.state = state;
+        self.updated_at_ms = now_ms;
+        self.finished_at_ms = Some(now_ms);
+    }
 }

@@ -14,3 +14,14 @@ pub const RUNNABLE: TableDefinition<(&str, u128), ()> = TableDefinition::new("ru
 pub const TIMERS: TableDefinition<(u64, u128), &str> = TableDefinition::new("timers");
 /// (invocation id, sequence number) → encoded `StepEntry`.
 pub const JOURNAL: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("journal");
+/// (tenant, invocation id) → encoded `WaitState` of every suspended invocation.
+pub const WAITS: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("waits");
+/// (tenant, child id) → (parent id, journal position of the parent's wait) for each child a
+/// suspended parent waits on.
+pub const AWAITED: TableDefinition<(&str, u128), (u128, u32)> = TableDefinition::new("awaited");
+/// (tenant, parent id, child id) → whether the child is detached: every child ever dispatched.
+pub const CHILDREN: TableDefinition<(&str, u128, u128), bool> = TableDefinition::new("children");
+/// (tenant, invocation id, signal name, arrival number) → payload of each signal not yet
+/// received by the invocation.
+pub const SIGNALS: TableDefinition<(&str, u128, &str, u64), &[u8]> =
+    TableDefinition::new("signals");

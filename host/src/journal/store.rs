@@ -5,11 +5,16 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::apply::{Effects, Op, StepEffect};
 use super::codec::{DecodeError, decode, encode};
 use super::entry::StepEntry;
 use super::records::{Deployment, InvocationRecord, InvocationState};
-use super::schema::{COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, TIMERS};
-use super::writer::{Op, WriteError, Writer};
+use super::schema::{
+    AWAITED, CHILDREN, COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, SIGNALS, TIMERS,
+    WAITS,
+};
+use super::waits::{AwaitMode, Awaitable, WaitState};
+use super::writer::{WriteError, Writer};
 use crate::ids::{ComponentHash, InvocationId};
 
 /// Errors of store reads and writes.
@@ -59,6 +64,10 @@ impl Store {
             txn.open_table(RUNNABLE).map_err(storage)?;
             txn.open_table(JOURNAL).map_err(storage)?;
             txn.open_table(TIMERS).map_err(storage)?;
+            txn.open_table(WAITS).map_err(storage)?;
+            txn.open_table(AWAITED).map_err(storage)?;
+            txn.open_table(CHILDREN).map_err(storage)?;
+            txn.open_table(SIGNALS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -121,6 +130,24 @@ impl Store {
                 .map_err(storage)?
                 .map(|v| decode("invocation", v.value()).map_err(StoreError::from))
                 .transpose()
+        })
+    }
+
+    /// The records of `ids` of `tenant`, in order, read in one transaction.
+    pub fn invocations_by_id(
+        &self,
+        tenant: &str,
+        ids: &[InvocationId],
+    ) -> Result<Vec<Option<InvocationRecord>>, StoreError> {
+        self.read(INVOCATIONS, |t| {
+            ids.iter()
+                .map(|id| {
+                    t.get((tenant, id.0))
+                        .map_err(storage)?
+                        .map(|v| decode("invocation", v.value()).map_err(StoreError::from))
+                        .transpose()
+                })
+                .collect()
         })
     }
 
@@ -207,32 +234,77 @@ impl Store {
             .collect()
     }
 
-    /// Durably appends `entry` as step `seq` of `id`; refused if that step exists.
+    /// The wait of suspended invocation `id` of `tenant`.
+    pub fn wait_state(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+    ) -> Result<Option<WaitState>, StoreError> {
+        self.read(WAITS, |t| {
+            t.get((tenant, id.0))
+                .map_err(storage)?
+                .map(|v| decode("wait", v.value()).map_err(StoreError::from))
+                .transpose()
+        })
+    }
+
+    /// The first `limit` signals named `name` that `id` has not received yet, in arrival order:
+    /// (arrival number, payload).
+    pub fn signals(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.read(SIGNALS, |t| {
+            t.range((tenant, id.0, name, 0u64)..=(tenant, id.0, name, u64::MAX))
+                .map_err(storage)?
+                .take(limit)
+                .map(|row| {
+                    let (k, v) = row.map_err(storage)?;
+                    Ok((k.value().3, v.value().to_vec()))
+                })
+                .collect()
+        })
+    }
+
+    /// Durably appends `entry` as step `seq` of `id` with what it entails (`effect`); refused
+    /// if that step exists or the invocation is not pending or running.
     pub async fn append_step(
         &self,
+        tenant: &str,
         id: InvocationId,
         seq: u32,
         entry: &StepEntry,
+        effect: StepEffect,
     ) -> Result<(), StoreError> {
         let op = Op::AppendStep {
+            tenant: tenant.to_string(),
             invocation: id.0,
             seq,
             entry: encode(entry),
+            effect,
         };
-        Ok(self.writer.submit(op).await?)
+        self.writer.submit(op).await?;
+        Ok(())
     }
 
     /// Durably creates a new invocation record.
     pub async fn create_invocation(&self, record: &InvocationRecord) -> Result<(), StoreError> {
-        self.put(record, true).await
+        self.put(record, true).await.map(drop)
     }
 
-    /// Durably replaces an unfinished invocation record (and its runnable/timer index rows).
-    pub async fn update_invocation(&self, record: &InvocationRecord) -> Result<(), StoreError> {
+    /// Durably replaces an unfinished invocation record (and its index rows); returns the
+    /// invocations its finishing woke.
+    pub async fn update_invocation(
+        &self,
+        record: &InvocationRecord,
+    ) -> Result<Effects, StoreError> {
         self.put(record, false).await
     }
 
-    async fn put(&self, record: &InvocationRecord, create: bool) -> Result<(), StoreError> {
+    async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError> {
         let op = Op::PutInvocation {
             record: Box::new(record.clone()),
             create,
@@ -240,10 +312,60 @@ impl Store {
         Ok(self.writer.submit(op).await?)
     }
 
-    /// Durably removes the timer row (`due_ms`, `id`).
-    pub async fn remove_timer(&self, due_ms: u64, id: InvocationId) -> Result<(), StoreError> {
-        let op = Op::RemoveTimer {
+    /// Durably suspends `record` on `items` (its wait step is `seq`); if they already satisfy
+    /// the wait it becomes pending instead and is among the woken.
+    pub async fn suspend(
+        &self,
+        record: &InvocationRecord,
+        seq: u32,
+        mode: AwaitMode,
+        items: &[Awaitable],
+    ) -> Result<Effects, StoreError> {
+        let op = Op::Suspend {
+            record: Box::new(record.clone()),
+            seq,
+            mode,
+            items: items.to_vec(),
+        };
+        Ok(self.writer.submit(op).await?)
+    }
+
+    /// Durably handles the timer row (`due_ms`, `id`) falling due.
+    pub async fn timer_due(
+        &self,
+        due_ms: u64,
+        tenant: &str,
+        id: InvocationId,
+    ) -> Result<Effects, StoreError> {
+        let op = Op::TimerDue {
             due_ms,
+            tenant: tenant.to_string(),
+            invocation: id.0,
+        };
+        Ok(self.writer.submit(op).await?)
+    }
+
+    /// Durably delivers signal `name` with `payload` to unfinished invocation `id`.
+    pub async fn signal(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+        name: &str,
+        payload: Vec<u8>,
+    ) -> Result<Effects, StoreError> {
+        let op = Op::Signal {
+            tenant: tenant.to_string(),
+            invocation: id.0,
+            name: name.to_string(),
+            payload,
+        };
+        Ok(self.writer.submit(op).await?)
+    }
+
+    /// Durably cancels unfinished invocation `id` and its attached descendants.
+    pub async fn cancel(&self, tenant: &str, id: InvocationId) -> Result<Effects, StoreError> {
+        let op = Op::Cancel {
+            tenant: tenant.to_string(),
             invocation: id.0,
         };
         Ok(self.writer.submit(op).await?)
@@ -287,7 +409,8 @@ mod tests {
             finished_at_ms: None,
             output: None,
             failure: None,
-            waiting: None,
+            parent: None,
+            detached: false,
         }
     }
 
@@ -302,20 +425,180 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn journal_entries_are_never_overwritten() {
+    fn open() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("db")).expect("open");
-        let id = InvocationId::generate();
-        store.append_step(id, 0, &entry(1)).await.expect("append");
-        let again = store.append_step(id, 0, &entry(2)).await;
+        (dir, store)
+    }
+
+    async fn append(store: &Store, id: InvocationId, seq: u32, n: u64) -> Result<(), StoreError> {
+        store
+            .append_step("t", id, seq, &entry(n), StepEffect::None)
+            .await
+    }
+
+    #[tokio::test]
+    async fn journal_entries_are_never_overwritten_and_only_runnable_invocations_take_steps() {
+        let (_dir, store) = open();
+        let mut rec = record(InvocationState::Running);
+        let id = rec.id;
         assert!(matches!(
-            again,
+            append(&store, id, 0, 1).await,
+            Err(StoreError::Write(WriteError::NotRunning(_)))
+        ));
+        store.create_invocation(&rec).await.expect("create");
+        append(&store, id, 0, 1).await.expect("append");
+        assert!(matches!(
+            append(&store, id, 0, 2).await,
             Err(StoreError::Write(WriteError::StepTaken { seq: 0, .. }))
         ));
-        store.append_step(id, 1, &entry(3)).await.expect("append");
+        append(&store, id, 1, 3).await.expect("append");
         let steps = store.steps(id).expect("steps");
         assert_eq!(steps, vec![(0, entry(1)), (1, entry(3))]);
+        rec.state = InvocationState::Completed;
+        store.update_invocation(&rec).await.expect("complete");
+        assert!(append(&store, id, 2, 4).await.is_err());
+    }
+
+    /// A running parent with `n` running children.
+    async fn family(store: &Store, n: usize) -> (InvocationRecord, Vec<InvocationRecord>) {
+        let parent = record(InvocationState::Running);
+        store.create_invocation(&parent).await.expect("parent");
+        let mut children = Vec::new();
+        for seq in 0..n {
+            let mut child = record(InvocationState::Pending);
+            child.parent = Some(parent.id);
+            child.detached = seq == n - 1 && n > 2;
+            let effect = StepEffect::CreateChild(Box::new(child.clone()));
+            store
+                .append_step("t", parent.id, seq as u32, &entry(0), effect)
+                .await
+                .expect("dispatch");
+            child.state = InvocationState::Running;
+            store.update_invocation(&child).await.expect("run child");
+            children.push(child);
+        }
+        (parent, children)
+    }
+
+    fn state(store: &Store, id: InvocationId) -> InvocationState {
+        store
+            .invocation("t", id)
+            .expect("read")
+            .expect("exists")
+            .state
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_creates_its_child_exactly_once() {
+        let (_dir, store) = open();
+        let (parent, children) = family(&store, 1).await;
+        let effect = StepEffect::CreateChild(Box::new(children[0].clone()));
+        let again = store
+            .append_step("t", parent.id, 1, &entry(0), effect)
+            .await;
+        assert!(matches!(
+            again,
+            Err(StoreError::Write(WriteError::InvocationExists(_)))
+        ));
+        assert_eq!(store.steps(parent.id).expect("steps").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_parent_waiting_on_children_is_woken_once_when_the_last_finishes() {
+        let (_dir, store) = open();
+        let (parent, mut children) = family(&store, 3).await;
+        let items: Vec<_> = children.iter().map(|c| Awaitable::Child(c.id)).collect();
+        let effects = store
+            .suspend(&parent, 3, AwaitMode::All, &items)
+            .await
+            .expect("suspend");
+        assert!(effects.woken.is_empty());
+        assert_eq!(state(&store, parent.id), InvocationState::Suspended);
+        let last = children.len() - 1;
+        for (i, child) in children.iter_mut().enumerate() {
+            child.finish(InvocationState::Completed, 9);
+            let effects = store.update_invocation(child).await.expect("finish");
+            let woken: Vec<_> = effects.woken.iter().map(|(_, id)| *id).collect();
+            if i == last {
+                assert_eq!(woken, vec![parent.id]);
+            } else {
+                assert!(woken.is_empty(), "woken after child {i}");
+                let wait = store
+                    .wait_state("t", parent.id)
+                    .expect("wait")
+                    .expect("some");
+                assert_eq!(wait.children_pending as usize, last - i);
+            }
+        }
+        assert_eq!(state(&store, parent.id), InvocationState::Pending);
+        assert!(store.wait_state("t", parent.id).expect("wait").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_wait_already_satisfied_when_suspending_makes_the_parent_pending() {
+        let (_dir, store) = open();
+        let (parent, mut children) = family(&store, 2).await;
+        children[1].finish(InvocationState::Failed, 9);
+        store.update_invocation(&children[1]).await.expect("fail");
+        let items: Vec<_> = children.iter().map(|c| Awaitable::Child(c.id)).collect();
+        let effects = store
+            .suspend(&parent, 2, AwaitMode::All, &items)
+            .await
+            .expect("suspend");
+        assert_eq!(effects.woken.len(), 1, "a failure ends an `all` wait");
+        assert_eq!(state(&store, parent.id), InvocationState::Pending);
+    }
+
+    #[tokio::test]
+    async fn signals_are_kept_until_waited_for_and_wake_a_waiting_invocation() {
+        let (_dir, store) = open();
+        let (rec, _) = family(&store, 0).await;
+        store
+            .signal("t", rec.id, "go", b"1".to_vec())
+            .await
+            .expect("signal");
+        store
+            .signal("t", rec.id, "go", b"2".to_vec())
+            .await
+            .expect("signal");
+        let kept = store.signals("t", rec.id, "go", 10).expect("signals");
+        assert_eq!(kept, vec![(0, b"1".to_vec()), (1, b"2".to_vec())]);
+        // Two waits on `go` are satisfied by the two kept signals; a third waits.
+        let go = Awaitable::Signal("go".into());
+        let items = [go.clone(), go.clone(), go];
+        let effects = store
+            .suspend(&rec, 0, AwaitMode::All, &items)
+            .await
+            .expect("suspend");
+        assert!(effects.woken.is_empty());
+        let effects = store
+            .signal("t", rec.id, "go", b"3".to_vec())
+            .await
+            .expect("signal");
+        assert_eq!(effects.woken.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_parent_cancels_its_attached_descendants_only() {
+        let (_dir, store) = open();
+        let (parent, children) = family(&store, 3).await;
+        let effects = store.cancel("t", parent.id).await.expect("cancel");
+        let cancelled: Vec<_> = effects.cancelled.iter().map(|(_, id)| *id).collect();
+        assert_eq!(cancelled.len(), 3, "the parent and two attached children");
+        assert_eq!(state(&store, parent.id), InvocationState::Cancelled);
+        assert_eq!(state(&store, children[0].id), InvocationState::Cancelled);
+        assert_eq!(state(&store, children[1].id), InvocationState::Cancelled);
+        assert_eq!(
+            state(&store, children[2].id),
+            InvocationState::Running,
+            "detached"
+        );
+        assert!(matches!(
+            store.cancel("t", parent.id).await,
+            Err(StoreError::Write(WriteError::InvocationFinished(_)))
+        ));
+        assert!(store.runnable_invocations().expect("runnable").len() == 1);
     }
 
     #[tokio::test]

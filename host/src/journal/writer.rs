@@ -6,13 +6,10 @@
 
 use std::sync::Arc;
 
-use redb::{Database, ReadableTable, WriteTransaction};
+use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
-use super::codec::encode;
-use super::records::{Deployment, InvocationRecord};
-use super::records::{InvocationState, Wait};
-use super::schema::{COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, TIMERS};
+use super::apply::{Effects, Op, apply};
 
 /// Most ops committed in one transaction.
 pub const MAX_BATCH: usize = 4096;
@@ -32,6 +29,9 @@ pub enum WriteError {
     /// The invocation has finished; its record no longer changes.
     #[error("invocation {0} has finished and cannot change")]
     InvocationFinished(String),
+    /// The invocation is not pending or running, so it takes no steps (e.g. it was cancelled).
+    #[error("invocation {0} is not running")]
+    NotRunning(String),
     /// redb failed; nothing of the batch was committed.
     #[error("storage failure: {0}")]
     Storage(String),
@@ -40,31 +40,9 @@ pub enum WriteError {
     Closed,
 }
 
-/// One write.
-pub(super) enum Op {
-    /// Append a step at `seq`; refused if that position is taken.
-    AppendStep {
-        invocation: u128,
-        seq: u32,
-        entry: Vec<u8>,
-    },
-    /// Create (`create`) or update an invocation record and its index rows (runnable, timers).
-    PutInvocation {
-        record: Box<InvocationRecord>,
-        create: bool,
-    },
-    /// Remove a timer row whose invocation no longer waits for it.
-    RemoveTimer { due_ms: u64, invocation: u128 },
-    /// Store a component (if not stored yet) and point a deployment at it.
-    Deploy {
-        deployment: Deployment,
-        component: Vec<u8>,
-    },
-}
-
 struct Request {
     op: Op,
-    ack: oneshot::Sender<Result<(), WriteError>>,
+    ack: oneshot::Sender<Result<Effects, WriteError>>,
 }
 
 /// Handle to the writer thread. When the last handle is dropped the thread finishes what is
@@ -99,8 +77,8 @@ impl Writer {
         })
     }
 
-    /// Submits `op` and waits until it is durable (or refused).
-    pub async fn submit(&self, op: Op) -> Result<(), WriteError> {
+    /// Submits `op` and waits until it is durable (or refused); returns what it caused.
+    pub async fn submit(&self, op: Op) -> Result<Effects, WriteError> {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Request { op, ack })
@@ -127,16 +105,19 @@ fn run(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Request>) {
 }
 
 /// Applies every op of `batch` in one durable transaction; returns each op's result.
-fn commit_batch(db: &Database, batch: &[Request]) -> Vec<Result<(), WriteError>> {
+fn commit_batch(db: &Database, batch: &[Request]) -> Vec<Result<Effects, WriteError>> {
     let storage = |e: &dyn std::fmt::Display| WriteError::Storage(e.to_string());
-    let outcome = (|| -> Result<Vec<Result<(), WriteError>>, WriteError> {
+    let outcome = (|| -> Result<Vec<Result<Effects, WriteError>>, WriteError> {
         let mut txn = db.begin_write().map_err(|e| storage(&e))?;
         // Quick repair implies two-phase commit: a crash never leaves a torn commit, and
         // reopening after SIGKILL does not have to walk the whole file.
         txn.set_quick_repair(true);
         let results = batch
             .iter()
-            .map(|req| apply(&txn, &req.op))
+            .map(|req| {
+                let mut effects = Effects::default();
+                Ok(apply(&txn, &req.op, &mut effects)?.map(|()| effects))
+            })
             .collect::<Result<Vec<_>, redb::Error>>()
             .map_err(|e| storage(&e))?;
         txn.commit().map_err(|e| storage(&e))?;
@@ -146,92 +127,4 @@ fn commit_batch(db: &Database, batch: &[Request]) -> Vec<Result<(), WriteError>>
         Ok(results) => results,
         Err(err) => batch.iter().map(|_| Err(err.clone())).collect(),
     }
-}
-
-/// Applies one op. Checks come before writes, so a refused op writes nothing.
-/// The outer `Err` is a storage failure that aborts the whole batch.
-fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), WriteError>, redb::Error> {
-    match op {
-        Op::AppendStep {
-            invocation,
-            seq,
-            entry,
-        } => {
-            let mut journal = txn.open_table(JOURNAL)?;
-            if journal.get((*invocation, *seq))?.is_some() {
-                return Ok(Err(WriteError::StepTaken {
-                    invocation: crate::ids::InvocationId(*invocation).to_string(),
-                    seq: *seq,
-                }));
-            }
-            journal.insert((*invocation, *seq), entry.as_slice())?;
-        }
-        Op::PutInvocation { record, create } => {
-            let key = (record.tenant.as_str(), record.id.0);
-            let mut invocations = txn.open_table(INVOCATIONS)?;
-            let existing = invocations
-                .get(key)?
-                .map(|v| super::codec::decode::<InvocationRecord>("invocation", v.value()));
-            let old = match (existing, create) {
-                (Some(_), true) => {
-                    return Ok(Err(WriteError::InvocationExists(record.id.to_string())));
-                }
-                (None, false) => {
-                    return Ok(Err(WriteError::NoSuchInvocation(record.id.to_string())));
-                }
-                (Some(Ok(old)), false) if old.state.is_terminal() => {
-                    return Ok(Err(WriteError::InvocationFinished(record.id.to_string())));
-                }
-                (Some(Ok(old)), false) => Some(old),
-                _ => None,
-            };
-            invocations.insert(key, encode(record.as_ref()).as_slice())?;
-            // The indexes follow the record: drop the old record's rows, add the new one's.
-            let mut runnable = txn.open_table(RUNNABLE)?;
-            let mut timers = txn.open_table(TIMERS)?;
-            if let Some(Wait::Timer { due_ms }) = old.and_then(|o| o.waiting) {
-                timers.remove((due_ms, record.id.0))?;
-            }
-            match record.state {
-                InvocationState::Pending | InvocationState::Running => {
-                    runnable.insert(key, ())?;
-                }
-                InvocationState::Suspended
-                | InvocationState::Completed
-                | InvocationState::Failed => {
-                    runnable.remove(key)?;
-                }
-            }
-            if let (InvocationState::Suspended, Some(Wait::Timer { due_ms })) =
-                (record.state, record.waiting)
-            {
-                timers.insert((due_ms, record.id.0), record.tenant.as_str())?;
-            }
-        }
-        Op::RemoveTimer { due_ms, invocation } => {
-            txn.open_table(TIMERS)?.remove((*due_ms, *invocation))?;
-        }
-        Op::Deploy {
-            deployment,
-            component,
-        } => {
-            let mut components = txn.open_table(COMPONENTS)?;
-            let hash = deployment.component.0;
-            if components.get(hash.as_slice())?.is_none() {
-                components.insert(hash.as_slice(), component.as_slice())?;
-            }
-            let mut deployments = txn.open_table(DEPLOYMENTS)?;
-            let key = (deployment.tenant.as_str(), deployment.name.as_str());
-            let previous = deployments
-                .get(key)?
-                .and_then(|v| super::codec::decode::<Deployment>("deployment", v.value()).ok())
-                .map_or(0, |d| d.version);
-            let stored = Deployment {
-                version: previous + 1,
-                ..deployment.clone()
-            };
-            deployments.insert(key, encode(&stored).as_slice())?;
-        }
-    }
-    Ok(Ok(()))
 }

@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use super::Inner;
-use crate::host_calls::{StepError, Steps, Suspend};
+use crate::host_calls::{Running, StepError, Steps, Suspend};
 use crate::ids::InvocationId;
-use crate::journal::{Failure, FailureKind, InvocationRecord, InvocationState, StoreError, Wait};
+use crate::journal::{
+    AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, StoreError,
+    WriteError,
+};
 use crate::runtime::{ComponentError, InvocationCtx};
 
 /// How one execution attempt ended.
@@ -16,24 +21,47 @@ enum Ending {
     /// The invocation failed for good.
     Failed(Failure),
     /// The invocation waits; its instance is dropped.
-    Suspended(Wait),
+    Suspended {
+        seq: u32,
+        mode: AwaitMode,
+        items: Vec<Awaitable>,
+    },
+    /// It was cancelled while it ran; the cancellation is recorded already.
+    Cancelled,
     /// The host could not go on (e.g. the journal write failed); the invocation stays
     /// unfinished and resumes at the next start.
     Abandoned(String),
 }
 
-/// Runs invocation `id` of `tenant` to its end (or until the host cannot go on).
+/// Runs invocation `id` of `tenant` to its end (or until it suspends or the host cannot go on).
 pub(super) async fn execute(inner: Arc<Inner>, tenant: String, id: InvocationId) {
     let Ok(_slot) = inner.slots.acquire().await else {
         return;
     };
-    if let Err(err) = run(&inner, &tenant, id).await {
-        tracing::error!(invocation = %id, "cannot record the invocation's progress: {err}");
+    let stop = Arc::new(Notify::new());
+    if let Ok(mut running) = inner.running.lock() {
+        running.insert(id, stop.clone());
+    }
+    let outcome = run(&inner, &tenant, id, &stop).await;
+    if let Ok(mut running) = inner.running.lock() {
+        running.remove(&id);
+    }
+    match outcome {
+        Err(StoreError::Write(WriteError::InvocationFinished(_))) => {} // cancelled meanwhile
+        Err(err) => {
+            tracing::error!(invocation = %id, "cannot record the invocation's progress: {err}")
+        }
+        Ok(()) => {}
     }
     inner.notify(id);
 }
 
-async fn run(inner: &Inner, tenant: &str, id: InvocationId) -> Result<(), StoreError> {
+async fn run(
+    inner: &Arc<Inner>,
+    tenant: &str,
+    id: InvocationId,
+    stop: &Notify,
+) -> Result<(), StoreError> {
     let Some(mut record) = inner.store.invocation(tenant, id)? else {
         return Ok(());
     };
@@ -46,34 +74,36 @@ async fn run(inner: &Inner, tenant: &str, id: InvocationId) -> Result<(), StoreE
     record.updated_at_ms = crate::clock::now_ms();
     inner.store.update_invocation(&record).await?;
 
-    let ending = attempt(inner, &record).await;
+    let ending = tokio::select! {
+        ending = attempt(inner, &record) => ending,
+        () = stop.notified() => Ending::Cancelled,
+    };
     let now = crate::clock::now_ms();
-    match ending {
+    let effects = match ending {
         Ending::Completed(output) => {
-            record.state = InvocationState::Completed;
             record.output = Some(output);
+            record.finish(InvocationState::Completed, now);
+            inner.store.update_invocation(&record).await?
         }
         Ending::Failed(failure) => {
             tracing::info!(invocation = %id, "failed: {}", failure.message);
-            record.state = InvocationState::Failed;
             record.failure = Some(failure);
+            record.finish(InvocationState::Failed, now);
+            inner.store.update_invocation(&record).await?
         }
-        Ending::Suspended(wait) => {
-            record.state = InvocationState::Suspended;
-            record.waiting = Some(wait);
-            record.updated_at_ms = now;
-            inner.store.update_invocation(&record).await?;
+        Ending::Suspended { seq, mode, items } => {
+            let effects = inner.store.suspend(&record, seq, mode, &items).await?;
             inner.timers_changed.notify_one();
-            return Ok(());
+            effects
         }
+        Ending::Cancelled => return Ok(()),
         Ending::Abandoned(reason) => {
             tracing::error!(invocation = %id, "stopped, resumes at next start: {reason}");
             return Ok(());
         }
-    }
-    record.updated_at_ms = now;
-    record.finished_at_ms = Some(now);
-    inner.store.update_invocation(&record).await
+    };
+    inner.apply(effects);
+    Ok(())
 }
 
 async fn attempt(inner: &Inner, record: &InvocationRecord) -> Ending {
@@ -94,8 +124,15 @@ async fn attempt(inner: &Inner, record: &InvocationRecord) -> Ending {
         Ok(journal) => journal,
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
+    let running = Running {
+        tenant: record.tenant.clone(),
+        id: record.id,
+        deployment: record.deployment.clone(),
+        component: record.component,
+        functions: prepared.functions.clone().into(),
+    };
     let steps = Steps::run(
-        record.id,
+        running,
         inner.store.clone(),
         journal,
         inner.services.clone(),
@@ -120,20 +157,29 @@ fn failed(kind: FailureKind, message: String) -> Ending {
     Ending::Failed(Failure { kind, message })
 }
 
-/// Classifies a trap: a determinism violation, a lost journal write, or a guest failure.
+/// Classifies a trap: a suspension, a determinism violation, a lost journal write, or a
+/// guest failure.
 fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
-    if let Some(Suspend::Timer { due_ms }) = err.downcast_ref::<Suspend>() {
-        return Ending::Suspended(Wait::Timer { due_ms: *due_ms });
+    if let Some(Suspend::Wait { seq, mode, items }) = err.downcast_ref::<Suspend>() {
+        return Ending::Suspended {
+            seq: *seq,
+            mode: *mode,
+            items: items.clone(),
+        };
     }
     match err.downcast_ref::<StepError>() {
         Some(violation @ StepError::DeterminismViolation { .. }) => {
             return failed(FailureKind::DeterminismViolation, violation.to_string());
         }
+        Some(StepError::Journal {
+            source: StoreError::Write(WriteError::NotRunning(_)),
+            ..
+        }) => return Ending::Cancelled,
         Some(lost @ StepError::Journal { .. }) => return Ending::Abandoned(lost.to_string()),
         Some(corrupt @ StepError::Gap { .. }) => {
             return failed(FailureKind::Host, corrupt.to_string());
         }
-        Some(StepError::NotAvailable(_)) | None => {}
+        Some(StepError::NotAvailable(_) | StepError::BadArgument { .. }) | None => {}
     }
     let mut message = match err.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => format!("guest trapped: {trap}"),

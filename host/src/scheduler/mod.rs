@@ -2,10 +2,9 @@
 //! unfinished ones at start, and tells waiters when an invocation ends.
 
 mod executor;
-mod target;
 mod timers;
 
-pub use target::{Target, TargetError};
+pub use crate::target::{Target, TargetError};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,9 +12,9 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, oneshot};
 
-use crate::host_calls::Services;
+use crate::host_calls::{HttpClient, Services};
 use crate::ids::{ComponentHash, InvocationId};
-use crate::journal::{Deployment, InvocationRecord, InvocationState, Store, StoreError};
+use crate::journal::{Deployment, Effects, InvocationRecord, Store, StoreError};
 use crate::runtime::{ComponentError, Components};
 
 /// Why a deployment was refused.
@@ -48,6 +47,28 @@ pub enum InvokeError {
     Store(#[from] StoreError),
 }
 
+/// Why a signal or a cancellation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No invocation of the tenant has this id.
+    #[error("no invocation {0}")]
+    NotFound(InvocationId),
+    /// The invocation has finished already.
+    #[error("invocation {0} has finished already ({1})")]
+    Finished(InvocationId, &'static str),
+    /// The signal name is not usable.
+    #[error(
+        "signal name `{0}` is invalid: use 1 to 128 characters of letters, digits, `_` and `-`"
+    )]
+    BadSignalName(String),
+    /// The signal payload is not JSON.
+    #[error("the signal data is not valid JSON: {0}")]
+    BadData(String),
+    /// Storage failed; nothing changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Limits and sizes of the scheduler.
 #[derive(Clone, Debug)]
 pub struct SchedulerConfig {
@@ -72,6 +93,8 @@ struct Inner {
     components: Components,
     services: Arc<Services>,
     waiters: Mutex<HashMap<InvocationId, Vec<oneshot::Sender<()>>>>,
+    /// Invocations executing in this process, with the signal that stops them.
+    running: Mutex<HashMap<InvocationId, Arc<Notify>>>,
     slots: Semaphore,
     /// Signalled when a new timer may be earlier than the one the timer service waits for.
     timers_changed: Notify,
@@ -82,19 +105,27 @@ impl Scheduler {
     pub fn new(
         store: Store,
         components: Components,
-        services: Services,
+        http: HttpClient,
         config: SchedulerConfig,
     ) -> Self {
-        Scheduler {
-            inner: Arc::new(Inner {
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            let weak = weak.clone();
+            let start = Box::new(move |tenant: String, id: InvocationId| {
+                if let Some(inner) = weak.upgrade() {
+                    tokio::spawn(executor::execute(inner, tenant, id));
+                }
+            });
+            Inner {
                 store,
                 components,
-                services: Arc::new(services),
+                services: Arc::new(Services { http, start }),
                 waiters: Mutex::new(HashMap::new()),
+                running: Mutex::new(HashMap::new()),
                 slots: Semaphore::new(config.max_running.max(1)),
                 timers_changed: Notify::new(),
-            }),
-        }
+            }
+        });
+        Scheduler { inner }
     }
 
     /// The store.
@@ -159,23 +190,13 @@ impl Scheduler {
         let function = target.resolve(&deployment)?;
         serde_json::from_slice::<serde::de::IgnoredAny>(&input)
             .map_err(|e| InvokeError::BadInput(e.to_string()))?;
-        let now = crate::clock::now_ms();
-        let record = InvocationRecord {
-            tenant: tenant.to_string(),
-            id: InvocationId::generate(),
-            deployment: deployment.name,
+        let record = InvocationRecord::pending(
+            tenant,
+            &deployment.name,
+            deployment.component,
             function,
-            component: deployment.component,
             input,
-            state: InvocationState::Pending,
-            attempts: 0,
-            created_at_ms: now,
-            updated_at_ms: now,
-            finished_at_ms: None,
-            output: None,
-            failure: None,
-            waiting: None,
-        };
+        );
         self.inner.store.create_invocation(&record).await?;
         self.spawn(record.tenant.clone(), record.id);
         Ok(record)
@@ -202,6 +223,69 @@ impl Scheduler {
         Ok(record)
     }
 
+    /// Durably delivers signal `name` with JSON `data` to unfinished invocation `id`; a wait
+    /// for it, now or later, receives it (signals of one name in the order they arrived).
+    pub async fn signal(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+        name: &str,
+        data: Vec<u8>,
+    ) -> Result<(), ControlError> {
+        if !crate::runtime::valid_function_name(name) {
+            return Err(ControlError::BadSignalName(
+                name.chars().take(200).collect(),
+            ));
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(&data)
+            .map_err(|e| ControlError::BadData(e.to_string()))?;
+        let effects = self
+            .control(tenant, id, self.inner.store.signal(tenant, id, name, data))
+            .await?;
+        self.inner.apply(effects);
+        Ok(())
+    }
+
+    /// Durably cancels unfinished invocation `id` and every descendant it did not detach;
+    /// those running stop before their next step. Returns the ids cancelled.
+    pub async fn cancel(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+    ) -> Result<Vec<InvocationId>, ControlError> {
+        let effects = self
+            .control(tenant, id, self.inner.store.cancel(tenant, id))
+            .await?;
+        let cancelled = effects.cancelled.iter().map(|(_, id)| *id).collect();
+        self.inner.apply(effects);
+        Ok(cancelled)
+    }
+
+    /// Maps the refusals of a control write to what the caller did wrong.
+    async fn control(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+        write: impl std::future::Future<Output = Result<Effects, StoreError>>,
+    ) -> Result<Effects, ControlError> {
+        use crate::journal::WriteError;
+        match write.await {
+            Ok(effects) => Ok(effects),
+            Err(StoreError::Write(WriteError::NoSuchInvocation(_))) => {
+                Err(ControlError::NotFound(id))
+            }
+            Err(StoreError::Write(WriteError::InvocationFinished(_))) => {
+                let state = self
+                    .inner
+                    .store
+                    .invocation(tenant, id)?
+                    .map_or("finished", |r| r.state.as_str());
+                Err(ControlError::Finished(id, state))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Whether component `hash` is prepared in this process (for tests and metrics).
     pub fn is_prepared(&self, hash: &ComponentHash) -> bool {
         self.inner.components.is_cached(hash)
@@ -221,6 +305,20 @@ impl Inner {
             if list.is_empty() {
                 waiters.remove(&id);
             }
+        }
+    }
+
+    /// Acts on what a write caused: starts the woken, stops and reports the cancelled.
+    fn apply(self: &Arc<Self>, effects: Effects) {
+        for (tenant, id) in effects.woken {
+            tokio::spawn(executor::execute(self.clone(), tenant, id));
+        }
+        for (_, id) in effects.cancelled {
+            let stop = self.running.lock().ok().and_then(|r| r.get(&id).cloned());
+            if let Some(stop) = stop {
+                stop.notify_one();
+            }
+            self.notify(id);
         }
     }
 

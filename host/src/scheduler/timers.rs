@@ -1,15 +1,16 @@
 //! The timer service: wakes suspended invocations whose timers are due.
 //!
 //! Timers live only in redb (`timers`, ordered by due time); the service keeps nothing per
-//! timer in memory. It reads the due ones in batches, makes each invocation pending again
-//! (which removes its timer row in the same transaction), starts it, and then sleeps until
-//! the earliest remaining timer, or until a new timer may be earlier.
+//! timer in memory. It reads the due ones in batches and hands each to the writer, which
+//! removes the row and, if that ends the invocation's wait, makes it pending (the service
+//! then starts it); then it sleeps until the earliest remaining timer, or until a new timer
+//! may be earlier.
 
 use std::time::Duration;
 
 use super::Scheduler;
 use crate::ids::InvocationId;
-use crate::journal::{InvocationState, StoreError, Wait};
+use crate::journal::StoreError;
 
 /// Timers woken per round.
 const BATCH: usize = 1024;
@@ -63,25 +64,14 @@ async fn wake_due(scheduler: &Scheduler) -> Result<Option<Duration>, StoreError>
     }))
 }
 
-/// Makes a suspended invocation pending (durably, removing its timer row) and starts it.
+/// Durably handles one due timer row; starts the invocation if that ends its wait.
 async fn wake(
     scheduler: &Scheduler,
     due_ms: u64,
     tenant: String,
     id: InvocationId,
 ) -> Result<(), StoreError> {
-    let store = &scheduler.inner.store;
-    let record = store.invocation(&tenant, id)?;
-    let Some(mut record) = record.filter(|r| {
-        r.state == InvocationState::Suspended && r.waiting == Some(Wait::Timer { due_ms })
-    }) else {
-        // Nobody waits for this timer any more.
-        return store.remove_timer(due_ms, id).await;
-    };
-    record.state = InvocationState::Pending;
-    record.waiting = None;
-    record.updated_at_ms = crate::clock::now_ms();
-    scheduler.inner.store.update_invocation(&record).await?;
-    scheduler.spawn(tenant, id);
+    let effects = scheduler.inner.store.timer_due(due_ms, &tenant, id).await?;
+    scheduler.inner.apply(effects);
     Ok(())
 }

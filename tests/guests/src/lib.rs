@@ -199,8 +199,183 @@ pub fn log_lines(input: CountInput) -> u32 {
     input.count
 }
 
+/// What one [`child`] does.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct ChildPlan {
+    /// Its number; it returns `2 * n`.
+    pub n: u64,
+    /// Sleep this long (durably) first.
+    #[serde(default)]
+    pub sleep_ms: u64,
+    /// POST `{"n": n}` to this URL first (lets a test count or hold children).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Fail with `child n failed` instead of returning.
+    #[serde(default)]
+    pub fail: bool,
+}
+
+/// A child: sleeps, posts, then returns `2 * n` or fails, as its plan says.
+#[reprise_sdk::function]
+pub fn child(plan: ChildPlan) -> Result<u64, Error> {
+    if plan.sleep_ms > 0 {
+        reprise_sdk::sleep(Duration::from_millis(plan.sleep_ms));
+    }
+    if let Some(url) = &plan.url {
+        http::post(url)
+            .json(&serde_json::json!({"n": plan.n}))
+            .send()?
+            .error_for_status()?;
+    }
+    if plan.fail {
+        return Err(Error::msg(format!("child {} failed", plan.n)));
+    }
+    Ok(2 * plan.n)
+}
+
+/// Input of [`fan_out`].
+#[derive(Deserialize)]
+pub struct FanOut {
+    /// How many children.
+    pub count: u64,
+    /// Each child's plan, but for `n` (its index) and `fail` (only child `fail_at`).
+    #[serde(default)]
+    pub plan: ChildPlan,
+    /// The index of the child that fails, if any.
+    #[serde(default)]
+    pub fail_at: Option<u64>,
+    /// How many of the children are detached (the last ones).
+    #[serde(default)]
+    pub detached: u64,
+}
+
+/// Output of [`fan_out`].
+#[derive(Serialize)]
+pub struct FanOutOutput {
+    /// Children gathered.
+    pub count: usize,
+    /// Sum of their outputs.
+    pub sum: u64,
+}
+
+/// Dispatches `count` [`child`]ren and gathers their outputs.
+#[reprise_sdk::function]
+pub fn fan_out(input: FanOut) -> Result<FanOutOutput, Error> {
+    let handles: Vec<_> = (0..input.count)
+        .map(|n| {
+            let plan = ChildPlan {
+                n,
+                fail: input.fail_at == Some(n),
+                ..input.plan.clone()
+            };
+            if n >= input.count - input.detached {
+                child::dispatch_detached(&plan)
+            } else {
+                child::dispatch(&plan)
+            }
+        })
+        .collect();
+    let outputs = reprise_sdk::gather(&handles)?;
+    Ok(FanOutOutput {
+        count: outputs.len(),
+        sum: outputs.iter().sum(),
+    })
+}
+
+/// Input of [`choose`].
+#[derive(Deserialize)]
+pub struct Choose {
+    /// `any` (first success) or `race` (first to finish).
+    pub mode: String,
+    /// The children to start.
+    pub children: Vec<ChildPlan>,
+}
+
+/// Output of [`choose`].
+#[derive(Serialize)]
+pub struct Chosen {
+    /// Which child won.
+    pub index: usize,
+    /// Its output, if it succeeded.
+    pub value: Option<u64>,
+    /// Its error, if it failed.
+    pub error: Option<String>,
+}
+
+/// Starts the children and waits for the first success (`any`) or the first to finish
+/// (`race`).
+#[reprise_sdk::function]
+pub fn choose(input: Choose) -> Result<Chosen, Error> {
+    let handles: Vec<_> = input.children.iter().map(child::dispatch).collect();
+    match input.mode.as_str() {
+        "any" => match reprise_sdk::children::any(&handles) {
+            Ok((index, value)) => Ok(Chosen {
+                index,
+                value: Some(value),
+                error: None,
+            }),
+            Err(err) => Ok(Chosen {
+                index: usize::MAX,
+                value: None,
+                error: Some(err.message().to_string()),
+            }),
+        },
+        "race" => {
+            let items: Vec<_> = handles.iter().map(|h| h.awaitable()).collect();
+            let first = reprise_sdk::wait::race(&items);
+            Ok(Chosen {
+                index: first.index,
+                value: first.json().ok(),
+                error: first.outcome.err(),
+            })
+        }
+        other => Err(Error::msg(format!("mode must be any or race, got {other}"))),
+    }
+}
+
+/// Input of [`signals`].
+#[derive(Deserialize)]
+pub struct SignalsInput {
+    /// The signal names to wait for, one after the other.
+    pub names: Vec<String>,
+}
+
+/// Waits for each named signal in turn and returns their payloads.
+#[reprise_sdk::function]
+pub fn signals(input: SignalsInput) -> Result<Vec<serde_json::Value>, Error> {
+    input
+        .names
+        .iter()
+        .map(|name| reprise_sdk::await_signal(name))
+        .collect()
+}
+
+/// Sleeps with `std::thread::sleep` (a WASI monotonic-clock subscription), then reports how
+/// long it slept by `Instant`.
+#[reprise_sdk::function]
+pub fn thread_sleep(input: NapInput) -> NapOutput {
+    let before = Instant::now();
+    std::thread::sleep(Duration::from_millis(input.millis));
+    NapOutput {
+        slept_millis: before.elapsed().as_millis() as u64,
+    }
+}
+
 reprise_sdk::export!(
-    steps, entropy, det_a, det_b, fail_panic, fail_error, nap, echo, log_lines,
+    steps,
+    entropy,
+    det_a,
+    det_b,
+    fail_panic,
+    fail_error,
+    nap,
+    echo,
+    log_lines,
+    child,
+    fan_out,
+    choose,
+    signals,
+    thread_sleep,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {

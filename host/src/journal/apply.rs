@@ -1,0 +1,548 @@
+//! What each write does inside the writer's transaction.
+//!
+//! Every op checks before it writes, so a refused op writes nothing. Index rows (runnable,
+//! waits, timers, awaited children) follow the records in this one place, and the events that
+//! can satisfy a wait (a child finishing, a timer falling due, a signal arriving) update the
+//! waiting invocation's counters here, in the same transaction as the event itself.
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::codec::{decode, encode};
+use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+use super::schema::{
+    AWAITED, CHILDREN, COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, SIGNALS, TIMERS,
+    WAITS,
+};
+use super::waits::{AwaitMode, Awaitable, WaitState};
+use super::writer::WriteError;
+use crate::ids::InvocationId;
+
+/// One write.
+pub(super) enum Op {
+    /// Append a step at `seq` of a pending or running invocation, with what it entails.
+    AppendStep {
+        tenant: String,
+        invocation: u128,
+        seq: u32,
+        entry: Vec<u8>,
+        effect: StepEffect,
+    },
+    /// Create (`create`) or update an invocation record that is not suspending.
+    PutInvocation {
+        record: Box<InvocationRecord>,
+        create: bool,
+    },
+    /// Suspend a running invocation on `items` (the wait step is at `seq`), or make it
+    /// pending at once if the wait is already satisfied.
+    Suspend {
+        record: Box<InvocationRecord>,
+        seq: u32,
+        mode: AwaitMode,
+        items: Vec<Awaitable>,
+    },
+    /// A timer row fell due.
+    TimerDue {
+        due_ms: u64,
+        tenant: String,
+        invocation: u128,
+    },
+    /// Deliver a signal to an unfinished invocation.
+    Signal {
+        tenant: String,
+        invocation: u128,
+        name: String,
+        payload: Vec<u8>,
+    },
+    /// Cancel an unfinished invocation and its attached descendants.
+    Cancel { tenant: String, invocation: u128 },
+    /// Store a component (if not stored yet) and point a deployment at it.
+    Deploy {
+        deployment: Deployment,
+        component: Vec<u8>,
+    },
+}
+
+/// What a step entails besides its journal entry, written in the same transaction.
+pub enum StepEffect {
+    /// Nothing.
+    None,
+    /// Create this child invocation (a dispatch).
+    CreateChild(Box<InvocationRecord>),
+    /// Remove these received signals: (name, arrival number).
+    ConsumeSignals(Vec<(String, u64)>),
+}
+
+/// Invocations whose state an op changed besides its own target, for the scheduler to act on.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Became pending: start them.
+    pub woken: Vec<(String, InvocationId)>,
+    /// Were cancelled: stop them if they run, and tell their waiters.
+    pub cancelled: Vec<(String, InvocationId)>,
+}
+
+type Applied = Result<Result<(), WriteError>, redb::Error>;
+
+fn refuse(err: WriteError) -> Applied {
+    Ok(Err(err))
+}
+
+fn id_text(id: u128) -> String {
+    InvocationId(id).to_string()
+}
+
+/// Applies one op, adding to `effects` what it caused. The outer `Err` is a storage failure
+/// that aborts the whole batch.
+pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> Applied {
+    match op {
+        Op::AppendStep {
+            tenant,
+            invocation,
+            seq,
+            entry,
+            effect,
+        } => append_step(txn, tenant, *invocation, *seq, entry, effect, effects),
+        Op::PutInvocation { record, create } => {
+            let old = read_record(txn, &record.tenant, record.id.0)?;
+            match (old, create) {
+                (Some(_), true) => refuse(WriteError::InvocationExists(record.id.to_string())),
+                (None, false) => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
+                (Some(old), false) if old.state.is_terminal() => {
+                    refuse(WriteError::InvocationFinished(record.id.to_string()))
+                }
+                _ => {
+                    put_record(txn, record, effects)?;
+                    Ok(Ok(()))
+                }
+            }
+        }
+        Op::Suspend {
+            record,
+            seq,
+            mode,
+            items,
+        } => match read_record(txn, &record.tenant, record.id.0)? {
+            None => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
+            Some(old) if old.state.is_terminal() => {
+                refuse(WriteError::InvocationFinished(record.id.to_string()))
+            }
+            Some(_) => {
+                suspend(txn, record, *seq, *mode, items, effects)?;
+                Ok(Ok(()))
+            }
+        },
+        Op::TimerDue {
+            due_ms,
+            tenant,
+            invocation,
+        } => {
+            txn.open_table(TIMERS)?.remove((*due_ms, *invocation))?;
+            let now = crate::clock::now_ms().max(*due_ms);
+            update_wait(txn, tenant, *invocation, effects, |w| w.time_reached(now))?;
+            Ok(Ok(()))
+        }
+        Op::Signal {
+            tenant,
+            invocation,
+            name,
+            payload,
+        } => {
+            match read_record(txn, tenant, *invocation)? {
+                None => return refuse(WriteError::NoSuchInvocation(id_text(*invocation))),
+                Some(r) if r.state.is_terminal() => {
+                    return refuse(WriteError::InvocationFinished(id_text(*invocation)));
+                }
+                Some(_) => {}
+            }
+            let mut signals = txn.open_table(SIGNALS)?;
+            let range = (tenant.as_str(), *invocation, name.as_str(), 0u64)
+                ..=(tenant.as_str(), *invocation, name.as_str(), u64::MAX);
+            let next = signals
+                .range(range)?
+                .next_back()
+                .transpose()?
+                .map_or(0, |(k, _)| k.value().3 + 1);
+            signals.insert(
+                (tenant.as_str(), *invocation, name.as_str(), next),
+                payload.as_slice(),
+            )?;
+            drop(signals);
+            update_wait(txn, tenant, *invocation, effects, |w| {
+                w.signal_arrived(name)
+            })?;
+            Ok(Ok(()))
+        }
+        Op::Cancel { tenant, invocation } => match read_record(txn, tenant, *invocation)? {
+            None => refuse(WriteError::NoSuchInvocation(id_text(*invocation))),
+            Some(r) if r.state.is_terminal() => {
+                refuse(WriteError::InvocationFinished(id_text(*invocation)))
+            }
+            Some(record) => {
+                cancel_tree(txn, record, effects)?;
+                Ok(Ok(()))
+            }
+        },
+        Op::Deploy {
+            deployment,
+            component,
+        } => {
+            deploy(txn, deployment, component)?;
+            Ok(Ok(()))
+        }
+    }
+}
+
+fn append_step(
+    txn: &WriteTransaction,
+    tenant: &str,
+    invocation: u128,
+    seq: u32,
+    entry: &[u8],
+    effect: &StepEffect,
+    effects: &mut Effects,
+) -> Applied {
+    // Only a pending or running invocation takes steps: a cancelled one never takes another.
+    if txn
+        .open_table(RUNNABLE)?
+        .get((tenant, invocation))?
+        .is_none()
+    {
+        return refuse(WriteError::NotRunning(id_text(invocation)));
+    }
+    let mut journal = txn.open_table(JOURNAL)?;
+    if journal.get((invocation, seq))?.is_some() {
+        return refuse(WriteError::StepTaken {
+            invocation: id_text(invocation),
+            seq,
+        });
+    }
+    match effect {
+        StepEffect::None => {}
+        StepEffect::CreateChild(child) => {
+            if read_record(txn, &child.tenant, child.id.0)?.is_some() {
+                return refuse(WriteError::InvocationExists(child.id.to_string()));
+            }
+            put_record(txn, child, effects)?;
+            txn.open_table(CHILDREN)?
+                .insert((tenant, invocation, child.id.0), child.detached)?;
+        }
+        StepEffect::ConsumeSignals(consumed) => {
+            let mut signals = txn.open_table(SIGNALS)?;
+            for (name, n) in consumed {
+                signals.remove((tenant, invocation, name.as_str(), *n))?;
+            }
+        }
+    }
+    journal.insert((invocation, seq), entry)?;
+    Ok(Ok(()))
+}
+
+fn read_record(
+    txn: &WriteTransaction,
+    tenant: &str,
+    id: u128,
+) -> Result<Option<InvocationRecord>, redb::Error> {
+    let table = txn.open_table(INVOCATIONS)?;
+    let Some(value) = table.get((tenant, id))? else {
+        return Ok(None);
+    };
+    decode("invocation", value.value())
+        .map(Some)
+        .map_err(|e| redb::Error::Corrupted(e.to_string()))
+}
+
+/// Writes `record` and the rows that follow its state; finishing resolves its parent's wait.
+fn put_record(
+    txn: &WriteTransaction,
+    record: &InvocationRecord,
+    effects: &mut Effects,
+) -> Result<(), redb::Error> {
+    let key = (record.tenant.as_str(), record.id.0);
+    txn.open_table(INVOCATIONS)?
+        .insert(key, encode(record).as_slice())?;
+    let mut runnable = txn.open_table(RUNNABLE)?;
+    match record.state {
+        InvocationState::Pending | InvocationState::Running => {
+            runnable.insert(key, ())?;
+        }
+        _ => {
+            runnable.remove(key)?;
+        }
+    }
+    drop(runnable);
+    if record.state.is_terminal() {
+        finished(txn, record, effects)?;
+    }
+    Ok(())
+}
+
+/// What follows from `record` finishing: its own wait and signals go, its parent may wake.
+fn finished(
+    txn: &WriteTransaction,
+    record: &InvocationRecord,
+    effects: &mut Effects,
+) -> Result<(), redb::Error> {
+    let (tenant, id) = (record.tenant.as_str(), record.id.0);
+    remove_wait(txn, tenant, id)?;
+    txn.open_table(SIGNALS)?.retain_in(
+        (tenant, id, "", 0u64)..=(tenant, id, "\u{10FFFF}", u64::MAX),
+        |_, _| false,
+    )?;
+    let Some(parent) = record.parent else {
+        return Ok(());
+    };
+    let awaited = txn
+        .open_table(AWAITED)?
+        .remove((tenant, id))?
+        .map(|v| v.value());
+    let Some((parent_id, seq)) = awaited else {
+        return Ok(());
+    };
+    debug_assert_eq!(parent_id, parent.0);
+    let ok = record.state == InvocationState::Completed;
+    update_wait(txn, tenant, parent_id, effects, |w| {
+        w.seq == seq && {
+            w.child_finished(ok);
+            true
+        }
+    })
+}
+
+/// Applies `event` to the wait of `id`, if it is suspended; wakes it when satisfied. `event`
+/// returns whether it changed the wait.
+fn update_wait(
+    txn: &WriteTransaction,
+    tenant: &str,
+    id: u128,
+    effects: &mut Effects,
+    event: impl FnOnce(&mut WaitState) -> bool,
+) -> Result<(), redb::Error> {
+    let mut waits = txn.open_table(WAITS)?;
+    let Some(mut wait) = read_wait(&waits, tenant, id)? else {
+        return Ok(());
+    };
+    if !event(&mut wait) {
+        return Ok(());
+    }
+    if wait.satisfied() {
+        drop(waits);
+        wake(txn, tenant, id, effects)
+    } else {
+        waits.insert((tenant, id), encode(&wait).as_slice())?;
+        Ok(())
+    }
+}
+
+fn read_wait(
+    waits: &Table<(&str, u128), &[u8]>,
+    tenant: &str,
+    id: u128,
+) -> Result<Option<WaitState>, redb::Error> {
+    let Some(value) = waits.get((tenant, id))? else {
+        return Ok(None);
+    };
+    decode("wait", value.value())
+        .map(Some)
+        .map_err(|e| redb::Error::Corrupted(e.to_string()))
+}
+
+/// Removes the wait of `id` and its timer rows; returns it.
+fn remove_wait(
+    txn: &WriteTransaction,
+    tenant: &str,
+    id: u128,
+) -> Result<Option<WaitState>, redb::Error> {
+    let mut waits = txn.open_table(WAITS)?;
+    let wait = read_wait(&waits, tenant, id)?;
+    if let Some(wait) = &wait {
+        waits.remove((tenant, id))?;
+        let mut timers = txn.open_table(TIMERS)?;
+        for due in &wait.timers {
+            timers.remove((*due, id))?;
+        }
+    }
+    Ok(wait)
+}
+
+/// Makes suspended invocation `id` pending again.
+fn wake(
+    txn: &WriteTransaction,
+    tenant: &str,
+    id: u128,
+    effects: &mut Effects,
+) -> Result<(), redb::Error> {
+    remove_wait(txn, tenant, id)?;
+    let Some(mut record) = read_record(txn, tenant, id)? else {
+        return Ok(());
+    };
+    if record.state != InvocationState::Suspended {
+        return Ok(());
+    }
+    record.state = InvocationState::Pending;
+    record.updated_at_ms = crate::clock::now_ms();
+    put_record(txn, &record, effects)?;
+    effects.woken.push((record.tenant, record.id));
+    Ok(())
+}
+
+/// Suspends `record` on `items`, counting what has already happened; if that satisfies the
+/// wait the invocation becomes pending instead (and is reported woken).
+fn suspend(
+    txn: &WriteTransaction,
+    record: &InvocationRecord,
+    seq: u32,
+    mode: AwaitMode,
+    items: &[Awaitable],
+    effects: &mut Effects,
+) -> Result<(), redb::Error> {
+    let (tenant, id) = (record.tenant.as_str(), record.id.0);
+    let now = crate::clock::now_ms();
+    let mut wait = WaitState {
+        seq,
+        mode,
+        children_total: 0,
+        children_pending: 0,
+        timers: Vec::new(),
+        signals: Vec::new(),
+        succeeded: false,
+        failed: false,
+    };
+    let mut pending_children = Vec::new();
+    let mut signals_seen: Vec<(&str, usize)> = Vec::new();
+    {
+        let invocations = txn.open_table(INVOCATIONS)?;
+        let signals = txn.open_table(SIGNALS)?;
+        for item in items {
+            match item {
+                Awaitable::Child(child) => {
+                    wait.children_total += 1;
+                    let state = match invocations.get((tenant, child.0))? {
+                        Some(v) => {
+                            decode::<InvocationRecord>("invocation", v.value())
+                                .map_err(|e| redb::Error::Corrupted(e.to_string()))?
+                                .state
+                        }
+                        None => InvocationState::Failed,
+                    };
+                    if state.is_terminal() {
+                        wait.children_pending += 1;
+                        wait.child_finished(state == InvocationState::Completed);
+                    } else {
+                        wait.children_pending += 1;
+                        pending_children.push(child.0);
+                    }
+                }
+                Awaitable::Timer { due_ms } if *due_ms <= now => wait.succeeded = true,
+                Awaitable::Timer { due_ms } => wait.timers.push(*due_ms),
+                Awaitable::Signal(name) => {
+                    // The k-th wait on a name takes the k-th signal of that name.
+                    let k = match signals_seen.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, count)) => {
+                            *count += 1;
+                            *count - 1
+                        }
+                        None => {
+                            signals_seen.push((name, 1));
+                            0
+                        }
+                    };
+                    let range =
+                        (tenant, id, name.as_str(), 0u64)..=(tenant, id, name.as_str(), u64::MAX);
+                    if signals.range(range)?.nth(k).transpose()?.is_some() {
+                        wait.succeeded = true;
+                    } else {
+                        wait.signals.push(name.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut record = record.clone();
+    record.updated_at_ms = now;
+    if wait.satisfied() {
+        record.state = InvocationState::Pending;
+        put_record(txn, &record, effects)?;
+        effects.woken.push((record.tenant.clone(), record.id));
+        return Ok(());
+    }
+    record.state = InvocationState::Suspended;
+    put_record(txn, &record, effects)?;
+    let mut awaited = txn.open_table(AWAITED)?;
+    for child in pending_children {
+        awaited.insert((tenant, child), (id, seq))?;
+    }
+    let mut timers = txn.open_table(TIMERS)?;
+    for due in &wait.timers {
+        timers.insert((*due, id), tenant)?;
+    }
+    txn.open_table(WAITS)?
+        .insert((tenant, id), encode(&wait).as_slice())?;
+    Ok(())
+}
+
+/// Cancels `root` and, depth first, every unfinished child it did not detach.
+fn cancel_tree(
+    txn: &WriteTransaction,
+    root: InvocationRecord,
+    effects: &mut Effects,
+) -> Result<(), redb::Error> {
+    let now = crate::clock::now_ms();
+    let root_id = root.id;
+    let mut stack = vec![root];
+    while let Some(mut record) = stack.pop() {
+        let message = if record.id == root_id {
+            "cancelled".to_string()
+        } else {
+            format!("cancelled with its parent {root_id}")
+        };
+        record.failure = Some(Failure {
+            kind: FailureKind::Cancelled,
+            message,
+        });
+        record.finish(InvocationState::Cancelled, now);
+        put_record(txn, &record, effects)?;
+        effects.cancelled.push((record.tenant.clone(), record.id));
+        let tenant = record.tenant.as_str();
+        let children: Vec<u128> = txn
+            .open_table(CHILDREN)?
+            .range((tenant, record.id.0, 0u128)..=(tenant, record.id.0, u128::MAX))?
+            .filter_map(|row| match row {
+                Ok((k, detached)) if !detached.value() => Some(Ok(k.value().2)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()?;
+        for child in children {
+            if let Some(child) = read_record(txn, tenant, child)?
+                && !child.state.is_terminal()
+            {
+                stack.push(child);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn deploy(
+    txn: &WriteTransaction,
+    deployment: &Deployment,
+    component: &[u8],
+) -> Result<(), redb::Error> {
+    let mut components = txn.open_table(COMPONENTS)?;
+    let hash = deployment.component.0;
+    if components.get(hash.as_slice())?.is_none() {
+        components.insert(hash.as_slice(), component)?;
+    }
+    let mut deployments = txn.open_table(DEPLOYMENTS)?;
+    let key = (deployment.tenant.as_str(), deployment.name.as_str());
+    let previous = deployments
+        .get(key)?
+        .and_then(|v| decode::<Deployment>("deployment", v.value()).ok())
+        .map_or(0, |d| d.version);
+    let stored = Deployment {
+        version: previous + 1,
+        ..deployment.clone()
+    };
+    deployments.insert(key, encode(&stored).as_slice())?;
+    Ok(())
+}
