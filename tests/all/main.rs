@@ -4,8 +4,11 @@
 //! loopback. Build the binary and the guest components first: `scripts/test.sh` does.
 
 mod bad_input;
+mod cancel;
+mod children;
 mod crash;
 mod determinism;
 mod mock_crm;
 mod roundtrip;
+mod signals;
 mod timers;

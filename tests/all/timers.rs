@@ -9,23 +9,7 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn until_suspended(host: &Host, id: &str) -> InvocationView {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let view: InvocationView = host
-            .api
-            .get(&format!("/v1/invocations/{id}"))
-            .await
-            .expect("status");
-        if view.state == "suspended" {
-            return view;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{id} never suspended: {}",
-            view.state
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    host.until(id, "suspended", WAIT).await
 }
 
 fn slept(view: &InvocationView) -> u64 {
@@ -110,4 +94,53 @@ async fn the_reminder_example_delivers_after_its_delay_across_a_restart() {
     assert_eq!(hooks.len(), 1);
     let body: Value = serde_json::from_slice(&hooks[0].body).expect("JSON");
     assert_eq!(body, json!({"reminder": "water the plants"}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn std_thread_sleep_is_a_durable_sleep_that_a_replay_does_not_wait_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+
+    let short = host.invoke("tg.thread_sleep", json!({"millis": 150})).await;
+    let short = host.finished(&short.id, WAIT).await;
+    assert_eq!(short.state, "completed", "{:?}", short.error);
+    assert!(slept(&short) >= 150);
+    assert_eq!(short.attempts, 1);
+    let kinds: Vec<String> = host
+        .journal(&short.id)
+        .await
+        .steps
+        .into_iter()
+        .map(|s| s.kind)
+        .collect();
+    assert!(
+        kinds.ends_with(&[
+            "monotonic_clock".into(),
+            "await".into(),
+            "monotonic_clock".into()
+        ]),
+        "{kinds:?}"
+    );
+
+    // A long one suspends like `reprise_sdk::sleep`, survives a restart, and the replay
+    // serves the sleep from the journal.
+    let long = host
+        .invoke("tg.thread_sleep", json!({"millis": 1800}))
+        .await;
+    let suspended = until_suspended(&host, &long.id).await;
+    assert_eq!(suspended.waiting.expect("waiting").timers.len(), 1);
+    host.kill();
+    host.restart();
+    let long = host.finished(&long.id, WAIT).await;
+    assert_eq!(long.state, "completed", "{:?}", long.error);
+    assert!(slept(&long) >= 1800);
+    let awaits = host
+        .journal(&long.id)
+        .await
+        .steps
+        .iter()
+        .filter(|s| s.kind == "await")
+        .count();
+    assert_eq!(awaits, 1, "the sleep is journaled once");
 }

@@ -198,7 +198,7 @@ impl Host {
                 .get(&format!("/v1/invocations/{id}?wait=5"))
                 .await
                 .unwrap_or_else(|e| panic!("status of {id}: {e:#}"));
-            if matches!(view.state.as_str(), "completed" | "failed") {
+            if matches!(view.state.as_str(), "completed" | "failed" | "cancelled") {
                 return view;
             }
             assert!(
@@ -207,6 +207,62 @@ impl Host {
                 view.state
             );
         }
+    }
+
+    /// The status of invocation `id`.
+    pub async fn status(&self, id: &str) -> InvocationView {
+        self.api
+            .get(&format!("/v1/invocations/{id}"))
+            .await
+            .unwrap_or_else(|e| panic!("status of {id}: {e:#}"))
+    }
+
+    /// Polls until invocation `id` is in `state` (or panics after `timeout`).
+    pub async fn until(&self, id: &str, state: &str, timeout: Duration) -> InvocationView {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let view = self.status(id).await;
+            if view.state == state {
+                return view;
+            }
+            assert!(
+                !matches!(view.state.as_str(), "completed" | "failed" | "cancelled"),
+                "invocation {id} ended {} before it was {state}: {:?}",
+                view.state,
+                view.error
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "invocation {id} still {} after {timeout:?}, not {state}",
+                view.state
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The children invocation `id` dispatched, newest first.
+    pub async fn children(&self, id: &str) -> Vec<InvocationView> {
+        let list: InvocationList = self
+            .api
+            .get(&format!("/v1/invocations?parent={id}&limit=10000"))
+            .await
+            .unwrap_or_else(|e| panic!("children of {id}: {e:#}"));
+        list.invocations
+    }
+
+    /// Sends signal `name` with `data` to invocation `id` through the API.
+    pub async fn signal(&self, id: &str, name: &str, data: serde_json::Value) {
+        let path = format!("/v1/invocations/{id}/signals/{name}");
+        let _: InvocationView = self
+            .api
+            .call(
+                hyper::Method::POST,
+                &path,
+                "application/json",
+                data.to_string().into_bytes(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("signal {name} to {id}: {e:#}"));
     }
 
     /// The journal of invocation `id`.
@@ -218,4 +274,4 @@ impl Host {
     }
 }
 
-pub use reprise::api::dto::{InvocationView, JournalView};
+pub use reprise::api::dto::{InvocationList, InvocationView, JournalView};

@@ -21,7 +21,7 @@ use crate::scheduler::Scheduler;
 /// Longest a request may wait for an invocation to finish.
 const MAX_WAIT: Duration = Duration::from_secs(300);
 /// Most invocations one list returns.
-const MAX_LIST: usize = 1000;
+const MAX_LIST: usize = 10_000;
 
 /// Answers one request.
 pub async fn handle(scheduler: &Scheduler, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -36,7 +36,12 @@ async fn route(
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let decoded: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let tenant = DEFAULT_TENANT;
     match (req.method(), segments.as_slice()) {
         (&Method::GET, ["v1", "health"]) => {
@@ -119,9 +124,17 @@ async fn route(
                     )
                 })?,
             };
-            let records = scheduler
-                .store()
-                .invocations(tenant, state, limit.min(MAX_LIST))?;
+            let limit = limit.min(MAX_LIST);
+            let records = match param(&query, "parent") {
+                Some(parent) => {
+                    let parent = parse_id(&parent)?;
+                    let mut children = scheduler.store().children(tenant, parent, usize::MAX)?;
+                    children.retain(|r| state.is_none_or(|s| s == r.state));
+                    children.truncate(limit);
+                    children
+                }
+                None => scheduler.store().invocations(tenant, state, limit)?,
+            };
             let view = InvocationList {
                 invocations: records
                     .iter()
@@ -213,13 +226,37 @@ fn parse_id(text: &str) -> Result<InvocationId, ApiError> {
     })
 }
 
+/// A path segment or query value with its `%XX` escapes decoded (invalid ones kept as written).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The value of query parameter `name`.
 fn param(query: &str, name: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
         .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_string())
+        .map(|(_, value)| percent_decode(value))
 }
 
 /// `wait=SECONDS` (fractions allowed), capped at [`MAX_WAIT`].

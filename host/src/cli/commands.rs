@@ -118,10 +118,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             output::journal(&journal, json)?;
         }
-        Command::Ls { state, limit } => {
+        Command::Ls {
+            state,
+            parent,
+            limit,
+        } => {
             let mut path = format!("/v1/invocations?limit={limit}");
             if let Some(state) = state {
                 path.push_str(&format!("&state={}", encode(&state)));
+            }
+            if let Some(parent) = parent {
+                path.push_str(&format!("&parent={}", encode(&parent)));
             }
             let list: InvocationList = api.get(&path).await?;
             output::invocations(&list, json)?;

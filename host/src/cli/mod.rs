@@ -107,7 +107,10 @@ pub enum Command {
         /// Only those in this state (pending, running, suspended, completed, failed, cancelled).
         #[arg(long)]
         state: Option<String>,
-        /// At most this many.
+        /// Only the children this invocation dispatched.
+        #[arg(long)]
+        parent: Option<String>,
+        /// At most this many (up to 10000).
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },

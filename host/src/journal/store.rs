@@ -151,6 +151,31 @@ impl Store {
         })
     }
 
+    /// Children that `parent` of `tenant` dispatched, newest first, at most `limit`.
+    pub fn children(
+        &self,
+        tenant: &str,
+        parent: InvocationId,
+        limit: usize,
+    ) -> Result<Vec<InvocationRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let children = txn.open_table(CHILDREN).map_err(storage)?;
+        let invocations = txn.open_table(INVOCATIONS).map_err(storage)?;
+        let mut out = Vec::new();
+        for row in children
+            .range((tenant, parent.0, 0u128)..=(tenant, parent.0, u128::MAX))
+            .map_err(storage)?
+            .rev()
+            .take(limit)
+        {
+            let (key, _) = row.map_err(storage)?;
+            if let Some(v) = invocations.get((tenant, key.value().2)).map_err(storage)? {
+                out.push(decode("invocation", v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Invocations of `tenant`, newest first, optionally only those in `state`.
     pub fn invocations(
         &self,

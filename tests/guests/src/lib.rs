@@ -203,6 +203,7 @@ pub fn log_lines(input: CountInput) -> u32 {
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct ChildPlan {
     /// Its number; it returns `2 * n`.
+    #[serde(default)]
     pub n: u64,
     /// Sleep this long (durably) first.
     #[serde(default)]
