@@ -22,6 +22,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Scheduler limits.
     pub scheduler: SchedulerConfig,
+    /// Size of redb's page cache in bytes.
+    pub cache_bytes: usize,
 }
 
 /// Runs a host until SIGINT or SIGTERM.
@@ -29,7 +31,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data)
         .with_context(|| format!("cannot create data directory {}", options.data.display()))?;
     let db_path = options.data.join(DATABASE_FILE);
-    let store = Store::open(&db_path)?;
+    let store = Store::open_with_cache(&db_path, options.cache_bytes)?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("cannot create the engine: {e:#}"))?;
     let components =
         Components::new(engine).map_err(|e| anyhow::anyhow!("cannot build the linker: {e:#}"))?;

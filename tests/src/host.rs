@@ -22,15 +22,15 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-/// The `reprise` binary built next to this test binary.
+/// The `reprise` binary built next to this executable (a test in `target/<profile>/deps`,
+/// or a binary such as `reprise-bench` in `target/<profile>`).
 pub fn reprise_bin() -> PathBuf {
-    // The test executable is target/<profile>/deps/all-<hash>.
-    let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("reprise"))
-        .expect("target directory");
+    let exe = std::env::current_exe().expect("executable path");
+    let dir = exe.parent().expect("executable directory");
+    let bin = [dir.join("reprise"), dir.join("../reprise")]
+        .into_iter()
+        .find(|path| path.exists())
+        .unwrap_or_else(|| dir.join("reprise"));
     assert!(
         bin.exists(),
         "{} is missing: build it with `cargo build -p reprise` (scripts/test.sh does)",
@@ -129,6 +129,11 @@ impl Host {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Whether the process is still alive.

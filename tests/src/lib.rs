@@ -4,6 +4,7 @@
 //! The integration tests themselves live in `tests/all/`.
 
 pub mod host;
+pub mod measure;
 pub mod mock_crm;
 pub mod probe;
 

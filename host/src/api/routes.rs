@@ -47,6 +47,18 @@ async fn route(
         (&Method::GET, ["v1", "health"]) => {
             Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
         }
+        (&Method::GET, ["v1", "stats"]) => {
+            let counts: serde_json::Map<String, serde_json::Value> = scheduler
+                .store()
+                .counts(tenant)?
+                .into_iter()
+                .map(|(state, n)| (state.as_str().to_string(), n.into()))
+                .collect();
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({"invocations": counts}),
+            ))
+        }
         (&Method::PUT, ["v1", "deployments", name]) => {
             let name = name.to_string();
             let bytes = read(req.into_body(), MAX_COMPONENT_BYTES).await?;
@@ -193,7 +205,7 @@ async fn route(
             };
             Ok(json(StatusCode::OK, &view))
         }
-        (_, ["v1", "deployments", ..] | ["v1", "invocations", ..] | ["v1", "health"]) => {
+        (_, ["v1", "deployments", ..] | ["v1", "invocations", ..] | ["v1", "health" | "stats"]) => {
             Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",

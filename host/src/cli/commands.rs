@@ -27,11 +27,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             listen,
             max_running,
+            cache_mb,
         } => {
             serve(ServeOptions {
                 data,
                 listen,
                 scheduler: SchedulerConfig { max_running },
+                cache_bytes: cache_mb.saturating_mul(1024 * 1024),
             })
             .await?;
         }

@@ -49,6 +49,10 @@ pub enum Command {
         /// Most invocations executing at once.
         #[arg(long, default_value_t = 512)]
         max_running: usize,
+        /// MiB of database pages kept in memory (bounds the host's memory, whatever the
+        /// number of invocations stored).
+        #[arg(long, env = "REPRISE_CACHE_MB", default_value_t = 64)]
+        cache_mb: usize,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {

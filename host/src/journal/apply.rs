@@ -10,8 +10,8 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::codec::{decode, encode};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::schema::{
-    AWAITED, CHILDREN, COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, SIGNALS, TIMERS,
-    WAITS,
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, SIGNALS,
+    TIMERS, WAITS,
 };
 use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::WriteError;
@@ -110,8 +110,8 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
                 (Some(old), false) if old.state.is_terminal() => {
                     refuse(WriteError::InvocationFinished(record.id.to_string()))
                 }
-                _ => {
-                    put_record(txn, record, effects)?;
+                (old, _) => {
+                    put_record(txn, record, old.map(|o| o.state), effects)?;
                     Ok(Ok(()))
                 }
             }
@@ -126,8 +126,8 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
             Some(old) if old.state.is_terminal() => {
                 refuse(WriteError::InvocationFinished(record.id.to_string()))
             }
-            Some(_) => {
-                suspend(txn, record, *seq, *mode, items, effects)?;
+            Some(old) => {
+                suspend(txn, record, old.state, *seq, *mode, items, effects)?;
                 Ok(Ok(()))
             }
         },
@@ -222,7 +222,7 @@ fn append_step(
             if read_record(txn, &child.tenant, child.id.0)?.is_some() {
                 return refuse(WriteError::InvocationExists(child.id.to_string()));
             }
-            put_record(txn, child, effects)?;
+            put_record(txn, child, None, effects)?;
             txn.open_table(CHILDREN)?
                 .insert((tenant, invocation, child.id.0), child.detached)?;
         }
@@ -251,13 +251,26 @@ fn read_record(
         .map_err(|e| redb::Error::Corrupted(e.to_string()))
 }
 
-/// Writes `record` and the rows that follow its state; finishing resolves its parent's wait.
+/// Writes `record` (which was in state `old`) and the rows that follow its state; finishing
+/// resolves its parent's wait.
 fn put_record(
     txn: &WriteTransaction,
     record: &InvocationRecord,
+    old: Option<InvocationState>,
     effects: &mut Effects,
 ) -> Result<(), redb::Error> {
     let key = (record.tenant.as_str(), record.id.0);
+    if old != Some(record.state) {
+        let mut counts = txn.open_table(COUNTS)?;
+        if let Some(old) = old {
+            let key = (record.tenant.as_str(), old.as_str());
+            let n = counts.get(key)?.map_or(0, |v| v.value());
+            counts.insert(key, n.saturating_sub(1))?;
+        }
+        let key = (record.tenant.as_str(), record.state.as_str());
+        let n = counts.get(key)?.map_or(0, |v| v.value());
+        counts.insert(key, n + 1)?;
+    }
     txn.open_table(INVOCATIONS)?
         .insert(key, encode(record).as_slice())?;
     let mut runnable = txn.open_table(RUNNABLE)?;
@@ -380,7 +393,7 @@ fn wake(
     }
     record.state = InvocationState::Pending;
     record.updated_at_ms = crate::clock::now_ms();
-    put_record(txn, &record, effects)?;
+    put_record(txn, &record, Some(InvocationState::Suspended), effects)?;
     effects.woken.push((record.tenant, record.id));
     Ok(())
 }
@@ -390,6 +403,7 @@ fn wake(
 fn suspend(
     txn: &WriteTransaction,
     record: &InvocationRecord,
+    old: InvocationState,
     seq: u32,
     mode: AwaitMode,
     items: &[Awaitable],
@@ -461,12 +475,12 @@ fn suspend(
     record.updated_at_ms = now;
     if wait.satisfied() {
         record.state = InvocationState::Pending;
-        put_record(txn, &record, effects)?;
+        put_record(txn, &record, Some(old), effects)?;
         effects.woken.push((record.tenant.clone(), record.id));
         return Ok(());
     }
     record.state = InvocationState::Suspended;
-    put_record(txn, &record, effects)?;
+    put_record(txn, &record, Some(old), effects)?;
     let mut awaited = txn.open_table(AWAITED)?;
     for child in pending_children {
         awaited.insert((tenant, child), (id, seq))?;
@@ -499,8 +513,9 @@ fn cancel_tree(
             kind: FailureKind::Cancelled,
             message,
         });
+        let old = record.state;
         record.finish(InvocationState::Cancelled, now);
-        put_record(txn, &record, effects)?;
+        put_record(txn, &record, Some(old), effects)?;
         effects.cancelled.push((record.tenant.clone(), record.id));
         let tenant = record.tenant.as_str();
         let children: Vec<u128> = txn

@@ -25,3 +25,5 @@ pub const CHILDREN: TableDefinition<(&str, u128, u128), bool> = TableDefinition:
 /// received by the invocation.
 pub const SIGNALS: TableDefinition<(&str, u128, &str, u64), &[u8]> =
     TableDefinition::new("signals");
+/// (tenant, state name) → how many of the tenant's invocations are in that state.
+pub const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counts");

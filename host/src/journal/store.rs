@@ -10,8 +10,8 @@ use super::codec::{DecodeError, decode, encode};
 use super::entry::StepEntry;
 use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::schema::{
-    AWAITED, CHILDREN, COMPONENTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, SIGNALS, TIMERS,
-    WAITS,
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, SIGNALS,
+    TIMERS, WAITS,
 };
 use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::{WriteError, Writer};
@@ -38,6 +38,10 @@ fn storage(e: impl std::fmt::Display) -> StoreError {
     StoreError::Storage(e.to_string())
 }
 
+/// The page cache a store keeps by default: it bounds the memory redb uses, whatever the
+/// number of invocations on disk.
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// The durable state of one node.
 #[derive(Clone)]
 pub struct Store {
@@ -46,13 +50,20 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path` and starts its writer.
+    /// Opens (or creates) the database at `path` with a [`DEFAULT_CACHE_BYTES`] page cache,
+    /// and starts its writer.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the database at `path` with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         let open_err = |message: String| StoreError::Open {
             path: path.display().to_string(),
             message,
         };
         let db = Database::builder()
+            .set_cache_size(cache_bytes)
             .create(path)
             .map_err(|e| open_err(e.to_string()))?;
         let txn = db.begin_write().map_err(|e| open_err(e.to_string()))?;
@@ -68,6 +79,7 @@ impl Store {
             txn.open_table(AWAITED).map_err(storage)?;
             txn.open_table(CHILDREN).map_err(storage)?;
             txn.open_table(SIGNALS).map_err(storage)?;
+            txn.open_table(COUNTS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -149,6 +161,26 @@ impl Store {
                 })
                 .collect()
         })
+    }
+
+    /// How many invocations of `tenant` are in each state (states with none are left out).
+    pub fn counts(&self, tenant: &str) -> Result<Vec<(InvocationState, u64)>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let counts = txn.open_table(COUNTS).map_err(storage)?;
+        let mut out = Vec::new();
+        for row in counts.range((tenant, "")..).map_err(storage)? {
+            let (key, value) = row.map_err(storage)?;
+            let (owner, state) = key.value();
+            if owner != tenant {
+                break;
+            }
+            if let Some(state) = InvocationState::parse(state)
+                && value.value() > 0
+            {
+                out.push((state, value.value()));
+            }
+        }
+        Ok(out)
     }
 
     /// Children that `parent` of `tenant` dispatched, newest first, at most `limit`.
@@ -624,6 +656,14 @@ mod tests {
             Err(StoreError::Write(WriteError::InvocationFinished(_)))
         ));
         assert!(store.runnable_invocations().expect("runnable").len() == 1);
+        let counts = store.counts("t").expect("counts");
+        assert_eq!(
+            counts,
+            vec![
+                (InvocationState::Cancelled, 3),
+                (InvocationState::Running, 1)
+            ]
+        );
     }
 
     #[tokio::test]

@@ -362,6 +362,31 @@ pub fn thread_sleep(input: NapInput) -> NapOutput {
     }
 }
 
+/// Input of [`wake_at`].
+#[derive(Deserialize)]
+pub struct WakeAt {
+    /// When to wake, in ms since the Unix epoch.
+    pub due_ms: u64,
+}
+
+/// Output of [`wake_at`].
+#[derive(Serialize)]
+pub struct Woke {
+    /// How long after `due_ms` the function saw the time after its sleep (ms; may be 0).
+    pub late_ms: u64,
+}
+
+/// Sleeps durably until `due_ms`, then reports how late it woke.
+#[reprise_sdk::function]
+pub fn wake_at(input: WakeAt) -> Result<Woke, Error> {
+    let due = SystemTime::UNIX_EPOCH + Duration::from_millis(input.due_ms);
+    reprise_sdk::sleep_until(due);
+    let late = reprise_sdk::now().duration_since(due).unwrap_or_default();
+    Ok(Woke {
+        late_ms: late.as_millis() as u64,
+    })
+}
+
 reprise_sdk::export!(
     steps,
     entropy,
@@ -377,6 +402,7 @@ reprise_sdk::export!(
     choose,
     signals,
     thread_sleep,
+    wake_at,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {
