@@ -115,7 +115,9 @@ async fn suspended(
 
     println!("suspended invocations (timers), one host process");
     println!("  host RSS idle (component deployed)       {}", mib(idle));
-    println!("  created at                                {rate:.0} invocations/s ({clients} clients)");
+    println!(
+        "  created at                                {rate:.0} invocations/s ({clients} clients)"
+    );
     println!(
         "  {first:>7} suspended: RSS {:>10}   disk {:>10}",
         mib(rss_first),
