@@ -12,6 +12,8 @@ pub mod clock;
 pub mod host_calls;
 pub mod ids;
 pub mod journal;
+pub mod metrics;
+pub mod outbound;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;

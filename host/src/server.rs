@@ -24,6 +24,8 @@ pub struct ServeOptions {
     pub scheduler: SchedulerConfig,
     /// Size of redb's page cache in bytes.
     pub cache_bytes: usize,
+    /// Fixed rate limits (requests per second) by destination `host:port`.
+    pub rate_limits: std::collections::HashMap<String, f64>,
 }
 
 /// Runs a host until SIGINT or SIGTERM.
@@ -39,6 +41,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         store,
         components,
         HttpClient::new(),
+        crate::outbound::Destinations::new(options.rate_limits.clone()),
         options.scheduler.clone(),
     );
     let listener = tokio::net::TcpListener::bind(options.listen)

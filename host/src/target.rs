@@ -88,6 +88,7 @@ mod tests {
             version: 1,
             size: 0,
             deployed_at_ms: 0,
+            policy: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@ mod children;
 mod crash;
 mod determinism;
 mod mock_crm;
+mod resilience;
 mod roundtrip;
 mod signals;
 mod timers;

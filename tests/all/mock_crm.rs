@@ -333,6 +333,8 @@ async fn stats_endpoint_reports_the_counters() {
             users: 2,
             in_flight: 0,
             max_concurrency: 1,
+            throttled: 0,
+            unavailable: 0,
         }
     );
     assert_eq!(summary, crm.stats().summary());

@@ -16,9 +16,10 @@
 //! `{"message", "errorCode", "fields"}` objects.
 //!
 //! Request handling is split into *admission* (counting, concurrency
-//! tracking) and *processing* so that rate limits, concurrency
-//! limits (429 + `Retry-After`) and outage windows (503) can be added as
-//! checks at admission time.
+//! tracking, limits) and *processing*. Optional limits, like a real SaaS API:
+//! at most [`MockCrmConfig::max_concurrency`] requests at once and
+//! [`MockCrmConfig::rate_limit`] per second (above either: 429 with
+//! `Retry-After: 1`), and an [`Outage`] window answering 503.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -136,6 +137,43 @@ pub struct MockCrmConfig {
     pub token: String,
     /// Artificial latency of each [`USERS_PATH`] request.
     pub latency: Latency,
+    /// Most requests handled at once; more get 429.
+    pub max_concurrency: Option<usize>,
+    /// Most requests accepted per second (sliding one-second window); more get 429.
+    pub rate_limit: Option<usize>,
+    /// A window of 503s.
+    pub outage: Option<Outage>,
+}
+
+/// A maintenance window: every request to [`USERS_PATH`] is answered 503 from `start` after
+/// the first request, for `length`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    /// Since the first request.
+    pub start: Duration,
+    /// How long it lasts.
+    pub length: Duration,
+}
+
+impl Outage {
+    /// Parses `START+LENGTH` in seconds, e.g. `5+10`.
+    pub fn parse_secs(s: &str) -> Result<Self, String> {
+        let (start, length) = s
+            .split_once('+')
+            .ok_or_else(|| format!("outage must be START+LENGTH in seconds, got {s:?}"))?;
+        let secs = |part: &str| {
+            part.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("invalid seconds {part:?} in outage {s:?}"))
+        };
+        Ok(Self {
+            start: secs(start)?,
+            length: secs(length)?,
+        })
+    }
 }
 
 impl Default for MockCrmConfig {
@@ -144,6 +182,9 @@ impl Default for MockCrmConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             token: DEFAULT_TOKEN.to_owned(),
             latency: Latency::None,
+            max_concurrency: None,
+            rate_limit: None,
+            outage: None,
         }
     }
 }
@@ -182,9 +223,45 @@ pub struct Stats {
     pub in_flight: usize,
     /// Highest number of requests handled at once.
     pub max_concurrency: usize,
+    /// Requests answered 429 (over the concurrency or rate limit).
+    pub throttled: usize,
+    /// Requests answered 503 (outage).
+    pub unavailable: usize,
+    /// When the first request arrived.
+    pub first_request: Option<Instant>,
 }
 
 impl Stats {
+    /// Number of non-empty idempotency keys that got exactly one 201 and no other 2xx.
+    pub fn delivered_once(&self) -> usize {
+        let mut created: BTreeMap<&str, u32> = BTreeMap::new();
+        for record in &self.records {
+            if record.status == Some(StatusCode::CREATED) && !record.key.is_empty() {
+                *created.entry(&record.key).or_default() += 1;
+            }
+        }
+        created.values().filter(|&&n| n == 1).count()
+    }
+
+    /// Highest number of requests in flight at once among those received at or after
+    /// `from` (from the request records).
+    pub fn peak_concurrency_since(&self, from: Instant) -> usize {
+        let mut events: Vec<(Instant, i32)> = Vec::new();
+        for r in &self.records {
+            if r.received >= from {
+                events.push((r.received, 1));
+                events.push((r.responded.unwrap_or(r.received), -1));
+            }
+        }
+        events.sort();
+        let (mut now, mut peak) = (0i32, 0i32);
+        for (_, delta) in events {
+            now += delta;
+            peak = peak.max(now);
+        }
+        peak.max(0) as usize
+    }
+
     /// Number of requests seen with idempotency key `key`.
     pub fn count(&self, key: &str) -> u32 {
         self.per_key.get(key).copied().unwrap_or(0)
@@ -223,6 +300,8 @@ impl Stats {
             users: self.users,
             in_flight: self.in_flight,
             max_concurrency: self.max_concurrency,
+            throttled: self.throttled,
+            unavailable: self.unavailable,
         }
     }
 
@@ -251,6 +330,12 @@ pub struct StatsSummary {
     pub in_flight: usize,
     /// See [`Stats::max_concurrency`].
     pub max_concurrency: usize,
+    /// See [`Stats::throttled`].
+    #[serde(default)]
+    pub throttled: usize,
+    /// See [`Stats::unavailable`].
+    #[serde(default)]
+    pub unavailable: usize,
 }
 
 impl StatsSummary {
@@ -398,6 +483,14 @@ struct State {
     in_flight: usize,
     /// See [`Stats::max_concurrency`].
     max_concurrency: usize,
+    /// See [`Stats::throttled`].
+    throttled: usize,
+    /// See [`Stats::unavailable`].
+    unavailable: usize,
+    /// See [`Stats::first_request`].
+    first_request: Option<Instant>,
+    /// When each request accepted in the last second arrived (for the rate limit).
+    accepted: std::collections::VecDeque<Instant>,
 }
 
 impl State {
@@ -412,7 +505,45 @@ impl State {
             user_ids: self.user_ids.clone(),
             in_flight: self.in_flight,
             max_concurrency: self.max_concurrency,
+            throttled: self.throttled,
+            unavailable: self.unavailable,
+            first_request: self.first_request,
         }
+    }
+
+    /// The limit a request arriving at `now` breaks, if any (counting it when it does not).
+    fn check_limits(&mut self, config: &MockCrmConfig, now: Instant) -> Option<StatusCode> {
+        let first = *self.first_request.get_or_insert(now);
+        if let Some(outage) = config.outage {
+            let since = now.duration_since(first);
+            if since >= outage.start && since < outage.start + outage.length {
+                self.unavailable += 1;
+                return Some(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        }
+        // `in_flight` already counts this request.
+        if config
+            .max_concurrency
+            .is_some_and(|max| self.in_flight > max)
+        {
+            self.throttled += 1;
+            return Some(StatusCode::TOO_MANY_REQUESTS);
+        }
+        if let Some(rate) = config.rate_limit {
+            while self
+                .accepted
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                self.accepted.pop_front();
+            }
+            if self.accepted.len() >= rate {
+                self.throttled += 1;
+                return Some(StatusCode::TOO_MANY_REQUESTS);
+            }
+            self.accepted.push_back(now);
+        }
+        None
     }
 }
 
@@ -533,6 +664,12 @@ async fn create_user(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<B
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
     let admission = Admission::admit(shared, key.clone(), received);
+    let refused = shared.lock().check_limits(&shared.config, received);
+    if let Some(status) = refused {
+        let response = limited(status);
+        admission.finish(None, status);
+        return response;
+    }
 
     let delay = shared.config.latency.sample();
     if !delay.is_zero() {
@@ -631,6 +768,25 @@ async fn process_user(
     }
     let body = json!({ "id": id, "success": true, "errors": [] });
     (email, json_response(StatusCode::CREATED, body.to_string()))
+}
+
+/// The answer to a request over a limit (429 with `Retry-After: 1`) or during an outage (503).
+fn limited(status: StatusCode) -> Response<Body> {
+    let (code, message) = if status == StatusCode::TOO_MANY_REQUESTS {
+        (
+            "REQUEST_LIMIT_EXCEEDED",
+            "Too many requests; retry after 1 second",
+        )
+    } else {
+        ("SERVER_UNAVAILABLE", "The service is down for maintenance")
+    };
+    let mut response = sf_error(status, code, message, &[]);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// Whether `headers` carry `Authorization: Bearer <token>`.

@@ -30,6 +30,9 @@ pub struct DeploymentView {
     pub size: u64,
     /// RFC 3339 time of the deploy.
     pub deployed_at: String,
+    /// The policies set at deploy time.
+    #[serde(default)]
+    pub policy: Value,
 }
 
 /// Why an invocation failed.
@@ -205,6 +208,7 @@ impl From<&Deployment> for DeploymentView {
             version: d.version,
             size: d.size,
             deployed_at: rfc3339(d.deployed_at_ms),
+            policy: serde_json::to_value(&d.policy).unwrap_or(Value::Null),
         }
     }
 }

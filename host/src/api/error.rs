@@ -68,6 +68,7 @@ impl From<DeployError> for ApiError {
         let message = err.to_string();
         match err {
             DeployError::BadName(_) => ApiError::bad_request("invalid_name", message),
+            DeployError::BadPolicy(_) => ApiError::bad_request("invalid_policy", message),
             DeployError::Component(
                 ComponentError::Empty | ComponentError::NotWasm | ComponentError::CoreModule,
             ) => ApiError::bad_request("not_a_component", message),

@@ -6,6 +6,7 @@ mod error;
 mod routes;
 
 pub use error::ApiError;
+pub use routes::POLICY_HEADER;
 
 use std::convert::Infallible;
 

@@ -16,6 +16,8 @@ use super::error::ApiError;
 use crate::DEFAULT_TENANT;
 use crate::ids::InvocationId;
 use crate::journal::{InvocationRecord, InvocationState};
+use crate::metrics::METRICS;
+use crate::outbound::Policy;
 use crate::scheduler::Scheduler;
 
 /// Longest a request may wait for an invocation to finish.
@@ -59,10 +61,23 @@ async fn route(
                 &serde_json::json!({"invocations": counts}),
             ))
         }
+        (&Method::GET, ["metrics"]) => {
+            let counts = scheduler.store().all_counts()?;
+            let text = METRICS.render(&counts, &scheduler.destinations().stats());
+            let mut response = Response::new(Full::new(Bytes::from(text)));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            Ok(response)
+        }
         (&Method::PUT, ["v1", "deployments", name]) => {
             let name = name.to_string();
+            let policy = policy_header(&req)?;
             let bytes = read(req.into_body(), MAX_COMPONENT_BYTES).await?;
-            let deployment = scheduler.deploy(tenant, &name, bytes.to_vec()).await?;
+            let deployment = scheduler
+                .deploy(tenant, &name, bytes.to_vec(), policy)
+                .await?;
             Ok(json(
                 StatusCode::CREATED,
                 &DeploymentView::from(&deployment),
@@ -205,18 +220,37 @@ async fn route(
             };
             Ok(json(StatusCode::OK, &view))
         }
-        (_, ["v1", "deployments", ..] | ["v1", "invocations", ..] | ["v1", "health" | "stats"]) => {
-            Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("{} is not allowed on {path}", req.method()),
-            ))
-        }
+        (
+            _,
+            ["v1", "deployments", ..]
+            | ["v1", "invocations", ..]
+            | ["v1", "health" | "stats"]
+            | ["metrics"],
+        ) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not allowed on {path}", req.method()),
+        )),
         _ => Err(ApiError::not_found(
             "not_found",
             format!("no route for {path}"),
         )),
     }
+}
+
+/// The header carrying a deployment's policy (JSON).
+pub const POLICY_HEADER: &str = "reprise-policy";
+
+fn policy_header(req: &Request<Incoming>) -> Result<Policy, ApiError> {
+    let Some(value) = req.headers().get(POLICY_HEADER) else {
+        return Ok(Policy::default());
+    };
+    serde_json::from_slice(value.as_bytes()).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_policy",
+            format!("the `{POLICY_HEADER}` header is not a valid policy: {e}"),
+        )
+    })
 }
 
 /// The view of `record`, with what it waits for if it is suspended.

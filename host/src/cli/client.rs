@@ -33,12 +33,27 @@ impl ApiClient {
         content_type: &str,
         body: Vec<u8>,
     ) -> anyhow::Result<(StatusCode, Bytes)> {
+        self.raw_with(method, path, content_type, &[], body).await
+    }
+
+    /// Like [`ApiClient::raw`], with extra `headers`.
+    pub async fn raw_with(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
         let url = format!("{}{path}", self.base);
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(&url)
-            .header(hyper::header::CONTENT_TYPE, content_type)
-            .body(Full::new(Bytes::from(body)))?;
+            .header(hyper::header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(body)))?;
         let response = self
             .client
             .request(request)
@@ -57,7 +72,21 @@ impl ApiClient {
         content_type: &str,
         body: Vec<u8>,
     ) -> anyhow::Result<T> {
-        let (status, body) = self.raw(method, path, content_type, body).await?;
+        self.call_with(method, path, content_type, &[], body).await
+    }
+
+    /// Like [`ApiClient::call`], with extra `headers`.
+    pub async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<T> {
+        let (status, body) = self
+            .raw_with(method, path, content_type, headers, body)
+            .await?;
         if status.is_success() {
             return serde_json::from_slice(&body)
                 .map_err(|e| anyhow::anyhow!("unexpected answer from {}{path}: {e}", self.base));

@@ -28,23 +28,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             max_running,
             cache_mb,
+            rate_limits,
         } => {
             serve(ServeOptions {
                 data,
                 listen,
                 scheduler: SchedulerConfig { max_running },
                 cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+                rate_limits: rate_limits.into_iter().collect(),
             })
             .await?;
         }
-        Command::Deploy { name, path } => {
+        Command::Deploy { name, path, policy } => {
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("cannot read component file {}", path.display()))?;
+            let mut headers = Vec::new();
+            if let Some(policy) = policy {
+                let text = match policy.strip_prefix('@') {
+                    Some(file) => std::fs::read_to_string(file)
+                        .with_context(|| format!("cannot read policy file {file}"))?,
+                    None => policy,
+                };
+                // One line: a header value cannot hold newlines.
+                let value: serde_json::Value =
+                    serde_json::from_str(&text).context("--policy is not valid JSON")?;
+                headers.push((crate::api::POLICY_HEADER, value.to_string()));
+            }
             let deployment: DeploymentView = api
-                .call(
+                .call_with(
                     Method::PUT,
                     &format!("/v1/deployments/{}", encode(&name)),
                     "application/wasm",
+                    &headers,
                     bytes,
                 )
                 .await?;

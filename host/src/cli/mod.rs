@@ -53,6 +53,9 @@ pub enum Command {
         /// number of invocations stored).
         #[arg(long, env = "REPRISE_CACHE_MB", default_value_t = 64)]
         cache_mb: usize,
+        /// A fixed rate limit for a destination: `HOST:PORT=REQUESTS_PER_SECOND` (repeatable).
+        #[arg(long = "rate-limit", value_parser = parse_rate_limit)]
+        rate_limits: Vec<(String, f64)>,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {
@@ -60,6 +63,10 @@ pub enum Command {
         name: String,
         /// The component file (built with `--target wasm32-wasip2`).
         path: PathBuf,
+        /// Retry policies as JSON, or `@FILE`: `{"retry": {"max_attempts": 5, ...},
+        /// "functions": {"NAME": {"retry": {...}}}}`.
+        #[arg(long)]
+        policy: Option<String>,
     },
     /// Start an invocation; prints its id, or its result with --wait.
     Invoke {
@@ -120,6 +127,22 @@ pub enum Command {
     },
     /// List deployments.
     Deployments,
+}
+
+/// Parses `HOST:PORT=RPS`.
+fn parse_rate_limit(text: &str) -> Result<(String, f64), String> {
+    let (destination, rate) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected HOST:PORT=REQUESTS_PER_SECOND, got `{text}`"))?;
+    if !destination.contains(':') {
+        return Err(format!("`{destination}` must be HOST:PORT"));
+    }
+    let rate: f64 = rate
+        .parse()
+        .ok()
+        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| format!("`{rate}` is not a positive number of requests per second"))?;
+    Ok((destination.to_string(), rate))
 }
 
 /// Parses the command line, runs it, and maps errors to exit code 1 (2 for usage).

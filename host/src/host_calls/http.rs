@@ -1,4 +1,11 @@
-//! Outgoing HTTP: the live client, and the journaled `http-send` host call.
+//! Outgoing HTTP: the live client, and the journaled `http-send` host call with its retries.
+//!
+//! An `http-send` step is performed as a series of attempts. Before each, the destination
+//! (tenant, host:port) must grant a permit (its adaptive concurrency limit, circuit breaker
+//! and rate limit); after each, the outcome is reported to it. A transient outcome is retried
+//! under the invocation's [`RetryPolicy`] after a backoff; a wait up to a second is spent in
+//! memory, a longer one suspends the invocation with the attempts made so far kept on disk.
+//! Only the final outcome is journaled, with the number of attempts.
 
 use std::time::Duration;
 
@@ -9,9 +16,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::{StepRequest, Steps, mismatched};
+use super::{Live, SHORT_SLEEP, StepRequest, Steps, Suspend, mismatched};
 use crate::bindings::{HttpError, HttpRequest, HttpResponse};
-use crate::journal::Outcome;
+use crate::journal::{Outcome, RetryState};
+use crate::metrics::METRICS;
+use crate::outbound::{Admit, Verdict, retry_after, transient};
 
 /// Timeout of a request that sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -146,6 +155,99 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Live part of an HTTP step: attempts until an outcome is final; returns it and the number
+/// of attempts. Fails with [`Suspend::Retry`] when the next attempt is more than a second away.
+pub(super) async fn perform(
+    live: &Live<'_>,
+    req: &HttpRequest,
+) -> wasmtime::Result<(Result<HttpResponse, HttpError>, u32)> {
+    let running = live.running;
+    let policy = &running.retry;
+    let key = format!("{}-{}", running.id, live.seq);
+    let RetryState {
+        mut attempts,
+        first_ms,
+    } = live
+        .store
+        .retry_state(running.id, live.seq)?
+        .unwrap_or(RetryState {
+            attempts: 0,
+            first_ms: crate::clock::now_ms(),
+        });
+    let destination =
+        destination_of(req).map(|d| live.services.destinations.get(&running.tenant, &d));
+    loop {
+        let permit = match &destination {
+            Some(d) => match d.admit().await {
+                Admit::Go(permit) => Some(permit),
+                Admit::Wait(wait) => {
+                    pause(live, wait, RetryState { attempts, first_ms }).await?;
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let outcome = live.services.http.send(req, &key).await;
+        attempts += 1;
+        METRICS.http_attempt();
+        if let (Some(d), Some(permit)) = (&destination, permit) {
+            d.record(permit, verdict(&outcome));
+        }
+        if transient(&outcome) && attempts < policy.max_attempts {
+            let wait = policy.backoff(attempts, outcome.as_ref().ok().and_then(retry_after));
+            let next_ms = crate::clock::now_ms() + wait.as_millis() as u64;
+            if next_ms <= first_ms.saturating_add(policy.deadline_ms) {
+                METRICS.http_retry();
+                pause(live, wait, RetryState { attempts, first_ms }).await?;
+                continue;
+            }
+        }
+        return Ok((outcome, attempts));
+    }
+}
+
+/// Waits `wait` in memory if it is short, else suspends the invocation until then.
+async fn pause(live: &Live<'_>, wait: Duration, retry: RetryState) -> wasmtime::Result<()> {
+    if wait <= SHORT_SLEEP {
+        tokio::time::sleep(wait).await;
+        return Ok(());
+    }
+    Err(Suspend::Retry {
+        seq: live.seq,
+        due_ms: crate::clock::now_ms() + wait.as_millis() as u64,
+        retry,
+    }
+    .into())
+}
+
+/// What an outcome says about its destination.
+fn verdict(outcome: &Result<HttpResponse, HttpError>) -> Verdict {
+    match outcome {
+        Ok(response) => match response.status {
+            408 | 429 => Verdict::Overloaded,
+            500..=599 => Verdict::Failed,
+            _ => Verdict::Success,
+        },
+        Err(HttpError::Timeout) => Verdict::Overloaded,
+        Err(HttpError::Connect(_) | HttpError::Transport(_)) => Verdict::Failed,
+        Err(HttpError::InvalidRequest(_) | HttpError::ResponseTooLarge(_)) => Verdict::Success,
+    }
+}
+
+/// `host:port` of the request's URL (the default port of its scheme when none is given).
+fn destination_of(req: &HttpRequest) -> Option<String> {
+    let uri: Uri = req.url.parse().ok()?;
+    let host = uri.host()?;
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    Some(format!("{host}:{port}"))
 }
 
 /// Journaled HTTP request.

@@ -58,6 +58,8 @@ pub type Starter = Box<dyn Fn(String, InvocationId) + Send + Sync>;
 pub struct Services {
     /// Outgoing HTTP.
     pub http: HttpClient,
+    /// Per-destination limits and breakers.
+    pub destinations: crate::outbound::Destinations,
     /// Starts dispatched children once they are durable.
     pub start: Starter,
 }
@@ -75,6 +77,8 @@ pub struct Running {
     pub component: ComponentHash,
     /// The functions that component exports.
     pub functions: Arc<[String]>,
+    /// How its HTTP calls are retried.
+    pub retry: crate::outbound::RetryPolicy,
 }
 
 /// What a live step may use.
@@ -178,6 +182,7 @@ impl Steps {
                 }
                 .into());
             }
+            crate::metrics::METRICS.step_replayed();
             entry.outcome
         } else {
             let live = Live {
@@ -187,12 +192,12 @@ impl Steps {
                 seq,
                 last_instant: self.last_instant,
             };
-            let (outcome, effect) = request.perform(&live).await?;
+            let (outcome, effect, attempts) = request.perform(&live).await?;
             let entry = StepEntry {
                 kind: request.kind(),
                 digest,
                 summary: request.summary(),
-                attempts: 1,
+                attempts,
                 recorded_at_ms: crate::clock::now_ms(),
                 outcome,
             };
@@ -200,6 +205,7 @@ impl Steps {
                 .append_step(&running.tenant, self.invocation, seq, &entry, effect)
                 .await
                 .map_err(|source| StepError::Journal { seq, source })?;
+            crate::metrics::METRICS.step_live();
             if let Outcome::Dispatched(Ok(child)) = entry.outcome {
                 (services.start)(running.tenant.clone(), child);
             }

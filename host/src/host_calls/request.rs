@@ -85,13 +85,16 @@ impl StepRequest<'_> {
         truncate(text, MAX_SUMMARY)
     }
 
-    /// Performs the call for real; returns its outcome and what recording it entails. Fails
-    /// when the invocation must suspend instead ([`super::Suspend`]).
-    pub(crate) async fn perform(&self, live: &Live<'_>) -> wasmtime::Result<(Outcome, StepEffect)> {
+    /// Performs the call for real; returns its outcome, what recording it entails and the
+    /// attempts it took. Fails when the invocation must suspend instead ([`super::Suspend`]).
+    pub(crate) async fn perform(
+        &self,
+        live: &Live<'_>,
+    ) -> wasmtime::Result<(Outcome, StepEffect, u32)> {
         let outcome = match self {
             Self::Http(req) => {
-                let key = format!("{}-{}", live.running.id, live.seq);
-                Outcome::Http(live.services.http.send(req, &key).await)
+                let (outcome, attempts) = super::http::perform(live, req).await?;
+                return Ok((Outcome::Http(outcome), StepEffect::None, attempts));
             }
             Self::WallClock => super::clock::wall_clock(),
             Self::MonotonicClock => super::clock::monotonic(live.last_instant),
@@ -105,10 +108,16 @@ impl StepRequest<'_> {
                 function,
                 input,
                 detached,
-            } => return super::children::start(live, function, input, *detached),
-            Self::Await { mode, items } => return super::waits::settle(live, *mode, items).await,
+            } => {
+                let (outcome, effect) = super::children::start(live, function, input, *detached)?;
+                return Ok((outcome, effect, 1));
+            }
+            Self::Await { mode, items } => {
+                let (outcome, effect) = super::waits::settle(live, *mode, items).await?;
+                return Ok((outcome, effect, 1));
+            }
         };
-        Ok((outcome, StepEffect::None))
+        Ok((outcome, StepEffect::None, 1))
     }
 }
 

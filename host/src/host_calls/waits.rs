@@ -16,7 +16,9 @@ use super::{Live, StepError, StepRequest, Steps, mismatched};
 use crate::bindings::Timestamp;
 use crate::bindings::reprise::function::types::{AwaitMode as WitMode, Awaitable as WitAwaitable};
 use crate::ids::InvocationId;
-use crate::journal::{AwaitMode, Awaitable, InvocationState, Outcome, Settled, StepEffect};
+use crate::journal::{
+    AwaitMode, Awaitable, InvocationState, Outcome, RetryState, Settled, StepEffect,
+};
 
 /// Longest wait for a timer served in memory rather than by suspending the invocation.
 pub const SHORT_SLEEP: Duration = Duration::from_secs(1);
@@ -30,6 +32,13 @@ pub enum Suspend {
         seq: u32,
         mode: AwaitMode,
         items: Vec<Awaitable>,
+    },
+    /// Until `due_ms`, when the HTTP step at `seq` makes its next attempt.
+    #[error("suspended at step {seq} until the next attempt at {due_ms} ms")]
+    Retry {
+        seq: u32,
+        due_ms: u64,
+        retry: RetryState,
     },
 }
 

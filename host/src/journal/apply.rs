@@ -10,8 +10,8 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::codec::{decode, encode};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::schema::{
-    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, SIGNALS,
-    TIMERS, WAITS,
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
+    SIGNALS, TIMERS, WAITS,
 };
 use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::WriteError;
@@ -33,12 +33,14 @@ pub(super) enum Op {
         create: bool,
     },
     /// Suspend a running invocation on `items` (the wait step is at `seq`), or make it
-    /// pending at once if the wait is already satisfied.
+    /// pending at once if the wait is already satisfied; `retry` keeps the attempts of the
+    /// HTTP step at `seq` that waits to be retried.
     Suspend {
         record: Box<InvocationRecord>,
         seq: u32,
         mode: AwaitMode,
         items: Vec<Awaitable>,
+        retry: Option<RetryState>,
     },
     /// A timer row fell due.
     TimerDue {
@@ -70,6 +72,15 @@ pub enum StepEffect {
     CreateChild(Box<InvocationRecord>),
     /// Remove these received signals: (name, arrival number).
     ConsumeSignals(Vec<(String, u64)>),
+}
+
+/// The attempts of an HTTP step between two of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryState {
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the first started (ms since the Unix epoch).
+    pub first_ms: u64,
 }
 
 /// Invocations whose state an op changed besides its own target, for the scheduler to act on.
@@ -121,12 +132,17 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
             seq,
             mode,
             items,
+            retry,
         } => match read_record(txn, &record.tenant, record.id.0)? {
             None => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
             Some(old) if old.state.is_terminal() => {
                 refuse(WriteError::InvocationFinished(record.id.to_string()))
             }
             Some(old) => {
+                if let Some(retry) = retry {
+                    txn.open_table(RETRIES)?
+                        .insert((record.id.0, *seq), (retry.attempts, retry.first_ms))?;
+                }
                 suspend(txn, record, old.state, *seq, *mode, items, effects)?;
                 Ok(Ok(()))
             }
@@ -234,6 +250,7 @@ fn append_step(
         }
     }
     journal.insert((invocation, seq), entry)?;
+    txn.open_table(RETRIES)?.remove((invocation, seq))?;
     Ok(Ok(()))
 }
 
@@ -297,6 +314,8 @@ fn finished(
 ) -> Result<(), redb::Error> {
     let (tenant, id) = (record.tenant.as_str(), record.id.0);
     remove_wait(txn, tenant, id)?;
+    txn.open_table(RETRIES)?
+        .retain_in((id, 0u32)..=(id, u32::MAX), |_, _| false)?;
     txn.open_table(SIGNALS)?.retain_in(
         (tenant, id, "", 0u64)..=(tenant, id, "\u{10FFFF}", u64::MAX),
         |_, _| false,

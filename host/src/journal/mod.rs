@@ -12,7 +12,7 @@ mod store;
 mod waits;
 mod writer;
 
-pub use apply::{Effects, StepEffect};
+pub use apply::{Effects, RetryState, StepEffect};
 pub use codec::DecodeError;
 pub use entry::{Outcome, StepEntry, StepKind};
 pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};

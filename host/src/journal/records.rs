@@ -21,6 +21,8 @@ pub struct Deployment {
     pub size: u64,
     /// When this version was deployed (ms since the Unix epoch).
     pub deployed_at_ms: u64,
+    /// Retry policies set at deploy time.
+    pub policy: crate::outbound::Policy,
 }
 
 /// Where an invocation is in its life.

@@ -25,5 +25,8 @@ pub const CHILDREN: TableDefinition<(&str, u128, u128), bool> = TableDefinition:
 /// received by the invocation.
 pub const SIGNALS: TableDefinition<(&str, u128, &str, u64), &[u8]> =
     TableDefinition::new("signals");
+/// (invocation id, step) → (attempts made, ms since the Unix epoch of the first) of an HTTP
+/// step whose invocation is suspended between two attempts.
+pub const RETRIES: TableDefinition<(u128, u32), (u32, u64)> = TableDefinition::new("retries");
 /// (tenant, state name) → how many of the tenant's invocations are in that state.
 pub const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counts");

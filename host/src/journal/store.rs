@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::apply::{Effects, Op, StepEffect};
+use super::apply::{Effects, Op, RetryState, StepEffect};
 use super::codec::{DecodeError, decode, encode};
 use super::entry::StepEntry;
 use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::schema::{
-    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RUNNABLE, SIGNALS,
-    TIMERS, WAITS,
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
+    SIGNALS, TIMERS, WAITS,
 };
 use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::{WriteError, Writer};
@@ -80,6 +80,7 @@ impl Store {
             txn.open_table(CHILDREN).map_err(storage)?;
             txn.open_table(SIGNALS).map_err(storage)?;
             txn.open_table(COUNTS).map_err(storage)?;
+            txn.open_table(RETRIES).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -161,6 +162,35 @@ impl Store {
                 })
                 .collect()
         })
+    }
+
+    /// The attempts made so far by HTTP step `seq` of `id`, if it waits to be retried.
+    pub fn retry_state(
+        &self,
+        id: InvocationId,
+        seq: u32,
+    ) -> Result<Option<RetryState>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(RETRIES).map_err(storage)?;
+        Ok(table.get((id.0, seq)).map_err(storage)?.map(|v| {
+            let (attempts, first_ms) = v.value();
+            RetryState { attempts, first_ms }
+        }))
+    }
+
+    /// How many invocations are in each state, for every tenant: (tenant, state, count).
+    pub fn all_counts(&self) -> Result<Vec<(String, InvocationState, u64)>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let counts = txn.open_table(COUNTS).map_err(storage)?;
+        let mut out = Vec::new();
+        for row in counts.iter().map_err(storage)? {
+            let (key, value) = row.map_err(storage)?;
+            let (tenant, state) = key.value();
+            if let Some(state) = InvocationState::parse(state) {
+                out.push((tenant.to_string(), state, value.value()));
+            }
+        }
+        Ok(out)
     }
 
     /// How many invocations of `tenant` are in each state (states with none are left out).
@@ -377,12 +407,14 @@ impl Store {
         seq: u32,
         mode: AwaitMode,
         items: &[Awaitable],
+        retry: Option<RetryState>,
     ) -> Result<Effects, StoreError> {
         let op = Op::Suspend {
             record: Box::new(record.clone()),
             seq,
             mode,
             items: items.to_vec(),
+            retry,
         };
         Ok(self.writer.submit(op).await?)
     }
@@ -567,7 +599,7 @@ mod tests {
         let (parent, mut children) = family(&store, 3).await;
         let items: Vec<_> = children.iter().map(|c| Awaitable::Child(c.id)).collect();
         let effects = store
-            .suspend(&parent, 3, AwaitMode::All, &items)
+            .suspend(&parent, 3, AwaitMode::All, &items, None)
             .await
             .expect("suspend");
         assert!(effects.woken.is_empty());
@@ -600,7 +632,7 @@ mod tests {
         store.update_invocation(&children[1]).await.expect("fail");
         let items: Vec<_> = children.iter().map(|c| Awaitable::Child(c.id)).collect();
         let effects = store
-            .suspend(&parent, 2, AwaitMode::All, &items)
+            .suspend(&parent, 2, AwaitMode::All, &items, None)
             .await
             .expect("suspend");
         assert_eq!(effects.woken.len(), 1, "a failure ends an `all` wait");
@@ -625,7 +657,7 @@ mod tests {
         let go = Awaitable::Signal("go".into());
         let items = [go.clone(), go.clone(), go];
         let effects = store
-            .suspend(&rec, 0, AwaitMode::All, &items)
+            .suspend(&rec, 0, AwaitMode::All, &items, None)
             .await
             .expect("suspend");
         assert!(effects.woken.is_empty());

@@ -120,7 +120,9 @@ fn commit_batch(db: &Database, batch: &[Request]) -> Vec<Result<Effects, WriteEr
             })
             .collect::<Result<Vec<_>, redb::Error>>()
             .map_err(|e| storage(&e))?;
+        let started = std::time::Instant::now();
         txn.commit().map_err(|e| storage(&e))?;
+        crate::metrics::METRICS.commit(started.elapsed());
         Ok(results)
     })();
     match outcome {

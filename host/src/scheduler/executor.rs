@@ -9,8 +9,8 @@ use super::Inner;
 use crate::host_calls::{Running, StepError, Steps, Suspend};
 use crate::ids::InvocationId;
 use crate::journal::{
-    AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, StoreError,
-    WriteError,
+    AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, RetryState,
+    StoreError, WriteError,
 };
 use crate::runtime::{ComponentError, InvocationCtx};
 
@@ -25,6 +25,7 @@ enum Ending {
         seq: u32,
         mode: AwaitMode,
         items: Vec<Awaitable>,
+        retry: Option<RetryState>,
     },
     /// It was cancelled while it ran; the cancellation is recorded already.
     Cancelled,
@@ -91,8 +92,16 @@ async fn run(
             record.finish(InvocationState::Failed, now);
             inner.store.update_invocation(&record).await?
         }
-        Ending::Suspended { seq, mode, items } => {
-            let effects = inner.store.suspend(&record, seq, mode, &items).await?;
+        Ending::Suspended {
+            seq,
+            mode,
+            items,
+            retry,
+        } => {
+            let effects = inner
+                .store
+                .suspend(&record, seq, mode, &items, retry)
+                .await?;
             inner.timers_changed.notify_one();
             effects
         }
@@ -124,12 +133,19 @@ async fn attempt(inner: &Inner, record: &InvocationRecord) -> Ending {
         Ok(journal) => journal,
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
+    let retry = match inner.store.deployment(&record.tenant, &record.deployment) {
+        Ok(deployment) => deployment
+            .map(|d| d.policy.retry_for(&record.function))
+            .unwrap_or_default(),
+        Err(err) => return Ending::Abandoned(err.to_string()),
+    };
     let running = Running {
         tenant: record.tenant.clone(),
         id: record.id,
         deployment: record.deployment.clone(),
         component: record.component,
         functions: prepared.functions.clone().into(),
+        retry,
     };
     let steps = Steps::run(
         running,
@@ -160,12 +176,24 @@ fn failed(kind: FailureKind, message: String) -> Ending {
 /// Classifies a trap: a suspension, a determinism violation, a lost journal write, or a
 /// guest failure.
 fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
-    if let Some(Suspend::Wait { seq, mode, items }) = err.downcast_ref::<Suspend>() {
-        return Ending::Suspended {
-            seq: *seq,
-            mode: *mode,
-            items: items.clone(),
-        };
+    match err.downcast_ref::<Suspend>() {
+        Some(Suspend::Wait { seq, mode, items }) => {
+            return Ending::Suspended {
+                seq: *seq,
+                mode: *mode,
+                items: items.clone(),
+                retry: None,
+            };
+        }
+        Some(Suspend::Retry { seq, due_ms, retry }) => {
+            return Ending::Suspended {
+                seq: *seq,
+                mode: AwaitMode::All,
+                items: vec![Awaitable::Timer { due_ms: *due_ms }],
+                retry: Some(*retry),
+            };
+        }
+        None => {}
     }
     match err.downcast_ref::<StepError>() {
         Some(violation @ StepError::DeterminismViolation { .. }) => {

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 use crate::host_calls::{HttpClient, Services};
 use crate::ids::{ComponentHash, InvocationId};
 use crate::journal::{Deployment, Effects, InvocationRecord, Store, StoreError};
+use crate::outbound::{Destinations, Policy};
 use crate::runtime::{ComponentError, Components};
 
 /// Why a deployment was refused.
@@ -28,6 +29,9 @@ pub enum DeployError {
     /// The component is not a valid function component.
     #[error(transparent)]
     Component(#[from] ComponentError),
+    /// The policy does not fit the component.
+    #[error("{0}")]
+    BadPolicy(String),
     /// Storage failed; nothing was deployed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -106,6 +110,7 @@ impl Scheduler {
         store: Store,
         components: Components,
         http: HttpClient,
+        destinations: Destinations,
         config: SchedulerConfig,
     ) -> Self {
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
@@ -118,7 +123,11 @@ impl Scheduler {
             Inner {
                 store,
                 components,
-                services: Arc::new(Services { http, start }),
+                services: Arc::new(Services {
+                    http,
+                    destinations,
+                    start,
+                }),
                 waiters: Mutex::new(HashMap::new()),
                 running: Mutex::new(HashMap::new()),
                 slots: Semaphore::new(config.max_running.max(1)),
@@ -149,18 +158,22 @@ impl Scheduler {
         Ok(count)
     }
 
-    /// Validates and stores `component` under `name` for `tenant`.
+    /// Validates and stores `component` under `name` for `tenant`, with `policy`.
     pub async fn deploy(
         &self,
         tenant: &str,
         name: &str,
         component: Vec<u8>,
+        policy: Policy,
     ) -> Result<Deployment, DeployError> {
         if !crate::runtime::valid_function_name(name) {
             return Err(DeployError::BadName(name.chars().take(200).collect()));
         }
         let component = Arc::new(component);
         let prepared = self.inner.components.prepare(component.clone()).await?;
+        policy
+            .validate(&prepared.functions)
+            .map_err(DeployError::BadPolicy)?;
         let deployment = Deployment {
             tenant: tenant.to_string(),
             name: name.to_string(),
@@ -169,6 +182,7 @@ impl Scheduler {
             version: 0,
             size: component.len() as u64,
             deployed_at_ms: crate::clock::now_ms(),
+            policy,
         };
         let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
         Ok(self.inner.store.deploy(deployment, component).await?)
@@ -284,6 +298,11 @@ impl Scheduler {
             }
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// The outbound destinations (for metrics).
+    pub fn destinations(&self) -> &Destinations {
+        &self.inner.services.destinations
     }
 
     /// Whether component `hash` is prepared in this process (for tests and metrics).

@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use reprise_tests::mock_crm::{DEFAULT_PORT, DEFAULT_TOKEN, Latency, MockCrm, MockCrmConfig};
+use reprise_tests::mock_crm::{
+    DEFAULT_PORT, DEFAULT_TOKEN, Latency, MockCrm, MockCrmConfig, Outage,
+};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
@@ -18,6 +20,15 @@ struct Args {
     /// Latency per request in ms: `N` or a uniform range `MIN..MAX`.
     #[arg(long, default_value = "0", value_parser = Latency::parse_ms)]
     latency_ms: Latency,
+    /// Most requests handled at once; more are answered 429 with `Retry-After: 1`.
+    #[arg(long)]
+    max_concurrency: Option<usize>,
+    /// Most requests accepted per second; more are answered 429 with `Retry-After: 1`.
+    #[arg(long)]
+    rate_limit: Option<usize>,
+    /// An outage of 503s: `START+LENGTH` seconds after the first request, e.g. `5+10`.
+    #[arg(long, value_parser = Outage::parse_secs)]
+    outage: Option<Outage>,
 }
 
 #[tokio::main]
@@ -27,6 +38,9 @@ async fn main() -> std::io::Result<()> {
         listen: args.listen,
         token: args.token,
         latency: args.latency_ms,
+        max_concurrency: args.max_concurrency,
+        rate_limit: args.rate_limit,
+        outage: args.outage,
     })?;
     println!("mock CRM listening on {}", crm.url());
     tokio::signal::ctrl_c().await?;

@@ -1,0 +1,207 @@
+//! Process-wide counters and the Prometheus text rendering of `/metrics`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::journal::InvocationState;
+use crate::outbound::DestinationStats;
+
+/// Upper bounds (seconds) of the journal commit latency histogram.
+const COMMIT_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A per-destination gauge: name, help, and how to read it.
+type Gauge = (&'static str, &'static str, fn(&DestinationStats) -> f64);
+
+/// The counters.
+pub struct Metrics {
+    steps_live: AtomicU64,
+    steps_replayed: AtomicU64,
+    http_attempts: AtomicU64,
+    http_retries: AtomicU64,
+    commits: AtomicU64,
+    commit_micros: AtomicU64,
+    commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
+}
+
+/// The counters of this process.
+pub static METRICS: Metrics = Metrics {
+    steps_live: AtomicU64::new(0),
+    steps_replayed: AtomicU64::new(0),
+    http_attempts: AtomicU64::new(0),
+    http_retries: AtomicU64::new(0),
+    commits: AtomicU64::new(0),
+    commit_micros: AtomicU64::new(0),
+    commit_buckets: [const { AtomicU64::new(0) }; COMMIT_BUCKETS.len()],
+};
+
+impl Metrics {
+    /// A step was journaled live.
+    pub fn step_live(&self) {
+        self.steps_live.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A step was replayed from the journal.
+    pub fn step_replayed(&self) {
+        self.steps_replayed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An HTTP request was sent (one attempt).
+    pub fn http_attempt(&self) {
+        self.http_attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An HTTP attempt failed transiently and will be retried.
+    pub fn http_retry(&self) {
+        self.http_retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A journal transaction committed after `took`.
+    pub fn commit(&self, took: Duration) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.commit_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        let secs = took.as_secs_f64();
+        if let Some(at) = COMMIT_BUCKETS.iter().position(|bound| secs <= *bound) {
+            self.commit_buckets[at].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The Prometheus text exposition of these counters, invocation `counts` by (tenant,
+    /// state) and `destinations`.
+    pub fn render(
+        &self,
+        counts: &[(String, InvocationState, u64)],
+        destinations: &[DestinationStats],
+    ) -> String {
+        let mut out = String::new();
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# HELP reprise_invocations Invocations by state.");
+        let _ = writeln!(out, "# TYPE reprise_invocations gauge");
+        for (tenant, state, n) in counts {
+            let _ = writeln!(
+                out,
+                "reprise_invocations{{tenant=\"{}\",state=\"{}\"}} {n}",
+                escape(tenant),
+                state.as_str()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP reprise_steps_total Journal steps, live or replayed."
+        );
+        let _ = writeln!(out, "# TYPE reprise_steps_total counter");
+        let _ = writeln!(
+            out,
+            "reprise_steps_total{{mode=\"live\"}} {}",
+            get(&self.steps_live)
+        );
+        let _ = writeln!(
+            out,
+            "reprise_steps_total{{mode=\"replayed\"}} {}",
+            get(&self.steps_replayed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP reprise_http_attempts_total HTTP requests sent."
+        );
+        let _ = writeln!(out, "# TYPE reprise_http_attempts_total counter");
+        let _ = writeln!(
+            out,
+            "reprise_http_attempts_total {}",
+            get(&self.http_attempts)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP reprise_http_retries_total HTTP attempts that failed transiently and were retried."
+        );
+        let _ = writeln!(out, "# TYPE reprise_http_retries_total counter");
+        let _ = writeln!(
+            out,
+            "reprise_http_retries_total {}",
+            get(&self.http_retries)
+        );
+        let gauges: [Gauge; 3] = [
+            (
+                "reprise_destination_limit",
+                "Adaptive concurrency limit per destination.",
+                |d| d.limit,
+            ),
+            (
+                "reprise_destination_in_flight",
+                "Requests in flight per destination.",
+                |d| f64::from(d.in_flight),
+            ),
+            (
+                "reprise_destination_queued",
+                "Requests waiting in memory for a permit per destination.",
+                |d| f64::from(d.queued),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            for d in destinations {
+                let _ = writeln!(out, "{name}{{{}}} {}", labels(d), value(d));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP reprise_destination_breaker Circuit breaker state per destination (1 for the current state)."
+        );
+        let _ = writeln!(out, "# TYPE reprise_destination_breaker gauge");
+        for d in destinations {
+            for state in ["closed", "open", "half_open"] {
+                let _ = writeln!(
+                    out,
+                    "reprise_destination_breaker{{{},state=\"{state}\"}} {}",
+                    labels(d),
+                    u8::from(d.breaker == state)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP reprise_journal_commit_seconds Latency of durable journal commits."
+        );
+        let _ = writeln!(out, "# TYPE reprise_journal_commit_seconds histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in COMMIT_BUCKETS.iter().zip(&self.commit_buckets) {
+            cumulative += get(bucket);
+            let _ = writeln!(
+                out,
+                "reprise_journal_commit_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let commits = get(&self.commits);
+        let _ = writeln!(
+            out,
+            "reprise_journal_commit_seconds_bucket{{le=\"+Inf\"}} {commits}"
+        );
+        let _ = writeln!(
+            out,
+            "reprise_journal_commit_seconds_sum {}",
+            get(&self.commit_micros) as f64 / 1e6
+        );
+        let _ = writeln!(out, "reprise_journal_commit_seconds_count {commits}");
+        out
+    }
+}
+
+fn labels(d: &DestinationStats) -> String {
+    format!(
+        "tenant=\"{}\",destination=\"{}\"",
+        escape(&d.tenant),
+        escape(&d.destination)
+    )
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

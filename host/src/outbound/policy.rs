@@ -1,0 +1,217 @@
+//! The retry policy of journaled HTTP calls: which outcomes are transient, and how long to
+//! wait before the next attempt.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::{HttpError, HttpResponse};
+
+/// How a journaled HTTP call is retried when it fails transiently.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Most attempts in all (1 means no retry).
+    pub max_attempts: u32,
+    /// The first backoff's upper bound, in ms; each next one doubles, up to `max_delay_ms`.
+    pub initial_delay_ms: u64,
+    /// Largest backoff, in ms (a longer `Retry-After` is still honoured).
+    pub max_delay_ms: u64,
+    /// No new attempt starts later than this many ms after the first.
+    pub deadline_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 30,
+            initial_delay_ms: 200,
+            max_delay_ms: 30_000,
+            deadline_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+/// The policies a deployment sets: for all its functions, and per function.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Retry policy of HTTP calls of every function (else the host default).
+    #[serde(default)]
+    pub retry: Option<RetryPolicy>,
+    /// Overrides per function name.
+    #[serde(default)]
+    pub functions: BTreeMap<String, FunctionPolicy>,
+}
+
+/// The policies of one function.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionPolicy {
+    /// Retry policy of this function's HTTP calls.
+    #[serde(default)]
+    pub retry: Option<RetryPolicy>,
+}
+
+impl Policy {
+    /// The retry policy of `function`.
+    pub fn retry_for(&self, function: &str) -> RetryPolicy {
+        self.functions
+            .get(function)
+            .and_then(|f| f.retry.clone())
+            .or_else(|| self.retry.clone())
+            .unwrap_or_default()
+    }
+
+    /// Checks every policy, and that the functions named exist in `exported`.
+    pub fn validate(&self, exported: &[String]) -> Result<(), String> {
+        if let Some(retry) = &self.retry {
+            retry.validate().map_err(|e| e.to_string())?;
+        }
+        for (name, function) in &self.functions {
+            if !exported.contains(name) {
+                return Err(format!(
+                    "policy: `functions.{name}`: the component exports no function `{name}`; it exports: {}",
+                    exported.join(", ")
+                ));
+            }
+            if let Some(retry) = &function.retry {
+                retry
+                    .validate()
+                    .map_err(|e| format!("policy: `functions.{name}`: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a retry policy was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("retry policy: `{field}` {problem}")]
+pub struct PolicyError {
+    /// The field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl RetryPolicy {
+    /// Checks the fields make sense together.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |field, problem: &str| {
+            Err(PolicyError {
+                field,
+                problem: problem.to_string(),
+            })
+        };
+        if self.max_attempts == 0 || self.max_attempts > 1000 {
+            return bad("max_attempts", "must be between 1 and 1000");
+        }
+        if self.initial_delay_ms == 0 {
+            return bad("initial_delay_ms", "must be at least 1");
+        }
+        if self.max_delay_ms < self.initial_delay_ms {
+            return bad("max_delay_ms", "must be at least `initial_delay_ms`");
+        }
+        if self.deadline_ms == 0 {
+            return bad("deadline_ms", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The wait before the next attempt after `failed` failed attempts: full jitter over an
+    /// exponentially growing bound, but never less than the server's `Retry-After`.
+    pub fn backoff(&self, failed: u32, retry_after: Option<Duration>) -> Duration {
+        let exponent = failed.saturating_sub(1).min(30);
+        let bound = self
+            .initial_delay_ms
+            .saturating_mul(1u64 << exponent)
+            .min(self.max_delay_ms);
+        let jitter = Duration::from_millis(rand::rng().random_range(0..=bound));
+        match retry_after {
+            // Spread the retries a little so they do not all arrive at once.
+            Some(after) => after + jitter.min(Duration::from_millis(self.initial_delay_ms)),
+            None => jitter,
+        }
+    }
+}
+
+/// Whether an outcome is worth another attempt: no response (connect, timeout, transport),
+/// or 408, 429, 500, 502, 503, 504.
+pub fn transient(outcome: &Result<HttpResponse, HttpError>) -> bool {
+    match outcome {
+        Ok(response) => matches!(response.status, 408 | 429 | 500 | 502 | 503 | 504),
+        Err(HttpError::Connect(_) | HttpError::Timeout | HttpError::Transport(_)) => true,
+        Err(HttpError::InvalidRequest(_) | HttpError::ResponseTooLarge(_)) => false,
+    }
+}
+
+/// The `Retry-After` of a response, when given in seconds (at most an hour is taken).
+pub fn retry_after(response: &HttpResponse) -> Option<Duration> {
+    response
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, value)| value.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs.min(3600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, headers: &[(&str, &str)]) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn transient_outcomes_are_the_retryable_statuses_and_missing_responses() {
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert!(transient(&Ok(response(status, &[]))), "{status}");
+        }
+        for status in [200, 201, 400, 401, 404, 409, 422, 501] {
+            assert!(!transient(&Ok(response(status, &[]))), "{status}");
+        }
+        assert!(transient(&Err(HttpError::Timeout)));
+        assert!(transient(&Err(HttpError::Connect("refused".into()))));
+        assert!(!transient(&Err(HttpError::InvalidRequest("bad".into()))));
+    }
+
+    #[test]
+    fn backoff_grows_with_full_jitter_and_honours_retry_after() {
+        let policy = RetryPolicy::default();
+        for failed in 1..=12 {
+            let bound = (200u64 << (failed - 1)).min(30_000);
+            let wait = policy.backoff(failed, None);
+            assert!(wait <= Duration::from_millis(bound), "{failed}: {wait:?}");
+        }
+        let after = policy.backoff(1, Some(Duration::from_secs(2)));
+        assert!(after >= Duration::from_secs(2) && after <= Duration::from_millis(2200));
+        let r = response(429, &[("Retry-After", "3")]);
+        assert_eq!(retry_after(&r), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after(&response(429, &[("retry-after", "soon")])),
+            None
+        );
+    }
+
+    #[test]
+    fn bad_policies_name_the_field() {
+        let policy = RetryPolicy {
+            max_delay_ms: 10,
+            ..RetryPolicy::default()
+        };
+        let err = policy.validate().expect_err("max < initial");
+        assert_eq!(err.field, "max_delay_ms");
+        assert!(RetryPolicy::default().validate().is_ok());
+    }
+}
