@@ -130,6 +130,8 @@ async fn a_5000_user_export_survives_rate_limits_and_an_outage() {
     );
     assert!(metrics.contains("reprise_http_retries_total"), "{metrics}");
 
+    let rates: Vec<usize> = per_second.iter().map(|(total, _)| *total).collect();
+    eprintln!("requests per second at the limited CRM: {rates:?}");
     eprintln!(
         "{USERS} users in {took:?}: {} requests to the limited CRM ({} answered 429, {} answered \
          503 during the outage, {outage_seen} by the time the healthy export ran); adapted after \

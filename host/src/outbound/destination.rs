@@ -26,6 +26,9 @@ const DECREASE: f64 = 0.5;
 const DECREASE_COOLDOWN: Duration = Duration::from_millis(250);
 /// Longest a request waits in memory for a permit; longer waits are handed back.
 const MAX_QUEUE_WAIT: Duration = Duration::from_secs(1);
+/// Longest wait handed back for lack of room: those handed back look again at least this
+/// often, so a limit that recovers (e.g. after an outage) is used at once.
+const MAX_HANDED_BACK: Duration = Duration::from_secs(5);
 
 /// What an attempt's outcome says about the destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,7 +156,7 @@ impl Destination {
             // Hand it back with its own slot in a virtual queue, so that those handed back
             // come back spread over time rather than all at once.
             let spacing = s.latency.mul_f64(1.0 / s.limit.max(1.0));
-            let at = now.max(s.next_deferred) + spacing;
+            let at = (now.max(s.next_deferred) + spacing).min(now + MAX_HANDED_BACK);
             s.next_deferred = at;
             let jitter = rand::rng().random_range(0.9..1.1);
             return Ok(Admit::Wait((at - now).max(MAX_QUEUE_WAIT).mul_f64(jitter)));
