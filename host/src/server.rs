@@ -7,11 +7,14 @@ use anyhow::Context;
 
 use crate::host_calls::HttpClient;
 use crate::journal::Store;
+use crate::runtime::CompiledCache;
 use crate::runtime::{Components, new_engine};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "reprise.redb";
+/// The directory under the data directory holding compiled components.
+pub const COMPILED_DIR: &str = "compiled";
 
 /// How to run a host.
 #[derive(Clone, Debug)]
@@ -35,8 +38,11 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let db_path = options.data.join(DATABASE_FILE);
     let store = Store::open_with_cache(&db_path, options.cache_bytes)?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("cannot create the engine: {e:#}"))?;
-    let components =
-        Components::new(engine).map_err(|e| anyhow::anyhow!("cannot build the linker: {e:#}"))?;
+    let compiled_dir = options.data.join(COMPILED_DIR);
+    let compiled = CompiledCache::open(&compiled_dir, &engine)
+        .with_context(|| format!("cannot create {}", compiled_dir.display()))?;
+    let components = Components::new(engine, Some(compiled))
+        .map_err(|e| anyhow::anyhow!("cannot build the linker: {e:#}"))?;
     let scheduler = Scheduler::new(
         store,
         components,

@@ -103,3 +103,37 @@ async fn function_errors_and_panics_fail_the_invocation_with_their_message() {
     let status = host.cli_ok(&["status", &view.id]);
     assert!(status.contains("boom-4711"), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_host_loads_compiled_components_from_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut host = Host::start(dir.path());
+    host.deploy("hello", "hello");
+    let compiled: Vec<_> = std::fs::read_dir(dir.path().join("compiled"))
+        .expect("compiled dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(compiled.len(), 1, "{compiled:?}");
+    assert!(compiled[0].ends_with(".cwasm"), "{compiled:?}");
+
+    // A corrupt file is not trusted: it is compiled again.
+    host.kill();
+    std::fs::write(dir.path().join("compiled").join(&compiled[0]), b"garbage").expect("write");
+    host.restart();
+    let out = host.cli_ok(&["invoke", "hello", "--input", r#"{"name":"Cy"}"#, "--wait"]);
+    assert_eq!(json_out(&out), json!({"greeting": "Hello, Cy!"}));
+    let len = std::fs::metadata(dir.path().join("compiled").join(&compiled[0]))
+        .expect("rewritten")
+        .len();
+    assert!(
+        len > 1000,
+        "the compiled file was written again ({len} bytes)"
+    );
+
+    // After a clean restart it is loaded, and runs.
+    host.kill();
+    host.restart();
+    let out = host.cli_ok(&["invoke", "hello", "--input", r#"{"name":"Di"}"#, "--wait"]);
+    assert_eq!(json_out(&out), json!({"greeting": "Hello, Di!"}));
+}

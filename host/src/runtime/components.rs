@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
+use super::compiled::CompiledCache;
 use super::ctx::InvocationCtx;
 use crate::bindings::FunctionPre;
 use crate::host_calls::{Steps, shadow_wasi_with_journal};
@@ -74,14 +75,16 @@ pub struct Prepared {
 /// The engine, the linker and the per-process cache of prepared components.
 pub struct Components {
     engine: Engine,
+    compiled: Option<CompiledCache>,
     linker: Linker<InvocationCtx>,
     cache: Mutex<HashMap<ComponentHash, Arc<OnceCell<Arc<Prepared>>>>>,
 }
 
 impl Components {
     /// Builds the linker (WASI without files or sockets, journaled clocks and random, the
-    /// reprise host interface) on `engine`.
-    pub fn new(engine: Engine) -> wasmtime::Result<Self> {
+    /// reprise host interface) on `engine`; compiled components are kept in `compiled` when
+    /// given.
+    pub fn new(engine: Engine, compiled: Option<CompiledCache>) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         shadow_wasi_with_journal(&mut linker)?;
@@ -91,6 +94,7 @@ impl Components {
         )?;
         Ok(Components {
             engine,
+            compiled,
             linker,
             cache: Mutex::new(HashMap::new()),
         })
@@ -163,10 +167,14 @@ impl Components {
         bytes: Arc<Vec<u8>>,
     ) -> Result<Prepared, ComponentError> {
         let engine = self.engine.clone();
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &*bytes))
-            .await
-            .map_err(|e| ComponentError::Host(e.to_string()))?
-            .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+        let compiled = self.compiled.clone();
+        let component = tokio::task::spawn_blocking(move || match compiled {
+            Some(cache) => cache.load_or_compile(&engine, &hash, &bytes),
+            None => Component::new(&engine, &*bytes),
+        })
+        .await
+        .map_err(|e| ComponentError::Host(e.to_string()))?
+        .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)

@@ -1,9 +1,11 @@
 //! The WebAssembly runtime: one engine, one linker, a cache of pre-instantiated components.
 
+mod compiled;
 mod components;
 mod ctx;
 mod engine;
 
+pub use compiled::CompiledCache;
 pub use components::{ComponentError, Components, Prepared, valid_function_name};
 pub use ctx::InvocationCtx;
 pub use engine::{EPOCH_TICK, new_engine};
