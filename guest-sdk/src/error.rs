@@ -16,6 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Error {
     message: String,
     inner: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    retryable: bool,
 }
 
 impl Error {
@@ -24,6 +25,36 @@ impl Error {
         Error {
             message: message.to_string(),
             inner: None,
+            retryable: false,
+        }
+    }
+
+    /// An error after which the host runs the function again, by replay, under the
+    /// deployment's retry policy: steps already journaled are not repeated.
+    pub fn retryable(message: impl fmt::Display) -> Self {
+        Error {
+            retryable: true,
+            ..Error::msg(message)
+        }
+    }
+
+    /// Marks this error retryable (see [`Error::retryable`]).
+    pub fn retry(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+
+    /// Whether the host runs the function again after this error.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    /// A copy without the original error (for returning it to the host).
+    pub(crate) fn detached(&self) -> Self {
+        Error {
+            message: self.message.clone(),
+            inner: None,
+            retryable: self.retryable,
         }
     }
 
@@ -60,6 +91,7 @@ impl<E: StdError + Send + Sync + 'static> From<E> for Error {
         Error {
             message,
             inner: Some(Box::new(error)),
+            retryable: false,
         }
     }
 }

@@ -90,7 +90,7 @@ pub trait Function {
     const NAME: &'static str;
 
     /// Decodes `input` (JSON), runs the function and encodes its output (JSON).
-    fn call_json(input: &[u8]) -> std::result::Result<Vec<u8>, String>;
+    fn call_json(input: &[u8]) -> std::result::Result<Vec<u8>, Error>;
 }
 
 /// Exports `#[reprise_sdk::function]`s from the component: `reprise_sdk::export!(a, b);`.
@@ -113,15 +113,21 @@ macro_rules! export {
                 fn call(
                     name: ::std::string::String,
                     input: ::std::vec::Vec<u8>,
-                ) -> ::core::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<u8>,
+                    $crate::bindings::exports::reprise::function::guest::CallError,
+                > {
                     $(
                         if name == <$f as $crate::Function>::NAME {
-                            return <$f as $crate::Function>::call_json(&input);
+                            return <$f as $crate::Function>::call_json(&input)
+                                .map_err($crate::__private::call_error);
                         }
                     )+
-                    ::core::result::Result::Err($crate::__private::unknown_function(
-                        &name,
-                        &[$(<$f as $crate::Function>::NAME),+],
+                    ::core::result::Result::Err($crate::__private::call_error(
+                        $crate::Error::msg($crate::__private::unknown_function(
+                            &name,
+                            &[$(<$f as $crate::Function>::NAME),+],
+                        )),
                     ))
                 }
             }
@@ -139,18 +145,64 @@ pub mod __private {
     use serde::de::DeserializeOwned;
 
     /// Decodes a function's JSON input.
-    pub fn decode_input<T: DeserializeOwned>(function: &str, input: &[u8]) -> Result<T, String> {
-        serde_json::from_slice(input)
-            .map_err(|err| format!("invalid input for function `{function}`: {err}"))
+    pub fn decode_input<T: DeserializeOwned>(
+        function: &str,
+        input: &[u8],
+    ) -> Result<T, crate::Error> {
+        serde_json::from_slice(input).map_err(|err| {
+            crate::Error::msg(format!("invalid input for function `{function}`: {err}"))
+        })
     }
 
     /// Encodes a function's output as JSON.
     pub fn encode_output<T: Serialize + ?Sized>(
         function: &str,
         output: &T,
-    ) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(output)
-            .map_err(|err| format!("cannot encode the output of function `{function}`: {err}"))
+    ) -> Result<Vec<u8>, crate::Error> {
+        serde_json::to_vec(output).map_err(|err| {
+            crate::Error::msg(format!(
+                "cannot encode the output of function `{function}`: {err}"
+            ))
+        })
+    }
+
+    /// What the host is told of a failure.
+    pub fn call_error(
+        error: crate::Error,
+    ) -> crate::bindings::exports::reprise::function::guest::CallError {
+        crate::bindings::exports::reprise::function::guest::CallError {
+            retryable: error.is_retryable(),
+            message: error.message().to_string(),
+        }
+    }
+
+    /// A function's error `E`, as an SDK error: kept as it is when it is one (retryable or
+    /// not), else its `Display` text. Pick with `(&Wrap(&e)).to_sdk_error()` (autoref
+    /// chooses [`SdkError`] for `reprise_sdk::Error`, [`DisplayError`] for the rest).
+    pub struct Wrap<'a, E>(pub &'a E);
+
+    /// [`Wrap`] of an SDK error.
+    pub trait SdkError {
+        /// The error.
+        fn to_sdk_error(&self) -> crate::Error;
+    }
+
+    impl SdkError for Wrap<'_, crate::Error> {
+        fn to_sdk_error(&self) -> crate::Error {
+            self.0.detached()
+        }
+    }
+
+    /// [`Wrap`] of any other error.
+    pub trait DisplayError {
+        /// The error's text as an SDK error.
+        fn to_sdk_error(&self) -> crate::Error;
+    }
+
+    impl<E: std::fmt::Display> DisplayError for &Wrap<'_, E> {
+        fn to_sdk_error(&self) -> crate::Error {
+            crate::Error::msg(self.0)
+        }
     }
 
     /// Starts a child invocation of a function of this component (`NAME::dispatch`).

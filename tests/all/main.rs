@@ -10,6 +10,7 @@ mod crash;
 mod determinism;
 mod mock_crm;
 mod resilience;
+mod retries;
 mod roundtrip;
 mod signals;
 mod timers;

@@ -117,13 +117,7 @@ async fn a_5000_user_export_survives_rate_limits_and_an_outage() {
         .iter()
         .filter(|r| r.status == Some(hyper::StatusCode::TOO_MANY_REQUESTS))
         .count();
-    let metrics = host
-        .api
-        .raw(hyper::Method::GET, "/metrics", "text/plain", Vec::new())
-        .await
-        .expect("metrics")
-        .1;
-    let metrics = String::from_utf8_lossy(&metrics);
+    let metrics = host.metrics().await;
     assert!(
         metrics.contains("reprise_destination_limit{tenant=\"default\""),
         "{metrics}"

@@ -165,6 +165,13 @@ impl Host {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs `reprise deploy NAME FILE --policy POLICY` for guest component `file`.
+    pub fn deploy_with_policy(&self, name: &str, file: &str, policy: &str) -> Output {
+        let path = guest(file);
+        let path = path.to_str().expect("utf-8 path");
+        self.cli(&["deploy", name, path, "--policy", policy])
+    }
+
     /// Deploys guest component `file` (see [`guest`]) as `name`.
     pub fn deploy(&self, name: &str, file: &str) {
         let path = guest(file);
@@ -268,6 +275,16 @@ impl Host {
             )
             .await
             .unwrap_or_else(|e| panic!("signal {name} to {id}: {e:#}"));
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let (_, body) = self
+            .api
+            .raw(hyper::Method::GET, "/metrics", "text/plain", Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("metrics: {e:#}"));
+        String::from_utf8_lossy(&body).into_owned()
     }
 
     /// The journal of invocation `id`.

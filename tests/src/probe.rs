@@ -1,5 +1,7 @@
 //! A probe HTTP server for test functions: records every request, answers `/step`-style
 //! posts with a value derived from the input, and holds requests to `/hold…` until released.
+//! `/flaky/N…` answers the first N requests of each `Idempotency-Key` with 503, and
+//! `/limited…` the first of each key with 429 and `Retry-After: 2`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -140,10 +142,39 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         seen.push(Seen {
             method,
             path: path.clone(),
-            key,
+            key: key.clone(),
             body: body.clone(),
             at: Instant::now(),
         });
+    }
+    let earlier = state
+        .seen
+        .lock()
+        .map(|seen| {
+            seen.iter()
+                .filter(|s| s.key == key && s.path == path)
+                .count()
+                - 1
+        })
+        .unwrap_or(0);
+    if let Some(refusals) = path
+        .strip_prefix("/flaky/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        && earlier < refusals
+    {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"down")));
+        *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+        return response;
+    }
+    if path.starts_with("/limited") && earlier == 0 {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"slow down")));
+        *response.status_mut() = hyper::StatusCode::TOO_MANY_REQUESTS;
+        response.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("2"),
+        );
+        return response;
     }
     let reply = if path.starts_with("/hold") {
         let mut gate = state.gate.subscribe();

@@ -16,7 +16,8 @@ use syn::{FnArg, ItemFn, LitStr, ReturnType, Type, parse_macro_input};
 /// `NAME` (type namespace only, so it does not clash with the function) implementing
 /// `reprise_sdk::Function`, which decodes the JSON input into `T`, calls the function
 /// and encodes its output as JSON. `R` may be `Result<U, E>` (`U: Serialize`,
-/// `E: Display`; an `Err` becomes the invocation's error message), a plain
+/// `E: Display`; an `Err` becomes the invocation's error message, and a
+/// `reprise_sdk::Error::retryable` one makes the host run the function again), a plain
 /// `U: Serialize`, or nothing. A function without an argument ignores its input.
 ///
 /// Export the functions of a component with `reprise_sdk::export!(NAME, ...)`.
@@ -162,7 +163,11 @@ fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
                     ::reprise_sdk::__private::encode_output(#name, &#value)
                 }
                 ::core::result::Result::Err(#error) => {
-                    ::core::result::Result::Err(::std::string::ToString::to_string(&#error))
+                    #[allow(unused_imports)]
+                    use ::reprise_sdk::__private::{DisplayError as _, SdkError as _};
+                    ::core::result::Result::Err(
+                        (&::reprise_sdk::__private::Wrap(&#error)).to_sdk_error(),
+                    )
                 }
             }
         }
@@ -183,7 +188,7 @@ fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
 
             fn call_json(
                 #input: &[u8],
-            ) -> ::core::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, ::reprise_sdk::Error> {
                 #body
             }
         }

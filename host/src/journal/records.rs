@@ -120,6 +120,8 @@ pub struct InvocationRecord {
     pub state: InvocationState,
     /// How many times execution has started (1 + resumptions).
     pub attempts: u32,
+    /// How many failed executions were run again under the retry policy.
+    pub retries: u32,
     /// Created (ms since the Unix epoch).
     pub created_at_ms: u64,
     /// Last state change (ms since the Unix epoch).
@@ -156,6 +158,7 @@ impl InvocationRecord {
             input,
             state: InvocationState::Pending,
             attempts: 0,
+            retries: 0,
             created_at_ms: now,
             updated_at_ms: now,
             finished_at_ms: None,

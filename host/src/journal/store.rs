@@ -493,6 +493,7 @@ mod tests {
             input: b"{}".to_vec(),
             state,
             attempts: 0,
+            retries: 0,
             created_at_ms: 1,
             updated_at_ms: 1,
             finished_at_ms: None,

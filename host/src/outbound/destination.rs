@@ -283,6 +283,24 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_fixed_rate_limit_spaces_the_requests() {
+        let dest = Arc::new(Destination::new(Some(20.0)));
+        let started = Instant::now();
+        for _ in 0..5 {
+            let Admit::Go(permit) = dest.admit().await else {
+                panic!("a short wait is spent in memory")
+            };
+            dest.record(permit, Verdict::Success);
+        }
+        // Five requests at 20/s: the last starts 4 × 50 ms after the first.
+        assert!(
+            started.elapsed() >= Duration::from_millis(195),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
     async fn the_limit_grows_on_success_and_halves_on_overload() {
         let dest = Arc::new(Destination::new(None));
         let mut permits = Vec::new();

@@ -41,6 +41,10 @@ pub struct Policy {
     /// Retry policy of HTTP calls of every function (else the host default).
     #[serde(default)]
     pub retry: Option<RetryPolicy>,
+    /// How functions that trap or return a retryable error are run again (else
+    /// [`RetryPolicy::rerun_default`]).
+    #[serde(default)]
+    pub rerun: Option<RetryPolicy>,
     /// Overrides per function name.
     #[serde(default)]
     pub functions: BTreeMap<String, FunctionPolicy>,
@@ -53,6 +57,9 @@ pub struct FunctionPolicy {
     /// Retry policy of this function's HTTP calls.
     #[serde(default)]
     pub retry: Option<RetryPolicy>,
+    /// How this function is run again after a trap or a retryable error.
+    #[serde(default)]
+    pub rerun: Option<RetryPolicy>,
 }
 
 impl Policy {
@@ -65,10 +72,23 @@ impl Policy {
             .unwrap_or_default()
     }
 
+    /// How `function` is run again after a trap or a retryable error.
+    pub fn rerun_for(&self, function: &str) -> RetryPolicy {
+        self.functions
+            .get(function)
+            .and_then(|f| f.rerun.clone())
+            .or_else(|| self.rerun.clone())
+            .unwrap_or_else(RetryPolicy::rerun_default)
+    }
+
     /// Checks every policy, and that the functions named exist in `exported`.
     pub fn validate(&self, exported: &[String]) -> Result<(), String> {
-        if let Some(retry) = &self.retry {
-            retry.validate().map_err(|e| e.to_string())?;
+        for (name, policy) in [("retry", &self.retry), ("rerun", &self.rerun)] {
+            if let Some(policy) = policy {
+                policy
+                    .validate()
+                    .map_err(|e| format!("policy: `{name}`: {e}"))?;
+            }
         }
         for (name, function) in &self.functions {
             if !exported.contains(name) {
@@ -77,8 +97,8 @@ impl Policy {
                     exported.join(", ")
                 ));
             }
-            if let Some(retry) = &function.retry {
-                retry
+            for policy in [&function.retry, &function.rerun].into_iter().flatten() {
+                policy
                     .validate()
                     .map_err(|e| format!("policy: `functions.{name}`: {e}"))?;
             }
@@ -98,6 +118,17 @@ pub struct PolicyError {
 }
 
 impl RetryPolicy {
+    /// The default for running a function again after a trap or a retryable error: 3 runs in
+    /// all, 1 s then up to 10 s apart, within 15 minutes.
+    pub fn rerun_default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_delay_ms: 1000,
+            max_delay_ms: 10_000,
+            deadline_ms: 15 * 60 * 1000,
+        }
+    }
+
     /// Checks the fields make sense together.
     pub fn validate(&self) -> Result<(), PolicyError> {
         let bad = |field, problem: &str| {

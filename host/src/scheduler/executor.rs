@@ -12,14 +12,16 @@ use crate::journal::{
     AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, RetryState,
     StoreError, WriteError,
 };
+use crate::outbound::RetryPolicy;
 use crate::runtime::{ComponentError, InvocationCtx};
 
 /// How one execution attempt ended.
 enum Ending {
     /// The function returned its output.
     Completed(Vec<u8>),
-    /// The invocation failed for good.
-    Failed(Failure),
+    /// The function failed; `true` if running it again may help (a trap, or an error it marked
+    /// retryable).
+    Failed(Failure, bool),
     /// The invocation waits; its instance is dropped.
     Suspended {
         seq: u32,
@@ -75,18 +77,30 @@ async fn run(
     record.updated_at_ms = crate::clock::now_ms();
     inner.store.update_invocation(&record).await?;
 
+    let (policy, rerun) = match inner.store.deployment(&record.tenant, &record.deployment)? {
+        Some(d) => (
+            d.policy.retry_for(&record.function),
+            d.policy.rerun_for(&record.function),
+        ),
+        None => (RetryPolicy::default(), RetryPolicy::rerun_default()),
+    };
     let ending = tokio::select! {
-        ending = attempt(inner, &record) => ending,
+        ending = attempt(inner, &record, &policy) => ending,
         () = stop.notified() => Ending::Cancelled,
     };
     let now = crate::clock::now_ms();
+    let ending = match ending {
+        Ending::Failed(failure, true) => retry_or_fail(&mut record, &rerun, failure, now),
+        other => other,
+    };
     let effects = match ending {
         Ending::Completed(output) => {
             record.output = Some(output);
+            record.failure = None;
             record.finish(InvocationState::Completed, now);
             inner.store.update_invocation(&record).await?
         }
-        Ending::Failed(failure) => {
+        Ending::Failed(failure, _) => {
             tracing::info!(invocation = %id, "failed: {}", failure.message);
             record.failure = Some(failure);
             record.finish(InvocationState::Failed, now);
@@ -115,7 +129,36 @@ async fn run(
     Ok(())
 }
 
-async fn attempt(inner: &Inner, record: &InvocationRecord) -> Ending {
+/// After a retryable failure: suspends the invocation until its next run under `policy`, or
+/// fails it when the policy is spent. A failure determined by the journal recurs on each run.
+fn retry_or_fail(
+    record: &mut InvocationRecord,
+    policy: &RetryPolicy,
+    failure: Failure,
+    now: u64,
+) -> Ending {
+    let runs = record.retries + 1;
+    let wait = policy.backoff(runs, None);
+    let next_ms = now + wait.as_millis() as u64;
+    if runs >= policy.max_attempts || next_ms > record.created_at_ms + policy.deadline_ms {
+        let failure = Failure {
+            message: format!("{} (after {runs} runs)", failure.message),
+            ..failure
+        };
+        return Ending::Failed(failure, false);
+    }
+    tracing::info!(invocation = %record.id, "run {runs} failed, runs again in {wait:?}: {}", failure.message);
+    record.retries = runs;
+    record.failure = Some(failure);
+    Ending::Suspended {
+        seq: u32::MAX,
+        mode: AwaitMode::All,
+        items: vec![Awaitable::Timer { due_ms: next_ms }],
+        retry: None,
+    }
+}
+
+async fn attempt(inner: &Inner, record: &InvocationRecord, policy: &RetryPolicy) -> Ending {
     let load = || async {
         inner
             .store
@@ -133,19 +176,13 @@ async fn attempt(inner: &Inner, record: &InvocationRecord) -> Ending {
         Ok(journal) => journal,
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
-    let retry = match inner.store.deployment(&record.tenant, &record.deployment) {
-        Ok(deployment) => deployment
-            .map(|d| d.policy.retry_for(&record.function))
-            .unwrap_or_default(),
-        Err(err) => return Ending::Abandoned(err.to_string()),
-    };
     let running = Running {
         tenant: record.tenant.clone(),
         id: record.id,
         deployment: record.deployment.clone(),
         component: record.component,
         functions: prepared.functions.clone().into(),
-        retry,
+        retry: policy.clone(),
     };
     let steps = Steps::run(
         running,
@@ -164,13 +201,20 @@ async fn attempt(inner: &Inner, record: &InvocationRecord) -> Ending {
         .await;
     match result {
         Ok(Ok(output)) => Ending::Completed(output),
-        Ok(Err(message)) => failed(FailureKind::FunctionError, message),
+        Ok(Err(error)) => Ending::Failed(
+            Failure {
+                kind: FailureKind::FunctionError,
+                message: error.message,
+            },
+            error.retryable,
+        ),
         Err(err) => trapped(err, store.data()),
     }
 }
 
+/// A failure that running the function again cannot fix.
 fn failed(kind: FailureKind, message: String) -> Ending {
-    Ending::Failed(Failure { kind, message })
+    Ending::Failed(Failure { kind, message }, false)
 }
 
 /// Classifies a trap: a suspension, a determinism violation, a lost journal write, or a
@@ -218,5 +262,11 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
         message.push_str("\nstderr:\n");
         message.push_str(&stderr);
     }
-    failed(FailureKind::Trap, message)
+    Ending::Failed(
+        Failure {
+            kind: FailureKind::Trap,
+            message,
+        },
+        true,
+    )
 }

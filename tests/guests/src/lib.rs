@@ -387,6 +387,28 @@ pub fn wake_at(input: WakeAt) -> Result<Woke, Error> {
     })
 }
 
+/// Input of [`post_then_fail`].
+#[derive(Deserialize)]
+pub struct PostThenFail {
+    /// Where to POST first.
+    pub url: String,
+    /// `panic`, `retryable` or `error`.
+    pub how: String,
+}
+
+/// POSTs to `url` (a journaled step), then fails as `how` says.
+#[reprise_sdk::function]
+pub fn post_then_fail(input: PostThenFail) -> Result<(), Error> {
+    http::post(&input.url)
+        .json(&serde_json::json!({"i": 0}))
+        .send()?;
+    match input.how.as_str() {
+        "panic" => panic!("failing on purpose"),
+        "retryable" => Err(Error::retryable("not yet, try again")),
+        _ => Err(Error::msg("failing for good")),
+    }
+}
+
 reprise_sdk::export!(
     steps,
     entropy,
@@ -403,6 +425,7 @@ reprise_sdk::export!(
     signals,
     thread_sleep,
     wake_at,
+    post_then_fail,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {
