@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub scheduler: SchedulerConfig,
     /// Size of redb's page cache in bytes.
     pub cache_bytes: usize,
+    /// Most writes per journal transaction (1: one transaction per write, for comparison).
+    pub commit_batch: usize,
     /// Fixed rate limits (requests per second) by destination `host:port`.
     pub rate_limits: std::collections::HashMap<String, f64>,
 }
@@ -36,7 +38,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data)
         .with_context(|| format!("cannot create data directory {}", options.data.display()))?;
     let db_path = options.data.join(DATABASE_FILE);
-    let store = Store::open_with_cache(&db_path, options.cache_bytes)?;
+    let store = Store::open_with(&db_path, options.cache_bytes, options.commit_batch)?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("cannot create the engine: {e:#}"))?;
     let compiled_dir = options.data.join(COMPILED_DIR);
     let compiled = CompiledCache::open(&compiled_dir, &engine)

@@ -62,17 +62,25 @@ pub struct Host {
     /// A client of its API.
     pub api: ApiClient,
     starts: u32,
+    /// Extra arguments of `reprise serve`.
+    args: Vec<String>,
 }
 
 impl Host {
     /// Starts a host on `data` listening on a free loopback port.
     pub fn start(data: &Path) -> Host {
+        Self::start_with(data, &[])
+    }
+
+    /// Starts a host on `data` with extra `reprise serve` arguments.
+    pub fn start_with(data: &Path, args: &[&str]) -> Host {
         let mut host = Host {
             child: None,
             data: data.to_path_buf(),
             url: String::new(),
             api: ApiClient::new("http://127.0.0.1:1"),
             starts: 0,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         host.restart();
         host
@@ -88,6 +96,7 @@ impl Host {
         let mut child = Command::new(reprise_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(&self.data)
+            .args(&self.args)
             .env("REPRISE_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -28,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             max_running,
             cache_mb,
+            commit_batch,
             rate_limits,
         } => {
             serve(ServeOptions {
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 scheduler: SchedulerConfig { max_running },
                 cache_bytes: cache_mb.saturating_mul(1024 * 1024),
                 rate_limits: rate_limits.into_iter().collect(),
+                commit_batch,
             })
             .await?;
         }

@@ -53,6 +53,10 @@ pub enum Command {
         /// number of invocations stored).
         #[arg(long, env = "REPRISE_CACHE_MB", default_value_t = 64)]
         cache_mb: usize,
+        /// Most writes committed in one journal transaction (group commit); 1 commits every
+        /// write on its own (for benchmarks).
+        #[arg(long, env = "REPRISE_COMMIT_BATCH", default_value_t = 4096)]
+        commit_batch: usize,
         /// A fixed rate limit for a destination: `HOST:PORT=REQUESTS_PER_SECOND` (repeatable).
         #[arg(long = "rate-limit", value_parser = parse_rate_limit)]
         rate_limits: Vec<(String, f64)>,

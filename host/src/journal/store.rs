@@ -53,11 +53,16 @@ impl Store {
     /// Opens (or creates) the database at `path` with a [`DEFAULT_CACHE_BYTES`] page cache,
     /// and starts its writer.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+        Self::open_with(path, DEFAULT_CACHE_BYTES, super::writer::MAX_BATCH)
     }
 
-    /// Opens (or creates) the database at `path` with a page cache of `cache_bytes`.
-    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+    /// Opens (or creates) the database at `path` with a page cache of `cache_bytes`, and
+    /// commits at most `max_batch` writes per transaction (1: a transaction per write).
+    pub fn open_with(
+        path: &Path,
+        cache_bytes: usize,
+        max_batch: usize,
+    ) -> Result<Self, StoreError> {
         let open_err = |message: String| StoreError::Open {
             path: path.display().to_string(),
             message,
@@ -84,7 +89,7 @@ impl Store {
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
-        let writer = Writer::start(db.clone()).map_err(storage)?;
+        let writer = Writer::start(db.clone(), max_batch).map_err(storage)?;
         Ok(Store { db, writer })
     }
 

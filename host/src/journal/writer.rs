@@ -65,12 +65,13 @@ impl Drop for JoinOnDrop {
 }
 
 impl Writer {
-    /// Starts the writer thread for `db`.
-    pub fn start(db: Arc<Database>) -> std::io::Result<Self> {
+    /// Starts the writer thread for `db`, committing at most `max_batch` ops per transaction.
+    pub fn start(db: Arc<Database>, max_batch: usize) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let max_batch = max_batch.clamp(1, MAX_BATCH);
         let handle = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || run(db, rx))?;
+            .spawn(move || run(db, rx, max_batch))?;
         Ok(Writer {
             tx,
             _thread: Arc::new(JoinOnDrop(Some(handle))),
@@ -87,11 +88,11 @@ impl Writer {
     }
 }
 
-fn run(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Request>) {
-    let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
+fn run(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Request>, max_batch: usize) {
+    let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match rx.try_recv() {
                 Ok(req) => batch.push(req),
                 Err(_) => break,

@@ -409,6 +409,29 @@ pub fn post_then_fail(input: PostThenFail) -> Result<(), Error> {
     }
 }
 
+/// Input of [`random_steps`].
+#[derive(Deserialize)]
+pub struct RandomSteps {
+    /// Journaled steps to take (8 random bytes each).
+    pub count: u32,
+    /// Then sleep durably this long.
+    #[serde(default)]
+    pub sleep_ms: u64,
+}
+
+/// Takes `count` journaled steps (random bytes), sleeps `sleep_ms`, returns the last byte.
+#[reprise_sdk::function]
+pub fn random_steps(input: RandomSteps) -> u8 {
+    let mut last = 0;
+    for _ in 0..input.count {
+        last = reprise_sdk::random_bytes(8)[0];
+    }
+    if input.sleep_ms > 0 {
+        reprise_sdk::sleep(Duration::from_millis(input.sleep_ms));
+    }
+    last
+}
+
 reprise_sdk::export!(
     steps,
     entropy,
@@ -426,6 +449,7 @@ reprise_sdk::export!(
     thread_sleep,
     wake_at,
     post_then_fail,
+    random_steps,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {

@@ -28,6 +28,38 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Scenario {
+    /// Start cost: instantiate the pre-instantiated test component and call a trivial
+    /// function, in process (no API, no journal): p50 and p99.
+    Start {
+        /// Calls to time.
+        #[arg(long, default_value_t = 20_000)]
+        calls: usize,
+    },
+    /// HTTP API round trip: invoke a trivial function and wait for its result, sequentially
+    /// and with 64 clients: p50 and p99.
+    Api {
+        /// Invocations per run.
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+    },
+    /// Durable step throughput: C concurrent invocations each taking K journaled steps, with
+    /// group commit and with one transaction per write.
+    Steps,
+    /// Timer accuracy: 64 concurrent invocations sleeping 100 ms: completion latency.
+    Timers,
+    /// Host resident memory after COUNT completed invocations.
+    Memory {
+        /// Invocations to complete.
+        #[arg(long, default_value_t = 20_000)]
+        count: usize,
+    },
+    /// Replay rate and journal size: one invocation takes ENTRIES steps, suspends, and is
+    /// resumed by replaying them.
+    Replay {
+        /// Journal entries.
+        #[arg(long, default_value_t = 100_000)]
+        entries: u32,
+    },
     /// Resident memory and disk with 1,000 and COUNT invocations suspended on timers, then
     /// how late the timers fire when they fall due (spread over WINDOW seconds).
     Suspended {
@@ -56,6 +88,12 @@ async fn main() -> anyhow::Result<()> {
             window,
             clients,
         } => suspended(&args.data, count, window, clients).await,
+        Scenario::Start { calls } => start(calls).await,
+        Scenario::Api { count } => api(&args.data, count).await,
+        Scenario::Steps => steps(&args.data).await,
+        Scenario::Timers => timers(&args.data).await,
+        Scenario::Memory { count } => memory(&args.data, count).await,
+        Scenario::Replay { entries } => replay(&args.data, entries).await,
     }
 }
 
@@ -238,4 +276,242 @@ async fn lateness(
     }
     all.sort_unstable();
     Ok(all)
+}
+
+/// Starts `function` with `input` and waits for its result; returns the time it took.
+async fn call(api: &ApiClient, function: &str, input: &Value) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let body = json!({"function": function, "input": input});
+    let view: InvocationView = api
+        .call(
+            hyper::Method::POST,
+            "/v1/invocations?wait=300",
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+        .await?;
+    if view.state != "completed" {
+        bail!("{function} ended {}: {:?}", view.state, view.error);
+    }
+    Ok(started.elapsed())
+}
+
+/// Runs `count` calls of `function` with `clients` concurrent clients; returns each call's
+/// time, sorted, and the wall time of the whole run.
+async fn calls(
+    api: &Arc<ApiClient>,
+    function: &str,
+    input: Value,
+    count: usize,
+    clients: usize,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients.min(count) {
+        let (api, next, input, function) = (
+            api.clone(),
+            next.clone(),
+            input.clone(),
+            function.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                times.push(call(&api, &function, &input).await?);
+            }
+            anyhow::Ok(times)
+        }));
+    }
+    let mut times = Vec::new();
+    for task in tasks {
+        times.extend(task.await??);
+    }
+    let wall = started.elapsed();
+    times.sort_unstable();
+    Ok((times, wall))
+}
+
+fn p(times: &[Duration], q: f64) -> String {
+    let d = percentile(times, q);
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+/// A host on a fresh `data` with the test guests deployed, and a client of its API.
+fn host_with_guests(data: &std::path::Path, args: &[&str]) -> (Host, Arc<ApiClient>) {
+    if data.exists() {
+        let _ = std::fs::remove_dir_all(data);
+    }
+    let host = Host::start_with(data, args);
+    host.deploy("tg", "reprise_test_guests");
+    let api = Arc::new(ApiClient::new(&host.url));
+    (host, api)
+}
+
+/// Start cost, in process.
+async fn start(count: usize) -> anyhow::Result<()> {
+    use reprise::host_calls::Steps;
+    use reprise::runtime::{Components, InvocationCtx, new_engine};
+    let bytes = std::fs::read(reprise_tests::host::guest("reprise_test_guests"))?;
+    let engine = new_engine()?;
+    let components = Components::new(engine, None)?;
+    let prepared = components
+        .prepare(Arc::new(bytes))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let mut store = components.new_store(InvocationCtx::new(Steps::discovery()));
+        let instance = prepared.pre.instantiate_async(&mut store).await?;
+        let output = instance
+            .reprise_function_guest()
+            .call_call(&mut store, "echo", b"1")
+            .await?;
+        times.push(started.elapsed());
+        if output.is_err() {
+            bail!("echo failed: {output:?}");
+        }
+    }
+    times.sort_unstable();
+    println!("start cost: new store + instantiate (pre-instantiated) + call `echo`, {count} calls");
+    println!("  p50 {}   p99 {}", p(&times, 50.0), p(&times, 99.0));
+    Ok(())
+}
+
+/// API round trip.
+async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
+    let (_host, api) = host_with_guests(data, &[]);
+    let input = json!(1);
+    calls(&api, "tg.echo", input.clone(), 200, 1).await?; // warm up
+    println!("API round trip: POST /v1/invocations?wait (tg.echo), {count} invocations");
+    for clients in [1, 64] {
+        let (times, wall) = calls(&api, "tg.echo", input.clone(), count, clients).await?;
+        println!(
+            "  {clients:>2} client(s): p50 {}   p99 {}   ({:.0} invocations/s)",
+            p(&times, 50.0),
+            p(&times, 99.0),
+            count as f64 / wall.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Durable steps per second for C×K, group commit vs one transaction per write.
+async fn steps(data: &std::path::Path) -> anyhow::Result<()> {
+    println!("durable steps: C invocations at once, each taking K journaled steps (random bytes)");
+    println!(
+        "  {:>5} {:>4}   {:>16}   {:>22}   ratio",
+        "C", "K", "group commit", "a transaction per write"
+    );
+    for c in [1usize, 64, 1024] {
+        for k in [1u32, 10, 100] {
+            let mut rates = Vec::new();
+            for args in [&[][..], &["--commit-batch", "1"][..]] {
+                // One transaction per write is slow: measure it on the smaller runs only.
+                if !args.is_empty() && c * k as usize > 10_240 {
+                    rates.push(None);
+                    continue;
+                }
+                let (host, api) = host_with_guests(data, args);
+                let input = json!({"count": k});
+                let (_, wall) = calls(&api, "tg.random_steps", input, c, c).await?;
+                rates.push(Some((c * k as usize) as f64 / wall.as_secs_f64()));
+                drop(host);
+            }
+            let shown = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.0}/s"));
+            let ratio = match (rates[0], rates[1]) {
+                (Some(a), Some(b)) => format!("{:.1}×", a / b),
+                _ => "—".to_string(),
+            };
+            println!(
+                "  {c:>5} {k:>4}   {:>16}   {:>22}   {ratio}",
+                shown(rates[0]),
+                shown(rates[1])
+            );
+        }
+    }
+    Ok(())
+}
+
+/// 64 concurrent 100 ms sleeps.
+async fn timers(data: &std::path::Path) -> anyhow::Result<()> {
+    let (_host, api) = host_with_guests(data, &[]);
+    calls(&api, "tg.nap", json!({"millis": 100}), 64, 64).await?; // warm up
+    let (times, _) = calls(&api, "tg.nap", json!({"millis": 100}), 64, 64).await?;
+    println!("timer accuracy: 64 invocations sleeping 100 ms at once, invoke-to-result time");
+    println!("  p50 {}   p99 {}", p(&times, 50.0), p(&times, 99.0));
+    Ok(())
+}
+
+/// RSS after many completed invocations.
+async fn memory(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
+    let (host, api) = host_with_guests(data, &[]);
+    let pid = host.pid().context("host pid")?;
+    let before = rss_bytes(pid).unwrap_or(0);
+    calls(&api, "tg.echo", json!(1), count, 64).await?;
+    settle().await;
+    let after = rss_bytes(pid).unwrap_or(0);
+    println!(
+        "host RSS: {} with the component deployed, {} after {count} completed invocations",
+        mib(before),
+        mib(after)
+    );
+    Ok(())
+}
+
+/// Replay rate of a long journal, and bytes per journal entry.
+async fn replay(data: &std::path::Path, entries: u32) -> anyhow::Result<()> {
+    let (host, api) = host_with_guests(data, &[]);
+    let disk_before = dir_bytes(data);
+    let body =
+        json!({"function": "tg.random_steps", "input": {"count": entries, "sleep_ms": 1500}});
+    let view: InvocationView = api
+        .call(
+            hyper::Method::POST,
+            "/v1/invocations",
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+        .await?;
+    let path = format!("/v1/invocations/{}", view.id);
+    let live = Instant::now();
+    let state = |api: Arc<ApiClient>, path: String| async move {
+        let view: InvocationView = api.get(&path).await?;
+        anyhow::Ok(view.state)
+    };
+    while state(api.clone(), path.clone()).await? != "suspended" {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let live = live.elapsed();
+    let disk_after = dir_bytes(data);
+    while state(api.clone(), path.clone()).await? == "suspended" {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let woke = Instant::now();
+    while state(api.clone(), path.clone()).await? != "completed" {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let replayed = woke.elapsed();
+    drop(host);
+    println!("replay: one invocation with {entries} journal entries (8 random bytes each)");
+    println!(
+        "  taken live in {:.1?} ({:.0} sequential durable steps/s)",
+        live,
+        f64::from(entries) / live.as_secs_f64()
+    );
+    println!(
+        "  resumed (load journal, instantiate, replay, finish) in {:.1?}: {:.0} entries/s",
+        replayed,
+        f64::from(entries) / replayed.as_secs_f64()
+    );
+    println!(
+        "  disk: {:.0} bytes per entry (file growth / entries; the payload is 8 bytes)",
+        disk_after.saturating_sub(disk_before) as f64 / f64::from(entries)
+    );
+    Ok(())
 }
