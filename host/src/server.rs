@@ -39,7 +39,12 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", options.data.display()))?;
     let db_path = options.data.join(DATABASE_FILE);
     let store = Store::open_with(&db_path, options.cache_bytes, options.commit_batch)?;
-    let engine = new_engine().map_err(|e| anyhow::anyhow!("cannot create the engine: {e:#}"))?;
+    // Executing stores, plus room for deploy-time listings.
+    let slots = u32::try_from(options.scheduler.max_running)
+        .unwrap_or(u32::MAX)
+        .saturating_add(64);
+    let engine =
+        new_engine(Some(slots)).map_err(|e| anyhow::anyhow!("cannot create the engine: {e:#}"))?;
     let compiled_dir = options.data.join(COMPILED_DIR);
     let compiled = CompiledCache::open(&compiled_dir, &engine)
         .with_context(|| format!("cannot create {}", compiled_dir.display()))?;

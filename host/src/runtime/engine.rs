@@ -2,17 +2,34 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::ctx::MAX_MEMORY_BYTES;
 
 /// How often the epoch advances; a running guest yields to other tasks at every tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Creates the engine (component model, epoch interruption) and starts its epoch ticker.
-pub fn new_engine() -> wasmtime::Result<Engine> {
+/// With `pool_slots`, instances are allocated from a pool for that many live stores
+/// (preallocated address space, memories reused copy-on-write), which makes instantiation
+/// cheap; a store beyond the pool fails to instantiate.
+pub fn new_engine(pool_slots: Option<u32>) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.max_wasm_stack(1 << 20);
+    if let Some(slots) = pool_slots {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(8))
+            .total_memories(slots.saturating_mul(4))
+            .total_tables(slots.saturating_mul(8))
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(8)
+            .max_tables_per_module(4)
+            .max_memory_size(MAX_MEMORY_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     let engine = Engine::new(&config)?;
     let weak = engine.weak();
     std::thread::Builder::new()

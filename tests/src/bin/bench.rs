@@ -357,7 +357,7 @@ async fn start(count: usize) -> anyhow::Result<()> {
     use reprise::host_calls::Steps;
     use reprise::runtime::{Components, InvocationCtx, new_engine};
     let bytes = std::fs::read(reprise_tests::host::guest("reprise_test_guests"))?;
-    let engine = new_engine()?;
+    let engine = new_engine(Some(64))?;
     let components = Components::new(engine, None)?;
     let prepared = components
         .prepare(Arc::new(bytes))
