@@ -18,7 +18,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::{Live, SHORT_SLEEP, StepRequest, Steps, Suspend, mismatched};
 use crate::bindings::{HttpError, HttpRequest, HttpResponse};
-use crate::journal::{Outcome, RetryState};
+use crate::journal::{Outcome, RetryState, StepEffect};
 use crate::metrics::METRICS;
 use crate::outbound::{Admit, Verdict, retry_after, transient};
 
@@ -157,25 +157,28 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Live part of an HTTP step: attempts until an outcome is final; returns it and the number
-/// of attempts. Fails with [`Suspend::Retry`] when the next attempt is more than a second away.
+/// Live part of an HTTP step: attempts until an outcome is final; returns it, the number of
+/// attempts, and what appending it entails (dropping the attempts kept while it was
+/// suspended). Fails with [`Suspend::Retry`] when the next attempt is more than a second away.
 pub(super) async fn perform(
     live: &Live<'_>,
     req: &HttpRequest,
-) -> wasmtime::Result<(Result<HttpResponse, HttpError>, u32)> {
+) -> wasmtime::Result<(Result<HttpResponse, HttpError>, u32, StepEffect)> {
     let running = live.running;
     let policy = &running.retry;
     let key = format!("{}-{}", running.id, live.seq);
+    let kept = live.store.retry_state(running.id, live.seq)?;
+    let effect = match kept {
+        Some(_) => StepEffect::EndRetries,
+        None => StepEffect::None,
+    };
     let RetryState {
         mut attempts,
         first_ms,
-    } = live
-        .store
-        .retry_state(running.id, live.seq)?
-        .unwrap_or(RetryState {
-            attempts: 0,
-            first_ms: crate::clock::now_ms(),
-        });
+    } = kept.unwrap_or(RetryState {
+        attempts: 0,
+        first_ms: crate::clock::now_ms(),
+    });
     let destination =
         destination_of(req).map(|d| live.services.destinations.get(&running.tenant, &d));
     loop {
@@ -204,7 +207,7 @@ pub(super) async fn perform(
                 continue;
             }
         }
-        return Ok((outcome, attempts));
+        return Ok((outcome, attempts, effect));
     }
 }
 

@@ -93,8 +93,8 @@ impl StepRequest<'_> {
     ) -> wasmtime::Result<(Outcome, StepEffect, u32)> {
         let outcome = match self {
             Self::Http(req) => {
-                let (outcome, attempts) = super::http::perform(live, req).await?;
-                return Ok((Outcome::Http(outcome), StepEffect::None, attempts));
+                let (outcome, attempts, effect) = super::http::perform(live, req).await?;
+                return Ok((Outcome::Http(outcome), effect, attempts));
             }
             Self::WallClock => super::clock::wall_clock(),
             Self::MonotonicClock => super::clock::monotonic(live.last_instant),

@@ -72,6 +72,8 @@ pub enum StepEffect {
     CreateChild(Box<InvocationRecord>),
     /// Remove these received signals: (name, arrival number).
     ConsumeSignals(Vec<(String, u64)>),
+    /// Remove the kept attempts of this (HTTP) step: its outcome is final.
+    EndRetries,
 }
 
 /// The attempts of an HTTP step between two of them.
@@ -248,9 +250,11 @@ fn append_step(
                 signals.remove((tenant, invocation, name.as_str(), *n))?;
             }
         }
+        StepEffect::EndRetries => {
+            txn.open_table(RETRIES)?.remove((invocation, seq))?;
+        }
     }
     journal.insert((invocation, seq), entry)?;
-    txn.open_table(RETRIES)?.remove((invocation, seq))?;
     Ok(Ok(()))
 }
 
@@ -260,12 +264,18 @@ fn read_record(
     id: u128,
 ) -> Result<Option<InvocationRecord>, redb::Error> {
     let table = txn.open_table(INVOCATIONS)?;
-    let Some(value) = table.get((tenant, id))? else {
-        return Ok(None);
-    };
-    decode("invocation", value.value())
-        .map(Some)
-        .map_err(|e| redb::Error::Corrupted(e.to_string()))
+    let value = table.get((tenant, id))?;
+    value
+        .map(|v| decode_stored("invocation", v.value()))
+        .transpose()
+}
+
+/// Decodes a stored value; one that does not decode aborts the batch as corrupt.
+fn decode_stored<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, redb::Error> {
+    decode(what, bytes).map_err(|e| redb::Error::Corrupted(e.to_string()))
 }
 
 /// Writes `record` (which was in state `old`) and the rows that follow its state; finishing
@@ -370,12 +380,8 @@ fn read_wait(
     tenant: &str,
     id: u128,
 ) -> Result<Option<WaitState>, redb::Error> {
-    let Some(value) = waits.get((tenant, id))? else {
-        return Ok(None);
-    };
-    decode("wait", value.value())
-        .map(Some)
-        .map_err(|e| redb::Error::Corrupted(e.to_string()))
+    let value = waits.get((tenant, id))?;
+    value.map(|v| decode_stored("wait", v.value())).transpose()
 }
 
 /// Removes the wait of `id` and its timer rows; returns it.
@@ -451,17 +457,14 @@ fn suspend(
                     wait.children_total += 1;
                     let state = match invocations.get((tenant, child.0))? {
                         Some(v) => {
-                            decode::<InvocationRecord>("invocation", v.value())
-                                .map_err(|e| redb::Error::Corrupted(e.to_string()))?
-                                .state
+                            decode_stored::<InvocationRecord>("invocation", v.value())?.state
                         }
                         None => InvocationState::Failed,
                     };
+                    wait.children_pending += 1;
                     if state.is_terminal() {
-                        wait.children_pending += 1;
                         wait.child_finished(state == InvocationState::Completed);
                     } else {
-                        wait.children_pending += 1;
                         pending_children.push(child.0);
                     }
                 }

@@ -195,37 +195,55 @@ async fn create(
     dues: Vec<u64>,
     clients: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let dues = Arc::new(dues);
-    let next = Arc::new(AtomicUsize::new(0));
+    let (api, dues) = (api.clone(), Arc::new(dues));
+    parallel(dues.len(), clients, move |i| {
+        let (api, due) = (api.clone(), dues[i]);
+        async move {
+            let body = json!({"function": "tg.wake_at", "input": {"due_ms": due}});
+            let view: InvocationView = api
+                .call(
+                    hyper::Method::POST,
+                    "/v1/invocations",
+                    "application/json",
+                    body.to_string().into_bytes(),
+                )
+                .await?;
+            Ok(view.id)
+        }
+    })
+    .await
+}
+
+/// Runs `job(i)` for every `i` in `0..count` on `clients` concurrent tasks; returns the
+/// results in the order of `i`.
+async fn parallel<T, F, Fut>(count: usize, clients: usize, job: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<T>> + Send,
+{
+    let (job, next) = (Arc::new(job), Arc::new(AtomicUsize::new(0)));
     let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (api, dues, next) = (api.clone(), dues.clone(), next.clone());
+    for _ in 0..clients.clamp(1, count.max(1)) {
+        let (job, next) = (job.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
-            let mut made = Vec::new();
+            let mut done = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(due) = dues.get(i) else { break };
-                let body = json!({"function": "tg.wake_at", "input": {"due_ms": due}});
-                let view: InvocationView = api
-                    .call(
-                        hyper::Method::POST,
-                        "/v1/invocations",
-                        "application/json",
-                        body.to_string().into_bytes(),
-                    )
-                    .await?;
-                made.push((i, view.id));
+                if i >= count {
+                    break;
+                }
+                done.push((i, job(i).await?));
             }
-            anyhow::Ok(made)
+            anyhow::Ok(done)
         }));
     }
-    let mut ids = vec![String::new(); dues.len()];
+    let mut all = Vec::with_capacity(count);
     for task in tasks {
-        for (i, id) in task.await?? {
-            ids[i] = id;
-        }
+        all.extend(task.await??);
     }
-    Ok(ids)
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, result)| result).collect())
 }
 
 /// Waits until `count` invocations are suspended.
@@ -250,32 +268,20 @@ async fn lateness(
     ids: &[String],
     clients: usize,
 ) -> anyhow::Result<Vec<u64>> {
-    let ids = Arc::new(ids.to_vec());
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (api, ids, next) = (api.clone(), ids.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut late = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(id) = ids.get(i) else { break };
-                let view: InvocationView =
-                    api.get(&format!("/v1/invocations/{id}?wait=60")).await?;
-                let output = view
-                    .output
-                    .with_context(|| format!("{id} is {}: {:?}", view.state, view.error))?;
-                late.push(output["late_ms"].as_u64().unwrap_or(u64::MAX));
-            }
-            anyhow::Ok(late)
-        }));
-    }
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await??);
-    }
-    all.sort_unstable();
-    Ok(all)
+    let (api, ids) = (api.clone(), Arc::new(ids.to_vec()));
+    let mut late = parallel(ids.len(), clients, move |i| {
+        let (api, id) = (api.clone(), ids[i].clone());
+        async move {
+            let view: InvocationView = api.get(&format!("/v1/invocations/{id}?wait=60")).await?;
+            let output = view
+                .output
+                .with_context(|| format!("{id} is {}: {:?}", view.state, view.error))?;
+            Ok(output["late_ms"].as_u64().unwrap_or(u64::MAX))
+        }
+    })
+    .await?;
+    late.sort_unstable();
+    Ok(late)
 }
 
 /// Starts `function` with `input` and waits for its result; returns the time it took.
@@ -305,28 +311,13 @@ async fn calls(
     count: usize,
     clients: usize,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
-    let next = Arc::new(AtomicUsize::new(0));
+    let (api, function, input) = (api.clone(), Arc::new(function.to_string()), Arc::new(input));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients.min(count) {
-        let (api, next, input, function) = (
-            api.clone(),
-            next.clone(),
-            input.clone(),
-            function.to_string(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < count {
-                times.push(call(&api, &function, &input).await?);
-            }
-            anyhow::Ok(times)
-        }));
-    }
-    let mut times = Vec::new();
-    for task in tasks {
-        times.extend(task.await??);
-    }
+    let mut times = parallel(count, clients, move |_| {
+        let (api, function, input) = (api.clone(), function.clone(), input.clone());
+        async move { call(&api, &function, &input).await }
+    })
+    .await?;
     let wall = started.elapsed();
     times.sort_unstable();
     Ok((times, wall))
