@@ -22,6 +22,8 @@ pub struct Metrics {
     http_attempts: AtomicU64,
     http_retries: AtomicU64,
     commits: AtomicU64,
+    commit_writes: AtomicU64,
+    apply_micros: AtomicU64,
     commit_micros: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
 }
@@ -33,6 +35,8 @@ pub static METRICS: Metrics = Metrics {
     http_attempts: AtomicU64::new(0),
     http_retries: AtomicU64::new(0),
     commits: AtomicU64::new(0),
+    commit_writes: AtomicU64::new(0),
+    apply_micros: AtomicU64::new(0),
     commit_micros: AtomicU64::new(0),
     commit_buckets: [const { AtomicU64::new(0) }; COMMIT_BUCKETS.len()],
 };
@@ -58,9 +62,13 @@ impl Metrics {
         self.http_retries.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A journal transaction committed after `took`.
-    pub fn commit(&self, took: Duration) {
+    /// A journal transaction of `writes` ops, applied in `applying`, committed after `took`.
+    pub fn commit(&self, writes: usize, applying: Duration, took: Duration) {
         self.commits.fetch_add(1, Ordering::Relaxed);
+        self.commit_writes
+            .fetch_add(writes as u64, Ordering::Relaxed);
+        self.apply_micros
+            .fetch_add(applying.as_micros() as u64, Ordering::Relaxed);
         self.commit_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         let secs = took.as_secs_f64();
@@ -186,6 +194,26 @@ impl Metrics {
             get(&self.commit_micros) as f64 / 1e6
         );
         let _ = writeln!(out, "reprise_journal_commit_seconds_count {commits}");
+        let _ = writeln!(
+            out,
+            "# HELP reprise_journal_writes_total Writes committed (several per commit with group commit)."
+        );
+        let _ = writeln!(out, "# TYPE reprise_journal_writes_total counter");
+        let _ = writeln!(
+            out,
+            "reprise_journal_writes_total {}",
+            get(&self.commit_writes)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP reprise_journal_apply_seconds_total Time spent applying writes before their commits."
+        );
+        let _ = writeln!(out, "# TYPE reprise_journal_apply_seconds_total counter");
+        let _ = writeln!(
+            out,
+            "reprise_journal_apply_seconds_total {}",
+            get(&self.apply_micros) as f64 / 1e6
+        );
         out
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::host_calls::HttpClient;
-use crate::journal::Store;
+use crate::journal::{Store, StoreOptions};
 use crate::runtime::CompiledCache;
 use crate::runtime::{Components, new_engine};
 use crate::scheduler::{Scheduler, SchedulerConfig};
@@ -25,10 +25,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Scheduler limits.
     pub scheduler: SchedulerConfig,
-    /// Size of redb's page cache in bytes.
-    pub cache_bytes: usize,
-    /// Most writes per journal transaction (1: one transaction per write, for comparison).
-    pub commit_batch: usize,
+    /// How the journal is opened (page cache, batch size, write-ahead log).
+    pub store: StoreOptions,
     /// Fixed rate limits (requests per second) by destination `host:port`.
     pub rate_limits: std::collections::HashMap<String, f64>,
 }
@@ -38,7 +36,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data)
         .with_context(|| format!("cannot create data directory {}", options.data.display()))?;
     let db_path = options.data.join(DATABASE_FILE);
-    let store = Store::open_with(&db_path, options.cache_bytes, options.commit_batch)?;
+    let store = Store::open_with(&db_path, &options.store)?;
     // Executing stores, plus room for deploy-time listings.
     let slots = u32::try_from(options.scheduler.max_running)
         .unwrap_or(u32::MAX)

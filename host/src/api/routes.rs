@@ -50,11 +50,13 @@ async fn route(
             Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
         }
         (&Method::GET, ["v1", "stats"]) => {
+            let stored = scheduler.store().counts(tenant)?;
+            let stored = stored.into_iter().map(|(s, n)| (tenant.to_string(), s, n));
             let counts: serde_json::Map<String, serde_json::Value> = scheduler
-                .store()
-                .counts(tenant)?
+                .live_counts(stored.collect())
                 .into_iter()
-                .map(|(state, n)| (state.as_str().to_string(), n.into()))
+                .filter(|(_, _, n)| *n > 0)
+                .map(|(_, state, n)| (state.as_str().to_string(), n.into()))
                 .collect();
             Ok(json(
                 StatusCode::OK,
@@ -62,7 +64,7 @@ async fn route(
             ))
         }
         (&Method::GET, ["metrics"]) => {
-            let counts = scheduler.store().all_counts()?;
+            let counts = scheduler.live_counts(scheduler.store().all_counts()?);
             let text = METRICS.render(&counts, &scheduler.destinations().stats());
             let mut response = Response::new(Full::new(Bytes::from(text)));
             response.headers_mut().insert(
@@ -156,11 +158,15 @@ async fn route(
                 Some(parent) => {
                     let parent = parse_id(&parent)?;
                     let mut children = scheduler.store().children(tenant, parent, usize::MAX)?;
-                    children.retain(|r| state.is_none_or(|s| s == r.state));
+                    children.retain(|r| state.is_none_or(|s| s == scheduler.live_state(r)));
                     children.truncate(limit);
                     children
                 }
-                None => scheduler.store().invocations(tenant, state, limit)?,
+                None => {
+                    let keep =
+                        |r: &InvocationRecord| state.is_none_or(|s| s == scheduler.live_state(r));
+                    scheduler.store().invocations(tenant, keep, limit)?
+                }
             };
             let view = InvocationList {
                 invocations: records
@@ -259,7 +265,9 @@ fn view(scheduler: &Scheduler, record: &InvocationRecord) -> Result<InvocationVi
         InvocationState::Suspended => scheduler.store().wait_state(&record.tenant, record.id)?,
         _ => None,
     };
-    Ok(InvocationView::new(record, wait.as_ref()))
+    let mut view = InvocationView::new(record, wait.as_ref());
+    view.state = scheduler.live_state(record).as_str().to_string();
+    Ok(view)
 }
 
 fn unknown_invocation(id: InvocationId) -> ApiError {

@@ -12,6 +12,7 @@ use super::{Cli, Command};
 use crate::api::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
+use crate::journal::StoreOptions;
 use crate::scheduler::SchedulerConfig;
 use crate::server::{ServeOptions, run as serve};
 
@@ -29,15 +30,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_running,
             cache_mb,
             commit_batch,
+            no_log,
             rate_limits,
         } => {
             serve(ServeOptions {
                 data,
                 listen,
                 scheduler: SchedulerConfig { max_running },
-                cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+                store: StoreOptions {
+                    cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+                    max_batch: commit_batch,
+                    log: !no_log,
+                    ..StoreOptions::default()
+                },
                 rate_limits: rate_limits.into_iter().collect(),
-                commit_batch,
             })
             .await?;
         }

@@ -57,6 +57,10 @@ pub enum Command {
         /// write on its own (for benchmarks).
         #[arg(long, env = "REPRISE_COMMIT_BATCH", default_value_t = 4096)]
         commit_batch: usize,
+        /// Commit every batch durably in redb instead of in the write-ahead log (slower; for
+        /// benchmarks).
+        #[arg(long)]
+        no_log: bool,
         /// A fixed rate limit for a destination: `HOST:PORT=REQUESTS_PER_SECOND` (repeatable).
         #[arg(long = "rate-limit", value_parser = parse_rate_limit)]
         rate_limits: Vec<(String, f64)>,

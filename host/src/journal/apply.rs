@@ -6,6 +6,7 @@
 //! waiting invocation's counters here, in the same transaction as the event itself.
 
 use redb::{ReadableTable, Table, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
@@ -17,7 +18,8 @@ use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::WriteError;
 use crate::ids::InvocationId;
 
-/// One write.
+/// One write. Ops are also what the write-ahead log records, so they replay exactly.
+#[derive(Serialize, Deserialize)]
 pub(super) enum Op {
     /// Append a step at `seq` of a pending or running invocation, with what it entails.
     AppendStep {
@@ -65,6 +67,7 @@ pub(super) enum Op {
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.
+#[derive(Serialize, Deserialize)]
 pub enum StepEffect {
     /// Nothing.
     None,
@@ -77,7 +80,7 @@ pub enum StepEffect {
 }
 
 /// The attempts of an HTTP step between two of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryState {
     /// Attempts made so far.
     pub attempts: u32,

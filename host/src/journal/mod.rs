@@ -10,12 +10,13 @@ mod records;
 mod schema;
 mod store;
 mod waits;
+mod wal;
 mod writer;
 
 pub use apply::{Effects, RetryState, StepEffect};
 pub use codec::DecodeError;
 pub use entry::{Outcome, StepEntry, StepKind};
 pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
-pub use store::{Store, StoreError};
+pub use store::{Store, StoreError, StoreOptions};
 pub use waits::{AwaitMode, Awaitable, Settled, WaitState};
 pub use writer::WriteError;

@@ -28,5 +28,7 @@ pub const SIGNALS: TableDefinition<(&str, u128, &str, u64), &[u8]> =
 /// (invocation id, step) → (attempts made, ms since the Unix epoch of the first) of an HTTP
 /// step whose invocation is suspended between two attempts.
 pub const RETRIES: TableDefinition<(u128, u32), (u32, u64)> = TableDefinition::new("retries");
+/// "log position" → the log sequence number of the last batch applied (see `wal`).
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// (tenant, state name) → how many of the tenant's invocations are in that state.
 pub const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counts");

@@ -10,8 +10,8 @@ use super::codec::{DecodeError, decode, encode};
 use super::entry::StepEntry;
 use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::schema::{
-    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
-    SIGNALS, TIMERS, WAITS,
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
+    RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
 use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::{WriteError, Writer};
@@ -42,6 +42,32 @@ fn storage(e: impl std::fmt::Display) -> StoreError {
 /// number of invocations on disk.
 pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
+/// How a store is opened.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Bytes of database pages kept in memory.
+    pub cache_bytes: usize,
+    /// Most writes committed in one transaction (1: a transaction per write).
+    pub max_batch: usize,
+    /// Make batches durable in the write-ahead log next to the database (and checkpoint redb
+    /// now and then) rather than with a durable redb commit each.
+    pub log: bool,
+    /// Longest time between two durable redb commits (checkpoints) while the log is used: it
+    /// bounds how much of the log a start after a crash replays.
+    pub checkpoint_every: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            max_batch: super::writer::MAX_BATCH,
+            log: true,
+            checkpoint_every: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
 /// The durable state of one node.
 #[derive(Clone)]
 pub struct Store {
@@ -50,25 +76,21 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path` with a [`DEFAULT_CACHE_BYTES`] page cache,
-    /// and starts its writer.
+    /// Opens (or creates) the database at `path` with the default options, and starts its
+    /// writer.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, DEFAULT_CACHE_BYTES, super::writer::MAX_BATCH)
+        Self::open_with(path, &StoreOptions::default())
     }
 
-    /// Opens (or creates) the database at `path` with a page cache of `cache_bytes`, and
-    /// commits at most `max_batch` writes per transaction (1: a transaction per write).
-    pub fn open_with(
-        path: &Path,
-        cache_bytes: usize,
-        max_batch: usize,
-    ) -> Result<Self, StoreError> {
+    /// Opens (or creates) the database at `path` (and its log, `path` with the extension
+    /// `wal`), replays what a crash left in the log, and starts the writer.
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         let open_err = |message: String| StoreError::Open {
             path: path.display().to_string(),
             message,
         };
         let db = Database::builder()
-            .set_cache_size(cache_bytes)
+            .set_cache_size(options.cache_bytes)
             .create(path)
             .map_err(|e| open_err(e.to_string()))?;
         let txn = db.begin_write().map_err(|e| open_err(e.to_string()))?;
@@ -86,10 +108,13 @@ impl Store {
             txn.open_table(SIGNALS).map_err(storage)?;
             txn.open_table(COUNTS).map_err(storage)?;
             txn.open_table(RETRIES).map_err(storage)?;
+            txn.open_table(META).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
-        let writer = Writer::start(db.clone(), max_batch).map_err(storage)?;
+        let wal = options.log.then(|| path.with_extension("wal"));
+        let writer = Writer::start(db.clone(), wal.as_deref(), options)
+            .map_err(|e| open_err(e.to_string()))?;
         Ok(Store { db, writer })
     }
 
@@ -243,11 +268,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Invocations of `tenant`, newest first, optionally only those in `state`.
+    /// Invocations of `tenant` that `keep` accepts, newest first, at most `limit`.
     pub fn invocations(
         &self,
         tenant: &str,
-        state: Option<InvocationState>,
+        keep: impl Fn(&InvocationRecord) -> bool,
         limit: usize,
     ) -> Result<Vec<InvocationRecord>, StoreError> {
         self.read(INVOCATIONS, |t| {
@@ -259,7 +284,7 @@ impl Store {
             {
                 let (_, v) = row.map_err(storage)?;
                 let record: InvocationRecord = decode("invocation", v.value())?;
-                if state.is_none_or(|s| s == record.state) {
+                if keep(&record) {
                     out.push(record);
                     if out.len() >= limit {
                         break;
@@ -518,6 +543,63 @@ mod tests {
             recorded_at_ms: 5,
             outcome: Outcome::U64(n),
         }
+    }
+
+    #[tokio::test]
+    async fn a_crash_between_checkpoints_loses_no_acknowledged_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions {
+            checkpoint_every: std::time::Duration::from_secs(3600),
+            ..StoreOptions::default()
+        };
+        let store = Store::open_with(&dir.path().join("db"), &options).expect("open");
+        let rec = record(InvocationState::Running);
+        store.create_invocation(&rec).await.expect("create");
+        for seq in 0..50 {
+            append(&store, rec.id, seq, seq as u64)
+                .await
+                .expect("append");
+        }
+        // What a crash now leaves on disk: the files as they are (the writer is idle).
+        let crashed = dir.path().join("crashed");
+        std::fs::create_dir(&crashed).expect("mkdir");
+        for file in ["db", "db.wal"] {
+            std::fs::copy(dir.path().join(file), crashed.join(file)).expect("copy");
+        }
+        drop(store);
+
+        // redb alone holds none of it: the writes were durable only in the log.
+        let without_log = StoreOptions {
+            log: false,
+            ..StoreOptions::default()
+        };
+        std::fs::copy(crashed.join("db"), dir.path().join("db-only")).expect("copy");
+        let db_only = Store::open_with(&dir.path().join("db-only"), &without_log).expect("open");
+        assert_eq!(db_only.invocation("t", rec.id).expect("read"), None);
+        drop(db_only);
+
+        // Opening with the log replays it: every acknowledged write is there, once.
+        let recovered = Store::open_with(&crashed.join("db"), &options).expect("reopen");
+        assert_eq!(
+            recovered.invocation("t", rec.id).expect("read"),
+            Some(rec.clone())
+        );
+        let steps = recovered.steps(rec.id).expect("steps");
+        assert_eq!(steps.len(), 50);
+        assert_eq!(steps[49], (49, entry(49)));
+        assert_eq!(
+            recovered.counts("t").expect("counts"),
+            vec![(InvocationState::Running, 1)]
+        );
+        // The replay was checkpointed: writing on and reopening again changes nothing else.
+        append(&recovered, rec.id, 50, 50).await.expect("append");
+        drop(recovered);
+        let again = Store::open_with(&crashed.join("db"), &options).expect("reopen");
+        assert_eq!(again.steps(rec.id).expect("steps").len(), 51);
+        assert_eq!(
+            again.counts("t").expect("counts"),
+            vec![(InvocationState::Running, 1)]
+        );
     }
 
     fn open() -> (tempfile::TempDir, Store) {

@@ -1,18 +1,35 @@
 //! The group-commit writer: one thread owns every write transaction.
 //!
 //! Callers send an [`Op`] with an acknowledgement channel. The writer takes everything that is
-//! waiting (up to [`MAX_BATCH`]), applies it in one transaction, commits it durably once, and
-//! only then acknowledges each op. No caller learns that a write happened before it is on disk.
+//! waiting (up to [`MAX_BATCH`]) and applies it in one transaction. The batch becomes durable
+//! in the write-ahead log (`wal`: one sequential write and sync) before the transaction commits
+//! without an fsync; at most every `checkpoint_every` (or when the log is full, or the writer
+//! is idle for a tenth of that) a batch commits durably in redb instead, and the log starts over. Only then is each
+//! op acknowledged: no caller learns that a write happened before it is on disk, and no reader
+//! sees a write before it is durable.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
 
-use redb::Database;
-use tokio::sync::{mpsc, oneshot};
+use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use tokio::sync::oneshot;
 
 use super::apply::{Effects, Op, apply};
+use super::codec::{decode, encode};
+use super::schema::META;
+use super::store::StoreOptions;
+use super::wal::Wal;
 
 /// Most ops committed in one transaction.
 pub const MAX_BATCH: usize = 4096;
+
+/// Size of the write-ahead log file; a batch that does not fit is committed durably in redb.
+const WAL_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The key in [`META`] of the last batch applied.
+const LOG_POSITION: &str = "log position";
 
 /// Why a write was refused or lost.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,9 +49,13 @@ pub enum WriteError {
     /// The invocation is not pending or running, so it takes no steps (e.g. it was cancelled).
     #[error("invocation {0} is not running")]
     NotRunning(String),
-    /// redb failed; nothing of the batch was committed.
+    /// redb or the log failed; nothing of the batch was committed.
     #[error("storage failure: {0}")]
     Storage(String),
+    /// A batch reached the log but redb could not apply it; the writer stopped, and the next
+    /// start replays the log.
+    #[error("the journal stopped after a storage failure (restart to recover): {0}")]
+    Halted(String),
     /// The writer has stopped.
     #[error("the journal writer has stopped")]
     Closed,
@@ -46,10 +67,11 @@ struct Request {
 }
 
 /// Handle to the writer thread. When the last handle is dropped the thread finishes what is
-/// queued, closes the database and is joined, so the file can be opened again at once.
+/// queued, checkpoints, closes the database and is joined, so the file can be opened again
+/// at once.
 #[derive(Clone)]
 pub(super) struct Writer {
-    tx: mpsc::UnboundedSender<Request>,
+    tx: Sender<Request>,
     _thread: Arc<JoinOnDrop>,
 }
 
@@ -65,13 +87,36 @@ impl Drop for JoinOnDrop {
 }
 
 impl Writer {
-    /// Starts the writer thread for `db`, committing at most `max_batch` ops per transaction.
-    pub fn start(db: Arc<Database>, max_batch: usize) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let max_batch = max_batch.clamp(1, MAX_BATCH);
+    /// Replays what the log at `wal` holds beyond `db`'s last durable commit, then starts the
+    /// writer thread, committing at most `options.max_batch` ops per transaction. Without a
+    /// log every batch commits durably in redb.
+    pub fn start(
+        db: Arc<Database>,
+        wal: Option<&Path>,
+        options: &StoreOptions,
+    ) -> Result<Self, WriteError> {
+        let wal = wal
+            .map(|path| {
+                let wal = Wal::open(path, WAL_BYTES).map_err(storage)?;
+                recover(&db, &wal)?;
+                Ok::<_, WriteError>(wal)
+            })
+            .transpose()?;
+        let lsn = log_position(&db)?;
+        let (tx, rx) = channel();
+        let max_batch = options.max_batch.clamp(1, MAX_BATCH);
+        let mut batches = Batches {
+            db,
+            wal,
+            lsn,
+            checkpoint_every: options.checkpoint_every,
+            last_checkpoint: Instant::now(),
+            halted: None,
+        };
         let handle = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || run(db, rx, max_batch))?;
+            .spawn(move || batches.run(rx, max_batch))
+            .map_err(storage)?;
         Ok(Writer {
             tx,
             _thread: Arc::new(JoinOnDrop(Some(handle))),
@@ -88,31 +133,132 @@ impl Writer {
     }
 }
 
-fn run(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Request>, max_batch: usize) {
-    let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(req) => batch.push(req),
-                Err(_) => break,
-            }
-        }
-        let results = commit_batch(&db, &batch);
-        for (req, result) in batch.drain(..).zip(results) {
-            let _ = req.ack.send(result);
-        }
-    }
+/// `err` as the result of each of `n` ops.
+fn failed(err: &WriteError, n: usize) -> Vec<Result<Effects, WriteError>> {
+    (0..n).map(|_| Err(err.clone())).collect()
 }
 
-/// Applies every op of `batch` in one durable transaction; returns each op's result.
-fn commit_batch(db: &Database, batch: &[Request]) -> Vec<Result<Effects, WriteError>> {
-    let storage = |e: &dyn std::fmt::Display| WriteError::Storage(e.to_string());
-    let outcome = (|| -> Result<Vec<Result<Effects, WriteError>>, WriteError> {
-        let mut txn = db.begin_write().map_err(|e| storage(&e))?;
-        // Quick repair implies two-phase commit: a crash never leaves a torn commit, and
-        // reopening after SIGKILL does not have to walk the whole file.
-        txn.set_quick_repair(true);
+fn storage(e: impl std::fmt::Display) -> WriteError {
+    WriteError::Storage(e.to_string())
+}
+
+/// The log sequence number of the last batch `db` applied.
+fn log_position(db: &Database) -> Result<u64, WriteError> {
+    let txn = db.begin_write().map_err(storage)?;
+    let lsn = txn
+        .open_table(META)
+        .map_err(storage)?
+        .get(LOG_POSITION)
+        .map_err(storage)?
+        .map_or(0, |v| v.value());
+    Ok(lsn)
+}
+
+/// Applies the batches the log holds beyond `db`'s last durable commit (those a crash left
+/// out of redb), in order, and commits them durably.
+fn recover(db: &Database, wal: &Wal) -> Result<(), WriteError> {
+    let records = wal.records_after(log_position(db)?).map_err(storage)?;
+    let Some((last, _)) = records.last() else {
+        return Ok(());
+    };
+    tracing::info!(
+        batches = records.len(),
+        last,
+        "replaying the write-ahead log into the journal"
+    );
+    let mut txn = db.begin_write().map_err(storage)?;
+    txn.set_quick_repair(true);
+    for (lsn, payload) in &records {
+        let ops: Vec<Op> = decode("log record", payload).map_err(storage)?;
+        for op in &ops {
+            // Refused ops were refused the first time too: replaying them writes nothing.
+            let _refused = apply(&txn, op, &mut Effects::default()).map_err(storage)?;
+        }
+        set_log_position(&txn, *lsn)?;
+    }
+    txn.commit().map_err(storage)
+}
+
+fn set_log_position(txn: &WriteTransaction, lsn: u64) -> Result<(), WriteError> {
+    txn.open_table(META)
+        .map_err(storage)?
+        .insert(LOG_POSITION, lsn)
+        .map_err(storage)?;
+    Ok(())
+}
+
+/// The writer thread's state.
+struct Batches {
+    db: Arc<Database>,
+    wal: Option<Wal>,
+    /// The log sequence number of the last batch applied.
+    lsn: u64,
+    checkpoint_every: Duration,
+    last_checkpoint: Instant,
+    /// Why the writer stopped taking writes, if it did.
+    halted: Option<String>,
+}
+
+impl Batches {
+    fn run(&mut self, rx: Receiver<Request>, max_batch: usize) {
+        let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
+        loop {
+            let first = if self.wal.as_ref().is_some_and(|w| !w.is_empty()) {
+                match rx.recv_timeout(self.checkpoint_every / 10) {
+                    Ok(req) => req,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint_idle();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(req) => req,
+                    Err(_) => break,
+                }
+            };
+            batch.push(first);
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(req) => batch.push(req),
+                    Err(_) => break,
+                }
+            }
+            let results = match &self.halted {
+                Some(why) => failed(&WriteError::Halted(why.clone()), batch.len()),
+                None => self.commit(&batch),
+            };
+            for (req, result) in batch.drain(..).zip(results) {
+                let _ = req.ack.send(result);
+            }
+        }
+        self.checkpoint_idle();
+    }
+
+    /// Commits an empty batch durably if the log holds anything, so it can start over.
+    fn checkpoint_idle(&mut self) {
+        if self.halted.is_none() && self.wal.as_ref().is_some_and(|w| !w.is_empty()) {
+            self.commit(&[]);
+        }
+    }
+
+    /// Applies every op of `batch` in one transaction and makes it durable; returns each op's
+    /// result.
+    fn commit(&mut self, batch: &[Request]) -> Vec<Result<Effects, WriteError>> {
+        match self.try_commit(batch) {
+            Ok(results) => results,
+            Err(err) => failed(&err, batch.len()),
+        }
+    }
+
+    fn try_commit(
+        &mut self,
+        batch: &[Request],
+    ) -> Result<Vec<Result<Effects, WriteError>>, WriteError> {
+        let applying = Instant::now();
+        let lsn = self.lsn + 1;
+        let mut txn = self.db.begin_write().map_err(storage)?;
         let results = batch
             .iter()
             .map(|req| {
@@ -120,14 +266,49 @@ fn commit_batch(db: &Database, batch: &[Request]) -> Vec<Result<Effects, WriteEr
                 Ok(apply(&txn, &req.op, &mut effects)?.map(|()| effects))
             })
             .collect::<Result<Vec<_>, redb::Error>>()
-            .map_err(|e| storage(&e))?;
-        let started = std::time::Instant::now();
-        txn.commit().map_err(|e| storage(&e))?;
-        crate::metrics::METRICS.commit(started.elapsed());
+            .map_err(storage)?;
+        set_log_position(&txn, lsn)?;
+        let started = Instant::now();
+        let logged = match &mut self.wal {
+            Some(wal)
+                if self.last_checkpoint.elapsed() < self.checkpoint_every && !batch.is_empty() =>
+            {
+                let ops: Vec<&Op> = batch.iter().map(|req| &req.op).collect();
+                let payload = encode(&ops);
+                if wal.has_room(payload.len()) {
+                    wal.append(lsn, &payload).map_err(storage)?;
+                    true
+                } else {
+                    false
+                }
+            }
+            _ => false,
+        };
+        if logged {
+            // Durable in the log already: redb keeps the commit in memory until a checkpoint.
+            txn.set_durability(Durability::None).map_err(storage)?;
+            if let Err(err) = txn.commit() {
+                let why = err.to_string();
+                tracing::error!("journal halted: a logged batch did not commit: {why}");
+                self.halted = Some(why.clone());
+                return Err(WriteError::Halted(why));
+            }
+        } else {
+            // A checkpoint. Quick repair implies two-phase commit: a crash never leaves a torn
+            // commit, and reopening after SIGKILL does not have to walk the whole file.
+            txn.set_quick_repair(true);
+            txn.commit().map_err(storage)?;
+            self.last_checkpoint = Instant::now();
+            if let Some(wal) = &mut self.wal {
+                wal.restart();
+            }
+        }
+        self.lsn = lsn;
+        crate::metrics::METRICS.commit(
+            batch.len(),
+            started.duration_since(applying),
+            started.elapsed(),
+        );
         Ok(results)
-    })();
-    match outcome {
-        Ok(results) => results,
-        Err(err) => batch.iter().map(|_| Err(err.clone())).collect(),
     }
 }

@@ -43,7 +43,9 @@ pub(super) async fn execute(inner: Arc<Inner>, tenant: String, id: InvocationId)
     };
     let stop = Arc::new(Notify::new());
     if let Ok(mut running) = inner.running.lock() {
-        running.insert(id, stop.clone());
+        let tenant = tenant.clone();
+        let stop = stop.clone();
+        running.insert(id, super::Executing { tenant, stop });
     }
     let outcome = run(&inner, &tenant, id, &stop).await;
     if let Ok(mut running) = inner.running.lock() {
@@ -72,10 +74,10 @@ async fn run(
     if record.state.is_terminal() || record.state == InvocationState::Suspended {
         return Ok(());
     }
-    record.state = InvocationState::Running;
+    // The run is not recorded as it starts (that would cost a durable write before the first
+    // step): the record stays pending, shown as running while this process executes it, and
+    // the run is counted with whatever it ends in.
     record.attempts += 1;
-    record.updated_at_ms = crate::clock::now_ms();
-    inner.store.update_invocation(&record).await?;
 
     let (policy, rerun) = match inner.store.deployment(&record.tenant, &record.deployment)? {
         Some(d) => (

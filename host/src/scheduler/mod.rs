@@ -14,7 +14,7 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::host_calls::{HttpClient, Services};
 use crate::ids::{ComponentHash, InvocationId};
-use crate::journal::{Deployment, Effects, InvocationRecord, Store, StoreError};
+use crate::journal::{Deployment, Effects, InvocationRecord, InvocationState, Store, StoreError};
 use crate::outbound::{Destinations, Policy};
 use crate::runtime::{ComponentError, Components};
 
@@ -92,13 +92,20 @@ pub struct Scheduler {
     inner: Arc<Inner>,
 }
 
+/// An invocation executing in this process.
+struct Executing {
+    tenant: String,
+    /// Stops it.
+    stop: Arc<Notify>,
+}
+
 struct Inner {
     store: Store,
     components: Components,
     services: Arc<Services>,
     waiters: Mutex<HashMap<InvocationId, Vec<oneshot::Sender<()>>>>,
-    /// Invocations executing in this process, with the signal that stops them.
-    running: Mutex<HashMap<InvocationId, Arc<Notify>>>,
+    /// Invocations executing in this process.
+    running: Mutex<HashMap<InvocationId, Executing>>,
     slots: Semaphore,
     /// Signalled when a new timer may be earlier than the one the timer service waits for.
     timers_changed: Notify,
@@ -140,6 +147,57 @@ impl Scheduler {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The state of `record` as this host sees it now: `running` is not stored (it would cost
+    /// a durable write per run) but known here, so a stored pending invocation is running while
+    /// this process executes it.
+    pub fn live_state(&self, record: &InvocationRecord) -> InvocationState {
+        match record.state {
+            InvocationState::Pending | InvocationState::Running => {
+                let executing = self
+                    .inner
+                    .running
+                    .lock()
+                    .is_ok_and(|r| r.contains_key(&record.id));
+                if executing {
+                    InvocationState::Running
+                } else {
+                    InvocationState::Pending
+                }
+            }
+            state => state,
+        }
+    }
+
+    /// Stored `counts` (tenant, state, number) with the invocations executing here moved from
+    /// pending to running.
+    pub fn live_counts(
+        &self,
+        counts: Vec<(String, InvocationState, u64)>,
+    ) -> Vec<(String, InvocationState, u64)> {
+        let mut executing: HashMap<String, u64> = HashMap::new();
+        if let Ok(running) = self.inner.running.lock() {
+            for e in running.values() {
+                *executing.entry(e.tenant.clone()).or_default() += 1;
+            }
+        }
+        let mut unfinished: HashMap<String, u64> = HashMap::new();
+        let mut out = Vec::with_capacity(counts.len() + 2);
+        for (tenant, state, n) in counts {
+            match state {
+                InvocationState::Pending | InvocationState::Running => {
+                    *unfinished.entry(tenant).or_default() += n;
+                }
+                _ => out.push((tenant, state, n)),
+            }
+        }
+        for (tenant, total) in unfinished {
+            let running = executing.get(&tenant).copied().unwrap_or(0).min(total);
+            out.push((tenant.clone(), InvocationState::Pending, total - running));
+            out.push((tenant, InvocationState::Running, running));
+        }
+        out
     }
 
     /// Starts the timer service, which resumes suspended invocations when their timers are
@@ -333,7 +391,11 @@ impl Inner {
             tokio::spawn(executor::execute(self.clone(), tenant, id));
         }
         for (_, id) in effects.cancelled {
-            let stop = self.running.lock().ok().and_then(|r| r.get(&id).cloned());
+            let stop = self
+                .running
+                .lock()
+                .ok()
+                .and_then(|r| r.get(&id).map(|e| e.stop.clone()));
             if let Some(stop) = stop {
                 stop.notify_one();
             }

@@ -44,7 +44,17 @@ enum Scenario {
     },
     /// Durable step throughput: C concurrent invocations each taking K journaled steps, with
     /// group commit and with one transaction per write.
-    Steps,
+    Steps {
+        /// Values of C (invocations at once), comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 64, 1024])]
+        c: Vec<usize>,
+        /// Values of K (steps per invocation), comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1u32, 10, 100])]
+        k: Vec<u32>,
+        /// Measure group commit only.
+        #[arg(long)]
+        group_only: bool,
+    },
     /// Timer accuracy: 64 concurrent invocations sleeping 100 ms: completion latency.
     Timers,
     /// Host resident memory after COUNT completed invocations.
@@ -90,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
         } => suspended(&args.data, count, window, clients).await,
         Scenario::Start { calls } => start(calls).await,
         Scenario::Api { count } => api(&args.data, count).await,
-        Scenario::Steps => steps(&args.data).await,
+        Scenario::Steps { c, k, group_only } => steps(&args.data, &c, &k, group_only).await,
         Scenario::Timers => timers(&args.data).await,
         Scenario::Memory { count } => memory(&args.data, count).await,
         Scenario::Replay { entries } => replay(&args.data, entries).await,
@@ -323,6 +333,38 @@ async fn calls(
     Ok((times, wall))
 }
 
+/// The host's journal counters from `/metrics`: commits, writes, seconds applying, seconds
+/// committing.
+async fn journal_counters(api: &ApiClient) -> anyhow::Result<[f64; 4]> {
+    let (_, body) = api
+        .raw(hyper::Method::GET, "/metrics", "text/plain", Vec::new())
+        .await?;
+    let text = String::from_utf8_lossy(&body);
+    let read = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok([
+        read("reprise_journal_commit_seconds_count "),
+        read("reprise_journal_writes_total "),
+        read("reprise_journal_apply_seconds_total "),
+        read("reprise_journal_commit_seconds_sum "),
+    ])
+}
+
+/// Describes the journal work between two readings of [`journal_counters`].
+fn journal_work(before: [f64; 4], after: [f64; 4]) -> String {
+    let [commits, writes, apply, commit] = std::array::from_fn(|i| after[i] - before[i]);
+    let commits_nz = commits.max(1.0);
+    format!(
+        "{commits:.0} commits, {:.1} writes each, {:.0} µs applying + {:.0} µs committing each",
+        writes / commits_nz,
+        apply / commits_nz * 1e6,
+        commit / commits_nz * 1e6
+    )
+}
+
 fn p(times: &[Duration], q: f64) -> String {
     let d = percentile(times, q);
     if d < Duration::from_millis(1) {
@@ -381,6 +423,7 @@ async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
     calls(&api, "tg.echo", input.clone(), 200, 1).await?; // warm up
     println!("API round trip: POST /v1/invocations?wait (tg.echo), {count} invocations");
     for clients in [1, 64] {
+        let before = journal_counters(&api).await?;
         let (times, wall) = calls(&api, "tg.echo", input.clone(), count, clients).await?;
         println!(
             "  {clients:>2} client(s): p50 {}   p99 {}   ({:.0} invocations/s)",
@@ -388,30 +431,42 @@ async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
             p(&times, 99.0),
             count as f64 / wall.as_secs_f64()
         );
+        let after = journal_counters(&api).await?;
+        println!("      journal: {}", journal_work(before, after));
     }
     Ok(())
 }
 
 /// Durable steps per second for C×K, group commit vs one transaction per write.
-async fn steps(data: &std::path::Path) -> anyhow::Result<()> {
+async fn steps(
+    data: &std::path::Path,
+    cs: &[usize],
+    ks: &[u32],
+    group_only: bool,
+) -> anyhow::Result<()> {
     println!("durable steps: C invocations at once, each taking K journaled steps (random bytes)");
     println!(
         "  {:>5} {:>4}   {:>16}   {:>22}   ratio",
         "C", "K", "group commit", "a transaction per write"
     );
-    for c in [1usize, 64, 1024] {
-        for k in [1u32, 10, 100] {
+    for &c in cs {
+        for &k in ks {
             let mut rates = Vec::new();
-            for args in [&[][..], &["--commit-batch", "1"][..]] {
+            let mut work = String::new();
+            for args in [&[][..], &["--commit-batch", "1", "--no-log"][..]] {
                 // One transaction per write is slow: measure it on the smaller runs only.
-                if !args.is_empty() && c * k as usize > 10_240 {
+                if !args.is_empty() && (group_only || c * k as usize > 10_240) {
                     rates.push(None);
                     continue;
                 }
                 let (host, api) = host_with_guests(data, args);
                 let input = json!({"count": k});
+                let before = journal_counters(&api).await?;
                 let (_, wall) = calls(&api, "tg.random_steps", input, c, c).await?;
                 rates.push(Some((c * k as usize) as f64 / wall.as_secs_f64()));
+                if args.is_empty() {
+                    work = journal_work(before, journal_counters(&api).await?);
+                }
                 drop(host);
             }
             let shown = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.0}/s"));
@@ -424,6 +479,7 @@ async fn steps(data: &std::path::Path) -> anyhow::Result<()> {
                 shown(rates[0]),
                 shown(rates[1])
             );
+            println!("                journal (group commit): {work}");
         }
     }
     Ok(())
