@@ -115,6 +115,7 @@ async fn route(
                     tenant,
                     &request.function,
                     request.input.get().as_bytes().to_vec(),
+                    wait.is_some(),
                 )
                 .await?;
             let record = match wait {

@@ -79,6 +79,8 @@ pub struct Running {
     pub functions: Arc<[String]>,
     /// How its HTTP calls are retried.
     pub retry: crate::outbound::RetryPolicy,
+    /// Its record, if its creation is deferred to its first durable write.
+    pub deferred: Option<Arc<crate::journal::Deferred>>,
 }
 
 /// What a live step may use.
@@ -192,6 +194,16 @@ impl Steps {
                 seq,
                 last_instant: self.last_instant,
             };
+            // A request seen outside must be retried after a crash: the invocation has to
+            // exist before it is sent.
+            if let (Some(deferred), crate::journal::StepKind::Http) =
+                (&running.deferred, request.kind())
+            {
+                deferred
+                    .ensure(store)
+                    .await
+                    .map_err(|source| StepError::Journal { seq, source })?;
+            }
             let (outcome, effect, attempts) = request.perform(&live).await?;
             let entry = StepEntry {
                 kind: request.kind(),
@@ -201,10 +213,23 @@ impl Steps {
                 recorded_at_ms: crate::clock::now_ms(),
                 outcome,
             };
-            store
-                .append_step(&running.tenant, self.invocation, seq, &entry, effect)
-                .await
-                .map_err(|source| StepError::Journal { seq, source })?;
+            let append = async |create: Option<&crate::journal::InvocationRecord>| {
+                store
+                    .append_step_creating(
+                        &running.tenant,
+                        self.invocation,
+                        seq,
+                        &entry,
+                        effect,
+                        create,
+                    )
+                    .await
+            };
+            match &running.deferred {
+                Some(deferred) => deferred.write_with(append).await,
+                None => append(None).await,
+            }
+            .map_err(|source| StepError::Journal { seq, source })?;
             crate::metrics::METRICS.step_live();
             if let Outcome::Dispatched(Ok(child)) = entry.outcome {
                 (services.start)(running.tenant.clone(), child);

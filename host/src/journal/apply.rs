@@ -21,13 +21,15 @@ use crate::ids::InvocationId;
 /// One write. Ops are also what the write-ahead log records, so they replay exactly.
 #[derive(Serialize, Deserialize)]
 pub(super) enum Op {
-    /// Append a step at `seq` of a pending or running invocation, with what it entails.
+    /// Append a step at `seq` of a pending or running invocation, with what it entails;
+    /// first create the invocation from `create` if its creation was deferred.
     AppendStep {
         tenant: String,
         invocation: u128,
         seq: u32,
         entry: Vec<u8>,
         effect: StepEffect,
+        create: Option<Box<InvocationRecord>>,
     },
     /// Create (`create`) or update an invocation record that is not suspending.
     PutInvocation {
@@ -117,7 +119,16 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
             seq,
             entry,
             effect,
-        } => append_step(txn, tenant, *invocation, *seq, entry, effect, effects),
+            create,
+        } => {
+            if let Some(record) = create {
+                if read_record(txn, &record.tenant, record.id.0)?.is_some() {
+                    return refuse(WriteError::InvocationExists(record.id.to_string()));
+                }
+                put_record(txn, record, None, effects)?;
+            }
+            append_step(txn, tenant, *invocation, *seq, entry, effect, effects)
+        }
         Op::PutInvocation { record, create } => {
             let old = read_record(txn, &record.tenant, record.id.0)?;
             match (old, create) {

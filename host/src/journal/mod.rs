@@ -5,6 +5,7 @@
 
 mod apply;
 mod codec;
+mod deferred;
 mod entry;
 mod records;
 mod schema;
@@ -15,6 +16,7 @@ mod writer;
 
 pub use apply::{Effects, RetryState, StepEffect};
 pub use codec::DecodeError;
+pub use deferred::Deferred;
 pub use entry::{Outcome, StepEntry, StepKind};
 pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 pub use store::{Store, StoreError, StoreOptions};

@@ -396,12 +396,28 @@ impl Store {
         entry: &StepEntry,
         effect: StepEffect,
     ) -> Result<(), StoreError> {
+        self.append_step_creating(tenant, id, seq, entry, effect, None)
+            .await
+    }
+
+    /// Like [`Store::append_step`], first creating the invocation from `create` (in the same
+    /// transaction) if it is given: a deferred creation.
+    pub async fn append_step_creating(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+        seq: u32,
+        entry: &StepEntry,
+        effect: StepEffect,
+        create: Option<&InvocationRecord>,
+    ) -> Result<(), StoreError> {
         let op = Op::AppendStep {
             tenant: tenant.to_string(),
             invocation: id.0,
             seq,
             entry: encode(entry),
             effect,
+            create: create.map(|r| Box::new(r.clone())),
         };
         self.writer.submit(op).await?;
         Ok(())
@@ -421,7 +437,13 @@ impl Store {
         self.put(record, false).await
     }
 
-    async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError> {
+    /// Durably writes `record`, creating it if `create` (a deferred creation written with how
+    /// the invocation ended) and replacing the unfinished record otherwise.
+    pub async fn put(
+        &self,
+        record: &InvocationRecord,
+        create: bool,
+    ) -> Result<Effects, StoreError> {
         let op = Op::PutInvocation {
             record: Box::new(record.clone()),
             create,

@@ -9,8 +9,8 @@ use super::Inner;
 use crate::host_calls::{Running, StepError, Steps, Suspend};
 use crate::ids::InvocationId;
 use crate::journal::{
-    AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, RetryState,
-    StoreError, WriteError,
+    AwaitMode, Awaitable, Deferred, Failure, FailureKind, InvocationRecord, InvocationState,
+    RetryState, StoreError, WriteError,
 };
 use crate::outbound::RetryPolicy;
 use crate::runtime::{ComponentError, InvocationCtx};
@@ -36,8 +36,14 @@ enum Ending {
     Abandoned(String),
 }
 
-/// Runs invocation `id` of `tenant` to its end (or until it suspends or the host cannot go on).
-pub(super) async fn execute(inner: Arc<Inner>, tenant: String, id: InvocationId) {
+/// Runs invocation `id` of `tenant` to its end (or until it suspends or the host cannot go on);
+/// `deferred` holds its record if its creation is deferred.
+pub(super) async fn execute(
+    inner: Arc<Inner>,
+    tenant: String,
+    id: InvocationId,
+    deferred: Option<Arc<Deferred>>,
+) {
     let Ok(_slot) = inner.slots.acquire().await else {
         return;
     };
@@ -47,9 +53,14 @@ pub(super) async fn execute(inner: Arc<Inner>, tenant: String, id: InvocationId)
         let stop = stop.clone();
         running.insert(id, super::Executing { tenant, stop });
     }
-    let outcome = run(&inner, &tenant, id, &stop).await;
+    let outcome = run(&inner, &tenant, id, &stop, deferred.as_ref()).await;
     if let Ok(mut running) = inner.running.lock() {
         running.remove(&id);
+    }
+    if deferred.is_some()
+        && let Ok(mut all) = inner.deferred.lock()
+    {
+        all.remove(&id);
     }
     match outcome {
         Err(StoreError::Write(WriteError::InvocationFinished(_))) => {} // cancelled meanwhile
@@ -66,9 +77,14 @@ async fn run(
     tenant: &str,
     id: InvocationId,
     stop: &Notify,
+    deferred: Option<&Arc<Deferred>>,
 ) -> Result<(), StoreError> {
-    let Some(mut record) = inner.store.invocation(tenant, id)? else {
-        return Ok(());
+    let mut record = match deferred {
+        Some(deferred) => deferred.record().clone(),
+        None => match inner.store.invocation(tenant, id)? {
+            Some(record) => record,
+            None => return Ok(()),
+        },
     };
     // A suspended invocation runs only once its wait is over and it is made pending again.
     if record.state.is_terminal() || record.state == InvocationState::Suspended {
@@ -87,7 +103,7 @@ async fn run(
         None => (RetryPolicy::default(), RetryPolicy::rerun_default()),
     };
     let ending = tokio::select! {
-        ending = attempt(inner, &record, &policy) => ending,
+        ending = attempt(inner, &record, &policy, deferred) => ending,
         () = stop.notified() => Ending::Cancelled,
     };
     let now = crate::clock::now_ms();
@@ -100,13 +116,13 @@ async fn run(
             record.output = Some(output);
             record.failure = None;
             record.finish(InvocationState::Completed, now);
-            inner.store.update_invocation(&record).await?
+            write_end(inner, &record, deferred).await?
         }
         Ending::Failed(failure, _) => {
             tracing::info!(invocation = %id, "failed: {}", failure.message);
             record.failure = Some(failure);
             record.finish(InvocationState::Failed, now);
-            inner.store.update_invocation(&record).await?
+            write_end(inner, &record, deferred).await?
         }
         Ending::Suspended {
             seq,
@@ -114,6 +130,9 @@ async fn run(
             items,
             retry,
         } => {
+            if let Some(deferred) = deferred {
+                deferred.ensure(&inner.store).await?;
+            }
             let effects = inner
                 .store
                 .suspend(&record, seq, mode, &items, retry)
@@ -129,6 +148,23 @@ async fn run(
     };
     inner.apply(effects);
     Ok(())
+}
+
+/// Writes how `record` ended; creates it in the same write if its creation was deferred and
+/// nothing has written it yet.
+async fn write_end(
+    inner: &Inner,
+    record: &InvocationRecord,
+    deferred: Option<&Arc<Deferred>>,
+) -> Result<crate::journal::Effects, StoreError> {
+    match deferred {
+        Some(deferred) => {
+            deferred
+                .write_with(async |create| inner.store.put(record, create.is_some()).await)
+                .await
+        }
+        None => inner.store.update_invocation(record).await,
+    }
 }
 
 /// After a retryable failure: suspends the invocation until its next run under `policy`, or
@@ -160,7 +196,12 @@ fn retry_or_fail(
     }
 }
 
-async fn attempt(inner: &Inner, record: &InvocationRecord, policy: &RetryPolicy) -> Ending {
+async fn attempt(
+    inner: &Inner,
+    record: &InvocationRecord,
+    policy: &RetryPolicy,
+    deferred: Option<&Arc<Deferred>>,
+) -> Ending {
     let load = || async {
         inner
             .store
@@ -185,6 +226,7 @@ async fn attempt(inner: &Inner, record: &InvocationRecord, policy: &RetryPolicy)
         component: record.component,
         functions: prepared.functions.clone().into(),
         retry: policy.clone(),
+        deferred: deferred.cloned(),
     };
     let steps = Steps::run(
         running,

@@ -14,7 +14,9 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::host_calls::{HttpClient, Services};
 use crate::ids::{ComponentHash, InvocationId};
-use crate::journal::{Deployment, Effects, InvocationRecord, InvocationState, Store, StoreError};
+use crate::journal::{
+    Deferred, Deployment, Effects, InvocationRecord, InvocationState, Store, StoreError,
+};
 use crate::outbound::{Destinations, Policy};
 use crate::runtime::{ComponentError, Components};
 
@@ -106,6 +108,8 @@ struct Inner {
     waiters: Mutex<HashMap<InvocationId, Vec<oneshot::Sender<()>>>>,
     /// Invocations executing in this process.
     running: Mutex<HashMap<InvocationId, Executing>>,
+    /// Invocations whose creation is deferred to their first write, until they end.
+    deferred: Mutex<HashMap<InvocationId, Arc<Deferred>>>,
     slots: Semaphore,
     /// Signalled when a new timer may be earlier than the one the timer service waits for.
     timers_changed: Notify,
@@ -124,7 +128,7 @@ impl Scheduler {
             let weak = weak.clone();
             let start = Box::new(move |tenant: String, id: InvocationId| {
                 if let Some(inner) = weak.upgrade() {
-                    tokio::spawn(executor::execute(inner, tenant, id));
+                    tokio::spawn(executor::execute(inner, tenant, id, None));
                 }
             });
             Inner {
@@ -137,6 +141,7 @@ impl Scheduler {
                 }),
                 waiters: Mutex::new(HashMap::new()),
                 running: Mutex::new(HashMap::new()),
+                deferred: Mutex::new(HashMap::new()),
                 slots: Semaphore::new(config.max_running.max(1)),
                 timers_changed: Notify::new(),
             }
@@ -252,6 +257,7 @@ impl Scheduler {
         tenant: &str,
         target: &str,
         input: Vec<u8>,
+        defer: bool,
     ) -> Result<InvocationRecord, InvokeError> {
         let target = Target::parse(target)?;
         let deployment = self
@@ -269,12 +275,22 @@ impl Scheduler {
             function,
             input,
         );
-        self.inner.store.create_invocation(&record).await?;
-        self.spawn(record.tenant.clone(), record.id);
+        if defer {
+            let deferred = Arc::new(Deferred::new(record.clone()));
+            if let Ok(mut all) = self.inner.deferred.lock() {
+                all.insert(record.id, deferred.clone());
+            }
+            let (inner, tenant) = (self.inner.clone(), record.tenant.clone());
+            tokio::spawn(executor::execute(inner, tenant, record.id, Some(deferred)));
+        } else {
+            self.inner.store.create_invocation(&record).await?;
+            self.spawn(record.tenant.clone(), record.id);
+        }
         Ok(record)
     }
 
-    /// The record of `id`, after waiting up to `timeout` for it to finish.
+    /// The record of `id`, after waiting up to `timeout` for it to finish. An invocation
+    /// whose creation was deferred is made durable if it has not finished by then.
     pub async fn wait(
         &self,
         tenant: &str,
@@ -283,12 +299,23 @@ impl Scheduler {
     ) -> Result<Option<InvocationRecord>, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.inner.waiters_for(id, |w| w.push(tx));
-        let record = match self.inner.store.invocation(tenant, id)? {
-            Some(record) if !record.state.is_terminal() => {
+        let deferred = self
+            .inner
+            .deferred
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&id).cloned());
+        let deferred = deferred.filter(|d| d.record().tenant == tenant);
+        let record = match (self.inner.store.invocation(tenant, id)?, deferred) {
+            (Some(record), _) if record.state.is_terminal() => Some(record),
+            (None, None) => None,
+            (_, deferred) => {
                 let _ = tokio::time::timeout(timeout, rx).await;
+                if let Some(deferred) = deferred {
+                    deferred.ensure(&self.inner.store).await?;
+                }
                 self.inner.store.invocation(tenant, id)?
             }
-            other => other,
         };
         self.inner
             .waiters_for(id, |w| w.retain(|tx| !tx.is_closed()));
@@ -369,7 +396,7 @@ impl Scheduler {
     }
 
     fn spawn(&self, tenant: String, id: InvocationId) {
-        tokio::spawn(executor::execute(self.inner.clone(), tenant, id));
+        tokio::spawn(executor::execute(self.inner.clone(), tenant, id, None));
     }
 }
 
@@ -388,7 +415,7 @@ impl Inner {
     /// Acts on what a write caused: starts the woken, stops and reports the cancelled.
     fn apply(self: &Arc<Self>, effects: Effects) {
         for (tenant, id) in effects.woken {
-            tokio::spawn(executor::execute(self.clone(), tenant, id));
+            tokio::spawn(executor::execute(self.clone(), tenant, id, None));
         }
         for (_, id) in effects.cancelled {
             let stop = self

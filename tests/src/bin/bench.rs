@@ -421,6 +421,18 @@ async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
     let (_host, api) = host_with_guests(data, &[]);
     let input = json!(1);
     calls(&api, "tg.echo", input.clone(), 200, 1).await?; // warm up
+    let mut floor = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let _: Value = api.get("/v1/health").await?;
+        floor.push(started.elapsed());
+    }
+    floor.sort_unstable();
+    println!(
+        "HTTP floor: GET /v1/health, sequential: p50 {}   p99 {}",
+        p(&floor, 50.0),
+        p(&floor, 99.0)
+    );
     println!("API round trip: POST /v1/invocations?wait (tg.echo), {count} invocations");
     for clients in [1, 64] {
         let before = journal_counters(&api).await?;
