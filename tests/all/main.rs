@@ -7,6 +7,7 @@ mod bad_input;
 mod cancel;
 mod children;
 mod crash;
+mod deferred;
 mod determinism;
 mod mock_crm;
 mod resilience;

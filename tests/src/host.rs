@@ -210,6 +210,25 @@ impl Host {
             .unwrap_or_else(|e| panic!("invoke {function}: {e:#}"))
     }
 
+    /// Starts an invocation of `function` with `input` and waits up to `wait` seconds for its
+    /// result (`POST /v1/invocations?wait=`); an error if the host does not answer.
+    pub async fn invoke_waiting(
+        &self,
+        function: &str,
+        input: serde_json::Value,
+        wait: f64,
+    ) -> anyhow::Result<InvocationView> {
+        let body = serde_json::json!({"function": function, "input": input});
+        self.api
+            .call(
+                hyper::Method::POST,
+                &format!("/v1/invocations?wait={wait}"),
+                "application/json",
+                body.to_string().into_bytes(),
+            )
+            .await
+    }
+
     /// Waits until invocation `id` has finished (or panics after `timeout`).
     pub async fn finished(&self, id: &str, timeout: Duration) -> InvocationView {
         let deadline = std::time::Instant::now() + timeout;

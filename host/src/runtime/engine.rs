@@ -9,6 +9,9 @@ use super::ctx::MAX_MEMORY_BYTES;
 /// How often the epoch advances; a running guest yields to other tasks at every tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Bytes of each pooled memory and table reset in place (not unmapped) when an instance ends.
+const KEEP_RESIDENT: usize = 1 << 20;
+
 /// Creates the engine (component model, epoch interruption) and starts its epoch ticker.
 /// With `pool_slots`, instances are allocated from a pool for that many live stores
 /// (preallocated address space, memories reused copy-on-write), which makes instantiation
@@ -27,7 +30,10 @@ pub fn new_engine(pool_slots: Option<u32>) -> wasmtime::Result<Engine> {
             .max_core_instances_per_component(32)
             .max_memories_per_component(8)
             .max_tables_per_module(4)
-            .max_memory_size(MAX_MEMORY_BYTES);
+            .max_memory_size(MAX_MEMORY_BYTES)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     let engine = Engine::new(&config)?;

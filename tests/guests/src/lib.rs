@@ -351,6 +351,16 @@ pub fn signals(input: SignalsInput) -> Result<Vec<serde_json::Value>, Error> {
         .collect()
 }
 
+/// Computes for `rounds` rounds without any host call; returns a checksum.
+#[reprise_sdk::function]
+pub fn spin(rounds: u64) -> u64 {
+    let mut acc: u64 = 1;
+    for i in 0..rounds {
+        acc = std::hint::black_box(acc.wrapping_mul(6364136223846793005).wrapping_add(i));
+    }
+    acc
+}
+
 /// Sleeps with `std::thread::sleep` (a WASI monotonic-clock subscription), then reports how
 /// long it slept by `Instant`.
 #[reprise_sdk::function]
@@ -450,6 +460,7 @@ reprise_sdk::export!(
     wake_at,
     post_then_fail,
     random_steps,
+    spin,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {
