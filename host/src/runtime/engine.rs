@@ -10,7 +10,7 @@ use super::ctx::MAX_MEMORY_BYTES;
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Bytes of each pooled memory and table reset in place (not unmapped) when an instance ends.
-const KEEP_RESIDENT: usize = 1 << 20;
+const KEEP_RESIDENT: usize = 512 << 10;
 
 /// Creates the engine (component model, epoch interruption) and starts its epoch ticker.
 /// With `pool_slots`, instances are allocated from a pool for that many live stores
@@ -33,6 +33,7 @@ pub fn new_engine(pool_slots: Option<u32>) -> wasmtime::Result<Engine> {
             .max_memory_size(MAX_MEMORY_BYTES)
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(KEEP_RESIDENT)
+            .max_unused_warm_slots(16)
             .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
