@@ -111,25 +111,17 @@ impl Metrics {
             "reprise_steps_total{{mode=\"replayed\"}} {}",
             get(&self.steps_replayed)
         );
-        let _ = writeln!(
-            out,
-            "# HELP reprise_http_attempts_total HTTP requests sent."
+        counter(
+            &mut out,
+            "reprise_http_attempts_total",
+            "HTTP requests sent.",
+            get(&self.http_attempts),
         );
-        let _ = writeln!(out, "# TYPE reprise_http_attempts_total counter");
-        let _ = writeln!(
-            out,
-            "reprise_http_attempts_total {}",
-            get(&self.http_attempts)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP reprise_http_retries_total HTTP attempts that failed transiently and were retried."
-        );
-        let _ = writeln!(out, "# TYPE reprise_http_retries_total counter");
-        let _ = writeln!(
-            out,
-            "reprise_http_retries_total {}",
-            get(&self.http_retries)
+        counter(
+            &mut out,
+            "reprise_http_retries_total",
+            "HTTP attempts that failed transiently and were retried.",
+            get(&self.http_retries),
         );
         let gauges: [Gauge; 3] = [
             (
@@ -194,28 +186,27 @@ impl Metrics {
             get(&self.commit_micros) as f64 / 1e6
         );
         let _ = writeln!(out, "reprise_journal_commit_seconds_count {commits}");
-        let _ = writeln!(
-            out,
-            "# HELP reprise_journal_writes_total Writes committed (several per commit with group commit)."
+        counter(
+            &mut out,
+            "reprise_journal_writes_total",
+            "Writes committed (several per commit with group commit).",
+            get(&self.commit_writes),
         );
-        let _ = writeln!(out, "# TYPE reprise_journal_writes_total counter");
-        let _ = writeln!(
-            out,
-            "reprise_journal_writes_total {}",
-            get(&self.commit_writes)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP reprise_journal_apply_seconds_total Time spent applying writes before their commits."
-        );
-        let _ = writeln!(out, "# TYPE reprise_journal_apply_seconds_total counter");
-        let _ = writeln!(
-            out,
-            "reprise_journal_apply_seconds_total {}",
-            get(&self.apply_micros) as f64 / 1e6
+        counter(
+            &mut out,
+            "reprise_journal_apply_seconds_total",
+            "Time spent applying writes before their commits.",
+            get(&self.apply_micros) as f64 / 1e6,
         );
         out
     }
+}
+
+/// Writes counter `name` without labels: its help, type and `value`.
+fn counter(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {value}");
 }
 
 fn labels(d: &DestinationStats) -> String {

@@ -51,7 +51,7 @@ pub enum Command {
         max_running: usize,
         /// MiB of database pages kept in memory (bounds the host's memory, whatever the
         /// number of invocations stored).
-        #[arg(long, env = "REPRISE_CACHE_MB", default_value_t = 64)]
+        #[arg(long, env = "REPRISE_CACHE_MB", default_value_t = 16)]
         cache_mb: usize,
         /// Most writes committed in one journal transaction (group commit); 1 commits every
         /// write on its own (for benchmarks).

@@ -215,7 +215,7 @@ impl Steps {
             };
             let append = async |create: Option<&crate::journal::InvocationRecord>| {
                 store
-                    .append_step_creating(
+                    .append_step(
                         &running.tenant,
                         self.invocation,
                         seq,

@@ -40,7 +40,7 @@ fn storage(e: impl std::fmt::Display) -> StoreError {
 
 /// The page cache a store keeps by default: it bounds the memory redb uses, whatever the
 /// number of invocations on disk.
-pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How a store is opened.
 #[derive(Clone, Debug)]
@@ -386,23 +386,10 @@ impl Store {
         })
     }
 
-    /// Durably appends `entry` as step `seq` of `id` with what it entails (`effect`); refused
-    /// if that step exists or the invocation is not pending or running.
+    /// Durably appends `entry` as step `seq` of `id` with what it entails (`effect`), first
+    /// creating the invocation from `create` in the same transaction if given (a deferred
+    /// creation); refused if that step exists or the invocation is not pending or running.
     pub async fn append_step(
-        &self,
-        tenant: &str,
-        id: InvocationId,
-        seq: u32,
-        entry: &StepEntry,
-        effect: StepEffect,
-    ) -> Result<(), StoreError> {
-        self.append_step_creating(tenant, id, seq, entry, effect, None)
-            .await
-    }
-
-    /// Like [`Store::append_step`], first creating the invocation from `create` (in the same
-    /// transaction) if it is given: a deferred creation.
-    pub async fn append_step_creating(
         &self,
         tenant: &str,
         id: InvocationId,
@@ -632,7 +619,7 @@ mod tests {
 
     async fn append(store: &Store, id: InvocationId, seq: u32, n: u64) -> Result<(), StoreError> {
         store
-            .append_step("t", id, seq, &entry(n), StepEffect::None)
+            .append_step("t", id, seq, &entry(n), StepEffect::None, None)
             .await
     }
 
@@ -670,7 +657,7 @@ mod tests {
             child.detached = seq == n - 1 && n > 2;
             let effect = StepEffect::CreateChild(Box::new(child.clone()));
             store
-                .append_step("t", parent.id, seq as u32, &entry(0), effect)
+                .append_step("t", parent.id, seq as u32, &entry(0), effect, None)
                 .await
                 .expect("dispatch");
             child.state = InvocationState::Running;
@@ -694,7 +681,7 @@ mod tests {
         let (parent, children) = family(&store, 1).await;
         let effect = StepEffect::CreateChild(Box::new(children[0].clone()));
         let again = store
-            .append_step("t", parent.id, 1, &entry(0), effect)
+            .append_step("t", parent.id, 1, &entry(0), effect, None)
             .await;
         assert!(matches!(
             again,
