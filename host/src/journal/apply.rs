@@ -27,6 +27,7 @@ pub(super) enum Op {
         tenant: String,
         invocation: u128,
         seq: u32,
+        #[serde(with = "super::bytes")]
         entry: Vec<u8>,
         effect: StepEffect,
         create: Option<Box<InvocationRecord>>,
@@ -57,6 +58,7 @@ pub(super) enum Op {
         tenant: String,
         invocation: u128,
         name: String,
+        #[serde(with = "super::bytes")]
         payload: Vec<u8>,
     },
     /// Cancel an unfinished invocation and its attached descendants.
@@ -64,6 +66,7 @@ pub(super) enum Op {
     /// Store a component (if not stored yet) and point a deployment at it.
     Deploy {
         deployment: Deployment,
+        #[serde(with = "super::bytes")]
         component: Vec<u8>,
     },
 }

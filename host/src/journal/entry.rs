@@ -51,13 +51,13 @@ impl StepKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// An HTTP response or transport error.
-    Http(Result<HttpResponse, HttpError>),
+    Http(#[serde(with = "super::bytes::http")] Result<HttpResponse, HttpError>),
     /// Wall-clock time.
     Time { seconds: u64, nanoseconds: u32 },
     /// A monotonic-clock instant in nanoseconds.
     Instant(u64),
     /// Bytes (random).
-    Bytes(Vec<u8>),
+    Bytes(#[serde(with = "super::bytes")] Vec<u8>),
     /// A number (random).
     U64(u64),
     /// Two numbers (insecure seed).

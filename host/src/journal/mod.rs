@@ -4,6 +4,7 @@
 //! (`writer`) that batches what is waiting into a single durable transaction.
 
 mod apply;
+mod bytes;
 mod codec;
 mod deferred;
 mod entry;

@@ -115,6 +115,7 @@ pub struct InvocationRecord {
     /// The component it is pinned to, whatever is deployed later.
     pub component: ComponentHash,
     /// The JSON input.
+    #[serde(with = "super::bytes")]
     pub input: Vec<u8>,
     /// Current state.
     pub state: InvocationState,
@@ -129,6 +130,7 @@ pub struct InvocationRecord {
     /// Finished (ms since the Unix epoch).
     pub finished_at_ms: Option<u64>,
     /// The JSON output, when completed.
+    #[serde(with = "super::bytes::option")]
     pub output: Option<Vec<u8>>,
     /// The failure, when failed or cancelled.
     pub failure: Option<Failure>,
