@@ -112,8 +112,7 @@ impl Store {
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
-        let wal = options.log.then(|| path.with_extension("wal"));
-        let writer = Writer::start(db.clone(), wal.as_deref(), options)
+        let writer = Writer::start(db.clone(), &path.with_extension("wal"), options)
             .map_err(|e| open_err(e.to_string()))?;
         Ok(Store { db, writer })
     }
@@ -587,7 +586,16 @@ mod tests {
         assert_eq!(db_only.invocation("t", rec.id).expect("read"), None);
         drop(db_only);
 
-        // Opening with the log replays it: every acknowledged write is there, once.
+        // Opening replays the log, even when it is not used from then on: every acknowledged
+        // write is there, once.
+        let copy = dir.path().join("copy");
+        std::fs::create_dir(&copy).expect("mkdir");
+        for file in ["db", "db.wal"] {
+            std::fs::copy(crashed.join(file), copy.join(file)).expect("copy");
+        }
+        let no_log_now = Store::open_with(&copy.join("db"), &without_log).expect("reopen");
+        assert_eq!(no_log_now.steps(rec.id).expect("steps").len(), 50);
+        drop(no_log_now);
         let recovered = Store::open_with(&crashed.join("db"), &options).expect("reopen");
         assert_eq!(
             recovered.invocation("t", rec.id).expect("read"),

@@ -87,21 +87,22 @@ impl Drop for JoinOnDrop {
 }
 
 impl Writer {
-    /// Replays what the log at `wal` holds beyond `db`'s last durable commit, then starts the
+    /// Replays what the log at `wal` holds beyond `db`'s last durable commit (even when the
+    /// log is not used from now on: a crash may have left writes only there), then starts the
     /// writer thread, committing at most `options.max_batch` ops per transaction. Without a
-    /// log every batch commits durably in redb.
+    /// log (`options.log` false) every batch commits durably in redb.
     pub fn start(
         db: Arc<Database>,
-        wal: Option<&Path>,
+        wal: &Path,
         options: &StoreOptions,
     ) -> Result<Self, WriteError> {
-        let wal = wal
-            .map(|path| {
-                let wal = Wal::open(path, WAL_BYTES).map_err(storage)?;
-                recover(&db, &wal)?;
-                Ok::<_, WriteError>(wal)
-            })
-            .transpose()?;
+        let wal = if options.log || wal.exists() {
+            let log = Wal::open(wal, WAL_BYTES).map_err(storage)?;
+            recover(&db, &log)?;
+            options.log.then_some(log)
+        } else {
+            None
+        };
         let lsn = log_position(&db)?;
         let (tx, rx) = channel();
         let max_batch = options.max_batch.clamp(1, MAX_BATCH);
