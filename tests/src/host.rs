@@ -198,14 +198,7 @@ impl Drop for Host {
 impl Host {
     /// Starts an invocation of `function` with `input` through the API.
     pub async fn invoke(&self, function: &str, input: serde_json::Value) -> InvocationView {
-        let body = serde_json::json!({"function": function, "input": input});
-        self.api
-            .call(
-                hyper::Method::POST,
-                "/v1/invocations",
-                "application/json",
-                body.to_string().into_bytes(),
-            )
+        post_invocation(&self.api, function, &input, None)
             .await
             .unwrap_or_else(|e| panic!("invoke {function}: {e:#}"))
     }
@@ -218,15 +211,7 @@ impl Host {
         input: serde_json::Value,
         wait: f64,
     ) -> anyhow::Result<InvocationView> {
-        let body = serde_json::json!({"function": function, "input": input});
-        self.api
-            .call(
-                hyper::Method::POST,
-                &format!("/v1/invocations?wait={wait}"),
-                "application/json",
-                body.to_string().into_bytes(),
-            )
-            .await
+        post_invocation(&self.api, function, &input, Some(wait)).await
     }
 
     /// Waits until invocation `id` has finished (or panics after `timeout`).
@@ -325,3 +310,25 @@ impl Host {
 }
 
 pub use reprise::api::dto::{InvocationList, InvocationView, JournalView};
+
+/// `POST /v1/invocations` of `function` with `input` through `api`, waiting up to `wait`
+/// seconds for the result if given.
+pub async fn post_invocation(
+    api: &ApiClient,
+    function: &str,
+    input: &serde_json::Value,
+    wait: Option<f64>,
+) -> anyhow::Result<InvocationView> {
+    let body = serde_json::json!({"function": function, "input": input});
+    let path = match wait {
+        Some(wait) => format!("/v1/invocations?wait={wait}"),
+        None => "/v1/invocations".to_string(),
+    };
+    api.call(
+        hyper::Method::POST,
+        &path,
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use redb::{Database, Durability, ReadableDatabase, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::apply::{Effects, Op, apply};
@@ -96,14 +96,14 @@ impl Writer {
         wal: &Path,
         options: &StoreOptions,
     ) -> Result<Self, WriteError> {
+        let mut lsn = log_position(&db)?;
         let wal = if options.log || wal.exists() {
             let log = Wal::open(wal, WAL_BYTES).map_err(storage)?;
-            recover(&db, &log)?;
+            lsn = recover(&db, &log, lsn)?;
             options.log.then_some(log)
         } else {
             None
         };
-        let lsn = log_position(&db)?;
         let (tx, rx) = channel();
         let max_batch = options.max_batch.clamp(1, MAX_BATCH);
         let mut batches = Batches {
@@ -145,7 +145,7 @@ fn storage(e: impl std::fmt::Display) -> WriteError {
 
 /// The log sequence number of the last batch `db` applied.
 fn log_position(db: &Database) -> Result<u64, WriteError> {
-    let txn = db.begin_write().map_err(storage)?;
+    let txn = db.begin_read().map_err(storage)?;
     let lsn = txn
         .open_table(META)
         .map_err(storage)?
@@ -155,12 +155,13 @@ fn log_position(db: &Database) -> Result<u64, WriteError> {
     Ok(lsn)
 }
 
-/// Applies the batches the log holds beyond `db`'s last durable commit (those a crash left
-/// out of redb), in order, and commits them durably.
-fn recover(db: &Database, wal: &Wal) -> Result<(), WriteError> {
-    let records = wal.records_after(log_position(db)?).map_err(storage)?;
-    let Some((last, _)) = records.last() else {
-        return Ok(());
+/// Applies the batches the log holds beyond `db`'s last durable commit at `checkpoint`
+/// (those a crash left out of redb), in order, and commits them durably; returns the log
+/// sequence number of the last batch applied.
+fn recover(db: &Database, wal: &Wal, checkpoint: u64) -> Result<u64, WriteError> {
+    let records = wal.records_after(checkpoint).map_err(storage)?;
+    let Some(&(last, _)) = records.last() else {
+        return Ok(checkpoint);
     };
     tracing::info!(
         batches = records.len(),
@@ -177,7 +178,8 @@ fn recover(db: &Database, wal: &Wal) -> Result<(), WriteError> {
         }
         set_log_position(&txn, *lsn)?;
     }
-    txn.commit().map_err(storage)
+    txn.commit().map_err(storage)?;
+    Ok(last)
 }
 
 fn set_log_position(txn: &WriteTransaction, lsn: u64) -> Result<(), WriteError> {
@@ -204,7 +206,7 @@ impl Batches {
     fn run(&mut self, rx: Receiver<Request>, max_batch: usize) {
         let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
         loop {
-            let first = if self.wal.as_ref().is_some_and(|w| !w.is_empty()) {
+            let first = if self.log_holds_batches() {
                 match rx.recv_timeout(self.checkpoint_every / 10) {
                     Ok(req) => req,
                     Err(RecvTimeoutError::Timeout) => {
@@ -237,9 +239,14 @@ impl Batches {
         self.checkpoint_idle();
     }
 
+    /// Whether batches are durable only in the log so far (a checkpoint is due when idle).
+    fn log_holds_batches(&self) -> bool {
+        self.wal.as_ref().is_some_and(|w| !w.is_empty())
+    }
+
     /// Commits an empty batch durably if the log holds anything, so it can start over.
     fn checkpoint_idle(&mut self) {
-        if self.halted.is_none() && self.wal.as_ref().is_some_and(|w| !w.is_empty()) {
+        if self.halted.is_none() && self.log_holds_batches() {
             self.commit(&[]);
         }
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use reprise::cli::client::ApiClient;
-use reprise_tests::host::{Host, InvocationView};
+use reprise_tests::host::{Host, InvocationView, post_invocation};
 use reprise_tests::measure::{dir_bytes, mib, percentile, rss_bytes};
 
 /// The data directory's size without the write-ahead log, which is allocated in full (64 MiB)
@@ -216,16 +216,8 @@ async fn create(
     parallel(dues.len(), clients, move |i| {
         let (api, due) = (api.clone(), dues[i]);
         async move {
-            let body = json!({"function": "tg.wake_at", "input": {"due_ms": due}});
-            let view: InvocationView = api
-                .call(
-                    hyper::Method::POST,
-                    "/v1/invocations",
-                    "application/json",
-                    body.to_string().into_bytes(),
-                )
-                .await?;
-            Ok(view.id)
+            let input = json!({"due_ms": due});
+            Ok(post_invocation(&api, "tg.wake_at", &input, None).await?.id)
         }
     })
     .await
@@ -304,15 +296,7 @@ async fn lateness(
 /// Starts `function` with `input` and waits for its result; returns the time it took.
 async fn call(api: &ApiClient, function: &str, input: &Value) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let body = json!({"function": function, "input": input});
-    let view: InvocationView = api
-        .call(
-            hyper::Method::POST,
-            "/v1/invocations?wait=300",
-            "application/json",
-            body.to_string().into_bytes(),
-        )
-        .await?;
+    let view = post_invocation(api, function, input, Some(300.0)).await?;
     if view.state != "completed" {
         bail!("{function} ended {}: {:?}", view.state, view.error);
     }
@@ -538,16 +522,8 @@ async fn memory(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
 async fn replay(data: &std::path::Path, entries: u32) -> anyhow::Result<()> {
     let (host, api) = host_with_guests(data, &[]);
     let disk_before = stored_bytes(data);
-    let body =
-        json!({"function": "tg.random_steps", "input": {"count": entries, "sleep_ms": 1500}});
-    let view: InvocationView = api
-        .call(
-            hyper::Method::POST,
-            "/v1/invocations",
-            "application/json",
-            body.to_string().into_bytes(),
-        )
-        .await?;
+    let input = json!({"count": entries, "sleep_ms": 1500});
+    let view = post_invocation(&api, "tg.random_steps", &input, None).await?;
     let path = format!("/v1/invocations/{}", view.id);
     let live = Instant::now();
     let state = |api: Arc<ApiClient>, path: String| async move {
