@@ -24,6 +24,7 @@ pub struct Metrics {
     commits: AtomicU64,
     commit_writes: AtomicU64,
     apply_micros: AtomicU64,
+    log_micros: AtomicU64,
     commit_micros: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
 }
@@ -37,6 +38,7 @@ pub static METRICS: Metrics = Metrics {
     commits: AtomicU64::new(0),
     commit_writes: AtomicU64::new(0),
     apply_micros: AtomicU64::new(0),
+    log_micros: AtomicU64::new(0),
     commit_micros: AtomicU64::new(0),
     commit_buckets: [const { AtomicU64::new(0) }; COMMIT_BUCKETS.len()],
 };
@@ -62,8 +64,11 @@ impl Metrics {
         self.http_retries.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A journal transaction of `writes` ops, applied in `applying`, committed after `took`.
-    pub fn commit(&self, writes: usize, applying: Duration, took: Duration) {
+    /// A journal transaction of `writes` ops, applied in `applying`, committed after `took`
+    /// (of which `logging` writing and syncing the write-ahead log).
+    pub fn commit(&self, writes: usize, applying: Duration, logging: Duration, took: Duration) {
+        self.log_micros
+            .fetch_add(logging.as_micros() as u64, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.commit_writes
             .fetch_add(writes as u64, Ordering::Relaxed);
@@ -197,6 +202,12 @@ impl Metrics {
             "reprise_journal_apply_seconds_total",
             "Time spent applying writes before their commits.",
             get(&self.apply_micros) as f64 / 1e6,
+        );
+        counter(
+            &mut out,
+            "reprise_journal_log_seconds_total",
+            "Time spent writing and syncing the write-ahead log, within commits.",
+            get(&self.log_micros) as f64 / 1e6,
         );
         out
     }

@@ -144,3 +144,40 @@ async fn std_thread_sleep_is_a_durable_sleep_that_a_replay_does_not_wait_again()
         .count();
     assert_eq!(awaits, 1, "the sleep is journaled once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_sleep_is_journaled_when_it_starts_and_a_replay_still_waits_until_it_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+    let view = host.invoke("tg.nap", json!({"millis": 900})).await;
+
+    // The wait step is durable while the function still sleeps.
+    let started = Instant::now();
+    loop {
+        let journal = host.journal(&view.id).await;
+        if journal.steps.iter().any(|s| s.kind == "await") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no wait step");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let running = host.status(&view.id).await;
+    assert_eq!(running.state, "running", "journaled before the sleep ended");
+
+    // Killed mid-sleep, the replay finds the wait in the journal and still sleeps until it
+    // ends: the function's own clock sees the whole 900 ms.
+    host.kill();
+    host.restart();
+    let done = host.finished(&view.id, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    assert!(slept(&done) >= 900, "slept {} ms", slept(&done));
+    let kinds: Vec<String> = host
+        .journal(&view.id)
+        .await
+        .steps
+        .into_iter()
+        .map(|s| s.kind)
+        .collect();
+    assert_eq!(kinds, ["wall_clock", "wall_clock", "await", "wall_clock"]);
+}

@@ -168,6 +168,7 @@ impl Steps {
         };
         let seq = self.next;
         let digest = request.digest();
+        let timers_end = request.timers_end();
         let outcome = if let Some((recorded_seq, entry)) = recorded.next() {
             if recorded_seq != seq {
                 return Err(StepError::Gap {
@@ -236,6 +237,10 @@ impl Steps {
             }
             entry.outcome
         };
+        if let Some(end) = timers_end {
+            // A timer wait is journaled when it starts (if it ends soon): it returns when due.
+            waits::sleep_until_ms(end).await;
+        }
         if let Outcome::Instant(ns) = outcome {
             self.last_instant = self.last_instant.max(ns);
         }

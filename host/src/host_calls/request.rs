@@ -85,6 +85,14 @@ impl StepRequest<'_> {
         truncate(text, MAX_SUMMARY)
     }
 
+    /// When the call may return, if it is a wait on timers alone (ms since the Unix epoch).
+    pub fn timers_end(&self) -> Option<u64> {
+        match self {
+            Self::Await { mode, items } => super::waits::timers_end(*mode, items),
+            _ => None,
+        }
+    }
+
     /// Performs the call for real; returns its outcome, what recording it entails and the
     /// attempts it took. Fails when the invocation must suspend instead ([`super::Suspend`]).
     pub(crate) async fn perform(

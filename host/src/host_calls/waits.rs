@@ -6,7 +6,12 @@
 //! change that, it waits in memory and looks again. Otherwise the call fails with [`Suspend`]:
 //! the executor records the wait, drops the instance, and the invocation is resumed by replay
 //! once the events the writer counts have satisfied the wait; the replay reaches this call
-//! again, finds the wait satisfied, and journals it. A journaled wait is never waited for again.
+//! again, finds the wait satisfied, and journals it.
+//!
+//! A wait on timers alone that ends within [`SHORT_SLEEP`] is the exception: its outcome is
+//! known in advance, so it is journaled when it starts and the cursor then sleeps until it ends
+//! (in a replay too, for whatever time is left). The durable write overlaps the sleep instead
+//! of following it. Every other journaled wait is never waited for again.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -158,7 +163,14 @@ pub(super) async fn settle(
 ) -> wasmtime::Result<(Outcome, StepEffect)> {
     loop {
         let now = crate::clock::now_ms();
-        let resolved = resolve(live, items, now)?;
+        // A wait on timers alone ends at a time known now: when that is near, it is settled
+        // as it will be then and journaled at once; `Steps::take` sleeps until then, live or
+        // in a replay, so the step's durable write overlaps the sleep.
+        let at = match timers_end(mode, items) {
+            Some(end) if end.saturating_sub(now) <= SHORT_SLEEP.as_millis() as u64 => end.max(now),
+            _ => now,
+        };
+        let resolved = resolve(live, items, at)?;
         if let Some(counted) = count(mode, &resolved) {
             let mut received = Vec::new();
             let settled = resolved
@@ -197,6 +209,28 @@ pub(super) async fn settle(
                 .into());
             }
         }
+    }
+}
+
+/// When a wait on `items` under `mode` ends, if they are all timers (ms since the Unix epoch).
+pub(super) fn timers_end(mode: AwaitMode, items: &[Awaitable]) -> Option<u64> {
+    let dues = items.iter().map(|item| match item {
+        Awaitable::Timer { due_ms } => Some(*due_ms),
+        _ => None,
+    });
+    let dues: Option<Vec<u64>> = dues.collect();
+    let dues = dues?;
+    match mode {
+        AwaitMode::All => dues.into_iter().max(),
+        AwaitMode::Any | AwaitMode::Race => dues.into_iter().min(),
+    }
+}
+
+/// Sleeps until `end_ms` (ms since the Unix epoch), if it is still to come.
+pub(super) async fn sleep_until_ms(end_ms: u64) {
+    let now = crate::clock::now_ms();
+    if end_ms > now {
+        tokio::time::sleep(Duration::from_millis(end_ms - now)).await;
     }
 }
 

@@ -18,6 +18,42 @@ use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::WriteError;
 use crate::ids::InvocationId;
 
+/// Every table a write may touch, opened once per batch.
+pub(super) struct Tables<'txn> {
+    components: Table<'txn, &'static [u8], &'static [u8]>,
+    deployments: Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    invocations: Table<'txn, (&'static str, u128), &'static [u8]>,
+    runnable: Table<'txn, (&'static str, u128), ()>,
+    journal: Table<'txn, (u128, u32), &'static [u8]>,
+    timers: Table<'txn, (u64, u128), &'static str>,
+    waits: Table<'txn, (&'static str, u128), &'static [u8]>,
+    awaited: Table<'txn, (&'static str, u128), (u128, u32)>,
+    children: Table<'txn, (&'static str, u128, u128), bool>,
+    signals: Table<'txn, (&'static str, u128, &'static str, u64), &'static [u8]>,
+    counts: Table<'txn, (&'static str, &'static str), u64>,
+    retries: Table<'txn, (u128, u32), (u32, u64)>,
+}
+
+impl<'txn> Tables<'txn> {
+    /// Opens every table in `txn`.
+    pub fn open(txn: &'txn WriteTransaction) -> Result<Self, redb::Error> {
+        Ok(Tables {
+            components: txn.open_table(COMPONENTS)?,
+            deployments: txn.open_table(DEPLOYMENTS)?,
+            invocations: txn.open_table(INVOCATIONS)?,
+            runnable: txn.open_table(RUNNABLE)?,
+            journal: txn.open_table(JOURNAL)?,
+            timers: txn.open_table(TIMERS)?,
+            waits: txn.open_table(WAITS)?,
+            awaited: txn.open_table(AWAITED)?,
+            children: txn.open_table(CHILDREN)?,
+            signals: txn.open_table(SIGNALS)?,
+            counts: txn.open_table(COUNTS)?,
+            retries: txn.open_table(RETRIES)?,
+        })
+    }
+}
+
 /// One write. Ops are also what the write-ahead log records, so they replay exactly.
 #[derive(Serialize, Deserialize)]
 pub(super) enum Op {
@@ -114,7 +150,7 @@ fn id_text(id: u128) -> String {
 
 /// Applies one op, adding to `effects` what it caused. The outer `Err` is a storage failure
 /// that aborts the whole batch.
-pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> Applied {
+pub(super) fn apply(t: &mut Tables<'_>, op: &Op, effects: &mut Effects) -> Applied {
     match op {
         Op::AppendStep {
             tenant,
@@ -125,15 +161,15 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
             create,
         } => {
             if let Some(record) = create {
-                if read_record(txn, &record.tenant, record.id.0)?.is_some() {
+                if read_record(t, &record.tenant, record.id.0)?.is_some() {
                     return refuse(WriteError::InvocationExists(record.id.to_string()));
                 }
-                put_record(txn, record, None, effects)?;
+                put_record(t, record, None, effects)?;
             }
-            append_step(txn, tenant, *invocation, *seq, entry, effect, effects)
+            append_step(t, tenant, *invocation, *seq, entry, effect, effects)
         }
         Op::PutInvocation { record, create } => {
-            let old = read_record(txn, &record.tenant, record.id.0)?;
+            let old = read_record(t, &record.tenant, record.id.0)?;
             match (old, create) {
                 (Some(_), true) => refuse(WriteError::InvocationExists(record.id.to_string())),
                 (None, false) => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
@@ -141,7 +177,7 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
                     refuse(WriteError::InvocationFinished(record.id.to_string()))
                 }
                 (old, _) => {
-                    put_record(txn, record, old.map(|o| o.state), effects)?;
+                    put_record(t, record, old.map(|o| o.state), effects)?;
                     Ok(Ok(()))
                 }
             }
@@ -152,17 +188,17 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
             mode,
             items,
             retry,
-        } => match read_record(txn, &record.tenant, record.id.0)? {
+        } => match read_record(t, &record.tenant, record.id.0)? {
             None => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
             Some(old) if old.state.is_terminal() => {
                 refuse(WriteError::InvocationFinished(record.id.to_string()))
             }
             Some(old) => {
                 if let Some(retry) = retry {
-                    txn.open_table(RETRIES)?
+                    t.retries
                         .insert((record.id.0, *seq), (retry.attempts, retry.first_ms))?;
                 }
-                suspend(txn, record, old.state, *seq, *mode, items, effects)?;
+                suspend(t, record, old.state, *seq, *mode, items, effects)?;
                 Ok(Ok(()))
             }
         },
@@ -171,9 +207,9 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
             tenant,
             invocation,
         } => {
-            txn.open_table(TIMERS)?.remove((*due_ms, *invocation))?;
+            t.timers.remove((*due_ms, *invocation))?;
             let now = crate::clock::now_ms().max(*due_ms);
-            update_wait(txn, tenant, *invocation, effects, |w| w.time_reached(now))?;
+            update_wait(t, tenant, *invocation, effects, |w| w.time_reached(now))?;
             Ok(Ok(()))
         }
         Op::Signal {
@@ -182,14 +218,14 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
             name,
             payload,
         } => {
-            match read_record(txn, tenant, *invocation)? {
+            match read_record(t, tenant, *invocation)? {
                 None => return refuse(WriteError::NoSuchInvocation(id_text(*invocation))),
                 Some(r) if r.state.is_terminal() => {
                     return refuse(WriteError::InvocationFinished(id_text(*invocation)));
                 }
                 Some(_) => {}
             }
-            let mut signals = txn.open_table(SIGNALS)?;
+            let signals = &mut t.signals;
             let range = (tenant.as_str(), *invocation, name.as_str(), 0u64)
                 ..=(tenant.as_str(), *invocation, name.as_str(), u64::MAX);
             let next = signals
@@ -201,19 +237,16 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
                 (tenant.as_str(), *invocation, name.as_str(), next),
                 payload.as_slice(),
             )?;
-            drop(signals);
-            update_wait(txn, tenant, *invocation, effects, |w| {
-                w.signal_arrived(name)
-            })?;
+            update_wait(t, tenant, *invocation, effects, |w| w.signal_arrived(name))?;
             Ok(Ok(()))
         }
-        Op::Cancel { tenant, invocation } => match read_record(txn, tenant, *invocation)? {
+        Op::Cancel { tenant, invocation } => match read_record(t, tenant, *invocation)? {
             None => refuse(WriteError::NoSuchInvocation(id_text(*invocation))),
             Some(r) if r.state.is_terminal() => {
                 refuse(WriteError::InvocationFinished(id_text(*invocation)))
             }
             Some(record) => {
-                cancel_tree(txn, record, effects)?;
+                cancel_tree(t, record, effects)?;
                 Ok(Ok(()))
             }
         },
@@ -221,14 +254,14 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op, effects: &mut Effects) -> A
             deployment,
             component,
         } => {
-            deploy(txn, deployment, component)?;
+            deploy(t, deployment, component)?;
             Ok(Ok(()))
         }
     }
 }
 
 fn append_step(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     tenant: &str,
     invocation: u128,
     seq: u32,
@@ -237,15 +270,10 @@ fn append_step(
     effects: &mut Effects,
 ) -> Applied {
     // Only a pending or running invocation takes steps: a cancelled one never takes another.
-    if txn
-        .open_table(RUNNABLE)?
-        .get((tenant, invocation))?
-        .is_none()
-    {
+    if t.runnable.get((tenant, invocation))?.is_none() {
         return refuse(WriteError::NotRunning(id_text(invocation)));
     }
-    let mut journal = txn.open_table(JOURNAL)?;
-    if journal.get((invocation, seq))?.is_some() {
+    if t.journal.get((invocation, seq))?.is_some() {
         return refuse(WriteError::StepTaken {
             invocation: id_text(invocation),
             seq,
@@ -254,33 +282,33 @@ fn append_step(
     match effect {
         StepEffect::None => {}
         StepEffect::CreateChild(child) => {
-            if read_record(txn, &child.tenant, child.id.0)?.is_some() {
+            if read_record(t, &child.tenant, child.id.0)?.is_some() {
                 return refuse(WriteError::InvocationExists(child.id.to_string()));
             }
-            put_record(txn, child, None, effects)?;
-            txn.open_table(CHILDREN)?
+            put_record(t, child, None, effects)?;
+            t.children
                 .insert((tenant, invocation, child.id.0), child.detached)?;
         }
         StepEffect::ConsumeSignals(consumed) => {
-            let mut signals = txn.open_table(SIGNALS)?;
+            let signals = &mut t.signals;
             for (name, n) in consumed {
                 signals.remove((tenant, invocation, name.as_str(), *n))?;
             }
         }
         StepEffect::EndRetries => {
-            txn.open_table(RETRIES)?.remove((invocation, seq))?;
+            t.retries.remove((invocation, seq))?;
         }
     }
-    journal.insert((invocation, seq), entry)?;
+    t.journal.insert((invocation, seq), entry)?;
     Ok(Ok(()))
 }
 
 fn read_record(
-    txn: &WriteTransaction,
+    t: &Tables<'_>,
     tenant: &str,
     id: u128,
 ) -> Result<Option<InvocationRecord>, redb::Error> {
-    let table = txn.open_table(INVOCATIONS)?;
+    let table = &t.invocations;
     let value = table.get((tenant, id))?;
     value
         .map(|v| decode_stored("invocation", v.value()))
@@ -298,14 +326,14 @@ fn decode_stored<T: serde::de::DeserializeOwned>(
 /// Writes `record` (which was in state `old`) and the rows that follow its state; finishing
 /// resolves its parent's wait.
 fn put_record(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     record: &InvocationRecord,
     old: Option<InvocationState>,
     effects: &mut Effects,
 ) -> Result<(), redb::Error> {
     let key = (record.tenant.as_str(), record.id.0);
     if old != Some(record.state) {
-        let mut counts = txn.open_table(COUNTS)?;
+        let counts = &mut t.counts;
         if let Some(old) = old {
             let key = (record.tenant.as_str(), old.as_str());
             let n = counts.get(key)?.map_or(0, |v| v.value());
@@ -315,9 +343,8 @@ fn put_record(
         let n = counts.get(key)?.map_or(0, |v| v.value());
         counts.insert(key, n + 1)?;
     }
-    txn.open_table(INVOCATIONS)?
-        .insert(key, encode(record).as_slice())?;
-    let mut runnable = txn.open_table(RUNNABLE)?;
+    t.invocations.insert(key, encode(record).as_slice())?;
+    let runnable = &mut t.runnable;
     match record.state {
         InvocationState::Pending | InvocationState::Running => {
             runnable.insert(key, ())?;
@@ -326,40 +353,36 @@ fn put_record(
             runnable.remove(key)?;
         }
     }
-    drop(runnable);
     if record.state.is_terminal() {
-        finished(txn, record, effects)?;
+        finished(t, record, effects)?;
     }
     Ok(())
 }
 
 /// What follows from `record` finishing: its own wait and signals go, its parent may wake.
 fn finished(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     record: &InvocationRecord,
     effects: &mut Effects,
 ) -> Result<(), redb::Error> {
     let (tenant, id) = (record.tenant.as_str(), record.id.0);
-    remove_wait(txn, tenant, id)?;
-    txn.open_table(RETRIES)?
+    remove_wait(t, tenant, id)?;
+    t.retries
         .retain_in((id, 0u32)..=(id, u32::MAX), |_, _| false)?;
-    txn.open_table(SIGNALS)?.retain_in(
+    t.signals.retain_in(
         (tenant, id, "", 0u64)..=(tenant, id, "\u{10FFFF}", u64::MAX),
         |_, _| false,
     )?;
     let Some(parent) = record.parent else {
         return Ok(());
     };
-    let awaited = txn
-        .open_table(AWAITED)?
-        .remove((tenant, id))?
-        .map(|v| v.value());
+    let awaited = t.awaited.remove((tenant, id))?.map(|v| v.value());
     let Some((parent_id, seq)) = awaited else {
         return Ok(());
     };
     debug_assert_eq!(parent_id, parent.0);
     let ok = record.state == InvocationState::Completed;
-    update_wait(txn, tenant, parent_id, effects, |w| {
+    update_wait(t, tenant, parent_id, effects, |w| {
         w.seq == seq && {
             w.child_finished(ok);
             true
@@ -370,22 +393,21 @@ fn finished(
 /// Applies `event` to the wait of `id`, if it is suspended; wakes it when satisfied. `event`
 /// returns whether it changed the wait.
 fn update_wait(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     tenant: &str,
     id: u128,
     effects: &mut Effects,
     event: impl FnOnce(&mut WaitState) -> bool,
 ) -> Result<(), redb::Error> {
-    let mut waits = txn.open_table(WAITS)?;
-    let Some(mut wait) = read_wait(&waits, tenant, id)? else {
+    let waits = &mut t.waits;
+    let Some(mut wait) = read_wait(waits, tenant, id)? else {
         return Ok(());
     };
     if !event(&mut wait) {
         return Ok(());
     }
     if wait.satisfied() {
-        drop(waits);
-        wake(txn, tenant, id, effects)
+        wake(t, tenant, id, effects)
     } else {
         waits.insert((tenant, id), encode(&wait).as_slice())?;
         Ok(())
@@ -403,15 +425,15 @@ fn read_wait(
 
 /// Removes the wait of `id` and its timer rows; returns it.
 fn remove_wait(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     tenant: &str,
     id: u128,
 ) -> Result<Option<WaitState>, redb::Error> {
-    let mut waits = txn.open_table(WAITS)?;
-    let wait = read_wait(&waits, tenant, id)?;
+    let waits = &mut t.waits;
+    let wait = read_wait(waits, tenant, id)?;
     if let Some(wait) = &wait {
         waits.remove((tenant, id))?;
-        let mut timers = txn.open_table(TIMERS)?;
+        let timers = &mut t.timers;
         for due in &wait.timers {
             timers.remove((*due, id))?;
         }
@@ -421,13 +443,13 @@ fn remove_wait(
 
 /// Makes suspended invocation `id` pending again.
 fn wake(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     tenant: &str,
     id: u128,
     effects: &mut Effects,
 ) -> Result<(), redb::Error> {
-    remove_wait(txn, tenant, id)?;
-    let Some(mut record) = read_record(txn, tenant, id)? else {
+    remove_wait(t, tenant, id)?;
+    let Some(mut record) = read_record(t, tenant, id)? else {
         return Ok(());
     };
     if record.state != InvocationState::Suspended {
@@ -435,7 +457,7 @@ fn wake(
     }
     record.state = InvocationState::Pending;
     record.updated_at_ms = crate::clock::now_ms();
-    put_record(txn, &record, Some(InvocationState::Suspended), effects)?;
+    put_record(t, &record, Some(InvocationState::Suspended), effects)?;
     effects.woken.push((record.tenant, record.id));
     Ok(())
 }
@@ -443,7 +465,7 @@ fn wake(
 /// Suspends `record` on `items`, counting what has already happened; if that satisfies the
 /// wait the invocation becomes pending instead (and is reported woken).
 fn suspend(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     record: &InvocationRecord,
     old: InvocationState,
     seq: u32,
@@ -466,8 +488,8 @@ fn suspend(
     let mut pending_children = Vec::new();
     let mut signals_seen: Vec<(&str, usize)> = Vec::new();
     {
-        let invocations = txn.open_table(INVOCATIONS)?;
-        let signals = txn.open_table(SIGNALS)?;
+        let invocations = &t.invocations;
+        let signals = &t.signals;
         for item in items {
             match item {
                 Awaitable::Child(child) => {
@@ -514,28 +536,27 @@ fn suspend(
     record.updated_at_ms = now;
     if wait.satisfied() {
         record.state = InvocationState::Pending;
-        put_record(txn, &record, Some(old), effects)?;
+        put_record(t, &record, Some(old), effects)?;
         effects.woken.push((record.tenant.clone(), record.id));
         return Ok(());
     }
     record.state = InvocationState::Suspended;
-    put_record(txn, &record, Some(old), effects)?;
-    let mut awaited = txn.open_table(AWAITED)?;
+    put_record(t, &record, Some(old), effects)?;
+    let awaited = &mut t.awaited;
     for child in pending_children {
         awaited.insert((tenant, child), (id, seq))?;
     }
-    let mut timers = txn.open_table(TIMERS)?;
+    let timers = &mut t.timers;
     for due in &wait.timers {
         timers.insert((*due, id), tenant)?;
     }
-    txn.open_table(WAITS)?
-        .insert((tenant, id), encode(&wait).as_slice())?;
+    t.waits.insert((tenant, id), encode(&wait).as_slice())?;
     Ok(())
 }
 
 /// Cancels `root` and, depth first, every unfinished child it did not detach.
 fn cancel_tree(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     root: InvocationRecord,
     effects: &mut Effects,
 ) -> Result<(), redb::Error> {
@@ -554,11 +575,11 @@ fn cancel_tree(
         });
         let old = record.state;
         record.finish(InvocationState::Cancelled, now);
-        put_record(txn, &record, Some(old), effects)?;
+        put_record(t, &record, Some(old), effects)?;
         effects.cancelled.push((record.tenant.clone(), record.id));
         let tenant = record.tenant.as_str();
-        let children: Vec<u128> = txn
-            .open_table(CHILDREN)?
+        let children: Vec<u128> = t
+            .children
             .range((tenant, record.id.0, 0u128)..=(tenant, record.id.0, u128::MAX))?
             .filter_map(|row| match row {
                 Ok((k, detached)) if !detached.value() => Some(Ok(k.value().2)),
@@ -567,7 +588,7 @@ fn cancel_tree(
             })
             .collect::<Result<_, _>>()?;
         for child in children {
-            if let Some(child) = read_record(txn, tenant, child)?
+            if let Some(child) = read_record(t, tenant, child)?
                 && !child.state.is_terminal()
             {
                 stack.push(child);
@@ -578,16 +599,16 @@ fn cancel_tree(
 }
 
 fn deploy(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     deployment: &Deployment,
     component: &[u8],
 ) -> Result<(), redb::Error> {
-    let mut components = txn.open_table(COMPONENTS)?;
+    let components = &mut t.components;
     let hash = deployment.component.0;
     if components.get(hash.as_slice())?.is_none() {
         components.insert(hash.as_slice(), component)?;
     }
-    let mut deployments = txn.open_table(DEPLOYMENTS)?;
+    let deployments = &mut t.deployments;
     let key = (deployment.tenant.as_str(), deployment.name.as_str());
     let previous = deployments
         .get(key)?

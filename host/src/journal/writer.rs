@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use redb::{Database, Durability, ReadableDatabase, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::apply::{Effects, Op, apply};
+use super::apply::{Effects, Op, Tables, apply};
 use super::codec::{decode, encode};
 use super::schema::META;
 use super::store::StoreOptions;
@@ -170,14 +170,16 @@ fn recover(db: &Database, wal: &Wal, checkpoint: u64) -> Result<u64, WriteError>
     );
     let mut txn = db.begin_write().map_err(storage)?;
     txn.set_quick_repair(true);
-    for (lsn, payload) in &records {
+    let mut tables = Tables::open(&txn).map_err(storage)?;
+    for (_, payload) in &records {
         let ops: Vec<Op> = decode("log record", payload).map_err(storage)?;
         for op in &ops {
             // Refused ops were refused the first time too: replaying them writes nothing.
-            let _refused = apply(&txn, op, &mut Effects::default()).map_err(storage)?;
+            let _refused = apply(&mut tables, op, &mut Effects::default()).map_err(storage)?;
         }
-        set_log_position(&txn, *lsn)?;
     }
+    drop(tables);
+    set_log_position(&txn, last)?;
     txn.commit().map_err(storage)?;
     Ok(last)
 }
@@ -267,16 +269,19 @@ impl Batches {
         let applying = Instant::now();
         let lsn = self.lsn + 1;
         let mut txn = self.db.begin_write().map_err(storage)?;
+        let mut tables = Tables::open(&txn).map_err(storage)?;
         let results = batch
             .iter()
             .map(|req| {
                 let mut effects = Effects::default();
-                Ok(apply(&txn, &req.op, &mut effects)?.map(|()| effects))
+                Ok(apply(&mut tables, &req.op, &mut effects)?.map(|()| effects))
             })
             .collect::<Result<Vec<_>, redb::Error>>()
             .map_err(storage)?;
+        drop(tables);
         set_log_position(&txn, lsn)?;
         let started = Instant::now();
+        let mut logging = Duration::ZERO;
         let logged = match &mut self.wal {
             Some(wal)
                 if self.last_checkpoint.elapsed() < self.checkpoint_every && !batch.is_empty() =>
@@ -284,7 +289,9 @@ impl Batches {
                 let ops: Vec<&Op> = batch.iter().map(|req| &req.op).collect();
                 let payload = encode(&ops);
                 if wal.has_room(payload.len()) {
+                    let at = Instant::now();
                     wal.append(lsn, &payload).map_err(storage)?;
+                    logging = at.elapsed();
                     true
                 } else {
                     false
@@ -315,6 +322,7 @@ impl Batches {
         crate::metrics::METRICS.commit(
             batch.len(),
             started.duration_since(applying),
+            logging,
             started.elapsed(),
         );
         Ok(results)

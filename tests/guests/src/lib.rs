@@ -163,7 +163,13 @@ pub fn nap(input: NapInput) -> NapOutput {
     }
 }
 
-/// Input of [`nap`].
+/// Sleeps durably for `millis` and does nothing else (two steps: the clock, the wait).
+#[reprise_sdk::function]
+pub fn doze(input: NapInput) {
+    reprise_sdk::sleep(Duration::from_millis(input.millis));
+}
+
+/// Input of [`nap`] and [`doze`].
 #[derive(Deserialize)]
 pub struct NapInput {
     /// How long to sleep.
@@ -450,6 +456,7 @@ reprise_sdk::export!(
     fail_panic,
     fail_error,
     nap,
+    doze,
     echo,
     log_lines,
     child,

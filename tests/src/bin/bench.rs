@@ -303,6 +303,39 @@ async fn call(api: &ApiClient, function: &str, input: &Value) -> anyhow::Result<
     Ok(started.elapsed())
 }
 
+/// One call's time, split by the invocation's own timestamps.
+struct Spans {
+    total: Duration,
+    to_created: Duration,
+    running: Duration,
+    to_received: Duration,
+}
+
+/// Calls `function` and splits its time at the invocation's creation and end.
+async fn timed_call(api: &ApiClient, function: &str, input: &Value) -> anyhow::Result<Spans> {
+    let (sent, started) = (SystemTime::now(), Instant::now());
+    let view = post_invocation(api, function, input, Some(300.0)).await?;
+    let total = started.elapsed();
+    let received = sent + total;
+    let at = |text: &str| humantime::parse_rfc3339(text).context("a host timestamp");
+    let created = at(&view.created_at)?;
+    let finished = at(view.finished_at.as_deref().context("unfinished")?)?;
+    let since =
+        |later: SystemTime, earlier: SystemTime| later.duration_since(earlier).unwrap_or_default();
+    Ok(Spans {
+        total,
+        to_created: since(created, sent),
+        running: since(finished, created),
+        to_received: since(received, finished),
+    })
+}
+
+fn sorted(times: impl Iterator<Item = Duration>) -> Vec<Duration> {
+    let mut times: Vec<Duration> = times.collect();
+    times.sort_unstable();
+    times
+}
+
 /// Runs `count` calls of `function` with `clients` concurrent clients; returns each call's
 /// time, sorted, and the wall time of the whole run.
 async fn calls(
@@ -325,8 +358,8 @@ async fn calls(
 }
 
 /// The host's journal counters from `/metrics`: commits, writes, seconds applying, seconds
-/// committing.
-async fn journal_counters(api: &ApiClient) -> anyhow::Result<[f64; 4]> {
+/// committing, seconds of those in the log.
+async fn journal_counters(api: &ApiClient) -> anyhow::Result<[f64; 5]> {
     let (_, body) = api
         .raw(hyper::Method::GET, "/metrics", "text/plain", Vec::new())
         .await?;
@@ -341,18 +374,21 @@ async fn journal_counters(api: &ApiClient) -> anyhow::Result<[f64; 4]> {
         read("reprise_journal_writes_total "),
         read("reprise_journal_apply_seconds_total "),
         read("reprise_journal_commit_seconds_sum "),
+        read("reprise_journal_log_seconds_total "),
     ])
 }
 
 /// Describes the journal work between two readings of [`journal_counters`].
-fn journal_work(before: [f64; 4], after: [f64; 4]) -> String {
-    let [commits, writes, apply, commit] = std::array::from_fn(|i| after[i] - before[i]);
+fn journal_work(before: [f64; 5], after: [f64; 5]) -> String {
+    let [commits, writes, apply, commit, log] = std::array::from_fn(|i| after[i] - before[i]);
     let commits_nz = commits.max(1.0);
     format!(
-        "{commits:.0} commits, {:.1} writes each, {:.0} µs applying + {:.0} µs committing each",
+        "{commits:.0} commits, {:.1} writes each, {:.0} µs applying + {:.0} µs committing each \
+         (of which {:.0} µs writing and syncing the log)",
         writes / commits_nz,
         apply / commits_nz * 1e6,
-        commit / commits_nz * 1e6
+        commit / commits_nz * 1e6,
+        log / commits_nz * 1e6
     )
 }
 
@@ -491,10 +527,37 @@ async fn steps(
 /// 64 concurrent 100 ms sleeps.
 async fn timers(data: &std::path::Path) -> anyhow::Result<()> {
     let (_host, api) = host_with_guests(data, &[]);
-    calls(&api, "tg.nap", json!({"millis": 100}), 64, 64).await?; // warm up
-    let (times, _) = calls(&api, "tg.nap", json!({"millis": 100}), 64, 64).await?;
     println!("timer accuracy: 64 invocations sleeping 100 ms at once, invoke-to-result time");
-    println!("  p50 {}   p99 {}", p(&times, 50.0), p(&times, 99.0));
+    for (function, what) in [
+        ("tg.doze", "sleep only (clock read, wait)"),
+        ("tg.nap", "clock read, sleep, clock read"),
+    ] {
+        calls(&api, function, json!({"millis": 100}), 64, 64).await?; // warm up
+        let (api, input) = (api.clone(), Arc::new(json!({"millis": 100})));
+        let spans = parallel(64, 64, move |_| {
+            let (api, input) = (api.clone(), input.clone());
+            async move { timed_call(&api, function, &input).await }
+        })
+        .await?;
+        let total = sorted(spans.iter().map(|s| s.total));
+        println!(
+            "  {what:<30} p50 {}   p99 {}",
+            p(&total, 50.0),
+            p(&total, 99.0)
+        );
+        // Where the time goes, by the host's clock (ms resolution).
+        let part = |f: fn(&Spans) -> Duration| {
+            let times = sorted(spans.iter().map(f));
+            format!("p50 {} p99 {}", p(&times, 50.0), p(&times, 99.0))
+        };
+        println!(
+            "  {:<30} sent → created {}; created → finished {}; finished → received {}",
+            "",
+            part(|s| s.to_created),
+            part(|s| s.running),
+            part(|s| s.to_received)
+        );
+    }
     Ok(())
 }
 
