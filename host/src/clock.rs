@@ -1,6 +1,6 @@
 //! Host wall-clock helpers for record timestamps.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
@@ -8,4 +8,14 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Sleeps until wall-clock time `end_ms` (ms since the Unix epoch), measured to the
+/// nanosecond rather than from a rounded `now_ms`, so the sleep ends as near to it as the
+/// runtime's timer allows.
+pub async fn sleep_until_ms(end_ms: u64) {
+    let end = UNIX_EPOCH + Duration::from_millis(end_ms);
+    if let Ok(left) = end.duration_since(SystemTime::now()) {
+        tokio::time::sleep(left).await;
+    }
 }

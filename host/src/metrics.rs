@@ -26,6 +26,8 @@ pub struct Metrics {
     apply_micros: AtomicU64,
     log_micros: AtomicU64,
     commit_micros: AtomicU64,
+    checkpoints: AtomicU64,
+    checkpoint_micros: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
 }
 
@@ -40,6 +42,8 @@ pub static METRICS: Metrics = Metrics {
     apply_micros: AtomicU64::new(0),
     log_micros: AtomicU64::new(0),
     commit_micros: AtomicU64::new(0),
+    checkpoints: AtomicU64::new(0),
+    checkpoint_micros: AtomicU64::new(0),
     commit_buckets: [const { AtomicU64::new(0) }; COMMIT_BUCKETS.len()],
 };
 
@@ -62,6 +66,13 @@ impl Metrics {
     /// An HTTP attempt failed transiently and will be retried.
     pub fn http_retry(&self) {
         self.http_retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A checkpoint (a durable redb commit) took `took`, within a commit.
+    pub fn checkpoint(&self, took: Duration) {
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.checkpoint_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// A journal transaction of `writes` ops, applied in `applying`, committed after `took`
@@ -202,6 +213,18 @@ impl Metrics {
             "reprise_journal_apply_seconds_total",
             "Time spent applying writes before their commits.",
             get(&self.apply_micros) as f64 / 1e6,
+        );
+        counter(
+            &mut out,
+            "reprise_journal_checkpoints_total",
+            "Durable redb commits (checkpoints of the write-ahead log).",
+            get(&self.checkpoints),
+        );
+        counter(
+            &mut out,
+            "reprise_journal_checkpoint_seconds_total",
+            "Time spent in checkpoints, within commits.",
+            get(&self.checkpoint_micros) as f64 / 1e6,
         );
         counter(
             &mut out,

@@ -239,7 +239,7 @@ impl Steps {
         };
         if let Some(end) = timers_end {
             // A timer wait is journaled when it starts (if it ends soon): it returns when due.
-            waits::sleep_until_ms(end).await;
+            crate::clock::sleep_until_ms(end).await;
         }
         if let Outcome::Instant(ns) = outcome {
             self.last_instant = self.last_instant.max(ns);

@@ -198,7 +198,7 @@ pub(super) async fn settle(
             .min();
         match next_timer {
             Some(due) if due - now <= SHORT_SLEEP.as_millis() as u64 => {
-                tokio::time::sleep(Duration::from_millis(due - now)).await;
+                crate::clock::sleep_until_ms(due).await;
             }
             _ => {
                 return Err(Suspend::Wait {
@@ -223,14 +223,6 @@ pub(super) fn timers_end(mode: AwaitMode, items: &[Awaitable]) -> Option<u64> {
     match mode {
         AwaitMode::All => dues.into_iter().max(),
         AwaitMode::Any | AwaitMode::Race => dues.into_iter().min(),
-    }
-}
-
-/// Sleeps until `end_ms` (ms since the Unix epoch), if it is still to come.
-pub(super) async fn sleep_until_ms(end_ms: u64) {
-    let now = crate::clock::now_ms();
-    if end_ms > now {
-        tokio::time::sleep(Duration::from_millis(end_ms - now)).await;
     }
 }
 

@@ -9,6 +9,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
+use super::recent::{Recent, Staged, StepKey};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
@@ -32,11 +33,63 @@ pub(super) struct Tables<'txn> {
     signals: Table<'txn, (&'static str, u128, &'static str, u64), &'static [u8]>,
     counts: Table<'txn, (&'static str, &'static str), u64>,
     retries: Table<'txn, (u128, u32), (u32, u64)>,
+    /// Where journal entries go: kept aside until the batch is durable (then to [`Recent`]),
+    /// or, when `None`, into the journal table.
+    staged: Option<Staged>,
+    /// Durable entries not yet in the journal table, when staging.
+    recent: Option<&'txn Recent>,
 }
 
 impl<'txn> Tables<'txn> {
-    /// Opens every table in `txn`.
+    /// Opens every table in `txn`; journal entries are written to the journal table.
     pub fn open(txn: &'txn WriteTransaction) -> Result<Self, redb::Error> {
+        Self::open_with(txn, None)
+    }
+
+    /// Opens every table in `txn`; journal entries are kept aside (see [`Tables::take_staged`])
+    /// and checked against `recent` as well as the journal table.
+    pub fn staging(txn: &'txn WriteTransaction, recent: &'txn Recent) -> Result<Self, redb::Error> {
+        Self::open_with(txn, Some(recent))
+    }
+
+    /// The journal entries kept aside by the ops applied so far.
+    pub fn take_staged(&mut self) -> Staged {
+        self.staged.take().unwrap_or_default()
+    }
+
+    /// Writes `entries` (durable elsewhere until now) to the journal table.
+    pub fn write_steps(&mut self, entries: &[(StepKey, Vec<u8>)]) -> Result<(), redb::Error> {
+        for (key, entry) in entries {
+            self.journal.insert(*key, entry.as_slice())?;
+        }
+        Ok(())
+    }
+
+    fn step_exists(&self, key: StepKey) -> Result<bool, redb::Error> {
+        if self.staged.as_ref().is_some_and(|s| s.contains_key(&key))
+            || self.recent.is_some_and(|r| r.contains(key))
+        {
+            return Ok(true);
+        }
+        Ok(self.journal.get(key)?.is_some())
+    }
+
+    fn put_step(&mut self, key: StepKey, entry: &[u8]) -> Result<(), redb::Error> {
+        match &mut self.staged {
+            Some(staged) => {
+                staged.insert(key, entry.to_vec());
+            }
+            None => {
+                self.journal.insert(key, entry)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open_with(
+        txn: &'txn WriteTransaction,
+        recent: Option<&'txn Recent>,
+    ) -> Result<Self, redb::Error> {
         Ok(Tables {
             components: txn.open_table(COMPONENTS)?,
             deployments: txn.open_table(DEPLOYMENTS)?,
@@ -50,6 +103,8 @@ impl<'txn> Tables<'txn> {
             signals: txn.open_table(SIGNALS)?,
             counts: txn.open_table(COUNTS)?,
             retries: txn.open_table(RETRIES)?,
+            staged: recent.map(|_| Staged::new()),
+            recent,
         })
     }
 }
@@ -273,7 +328,7 @@ fn append_step(
     if t.runnable.get((tenant, invocation))?.is_none() {
         return refuse(WriteError::NotRunning(id_text(invocation)));
     }
-    if t.journal.get((invocation, seq))?.is_some() {
+    if t.step_exists((invocation, seq))? {
         return refuse(WriteError::StepTaken {
             invocation: id_text(invocation),
             seq,
@@ -299,7 +354,7 @@ fn append_step(
             t.retries.remove((invocation, seq))?;
         }
     }
-    t.journal.insert((invocation, seq), entry)?;
+    t.put_step((invocation, seq), entry)?;
     Ok(Ok(()))
 }
 

@@ -1,13 +1,15 @@
 //! Durable state in one redb file: deployments, components, invocation records and journals.
 //!
-//! Reads go straight to redb (`Store`); every write goes through one group-commit writer
-//! (`writer`) that batches what is waiting into a single durable transaction.
+//! Reads go to redb (`Store`), and journal reads also to the entries durable in the
+//! write-ahead log but not yet in redb (`recent`); every write goes through one group-commit
+//! writer (`writer`) that makes what is waiting durable as one batch.
 
 mod apply;
 mod bytes;
 mod codec;
 mod deferred;
 mod entry;
+mod recent;
 mod records;
 mod schema;
 mod store;

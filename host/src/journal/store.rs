@@ -8,6 +8,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::apply::{Effects, Op, RetryState, StepEffect};
 use super::codec::{DecodeError, decode, encode};
 use super::entry::StepEntry;
+use super::recent::Recent;
 use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
@@ -72,6 +73,8 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// Journal entries durable in the write-ahead log but not yet in redb.
+    recent: Arc<Recent>,
     writer: Writer,
 }
 
@@ -112,9 +115,15 @@ impl Store {
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
-        let writer = Writer::start(db.clone(), &path.with_extension("wal"), options)
-            .map_err(|e| open_err(e.to_string()))?;
-        Ok(Store { db, writer })
+        let recent = Arc::new(Recent::default());
+        let writer = Writer::start(
+            db.clone(),
+            &path.with_extension("wal"),
+            options,
+            recent.clone(),
+        )
+        .map_err(|e| open_err(e.to_string()))?;
+        Ok(Store { db, recent, writer })
     }
 
     fn read<K: redb::Key + 'static, R>(
@@ -338,16 +347,26 @@ impl Store {
 
     /// The journal of invocation `id`: (sequence number, entry) in order.
     pub fn steps(&self, id: InvocationId) -> Result<Vec<(u32, StepEntry)>, StoreError> {
+        // The recent entries first: a checkpoint that moves them to redb between the two
+        // reads leaves them in both (the same entries), never in neither.
+        let recent = self.recent.of(id.0);
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(JOURNAL).map_err(storage)?;
-        table
+        let mut steps = table
             .range((id.0, 0u32)..=(id.0, u32::MAX))
             .map_err(storage)?
             .map(|row| {
                 let (k, v) = row.map_err(storage)?;
                 Ok((k.value().1, decode("journal entry", v.value())?))
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let stored = steps.last().map(|(seq, _)| *seq);
+        for (seq, entry) in recent {
+            if stored.is_none_or(|last| seq > last) {
+                steps.push((seq, decode("journal entry", &entry)?));
+            }
+        }
+        Ok(steps)
     }
 
     /// The wait of suspended invocation `id` of `tenant`.
@@ -617,6 +636,54 @@ mod tests {
             again.counts("t").expect("counts"),
             vec![(InvocationState::Running, 1)]
         );
+    }
+
+    #[tokio::test]
+    async fn a_journal_reads_the_same_before_during_and_after_checkpoints() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions {
+            checkpoint_every: std::time::Duration::from_millis(200),
+            ..StoreOptions::default()
+        };
+        let path = dir.path().join("db");
+        let store = Store::open_with(&path, &options).expect("open");
+        let rec = record(InvocationState::Running);
+        store.create_invocation(&rec).await.expect("create");
+        let expected: Vec<(u32, StepEntry)> = (0..60).map(|seq| (seq, entry(seq.into()))).collect();
+        for seq in 0..30 {
+            append(&store, rec.id, seq, seq.into())
+                .await
+                .expect("append");
+            // Kept in memory until a checkpoint, and read from there.
+            assert_eq!(
+                store.steps(rec.id).expect("steps"),
+                expected[..=seq as usize]
+            );
+        }
+        // Idle for longer than a tenth of `checkpoint_every`: a checkpoint writes them to redb.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let copy = dir.path().join("copy");
+        std::fs::copy(&path, &copy).expect("copy");
+        let without_log = StoreOptions {
+            log: false,
+            ..StoreOptions::default()
+        };
+        let db_only = Store::open_with(&copy, &without_log).expect("open the copy");
+        assert_eq!(db_only.steps(rec.id).expect("steps"), expected[..30]);
+        drop(db_only);
+        assert!(matches!(
+            append(&store, rec.id, 29, 0).await,
+            Err(StoreError::Write(WriteError::StepTaken { seq: 29, .. }))
+        ));
+        for seq in 30..60 {
+            append(&store, rec.id, seq, seq.into())
+                .await
+                .expect("append");
+        }
+        assert_eq!(store.steps(rec.id).expect("steps"), expected);
+        drop(store);
+        let reopened = Store::open_with(&path, &options).expect("reopen");
+        assert_eq!(reopened.steps(rec.id).expect("steps"), expected);
     }
 
     fn open() -> (tempfile::TempDir, Store) {

@@ -358,8 +358,8 @@ async fn calls(
 }
 
 /// The host's journal counters from `/metrics`: commits, writes, seconds applying, seconds
-/// committing, seconds of those in the log.
-async fn journal_counters(api: &ApiClient) -> anyhow::Result<[f64; 5]> {
+/// committing, seconds of those in the log, checkpoints, seconds in checkpoints.
+async fn journal_counters(api: &ApiClient) -> anyhow::Result<[f64; 7]> {
     let (_, body) = api
         .raw(hyper::Method::GET, "/metrics", "text/plain", Vec::new())
         .await?;
@@ -375,20 +375,32 @@ async fn journal_counters(api: &ApiClient) -> anyhow::Result<[f64; 5]> {
         read("reprise_journal_apply_seconds_total "),
         read("reprise_journal_commit_seconds_sum "),
         read("reprise_journal_log_seconds_total "),
+        read("reprise_journal_checkpoints_total "),
+        read("reprise_journal_checkpoint_seconds_total "),
     ])
 }
 
 /// Describes the journal work between two readings of [`journal_counters`].
-fn journal_work(before: [f64; 5], after: [f64; 5]) -> String {
-    let [commits, writes, apply, commit, log] = std::array::from_fn(|i| after[i] - before[i]);
+fn journal_work(before: [f64; 7], after: [f64; 7]) -> String {
+    let [
+        commits,
+        writes,
+        apply,
+        commit,
+        log,
+        checkpoints,
+        checkpointing,
+    ] = std::array::from_fn(|i| after[i] - before[i]);
     let commits_nz = commits.max(1.0);
     format!(
         "{commits:.0} commits, {:.1} writes each, {:.0} µs applying + {:.0} µs committing each \
-         (of which {:.0} µs writing and syncing the log)",
+         (of which {:.0} µs writing and syncing the log); {checkpoints:.0} checkpoints, \
+         {:.1} ms each",
         writes / commits_nz,
         apply / commits_nz * 1e6,
         commit / commits_nz * 1e6,
-        log / commits_nz * 1e6
+        log / commits_nz * 1e6,
+        checkpointing / checkpoints.max(1.0) * 1e3
     )
 }
 

@@ -1,0 +1,74 @@
+//! Journal entries that are durable in the write-ahead log but not yet written to redb.
+//!
+//! Inserting a step into redb's journal table copies the B-tree leaf of its invocation, and a
+//! batch of steps from many invocations touches one leaf each: that copying was most of the
+//! writer's work. So while the log is in use, a batch's journal entries are kept here once
+//! the batch is durable, and written to redb together, in key order, at the next checkpoint
+//! (each leaf copied once per checkpoint rather than once per batch). Readers of a journal
+//! merge what redb holds with what is here.
+
+use std::collections::BTreeMap;
+use std::sync::{PoisonError, RwLock};
+
+/// Key of a journal entry: (invocation id, sequence number).
+pub(super) type StepKey = (u128, u32);
+
+/// Entries of one batch, in key order, before they are durable.
+pub(super) type Staged = BTreeMap<StepKey, Vec<u8>>;
+
+/// The durable journal entries not yet in redb.
+#[derive(Default)]
+pub(super) struct Recent {
+    entries: RwLock<Staged>,
+}
+
+impl Recent {
+    /// Whether an entry exists at `key`.
+    pub fn contains(&self, key: StepKey) -> bool {
+        self.read().contains_key(&key)
+    }
+
+    /// The entries of invocation `id`: (sequence number, encoded entry), in order.
+    pub fn of(&self, id: u128) -> Vec<(u32, Vec<u8>)> {
+        self.read()
+            .range((id, 0)..=(id, u32::MAX))
+            .map(|(&(_, seq), entry)| (seq, entry.clone()))
+            .collect()
+    }
+
+    /// Adds the entries of a batch that has become durable.
+    pub fn publish(&self, staged: &mut Staged) {
+        // One insert per entry (`BTreeMap::append` would rebuild the whole map each time).
+        let mut entries = self.write();
+        for (key, entry) in std::mem::take(staged) {
+            entries.insert(key, entry);
+        }
+    }
+
+    /// A copy of every entry, in key order (to write them to redb at a checkpoint).
+    pub fn snapshot(&self) -> Vec<(StepKey, Vec<u8>)> {
+        self.read()
+            .iter()
+            .map(|(key, entry)| (*key, entry.clone()))
+            .collect()
+    }
+
+    /// How many entries are kept.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Forgets every entry, once a durable redb commit holds them.
+    pub fn clear(&self) {
+        self.write().clear();
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Staged> {
+        // The map stays consistent even if a holder panicked: every change is one call.
+        self.entries.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Staged> {
+        self.entries.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
