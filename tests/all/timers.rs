@@ -12,6 +12,12 @@ async fn until_suspended(host: &Host, id: &str) -> InvocationView {
     host.until(id, "suspended", WAIT).await
 }
 
+/// The kinds of the steps in `id`'s journal, in order.
+async fn step_kinds(host: &Host, id: &str) -> Vec<String> {
+    let journal = host.journal(id).await;
+    journal.steps.into_iter().map(|s| s.kind).collect()
+}
+
 fn slept(view: &InvocationView) -> u64 {
     view.output
         .as_ref()
@@ -48,8 +54,7 @@ async fn a_short_sleep_is_served_in_memory_and_a_long_one_suspends() {
     assert_eq!(long.state, "completed", "{:?}", long.error);
     assert!(slept(&long) >= 2500);
     assert_eq!(long.attempts, 2, "suspended once, resumed once");
-    let journal = host.journal(&long.id).await;
-    let kinds: Vec<&str> = journal.steps.iter().map(|s| s.kind.as_str()).collect();
+    let kinds = step_kinds(&host, &long.id).await;
     assert_eq!(kinds, ["wall_clock", "wall_clock", "await", "wall_clock"]);
 }
 
@@ -107,13 +112,7 @@ async fn std_thread_sleep_is_a_durable_sleep_that_a_replay_does_not_wait_again()
     assert_eq!(short.state, "completed", "{:?}", short.error);
     assert!(slept(&short) >= 150);
     assert_eq!(short.attempts, 1);
-    let kinds: Vec<String> = host
-        .journal(&short.id)
-        .await
-        .steps
-        .into_iter()
-        .map(|s| s.kind)
-        .collect();
+    let kinds = step_kinds(&host, &short.id).await;
     assert!(
         kinds.ends_with(&[
             "monotonic_clock".into(),
@@ -172,12 +171,6 @@ async fn a_short_sleep_is_journaled_when_it_starts_and_a_replay_still_waits_unti
     let done = host.finished(&view.id, WAIT).await;
     assert_eq!(done.state, "completed", "{:?}", done.error);
     assert!(slept(&done) >= 900, "slept {} ms", slept(&done));
-    let kinds: Vec<String> = host
-        .journal(&view.id)
-        .await
-        .steps
-        .into_iter()
-        .map(|s| s.kind)
-        .collect();
+    let kinds = step_kinds(&host, &view.id).await;
     assert_eq!(kinds, ["wall_clock", "wall_clock", "await", "wall_clock"]);
 }
