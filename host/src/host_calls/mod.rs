@@ -22,7 +22,7 @@ pub use wasi::shadow_wasi_with_journal;
 use std::sync::Arc;
 
 use crate::ids::{ComponentHash, InvocationId};
-use crate::journal::{Outcome, StepEntry, Store, StoreError};
+use crate::journal::{Outcome, Recorded, StepEntry, Store, StoreError};
 
 /// Why a host call could not return to the guest (surfaces as a trap).
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,12 @@ pub enum StepError {
     /// The stored journal skips a sequence number (a corrupt journal).
     #[error("the journal is corrupt: expected step {expected}, found step {found}")]
     Gap { expected: u32, found: u32 },
+    /// A stored journal entry does not decode.
+    #[error("the journal is corrupt at step {seq}: {source}")]
+    Corrupt {
+        seq: u32,
+        source: crate::journal::DecodeError,
+    },
     /// Host calls are not available in this store (listing functions at deploy time).
     #[error("host call `{0}` is not available while the component lists its functions")]
     NotAvailable(&'static str),
@@ -107,7 +113,7 @@ enum Mode {
     /// Running an invocation: replay `recorded`, then go live.
     Run {
         store: Store,
-        recorded: std::vec::IntoIter<(u32, StepEntry)>,
+        recorded: Recorded,
         services: Arc<Services>,
         running: Box<Running>,
     },
@@ -124,19 +130,18 @@ impl Steps {
         }
     }
 
-    /// A cursor that replays `recorded` (sequence number, entry) then appends live steps to
-    /// `store`.
+    /// A cursor that replays `recorded` then appends live steps to `store`.
     pub fn run(
         running: Running,
         store: Store,
-        recorded: Vec<(u32, StepEntry)>,
+        recorded: Recorded,
         services: Arc<Services>,
     ) -> Self {
         Steps {
             invocation: running.id,
             mode: Mode::Run {
                 store,
-                recorded: recorded.into_iter(),
+                recorded,
                 services,
                 running: Box::new(running),
             },
@@ -169,7 +174,9 @@ impl Steps {
         let seq = self.next;
         let digest = request.digest();
         let timers_end = request.timers_end();
-        let outcome = if let Some((recorded_seq, entry)) = recorded.next() {
+        let outcome = if let Some(recorded) = recorded.next() {
+            let (recorded_seq, entry) =
+                recorded.map_err(|source| StepError::Corrupt { seq, source })?;
             if recorded_seq != seq {
                 return Err(StepError::Gap {
                     expected: seq,

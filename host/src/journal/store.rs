@@ -9,6 +9,7 @@ use super::apply::{Effects, Op, RetryState, StepEffect};
 use super::codec::{DecodeError, decode, encode};
 use super::entry::StepEntry;
 use super::recent::Recent;
+use super::recorded::Recorded;
 use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
@@ -347,26 +348,31 @@ impl Store {
 
     /// The journal of invocation `id`: (sequence number, entry) in order.
     pub fn steps(&self, id: InvocationId) -> Result<Vec<(u32, StepEntry)>, StoreError> {
+        Ok(self.recorded(id)?.decode_all()?)
+    }
+
+    /// The journal of invocation `id` as stored, to be decoded as a replay goes.
+    pub fn recorded(&self, id: InvocationId) -> Result<Recorded, StoreError> {
         // The recent entries first: a checkpoint that moves them to redb between the two
         // reads leaves them in both (the same entries), never in neither.
         let recent = self.recent.of(id.0);
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(JOURNAL).map_err(storage)?;
-        let mut steps = table
+        let mut recorded = Recorded::default();
+        for row in table
             .range((id.0, 0u32)..=(id.0, u32::MAX))
             .map_err(storage)?
-            .map(|row| {
-                let (k, v) = row.map_err(storage)?;
-                Ok((k.value().1, decode("journal entry", v.value())?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let stored = steps.last().map(|(seq, _)| *seq);
+        {
+            let (k, v) = row.map_err(storage)?;
+            recorded.push(k.value().1, v.value());
+        }
+        let stored = recorded.last_seq();
         for (seq, entry) in recent {
             if stored.is_none_or(|last| seq > last) {
-                steps.push((seq, decode("journal entry", &entry)?));
+                recorded.push(seq, &entry);
             }
         }
-        Ok(steps)
+        Ok(recorded)
     }
 
     /// The wait of suspended invocation `id` of `tenant`.

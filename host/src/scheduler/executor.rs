@@ -10,7 +10,7 @@ use crate::host_calls::{Running, StepError, Steps, Suspend};
 use crate::ids::InvocationId;
 use crate::journal::{
     AwaitMode, Awaitable, Deferred, Failure, FailureKind, InvocationRecord, InvocationState,
-    RetryState, StoreError, WriteError,
+    Recorded, RetryState, StoreError, WriteError,
 };
 use crate::outbound::RetryPolicy;
 use crate::runtime::{ComponentError, InvocationCtx};
@@ -215,7 +215,12 @@ async fn attempt(
         Err(err @ ComponentError::Host(_)) => return Ending::Abandoned(err.to_string()),
         Err(err) => return failed(FailureKind::Host, err.to_string()),
     };
-    let journal = match inner.store.steps(record.id) {
+    // An invocation whose creation is deferred has not been written yet: nothing to replay.
+    let journal = match deferred {
+        Some(_) => Ok(Recorded::default()),
+        None => inner.store.recorded(record.id),
+    };
+    let journal = match journal {
         Ok(journal) => journal,
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
@@ -292,7 +297,7 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
             ..
         }) => return Ending::Cancelled,
         Some(lost @ StepError::Journal { .. }) => return Ending::Abandoned(lost.to_string()),
-        Some(corrupt @ StepError::Gap { .. }) => {
+        Some(corrupt @ (StepError::Gap { .. } | StepError::Corrupt { .. })) => {
             return failed(FailureKind::Host, corrupt.to_string());
         }
         Some(StepError::NotAvailable(_) | StepError::BadArgument { .. }) | None => {}

@@ -430,12 +430,16 @@ pub fn post_then_fail(input: PostThenFail) -> Result<(), Error> {
 pub struct RandomSteps {
     /// Journaled steps to take (8 random bytes each).
     pub count: u32,
-    /// Then sleep durably this long.
+    /// Then sleep durably this long,
     #[serde(default)]
     pub sleep_ms: u64,
+    /// this many times (at least once).
+    #[serde(default)]
+    pub sleeps: u32,
 }
 
-/// Takes `count` journaled steps (random bytes), sleeps `sleep_ms`, returns the last byte.
+/// Takes `count` journaled steps (random bytes), sleeps `sleep_ms` `sleeps` times, returns
+/// the last byte.
 #[reprise_sdk::function]
 pub fn random_steps(input: RandomSteps) -> u8 {
     let mut last = 0;
@@ -443,7 +447,9 @@ pub fn random_steps(input: RandomSteps) -> u8 {
         last = reprise_sdk::random_bytes(8)[0];
     }
     if input.sleep_ms > 0 {
-        reprise_sdk::sleep(Duration::from_millis(input.sleep_ms));
+        for _ in 0..input.sleeps.max(1) {
+            reprise_sdk::sleep(Duration::from_millis(input.sleep_ms));
+        }
     }
     last
 }
