@@ -306,6 +306,8 @@ async fn call(api: &ApiClient, function: &str, input: &Value) -> anyhow::Result<
 /// One call's time, split by the invocation's own timestamps.
 struct Spans {
     total: Duration,
+    /// How long the function saw itself sleep (`nap`'s `slept_millis`), if it says.
+    slept: Option<Duration>,
     to_created: Duration,
     running: Duration,
     to_received: Duration,
@@ -322,8 +324,13 @@ async fn timed_call(api: &ApiClient, function: &str, input: &Value) -> anyhow::R
     let finished = at(view.finished_at.as_deref().context("unfinished")?)?;
     let since =
         |later: SystemTime, earlier: SystemTime| later.duration_since(earlier).unwrap_or_default();
+    let slept = view
+        .output
+        .as_ref()
+        .and_then(|o| o["slept_millis"].as_u64());
     Ok(Spans {
         total,
+        slept: slept.map(Duration::from_millis),
         to_created: since(created, sent),
         running: since(finished, created),
         to_received: since(received, finished),
@@ -569,6 +576,15 @@ async fn timers(data: &std::path::Path) -> anyhow::Result<()> {
             part(|s| s.running),
             part(|s| s.to_received)
         );
+        let slept = sorted(spans.iter().filter_map(|s| s.slept));
+        if !slept.is_empty() {
+            println!(
+                "  {:<30} the sleep as the function saw it (clock before to clock after): p50 {} p99 {}",
+                "",
+                p(&slept, 50.0),
+                p(&slept, 99.0)
+            );
+        }
     }
     Ok(())
 }
