@@ -15,7 +15,12 @@ pub fn now_ms() -> u64 {
 /// runtime's timer allows.
 pub async fn sleep_until_ms(end_ms: u64) {
     let end = UNIX_EPOCH + Duration::from_millis(end_ms);
-    if let Ok(left) = end.duration_since(SystemTime::now()) {
+    // Measured again after each sleep: if the wall clock was set back meanwhile, the sleep
+    // goes on until the clock shows `end_ms`, so nothing that follows sees an earlier time.
+    while let Ok(left) = end.duration_since(SystemTime::now()) {
+        if left.is_zero() {
+            break;
+        }
         tokio::time::sleep(left).await;
     }
 }

@@ -314,12 +314,12 @@ impl Batches {
         let mut logging = Duration::ZERO;
         match (payload, &mut self.wal) {
             (Some(payload), Some(wal)) => {
+                // redb keeps this commit in memory until a checkpoint: the log makes it durable.
+                txn.set_durability(Durability::None).map_err(storage)?;
                 wal.append(lsn, &payload).map_err(storage)?;
                 logging = started.elapsed();
-                // Durable in the log: the entries become readable, and redb keeps the rest of
-                // the commit in memory until a checkpoint.
+                // Durable in the log: the entries become readable, then the rest of the batch.
                 self.recent.publish(&mut staged);
-                txn.set_durability(Durability::None).map_err(storage)?;
                 if let Err(err) = txn.commit() {
                     let why = err.to_string();
                     tracing::error!("journal halted: a logged batch did not commit: {why}");

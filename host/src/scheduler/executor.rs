@@ -297,7 +297,11 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
             ..
         }) => return Ending::Cancelled,
         Some(lost @ StepError::Journal { .. }) => return Ending::Abandoned(lost.to_string()),
-        Some(corrupt @ (StepError::Gap { .. } | StepError::Corrupt { .. })) => {
+        // An entry that does not decode may be read by another version: resume at next start.
+        Some(unreadable @ StepError::Corrupt { .. }) => {
+            return Ending::Abandoned(unreadable.to_string());
+        }
+        Some(corrupt @ StepError::Gap { .. }) => {
             return failed(FailureKind::Host, corrupt.to_string());
         }
         Some(StepError::NotAvailable(_) | StepError::BadArgument { .. }) | None => {}
