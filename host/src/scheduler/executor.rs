@@ -54,7 +54,13 @@ pub(super) async fn execute(
         running.insert(id, super::Executing { tenant, stop });
     }
     let outcome = run(&inner, &tenant, id, &stop, deferred.as_ref()).await;
-    if let Ok(mut running) = inner.running.lock() {
+    // Only this execution's entry: a wake-up this run caused (a wait already satisfied when
+    // it suspended) may have started the next execution, which has put its own.
+    if let Ok(mut running) = inner.running.lock()
+        && running
+            .get(&id)
+            .is_some_and(|e| Arc::ptr_eq(&e.stop, &stop))
+    {
         running.remove(&id);
     }
     if deferred.is_some()
