@@ -214,12 +214,13 @@ pub(super) async fn settle(
 
 /// When a wait on `items` under `mode` ends, if they are all timers (ms since the Unix epoch).
 pub(super) fn timers_end(mode: AwaitMode, items: &[Awaitable]) -> Option<u64> {
-    let dues = items.iter().map(|item| match item {
-        Awaitable::Timer { due_ms } => Some(*due_ms),
-        _ => None,
-    });
-    let dues: Option<Vec<u64>> = dues.collect();
-    let dues = dues?;
+    let dues = items
+        .iter()
+        .map(|item| match item {
+            Awaitable::Timer { due_ms } => Some(*due_ms),
+            _ => None,
+        })
+        .collect::<Option<Vec<u64>>>()?;
     match mode {
         AwaitMode::All => dues.into_iter().max(),
         AwaitMode::Any | AwaitMode::Race => dues.into_iter().min(),

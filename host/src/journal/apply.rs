@@ -54,14 +54,12 @@ impl<'txn> Tables<'txn> {
 
     /// The journal entries kept aside by the ops applied so far.
     pub fn take_staged(&mut self) -> Staged {
-        self.staged.take().unwrap_or_default()
+        self.staged.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    /// Writes `entries` (durable elsewhere until now) to the journal table.
-    pub fn write_steps(&mut self, entries: &[(StepKey, Vec<u8>)]) -> Result<(), redb::Error> {
-        for (key, entry) in entries {
-            self.journal.insert(*key, entry.as_slice())?;
-        }
+    /// Writes the entries of `recent` (durable in the log until now) to the journal table.
+    pub fn write_recent(&mut self, recent: &Recent) -> Result<(), redb::Error> {
+        recent.write_all(|key, entry| self.journal.insert(key, entry).map(drop))?;
         Ok(())
     }
 

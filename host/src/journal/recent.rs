@@ -45,12 +45,14 @@ impl Recent {
         }
     }
 
-    /// A copy of every entry, in key order (to write them to redb at a checkpoint).
-    pub fn snapshot(&self) -> Vec<(StepKey, Vec<u8>)> {
+    /// Passes every entry to `write`, in key order (to write them to redb at a checkpoint).
+    pub fn write_all<E>(
+        &self,
+        mut write: impl FnMut(StepKey, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.read()
             .iter()
-            .map(|(key, entry)| (*key, entry.clone()))
-            .collect()
+            .try_for_each(|(key, entry)| write(*key, entry))
     }
 
     /// How many entries are kept.
