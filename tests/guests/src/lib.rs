@@ -169,7 +169,26 @@ pub fn doze(input: NapInput) {
     reprise_sdk::sleep(Duration::from_millis(input.millis));
 }
 
-/// Input of [`nap`] and [`doze`].
+/// Reads the clock, sleeps durably until `millis` after that reading and reads the clock
+/// again: how late a timer ends, as the function sees it (`reprise_sdk::sleep` is this).
+#[reprise_sdk::function]
+pub fn alarm(input: NapInput) -> AlarmOutput {
+    let start = reprise_sdk::now();
+    reprise_sdk::sleep_until(start + Duration::from_millis(input.millis));
+    let woke = reprise_sdk::now();
+    AlarmOutput {
+        slept_micros: woke.duration_since(start).unwrap_or_default().as_micros() as u64,
+    }
+}
+
+/// Output of [`alarm`].
+#[derive(Serialize)]
+pub struct AlarmOutput {
+    /// Wall-clock time from the first clock reading to the one after the sleep.
+    pub slept_micros: u64,
+}
+
+/// Input of [`nap`], [`doze`] and [`alarm`].
 #[derive(Deserialize)]
 pub struct NapInput {
     /// How long to sleep.
@@ -463,6 +482,7 @@ reprise_sdk::export!(
     fail_error,
     nap,
     doze,
+    alarm,
     echo,
     log_lines,
     child,

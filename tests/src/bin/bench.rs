@@ -306,7 +306,7 @@ async fn call(api: &ApiClient, function: &str, input: &Value) -> anyhow::Result<
 /// One call's time, split by the invocation's own timestamps.
 struct Spans {
     total: Duration,
-    /// How long the function saw itself sleep (`nap`'s `slept_millis`), if it says.
+    /// How long the function saw itself sleep (`alarm`'s `slept_micros`), if it says.
     slept: Option<Duration>,
     to_created: Duration,
     running: Duration,
@@ -327,10 +327,10 @@ async fn timed_call(api: &ApiClient, function: &str, input: &Value) -> anyhow::R
     let slept = view
         .output
         .as_ref()
-        .and_then(|o| o["slept_millis"].as_u64());
+        .and_then(|o| o["slept_micros"].as_u64());
     Ok(Spans {
         total,
-        slept: slept.map(Duration::from_millis),
+        slept: slept.map(Duration::from_micros),
         to_created: since(created, sent),
         running: since(finished, created),
         to_received: since(received, finished),
@@ -549,7 +549,7 @@ async fn timers(data: &std::path::Path) -> anyhow::Result<()> {
     println!("timer accuracy: 64 invocations sleeping 100 ms at once, invoke-to-result time");
     for (function, what) in [
         ("tg.doze", "sleep only (clock read, wait)"),
-        ("tg.nap", "clock read, sleep, clock read"),
+        ("tg.alarm", "clock read, sleep, clock read"),
     ] {
         calls(&api, function, json!({"millis": 100}), 64, 64).await?; // warm up
         let (api, input) = (api.clone(), Arc::new(json!({"millis": 100})));
@@ -579,7 +579,7 @@ async fn timers(data: &std::path::Path) -> anyhow::Result<()> {
         let slept = sorted(spans.iter().filter_map(|s| s.slept));
         if !slept.is_empty() {
             println!(
-                "  {:<30} the sleep as the function saw it (clock before to clock after): p50 {} p99 {}",
+                "  {:<30} the sleep as the function saw it (its clock read to the one after): p50 {} p99 {}",
                 "",
                 p(&slept, 50.0),
                 p(&slept, 99.0)

@@ -1,6 +1,8 @@
-//! Host wall-clock helpers for record timestamps.
+//! Host wall-clock helpers: record timestamps and sleeps until a wall-clock time.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod alarms;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
@@ -12,7 +14,7 @@ pub fn now_ms() -> u64 {
 
 /// Sleeps until wall-clock time `end_ms` (ms since the Unix epoch), measured to the
 /// nanosecond rather than from a rounded `now_ms`, so the sleep ends as near to it as the
-/// runtime's timer allows.
+/// alarm thread allows (tens of µs).
 pub async fn sleep_until_ms(end_ms: u64) {
     let end = UNIX_EPOCH + Duration::from_millis(end_ms);
     // Measured again after each sleep: if the wall clock was set back meanwhile, the sleep
@@ -21,6 +23,6 @@ pub async fn sleep_until_ms(end_ms: u64) {
         if left.is_zero() {
             break;
         }
-        tokio::time::sleep(left).await;
+        alarms::sleep_until(Instant::now() + left).await;
     }
 }

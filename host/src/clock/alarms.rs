@@ -1,0 +1,186 @@
+//! One thread that ends short sleeps on time.
+//!
+//! tokio's timer counts whole milliseconds: it rounds a deadline up to the next tick and its
+//! driver may wake up to another tick late, so a 100 ms sleep ended 1–3 ms late under load.
+//! Short in-memory sleeps (a timer wait within a second) are ended here instead: a heap of
+//! deadlines served by one thread that waits on a condition variable with a timeout, which
+//! Linux ends within the thread's timer slack (set to 10 µs).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+/// A sleeper: when to wake it, and how.
+struct Alarm {
+    at: Instant,
+    /// Order of arrival, so equal deadlines compare without comparing senders.
+    order: u64,
+    wake: oneshot::Sender<()>,
+}
+
+impl PartialEq for Alarm {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+impl Eq for Alarm {}
+impl PartialOrd for Alarm {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Alarm {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    alarms: BinaryHeap<Reverse<Alarm>>,
+    next_order: u64,
+}
+
+/// The sleepers and the thread that wakes them.
+struct Alarms {
+    pending: Mutex<Pending>,
+    changed: Condvar,
+}
+
+/// The alarm thread, started on first use; `None` if it could not be started.
+fn alarms() -> Option<&'static Alarms> {
+    static ALARMS: OnceLock<Option<&'static Alarms>> = OnceLock::new();
+    *ALARMS.get_or_init(|| {
+        let alarms: &'static Alarms = Box::leak(Box::new(Alarms {
+            pending: Mutex::new(Pending::default()),
+            changed: Condvar::new(),
+        }));
+        match std::thread::Builder::new()
+            .name("reprise-alarms".into())
+            .spawn(move || alarms.serve())
+        {
+            Ok(_) => Some(alarms),
+            Err(err) => {
+                tracing::warn!("cannot start the alarm thread, sleeps use tokio's timer: {err}");
+                None
+            }
+        }
+    })
+}
+
+/// Sleeps until `at`, ending within tens of µs of it.
+pub async fn sleep_until(at: Instant) {
+    let Some(alarms) = alarms() else {
+        return tokio::time::sleep_until(at.into()).await;
+    };
+    let (wake, woken) = oneshot::channel();
+    {
+        let Ok(mut pending) = alarms.pending.lock() else {
+            return tokio::time::sleep_until(at.into()).await;
+        };
+        let earliest = pending.alarms.peek().map(|Reverse(a)| a.at);
+        let order = pending.next_order;
+        pending.next_order += 1;
+        pending.alarms.push(Reverse(Alarm { at, order, wake }));
+        if earliest.is_none_or(|earliest| at < earliest) {
+            alarms.changed.notify_one();
+        }
+    }
+    if woken.await.is_err() {
+        // The thread is gone (it panicked): fall back rather than end early.
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+impl Alarms {
+    /// The thread's loop: wakes each sleeper when its time comes.
+    fn serve(&self) {
+        // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
+        #[cfg(target_os = "linux")]
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::prctl(libc::PR_SET_TIMERSLACK, 10_000 as libc::c_ulong);
+        }
+        let mut due = Vec::new();
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        loop {
+            let now = Instant::now();
+            while pending
+                .alarms
+                .peek()
+                .is_some_and(|Reverse(alarm)| alarm.at <= now)
+            {
+                if let Some(Reverse(alarm)) = pending.alarms.pop() {
+                    due.push(alarm.wake);
+                }
+            }
+            if !due.is_empty() {
+                // Woken outside the lock, so sleepers being added are not held up.
+                drop(pending);
+                for wake in due.drain(..) {
+                    let _ = wake.send(());
+                }
+                pending = match self.pending.lock() {
+                    Ok(pending) => pending,
+                    Err(_) => return,
+                };
+                continue;
+            }
+            let next = pending.alarms.peek().map(|Reverse(alarm)| alarm.at);
+            pending = match next {
+                Some(at) => match self.changed.wait_timeout(pending, at - now) {
+                    Ok((pending, _)) => pending,
+                    Err(_) => return,
+                },
+                None => match self.changed.wait(pending) {
+                    Ok(pending) => pending,
+                    Err(_) => return,
+                },
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn sleepers_wake_in_deadline_order_on_time_and_never_early() {
+        let start = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // Added latest-first, so each new one is the earliest and must reschedule the thread.
+        for ms in [300u64, 250, 200, 60] {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let at = start + Duration::from_millis(ms);
+                sleep_until(at).await;
+                let _ = tx.send((ms, at, Instant::now()));
+            });
+            // Each finds the thread waiting for the one before.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(tx);
+        let mut order = Vec::new();
+        while let Some((ms, at, woke)) = rx.recv().await {
+            assert!(woke >= at, "the {ms} ms sleep ended early");
+            // Had it not rescheduled the thread, the 60 ms sleeper would have woken with the
+            // 300 ms one.
+            if ms == 60 {
+                assert!(
+                    woke < start + Duration::from_millis(250),
+                    "woke {:?} late",
+                    woke - at
+                );
+            }
+            order.push(ms);
+        }
+        assert_eq!(order, vec![60, 200, 250, 300]);
+    }
+}
