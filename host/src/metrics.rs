@@ -75,8 +75,9 @@ impl Metrics {
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// A journal transaction of `writes` ops, applied in `applying`, committed after `took`
-    /// (of which `logging` writing and syncing the write-ahead log).
+    /// A journal transaction of `writes` ops, applied in `applying`, committed in `took`
+    /// outside the apply (of which `logging` writing and syncing the write-ahead log; the
+    /// disk writes the record while the batch applies).
     pub fn commit(&self, writes: usize, applying: Duration, logging: Duration, took: Duration) {
         self.log_micros
             .fetch_add(logging.as_micros() as u64, Ordering::Relaxed);

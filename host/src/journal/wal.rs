@@ -1,10 +1,11 @@
 //! The write-ahead log in front of redb.
 //!
 //! Each group-commit batch is written here as one record and synced (one sequential write,
-//! one `fdatasync`) before its redb transaction commits without an fsync; a checkpoint (a
-//! durable redb commit) makes the records before it unnecessary, and the log starts over at
-//! its beginning. The file is allocated in full when created, so a sync never has to update
-//! the file's size.
+//! one `fdatasync`) before its redb transaction commits without an fsync. The record is
+//! written, and its writeback started, before the batch is applied; the sync waits for it
+//! after, so the disk works while the writer does. A checkpoint (a durable redb commit) makes
+//! the records before it unnecessary, and the log starts over at its beginning. The file is
+//! allocated in full when created, so a sync never has to update the file's size.
 //!
 //! A record is `len: u32, lsn: u64, crc32(len, lsn, payload): u32, payload`. After a crash
 //! the records to replay are those from the start of the file whose log sequence numbers
@@ -90,9 +91,17 @@ impl Wal {
     }
 
     /// Appends record `lsn` with `payload` (which must fit, see [`Wal::has_room`]) and syncs
-    /// it; when this returns, the record survives a crash. On an error nothing counts as
-    /// written: the next record goes to the same place.
+    /// it; when this returns, the record survives a crash.
+    #[cfg(test)]
     pub fn append(&mut self, lsn: u64, payload: &[u8]) -> io::Result<()> {
+        self.write(lsn, payload)?;
+        self.sync()
+    }
+
+    /// Writes record `lsn` with `payload` (which must fit, see [`Wal::has_room`]) and starts
+    /// sending it to the disk; [`Wal::sync`] waits until it is there. On an error nothing
+    /// counts as written: the next record goes to the same place.
+    pub fn write(&mut self, lsn: u64, payload: &[u8]) -> io::Result<()> {
         let len = u32::try_from(payload.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;
         self.buffer.clear();
@@ -102,6 +111,13 @@ impl Wal {
         self.buffer.extend_from_slice(&crc.to_le_bytes());
         self.buffer.extend_from_slice(payload);
         self.file.write_all_at(&self.buffer, self.offset)?;
+        start_writeback(&self.file, self.offset, self.buffer.len());
+        Ok(())
+    }
+
+    /// Waits until the record written last is on the disk; then it survives a crash, and the
+    /// next record goes after it.
+    pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()?;
         self.offset += self.buffer.len() as u64;
         Ok(())
@@ -127,6 +143,29 @@ fn allocate(file: &File, from: u64, to: u64) -> io::Result<()> {
         at += n as u64;
     }
     file.sync_all()
+}
+
+/// Asks the kernel to start writing `len` bytes at `offset` to the disk without waiting, so
+/// the write overlaps whatever comes before the sync. Only a hint: the sync makes it durable
+/// either way.
+fn start_writeback(file: &File, offset: u64, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sync_file_range only reads its integer arguments; the descriptor is open
+        // for as long as `file` is borrowed.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                offset as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
 }
 
 fn checksum(header: &[u8], payload: &[u8]) -> u32 {

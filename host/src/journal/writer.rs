@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::apply::{Effects, Op, Tables, apply};
 use super::codec::{decode, encode};
-use super::recent::Recent;
+use super::recent::{Recent, Staged};
 use super::schema::META;
 use super::store::StoreOptions;
 use super::wal::Wal;
@@ -142,7 +142,7 @@ impl Writer {
 }
 
 /// `err` as the result of each of `n` ops.
-fn failed(err: &WriteError, n: usize) -> Vec<Result<Effects, WriteError>> {
+fn failed(err: &WriteError, n: usize) -> Results {
     (0..n).map(|_| Err(err.clone())).collect()
 }
 
@@ -198,6 +198,13 @@ fn set_log_position(txn: &WriteTransaction, lsn: u64) -> Result<(), WriteError> 
         .map_err(storage)?;
     Ok(())
 }
+
+/// Each op's result.
+type Results = Vec<Result<Effects, WriteError>>;
+
+/// A batch applied in its transaction, not yet committed: the transaction, each op's result,
+/// and the journal entries staged for the recent map.
+type Applied = (WriteTransaction, Results, Staged);
 
 /// The writer thread's state.
 struct Batches {
@@ -264,42 +271,107 @@ impl Batches {
 
     /// Applies every op of `batch` in one transaction and makes it durable; returns each op's
     /// result.
-    fn commit(&mut self, batch: &[Request]) -> Vec<Result<Effects, WriteError>> {
+    fn commit(&mut self, batch: &[Request]) -> Results {
         match self.try_commit(batch) {
             Ok(results) => results,
             Err(err) => failed(&err, batch.len()),
         }
     }
 
-    fn try_commit(
-        &mut self,
-        batch: &[Request],
-    ) -> Result<Vec<Result<Effects, WriteError>>, WriteError> {
-        let applying = Instant::now();
+    fn try_commit(&mut self, batch: &[Request]) -> Result<Results, WriteError> {
         let lsn = self.lsn + 1;
         // A batch goes to the log unless a checkpoint is due, or the log or the memory kept
-        // for it is full.
-        let payload = match &self.wal {
-            Some(wal)
-                if self.last_checkpoint.elapsed() < self.checkpoint_every
-                    && !batch.is_empty()
-                    && self.recent.len() < MAX_RECENT =>
-            {
-                let ops: Vec<&Op> = batch.iter().map(|req| &req.op).collect();
-                let payload = encode(&ops);
-                wal.has_room(payload.len()).then_some(payload)
+        // for it is full. Its record goes to the disk while the batch is applied, and is
+        // synced after.
+        let writing = Instant::now();
+        let logging = match (self.log_record(batch), &mut self.wal) {
+            (Some(payload), Some(wal)) => {
+                wal.write(lsn, &payload).map_err(storage)?;
+                true
             }
-            _ => None,
+            _ => false,
         };
-        let mut txn = self.db.begin_write().map_err(storage)?;
-        let mut tables = match payload {
-            Some(_) => Tables::staging(&txn, &self.recent).map_err(storage)?,
-            None => {
-                // A checkpoint: the journal entries kept since the last one go to redb first.
-                let mut tables = Tables::open(&txn).map_err(storage)?;
-                tables.write_recent(&self.recent).map_err(storage)?;
-                tables
+        let applying = Instant::now();
+        let applied = self.apply_batch(batch, lsn, logging);
+        let started = Instant::now();
+        let (results, logged) = match (logging, &mut self.wal) {
+            (true, Some(wal)) => {
+                let (txn, results, mut staged) = match applied {
+                    Ok(applied) => applied,
+                    // The record is written and may reach the disk: the next start replays it.
+                    Err(err) => {
+                        return Err(self.halt(format!("a logged batch did not apply: {err}")));
+                    }
+                };
+                // After a failed sync the page cache cannot be trusted (the record may or may
+                // not reach the disk): stop, and let the next start replay what the log holds.
+                if let Err(err) = wal.sync() {
+                    return Err(self.halt(format!("the log did not sync: {err}")));
+                }
+                let logged = applying.duration_since(writing) + started.elapsed();
+                // Durable in the log: the entries become readable, then the rest of the batch.
+                self.recent.publish(&mut staged);
+                if let Err(err) = txn.commit() {
+                    return Err(self.halt(format!("a logged batch did not commit: {err}")));
+                }
+                (results, logged)
             }
+            _ => {
+                let (mut txn, results, _) = applied?;
+                // A checkpoint. Quick repair implies two-phase commit: a crash never leaves a
+                // torn commit, and reopening after SIGKILL does not have to walk the whole file.
+                txn.set_quick_repair(true);
+                txn.commit().map_err(storage)?;
+                self.recent.clear();
+                self.last_checkpoint = Instant::now();
+                crate::metrics::METRICS.checkpoint(writing.elapsed());
+                if let Some(wal) = &mut self.wal {
+                    wal.restart();
+                }
+                (results, Duration::ZERO)
+            }
+        };
+        self.lsn = lsn;
+        crate::metrics::METRICS.commit(
+            batch.len(),
+            started.duration_since(applying),
+            logged,
+            applying.duration_since(writing) + started.elapsed(),
+        );
+        Ok(results)
+    }
+
+    /// The log record of `batch` if it goes to the log: not when a checkpoint is due, or the
+    /// log or the memory kept for it is full.
+    fn log_record(&self, batch: &[Request]) -> Option<Vec<u8>> {
+        let wal = self.wal.as_ref()?;
+        if self.last_checkpoint.elapsed() >= self.checkpoint_every
+            || batch.is_empty()
+            || self.recent.len() >= MAX_RECENT
+        {
+            return None;
+        }
+        let ops: Vec<&Op> = batch.iter().map(|req| &req.op).collect();
+        let payload = encode(&ops);
+        wal.has_room(payload.len()).then_some(payload)
+    }
+
+    /// Applies `batch` in a new transaction that will be commit number `lsn`: staging its
+    /// journal entries if the batch is `logged`, else (a checkpoint) writing the kept entries
+    /// to redb first.
+    fn apply_batch(
+        &self,
+        batch: &[Request],
+        lsn: u64,
+        logged: bool,
+    ) -> Result<Applied, WriteError> {
+        let mut txn = self.db.begin_write().map_err(storage)?;
+        let mut tables = if logged {
+            Tables::staging(&txn, &self.recent).map_err(storage)?
+        } else {
+            let mut tables = Tables::open(&txn).map_err(storage)?;
+            tables.write_recent(&self.recent).map_err(storage)?;
+            tables
         };
         let results = batch
             .iter()
@@ -309,47 +381,20 @@ impl Batches {
             })
             .collect::<Result<Vec<_>, redb::Error>>()
             .map_err(storage)?;
-        let mut staged = tables.take_staged();
+        let staged = tables.take_staged();
         drop(tables);
         set_log_position(&txn, lsn)?;
-        let started = Instant::now();
-        let mut logging = Duration::ZERO;
-        match (payload, &mut self.wal) {
-            (Some(payload), Some(wal)) => {
-                // redb keeps this commit in memory until a checkpoint: the log makes it durable.
-                txn.set_durability(Durability::None).map_err(storage)?;
-                wal.append(lsn, &payload).map_err(storage)?;
-                logging = started.elapsed();
-                // Durable in the log: the entries become readable, then the rest of the batch.
-                self.recent.publish(&mut staged);
-                if let Err(err) = txn.commit() {
-                    let why = err.to_string();
-                    tracing::error!("journal halted: a logged batch did not commit: {why}");
-                    self.halted = Some(why.clone());
-                    return Err(WriteError::Halted(why));
-                }
-            }
-            (_, wal) => {
-                // A checkpoint. Quick repair implies two-phase commit: a crash never leaves a
-                // torn commit, and reopening after SIGKILL does not have to walk the whole file.
-                txn.set_quick_repair(true);
-                txn.commit().map_err(storage)?;
-                self.recent.clear();
-                self.last_checkpoint = Instant::now();
-                crate::metrics::METRICS
-                    .checkpoint(started.duration_since(applying) + started.elapsed());
-                if let Some(wal) = wal {
-                    wal.restart();
-                }
-            }
+        if logged {
+            // redb keeps this commit in memory until a checkpoint: the log makes it durable.
+            txn.set_durability(Durability::None).map_err(storage)?;
         }
-        self.lsn = lsn;
-        crate::metrics::METRICS.commit(
-            batch.len(),
-            started.duration_since(applying),
-            logging,
-            started.elapsed(),
-        );
-        Ok(results)
+        Ok((txn, results, staged))
+    }
+
+    /// Stops taking writes after `why`; returns the error every later write gets.
+    fn halt(&mut self, why: String) -> WriteError {
+        tracing::error!("journal halted: {why}");
+        self.halted = Some(why.clone());
+        WriteError::Halted(why)
     }
 }
