@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use reprise::cli::client::ApiClient;
+use reprise_tests::floor::DurableFloor;
 use reprise_tests::host::{Host, InvocationView, post_invocation};
 use reprise_tests::measure::{dir_bytes, mib, percentile, rss_bytes};
 
@@ -479,6 +480,13 @@ async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
         p(&floor, 50.0),
         p(&floor, 99.0)
     );
+    let durable = durable_floor(&data.join("floor.log"), count).await?;
+    println!(
+        "durable floor: POST of a 100-byte body to a bare server that writes and syncs it \
+         before answering, sequential: p50 {}   p99 {}",
+        p(&durable, 50.0),
+        p(&durable, 99.0)
+    );
     println!("API round trip: POST /v1/invocations?wait (tg.echo), {count} invocations");
     for clients in [1, 64] {
         let before = journal_counters(&api).await?;
@@ -493,6 +501,28 @@ async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
         println!("      journal: {}", journal_work(before, after));
     }
     Ok(())
+}
+
+/// Sequential round trips to a [`DurableFloor`] server writing to `file`, sorted.
+async fn durable_floor(file: &std::path::Path, count: usize) -> anyhow::Result<Vec<Duration>> {
+    let floor = DurableFloor::start(file)?;
+    let client = ApiClient::new(&floor.url);
+    let body = vec![b'x'; 100];
+    let mut times = Vec::with_capacity(count);
+    for i in 0..count + 200 {
+        let started = Instant::now();
+        let (status, _) = client
+            .raw(hyper::Method::POST, "/", "text/plain", body.clone())
+            .await?;
+        if !status.is_success() {
+            bail!("the durable floor server answered {status}");
+        }
+        if i >= 200 {
+            times.push(started.elapsed());
+        }
+    }
+    times.sort_unstable();
+    Ok(times)
 }
 
 /// Durable steps per second for C×K, group commit vs one transaction per write.

@@ -1,0 +1,112 @@
+//! The durable floor of an HTTP round trip on this machine: a server that, for each request,
+//! writes the request's body to a preallocated file and syncs it before answering. Any API
+//! that answers only once a write is durable does at least this, so the `api` benchmark
+//! prints its round trip beside Reprise's.
+
+use std::convert::Infallible;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// Bytes preallocated in the file; writes wrap around inside them.
+const FILE_BYTES: u64 = 8 << 20;
+
+/// A running floor server, on its own two-thread runtime (as the host's).
+pub struct DurableFloor {
+    /// Base URL, e.g. `http://127.0.0.1:PORT`.
+    pub url: String,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// The file and where the next write goes.
+struct Log {
+    file: File,
+    offset: u64,
+}
+
+impl DurableFloor {
+    /// Starts the server on a free loopback port, writing to a new file at `path`.
+    pub fn start(path: &Path) -> anyhow::Result<DurableFloor> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        // Allocated and synced in full first, so a sync never has to change the file's size.
+        file.write_all_at(&vec![0u8; FILE_BYTES as usize], 0)?;
+        file.sync_all()?;
+        let log = Arc::new(Mutex::new(Log { file, offset: 0 }));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        runtime.spawn(async move {
+            let Ok(listener) = TcpListener::from_std(listener) else {
+                return;
+            };
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let log = log.clone();
+                        async move {
+                            let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                            let status = match body.map(|b| write_durably(&log, &b)) {
+                                Ok(Ok(())) => 200,
+                                _ => 500,
+                            };
+                            let mut response = Response::new(Full::new(Bytes::new()));
+                            *response.status_mut() =
+                                hyper::StatusCode::from_u16(status).unwrap_or_default();
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(DurableFloor {
+            url,
+            runtime: Some(runtime),
+        })
+    }
+}
+
+impl Drop for DurableFloor {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Writes `bytes` at the next place in the file and waits until they are on the disk.
+fn write_durably(log: &Mutex<Log>, bytes: &[u8]) -> std::io::Result<()> {
+    let mut log = log.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+    let len = bytes.len().max(1) as u64;
+    if log.offset + len > FILE_BYTES {
+        log.offset = 0;
+    }
+    log.file.write_all_at(bytes, log.offset)?;
+    log.file.sync_data()?;
+    log.offset += len;
+    Ok(())
+}
