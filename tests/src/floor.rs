@@ -1,7 +1,10 @@
-//! The durable floor of an HTTP round trip on this machine: a server that, for each request,
-//! writes the request's body to a preallocated file and syncs it before answering. Any API
-//! that answers only once a write is durable does at least this, so the `api` benchmark
-//! prints its round trip beside Reprise's.
+//! The durable floor of an HTTP round trip on this machine, for one client at a time: a bare
+//! server that, for each request, writes the request's body to a preallocated file and syncs
+//! it (`fdatasync`) before answering. A durable API that persists this way (Reprise's log
+//! does) cannot answer a sequential call faster on the same disk and loopback, so the `api`
+//! benchmark prints its round trip beside Reprise's. (It is not a floor for concurrent
+//! clients, which group commit serves with one sync for many, nor for disks with power-loss
+//! protection, where a sync does not flush a volatile cache.)
 
 use std::convert::Infallible;
 use std::fs::{File, OpenOptions};
@@ -101,7 +104,7 @@ impl Drop for DurableFloor {
 /// Writes `bytes` at the next place in the file and waits until they are on the disk.
 fn write_durably(log: &Mutex<Log>, bytes: &[u8]) -> std::io::Result<()> {
     let mut log = log.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-    let len = bytes.len().max(1) as u64;
+    let len = bytes.len() as u64;
     if log.offset + len > FILE_BYTES {
         log.offset = 0;
     }

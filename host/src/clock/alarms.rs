@@ -8,7 +8,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
 use tokio::sync::oneshot;
@@ -38,7 +38,7 @@ impl Ord for Alarm {
     }
 }
 
-#[derive(Default)]
+/// The sleepers, earliest deadline first.
 struct Pending {
     alarms: BinaryHeap<Reverse<Alarm>>,
     next_order: u64,
@@ -50,25 +50,30 @@ struct Alarms {
     changed: Condvar,
 }
 
+static ALARMS: Alarms = Alarms {
+    pending: Mutex::new(Pending {
+        alarms: BinaryHeap::new(),
+        next_order: 0,
+    }),
+    changed: Condvar::new(),
+};
+
 /// The alarm thread, started on first use; `None` if it could not be started.
 fn alarms() -> Option<&'static Alarms> {
-    static ALARMS: OnceLock<Option<&'static Alarms>> = OnceLock::new();
-    *ALARMS.get_or_init(|| {
-        let alarms: &'static Alarms = Box::leak(Box::new(Alarms {
-            pending: Mutex::new(Pending::default()),
-            changed: Condvar::new(),
-        }));
+    static STARTED: OnceLock<bool> = OnceLock::new();
+    let started = STARTED.get_or_init(|| {
         match std::thread::Builder::new()
             .name("reprise-alarms".into())
-            .spawn(move || alarms.serve())
+            .spawn(|| ALARMS.serve())
         {
-            Ok(_) => Some(alarms),
+            Ok(_) => true,
             Err(err) => {
                 tracing::warn!("cannot start the alarm thread, sleeps use tokio's timer: {err}");
-                None
+                false
             }
         }
-    })
+    });
+    started.then_some(&ALARMS)
 }
 
 /// Sleeps until `at`, ending within tens of µs of it.
@@ -78,9 +83,7 @@ pub async fn sleep_until(at: Instant) {
     };
     let (wake, woken) = oneshot::channel();
     {
-        let Ok(mut pending) = alarms.pending.lock() else {
-            return tokio::time::sleep_until(at.into()).await;
-        };
+        let mut pending = alarms.lock();
         let earliest = pending.alarms.peek().map(|Reverse(a)| a.at);
         let order = pending.next_order;
         pending.next_order += 1;
@@ -90,12 +93,19 @@ pub async fn sleep_until(at: Instant) {
         }
     }
     if woken.await.is_err() {
-        // The thread is gone (it panicked): fall back rather than end early.
+        // Cannot happen while the thread runs (it never gives up its alarms); should it end,
+        // fall back rather than end early.
         tokio::time::sleep_until(at.into()).await;
     }
 }
 
 impl Alarms {
+    /// The sleepers. A panic while they were held cannot leave the heap inconsistent, so a
+    /// poisoned lock is used as it is.
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The thread's loop: wakes each sleeper when its time comes.
     fn serve(&self) {
         // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
@@ -105,9 +115,7 @@ impl Alarms {
             libc::prctl(libc::PR_SET_TIMERSLACK, 10_000 as libc::c_ulong);
         }
         let mut due = Vec::new();
-        let Ok(mut pending) = self.pending.lock() else {
-            return;
-        };
+        let mut pending = self.lock();
         loop {
             let now = Instant::now();
             while pending
@@ -125,22 +133,20 @@ impl Alarms {
                 for wake in due.drain(..) {
                     let _ = wake.send(());
                 }
-                pending = match self.pending.lock() {
-                    Ok(pending) => pending,
-                    Err(_) => return,
-                };
+                pending = self.lock();
                 continue;
             }
-            let next = pending.alarms.peek().map(|Reverse(alarm)| alarm.at);
-            pending = match next {
-                Some(at) => match self.changed.wait_timeout(pending, at - now) {
-                    Ok((pending, _)) => pending,
-                    Err(_) => return,
-                },
-                None => match self.changed.wait(pending) {
-                    Ok(pending) => pending,
-                    Err(_) => return,
-                },
+            pending = match pending.alarms.peek().map(|Reverse(alarm)| alarm.at) {
+                Some(at) => {
+                    self.changed
+                        .wait_timeout(pending, at - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self
+                    .changed
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner),
             };
         }
     }

@@ -692,6 +692,54 @@ mod tests {
         assert_eq!(reopened.steps(rec.id).expect("steps"), expected);
     }
 
+    #[tokio::test]
+    async fn a_batch_that_fails_to_apply_fails_alone_and_a_crash_after_it_recovers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let options = StoreOptions {
+            checkpoint_every: std::time::Duration::from_secs(3600),
+            ..StoreOptions::default()
+        };
+        let broken = record(InvocationState::Running);
+        let store = Store::open_with(&path, &options).expect("open");
+        store.create_invocation(&broken).await.expect("create");
+        drop(store); // checkpoints: the log holds nothing
+        // A stored record that no longer decodes: any write that reads it fails to apply.
+        {
+            let db = Database::create(&path).expect("open redb");
+            let txn = db.begin_write().expect("begin");
+            txn.open_table(INVOCATIONS)
+                .expect("table")
+                .insert(("t", broken.id.0), b"not a record".as_slice())
+                .expect("insert");
+            txn.commit().expect("commit");
+        }
+        let store = Store::open_with(&path, &options).expect("reopen");
+        let mut update = broken.clone();
+        update.attempts = 2;
+        assert!(matches!(
+            store.update_invocation(&update).await,
+            Err(StoreError::Write(WriteError::Storage(_)))
+        ));
+        // A crash now: the failed batch's record was taken back from the log, so the start
+        // does not replay it (and fail on the same record every time).
+        let crashed = dir.path().join("crashed");
+        std::fs::create_dir(&crashed).expect("mkdir");
+        for file in ["db", "db.wal"] {
+            std::fs::copy(dir.path().join(file), crashed.join(file)).expect("copy");
+        }
+        // Without a crash the writer goes on: later writes are taken.
+        let fine = record(InvocationState::Running);
+        store.create_invocation(&fine).await.expect("a later write");
+        append(&store, fine.id, 0, 7).await.expect("a later step");
+        drop(store);
+        let reopened = Store::open_with(&path, &options).expect("reopen");
+        assert_eq!(reopened.steps(fine.id).expect("steps").len(), 1);
+        drop(reopened);
+        let recovered = Store::open_with(&crashed.join("db"), &options).expect("recover");
+        assert_eq!(recovered.invocation("t", fine.id).expect("read"), None);
+    }
+
     fn open() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("db")).expect("open");

@@ -29,6 +29,8 @@ pub(super) struct Wal {
     capacity: u64,
     /// Reused for each record: header and payload.
     buffer: Vec<u8>,
+    /// The length of the record written and not yet synced or cancelled.
+    pending: Option<u64>,
 }
 
 impl Wal {
@@ -49,6 +51,7 @@ impl Wal {
             offset: 0,
             capacity: capacity.max(len),
             buffer: Vec::new(),
+            pending: None,
         })
     }
 
@@ -110,22 +113,38 @@ impl Wal {
         let crc = checksum(&self.buffer, payload);
         self.buffer.extend_from_slice(&crc.to_le_bytes());
         self.buffer.extend_from_slice(payload);
+        self.pending = None;
         self.file.write_all_at(&self.buffer, self.offset)?;
         start_writeback(&self.file, self.offset, self.buffer.len());
+        self.pending = Some(self.buffer.len() as u64);
         Ok(())
     }
 
     /// Waits until the record written last is on the disk; then it survives a crash, and the
     /// next record goes after it.
     pub fn sync(&mut self) -> io::Result<()> {
+        let Some(len) = self.pending else {
+            return Err(io::Error::other("no record is waiting to be synced"));
+        };
         self.file.sync_data()?;
-        self.offset += self.buffer.len() as u64;
+        self.pending = None;
+        self.offset += len;
         Ok(())
+    }
+
+    /// Takes back the record written last and not synced: its header is zeroed and synced, so
+    /// a replay stops before it even if the record reached the disk. The next record goes to
+    /// the same place.
+    pub fn cancel(&mut self) -> io::Result<()> {
+        self.pending = None;
+        self.file.write_all_at(&[0u8; HEADER], self.offset)?;
+        self.file.sync_data()
     }
 
     /// Starts the log over after a checkpoint: later records overwrite earlier ones.
     pub fn restart(&mut self) {
         self.offset = 0;
+        self.pending = None;
         if self.buffer.capacity() > 1 << 20 {
             self.buffer = Vec::new();
         }
@@ -218,6 +237,26 @@ mod tests {
         assert_eq!(
             wal.records_after(0).expect("read"),
             vec![(1, b"whole".to_vec())]
+        );
+    }
+
+    #[test]
+    fn a_cancelled_record_is_not_replayed_and_the_next_takes_its_place() {
+        let path = temp("cancel");
+        let mut wal = Wal::open(&path, 4096).expect("open");
+        wal.append(1, b"kept").expect("append");
+        wal.write(2, b"cancelled").expect("write");
+        wal.cancel().expect("cancel");
+        assert!(wal.sync().is_err(), "nothing is left to sync");
+        assert_eq!(
+            wal.records_after(0).expect("read"),
+            vec![(1, b"kept".to_vec())]
+        );
+        // The next record goes where the cancelled one was.
+        wal.append(2, b"next").expect("append");
+        assert_eq!(
+            wal.records_after(0).expect("read"),
+            vec![(1, b"kept".to_vec()), (2, b"next".to_vec())]
         );
     }
 

@@ -298,9 +298,17 @@ impl Batches {
             (true, Some(wal)) => {
                 let (txn, results, mut staged) = match applied {
                     Ok(applied) => applied,
-                    // The record is written and may reach the disk: the next start replays it.
+                    // The record is written and may reach the disk, where the next start
+                    // would replay it (and fail the same way, if the error is in the data):
+                    // it is taken back, and the batch fails alone.
                     Err(err) => {
-                        return Err(self.halt(format!("a logged batch did not apply: {err}")));
+                        return match wal.cancel() {
+                            Ok(()) => Err(err),
+                            Err(cancel) => Err(self.halt(format!(
+                                "a logged batch did not apply ({err}) and could not be taken \
+                                 back from the log: {cancel}"
+                            ))),
+                        };
                     }
                 };
                 // After a failed sync the page cache cannot be trusted (the record may or may
@@ -316,7 +324,8 @@ impl Batches {
                 }
                 (results, logged)
             }
-            _ => {
+            (true, None) => return Err(self.halt("the log is gone".into())),
+            (false, _) => {
                 let (mut txn, results, _) = applied?;
                 // A checkpoint. Quick repair implies two-phase commit: a crash never leaves a
                 // torn commit, and reopening after SIGKILL does not have to walk the whole file.
