@@ -205,6 +205,11 @@ mod tests {
         dir.join("log")
     }
 
+    /// A new 4 KiB log in a fresh directory.
+    fn new_log(name: &str) -> Wal {
+        Wal::open(&temp(name), 4096).expect("open")
+    }
+
     #[test]
     fn records_after_the_checkpoint_are_read_back_in_order() {
         let path = temp("order");
@@ -227,8 +232,7 @@ mod tests {
 
     #[test]
     fn a_torn_record_ends_the_log() {
-        let path = temp("torn");
-        let mut wal = Wal::open(&path, 4096).expect("open");
+        let mut wal = new_log("torn");
         wal.append(1, b"whole").expect("append");
         wal.append(2, b"torn record").expect("append");
         // Corrupt one byte of the second payload, as a write cut short by a crash would.
@@ -242,8 +246,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_record_is_not_replayed_and_the_next_takes_its_place() {
-        let path = temp("cancel");
-        let mut wal = Wal::open(&path, 4096).expect("open");
+        let mut wal = new_log("cancel");
         wal.append(1, b"kept").expect("append");
         wal.write(2, b"cancelled").expect("write");
         wal.cancel().expect("cancel");
@@ -262,8 +265,7 @@ mod tests {
 
     #[test]
     fn records_of_an_earlier_cycle_are_not_replayed() {
-        let path = temp("cycle");
-        let mut wal = Wal::open(&path, 4096).expect("open");
+        let mut wal = new_log("cycle");
         for lsn in 1..=5 {
             wal.append(lsn, b"first cycle").expect("append");
         }
