@@ -19,6 +19,16 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// An empty journal with room for `entries` entries of about `entry_bytes` each, so a
+    /// long one is not copied as it grows.
+    pub(super) fn with_capacity(entries: usize, entry_bytes: usize) -> Self {
+        Recorded {
+            bytes: Vec::with_capacity(entries.saturating_mul(entry_bytes)),
+            entries: Vec::with_capacity(entries),
+            next: 0,
+        }
+    }
+
     /// Appends the encoded entry of step `seq` (entries come in sequence order).
     pub(super) fn push(&mut self, seq: u32, entry: &[u8]) {
         let start = self.bytes.len();

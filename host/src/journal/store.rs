@@ -358,11 +358,17 @@ impl Store {
         let recent = self.recent.of(id.0);
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(JOURNAL).map_err(storage)?;
-        let mut recorded = Recorded::default();
-        for row in table
-            .range((id.0, 0u32)..=(id.0, u32::MAX))
-            .map_err(storage)?
-        {
+        let range = (id.0, 0u32)..=(id.0, u32::MAX);
+        // Sequence numbers start at 0 without gaps: the last one tells how many there are.
+        let mut recorded = match table.range(range.clone()).map_err(storage)?.next_back() {
+            Some(row) => {
+                let (k, v) = row.map_err(storage)?;
+                let count = k.value().1 as usize + 1 + recent.len();
+                Recorded::with_capacity(count, v.value().len())
+            }
+            None => Recorded::with_capacity(recent.len(), 0),
+        };
+        for row in table.range(range).map_err(storage)? {
             let (k, v) = row.map_err(storage)?;
             recorded.push(k.value().1, v.value());
         }
