@@ -13,17 +13,15 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-/// A sleeper: when to wake it, and how.
+/// A sleeper: when to wake it, and how. Sleepers compare by deadline alone.
 struct Alarm {
     at: Instant,
-    /// Order of arrival, so equal deadlines compare without comparing senders.
-    order: u64,
     wake: oneshot::Sender<()>,
 }
 
 impl PartialEq for Alarm {
     fn eq(&self, other: &Self) -> bool {
-        (self.at, self.order) == (other.at, other.order)
+        self.at == other.at
     }
 }
 impl Eq for Alarm {}
@@ -34,15 +32,12 @@ impl PartialOrd for Alarm {
 }
 impl Ord for Alarm {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.order).cmp(&(other.at, other.order))
+        self.at.cmp(&other.at)
     }
 }
 
 /// The sleepers, earliest deadline first.
-struct Pending {
-    alarms: BinaryHeap<Reverse<Alarm>>,
-    next_order: u64,
-}
+type Pending = BinaryHeap<Reverse<Alarm>>;
 
 /// The sleepers and the thread that wakes them.
 struct Alarms {
@@ -51,10 +46,7 @@ struct Alarms {
 }
 
 static ALARMS: Alarms = Alarms {
-    pending: Mutex::new(Pending {
-        alarms: BinaryHeap::new(),
-        next_order: 0,
-    }),
+    pending: Mutex::new(BinaryHeap::new()),
     changed: Condvar::new(),
 };
 
@@ -84,10 +76,8 @@ pub async fn sleep_until(at: Instant) {
     let (wake, woken) = oneshot::channel();
     {
         let mut pending = alarms.lock();
-        let earliest = pending.alarms.peek().map(|Reverse(a)| a.at);
-        let order = pending.next_order;
-        pending.next_order += 1;
-        pending.alarms.push(Reverse(Alarm { at, order, wake }));
+        let earliest = pending.peek().map(|Reverse(a)| a.at);
+        pending.push(Reverse(Alarm { at, wake }));
         if earliest.is_none_or(|earliest| at < earliest) {
             alarms.changed.notify_one();
         }
@@ -118,12 +108,8 @@ impl Alarms {
         let mut pending = self.lock();
         loop {
             let now = Instant::now();
-            while pending
-                .alarms
-                .peek()
-                .is_some_and(|Reverse(alarm)| alarm.at <= now)
-            {
-                if let Some(Reverse(alarm)) = pending.alarms.pop() {
+            while pending.peek().is_some_and(|Reverse(alarm)| alarm.at <= now) {
+                if let Some(Reverse(alarm)) = pending.pop() {
                     due.push(alarm.wake);
                 }
             }
@@ -136,7 +122,7 @@ impl Alarms {
                 pending = self.lock();
                 continue;
             }
-            pending = match pending.alarms.peek().map(|Reverse(alarm)| alarm.at) {
+            pending = match pending.peek().map(|Reverse(alarm)| alarm.at) {
                 Some(at) => {
                     self.changed
                         .wait_timeout(pending, at - now)
