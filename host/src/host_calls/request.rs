@@ -163,3 +163,73 @@ impl std::io::Write for HashWriter<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::HttpRequest;
+    use crate::journal::formats::{OTHER, pinned};
+
+    /// One request of every kind.
+    fn requests<'a>(
+        http: &'a HttpRequest,
+        items: &'a [Awaitable],
+    ) -> Vec<(&'static str, StepRequest<'a>)> {
+        vec![
+            ("http", StepRequest::Http(http)),
+            ("wall_clock", StepRequest::WallClock),
+            ("monotonic_clock", StepRequest::MonotonicClock),
+            ("random_bytes", StepRequest::RandomBytes { len: 32 }),
+            ("random_u64", StepRequest::RandomU64),
+            (
+                "insecure_random_bytes",
+                StepRequest::InsecureRandomBytes { len: 8 },
+            ),
+            ("insecure_random_u64", StepRequest::InsecureRandomU64),
+            ("insecure_seed", StepRequest::InsecureSeed),
+            (
+                "log",
+                StepRequest::Log {
+                    level: LogLevel::Warn,
+                    message: "hello",
+                },
+            ),
+            (
+                "dispatch",
+                StepRequest::Dispatch {
+                    function: "export.one",
+                    input: br#"{"id":1}"#,
+                    detached: true,
+                },
+            ),
+            (
+                "await",
+                StepRequest::Await {
+                    mode: AwaitMode::All,
+                    items,
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn digests_keep_their_bytes() {
+        let http = HttpRequest {
+            method: "POST".into(),
+            url: "https://crm.example/v1/users".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"name":"Ada"}"#.to_vec(),
+            timeout_ms: Some(5_000),
+        };
+        let items = [
+            Awaitable::Child(OTHER),
+            Awaitable::Timer {
+                due_ms: 1_700_000_009_000,
+            },
+            Awaitable::Signal("approve".into()),
+        ];
+        for (name, request) in requests(&http, &items) {
+            pinned("v1", &format!("digest_{name}"), &request.digest());
+        }
+    }
+}

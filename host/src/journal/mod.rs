@@ -9,6 +9,8 @@ mod bytes;
 mod codec;
 mod deferred;
 mod entry;
+#[cfg(test)]
+pub(crate) mod formats;
 mod recent;
 mod recorded;
 mod records;

@@ -1,0 +1,370 @@
+//! Golden bytes of every persisted format, and fixtures written by earlier versions.
+//!
+//! Each sample value below is encoded and compared with a fixture file under
+//! `host/tests/formats/v1/` (hex text), and each fixture is decoded and compared with the
+//! sample. The first pins today's bytes: a reordered field or variant fails here instead of
+//! silently changing what old journals and digests mean. The second keeps old files
+//! readable: a fixture is never rewritten once committed; a new format gets new fixtures
+//! beside the old ones, and the old ones must keep decoding.
+//!
+//! `REPRISE_WRITE_FIXTURES=1 cargo test -p reprise formats` writes the fixtures that are
+//! missing (never one that exists).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::codec::{decode, encode};
+use super::*;
+use crate::ids::{ComponentHash, InvocationId};
+
+/// The directory of the fixtures of format `version`.
+pub(crate) fn fixture_dir(version: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/formats")
+        .join(version)
+}
+
+/// Checks `bytes` against fixture `name` of `version` (writing it if it is missing and
+/// `REPRISE_WRITE_FIXTURES` is set); returns the fixture's bytes.
+pub(crate) fn pinned(version: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
+    let path = fixture_dir(version).join(format!("{name}.hex"));
+    let stored = match std::fs::read_to_string(&path) {
+        Ok(text) => unhex(text.trim()),
+        Err(_) if std::env::var_os("REPRISE_WRITE_FIXTURES").is_some() => {
+            std::fs::create_dir_all(fixture_dir(version)).expect("create the fixture directory");
+            std::fs::write(&path, format!("{}\n", crate::ids::hex(bytes))).expect("write");
+            bytes.to_vec()
+        }
+        Err(err) => panic!("fixture {} is missing: {err}", path.display()),
+    };
+    assert_eq!(
+        crate::ids::hex(bytes),
+        crate::ids::hex(&stored),
+        "the encoding of `{name}` differs from its fixture {}",
+        path.display()
+    );
+    stored
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("a fixture is hex"))
+        .collect()
+}
+
+/// A fixed invocation id (no clock, no randomness).
+pub(crate) const ID: InvocationId = InvocationId(0x0001_8f3a_2b4c_0000_1234_5678_9abc_def0);
+/// A second fixed id, for children and parents.
+pub(crate) const OTHER: InvocationId = InvocationId(0x0001_8f3a_2b4d_0000_0fed_cba9_8765_4321);
+
+pub(crate) fn sample_record() -> InvocationRecord {
+    InvocationRecord {
+        tenant: "acme".into(),
+        id: ID,
+        deployment: "export".into(),
+        function: "run".into(),
+        component: ComponentHash([0xab; 32]),
+        input: br#"{"users":3}"#.to_vec(),
+        state: InvocationState::Failed,
+        attempts: 3,
+        retries: 2,
+        created_at_ms: 1_700_000_000_000,
+        updated_at_ms: 1_700_000_000_500,
+        finished_at_ms: Some(1_700_000_000_500),
+        output: Some(b"{}".to_vec()),
+        failure: Some(Failure {
+            kind: FailureKind::Trap,
+            message: "guest trapped".into(),
+        }),
+        parent: Some(OTHER),
+        detached: true,
+    }
+}
+
+fn minimal_record() -> InvocationRecord {
+    InvocationRecord {
+        tenant: "t".into(),
+        id: OTHER,
+        deployment: "d".into(),
+        function: "f".into(),
+        component: ComponentHash([1; 32]),
+        input: b"null".to_vec(),
+        state: InvocationState::Pending,
+        attempts: 0,
+        retries: 0,
+        created_at_ms: 5,
+        updated_at_ms: 5,
+        finished_at_ms: None,
+        output: None,
+        failure: None,
+        parent: None,
+        detached: false,
+    }
+}
+
+fn retry(max_attempts: u32) -> crate::outbound::RetryPolicy {
+    crate::outbound::RetryPolicy {
+        max_attempts,
+        initial_delay_ms: 100,
+        max_delay_ms: 2_000,
+        deadline_ms: 60_000,
+    }
+}
+
+pub(crate) fn sample_deployment() -> Deployment {
+    let mut functions = BTreeMap::new();
+    functions.insert(
+        "run".to_string(),
+        crate::outbound::FunctionPolicy {
+            retry: Some(retry(5)),
+            rerun: None,
+        },
+    );
+    Deployment {
+        tenant: "acme".into(),
+        name: "export".into(),
+        component: ComponentHash([0xab; 32]),
+        functions: vec!["run".into(), "one".into()],
+        version: 4,
+        size: 123_456,
+        deployed_at_ms: 1_700_000_000_000,
+        policy: crate::outbound::Policy {
+            retry: None,
+            rerun: Some(retry(2)),
+            functions,
+        },
+    }
+}
+
+pub(crate) fn sample_wait() -> WaitState {
+    WaitState {
+        seq: 7,
+        mode: AwaitMode::Any,
+        children_total: 3,
+        children_pending: 2,
+        timers: vec![1_700_000_001_000, 1_700_000_002_000],
+        signals: vec!["approve".into()],
+        succeeded: false,
+        failed: true,
+    }
+}
+
+fn response() -> crate::bindings::HttpResponse {
+    crate::bindings::HttpResponse {
+        status: 429,
+        headers: vec![("retry-after".into(), "2".into())],
+        body: br#"{"error":"slow down"}"#.to_vec(),
+    }
+}
+
+/// One outcome of every kind.
+pub(crate) fn sample_outcomes() -> Vec<(&'static str, Outcome)> {
+    use crate::bindings::HttpError;
+    vec![
+        ("http_response", Outcome::Http(Ok(response()))),
+        (
+            "http_invalid_request",
+            Outcome::Http(Err(HttpError::InvalidRequest("bad url".into()))),
+        ),
+        (
+            "http_connect",
+            Outcome::Http(Err(HttpError::Connect("refused".into()))),
+        ),
+        ("http_timeout", Outcome::Http(Err(HttpError::Timeout))),
+        (
+            "http_transport",
+            Outcome::Http(Err(HttpError::Transport("reset".into()))),
+        ),
+        (
+            "http_too_large",
+            Outcome::Http(Err(HttpError::ResponseTooLarge(1 << 20))),
+        ),
+        (
+            "time",
+            Outcome::Time {
+                seconds: 1_700_000_000,
+                nanoseconds: 123_456_789,
+            },
+        ),
+        ("instant", Outcome::Instant(1_700_000_000_123_456_789)),
+        ("bytes", Outcome::Bytes(vec![0, 1, 2, 254, 255])),
+        ("u64", Outcome::U64(u64::MAX - 1)),
+        ("pair", Outcome::Pair(1, 2)),
+        ("unit", Outcome::Unit),
+        ("dispatched", Outcome::Dispatched(Ok(OTHER))),
+        (
+            "dispatch_refused",
+            Outcome::Dispatched(Err("no function `x`".into())),
+        ),
+        (
+            "settled",
+            Outcome::Settled(vec![
+                Some(Ok(b"1".to_vec())),
+                None,
+                Some(Err("failed".into())),
+            ]),
+        ),
+    ]
+}
+
+/// A journal entry of every step kind, each with an outcome of its kind.
+pub(crate) fn sample_entries() -> Vec<(String, StepEntry)> {
+    let kinds = [
+        StepKind::Http,
+        StepKind::WallClock,
+        StepKind::MonotonicClock,
+        StepKind::Random,
+        StepKind::InsecureRandom,
+        StepKind::InsecureSeed,
+        StepKind::Log,
+        StepKind::Dispatch,
+        StepKind::Await,
+    ];
+    let outcomes = sample_outcomes();
+    let pick = |name: &str| {
+        outcomes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, o)| o.clone())
+            .expect("a sample outcome")
+    };
+    let per_kind = [
+        "http_response",
+        "time",
+        "instant",
+        "bytes",
+        "u64",
+        "pair",
+        "unit",
+        "dispatched",
+        "settled",
+    ];
+    kinds
+        .into_iter()
+        .zip(per_kind)
+        .enumerate()
+        .map(|(i, (kind, outcome))| {
+            let entry = StepEntry {
+                kind,
+                digest: [i as u8 + 1; 16],
+                summary: format!("step {i}"),
+                attempts: i as u32 + 1,
+                recorded_at_ms: 1_700_000_000_000 + i as u64,
+                outcome: pick(outcome),
+            };
+            (format!("entry_{}", kind.as_str()), entry)
+        })
+        .collect()
+}
+
+#[test]
+fn records_keep_their_bytes() {
+    for (name, record) in [
+        ("invocation_record", sample_record()),
+        ("invocation_record_minimal", minimal_record()),
+    ] {
+        let stored = pinned("v1", name, &encode(&record));
+        assert_eq!(
+            decode::<InvocationRecord>(name, &stored).expect(name),
+            record
+        );
+    }
+    let stored = pinned("v1", "deployment", &encode(&sample_deployment()));
+    assert_eq!(
+        decode::<Deployment>("deployment", &stored).expect("deployment"),
+        sample_deployment()
+    );
+    let stored = pinned("v1", "wait_state", &encode(&sample_wait()));
+    assert_eq!(
+        decode::<WaitState>("wait", &stored).expect("wait"),
+        sample_wait()
+    );
+}
+
+#[test]
+fn journal_entries_keep_their_bytes() {
+    for (name, outcome) in sample_outcomes() {
+        let name = format!("outcome_{name}");
+        let stored = pinned("v1", &name, &encode(&outcome));
+        assert_eq!(decode::<Outcome>("outcome", &stored).expect(&name), outcome);
+    }
+    for (name, entry) in sample_entries() {
+        let stored = pinned("v1", &name, &encode(&entry));
+        assert_eq!(decode::<StepEntry>("entry", &stored).expect(&name), entry);
+    }
+}
+
+/// One op of every kind, with every step effect: a log record as the writer writes it.
+fn sample_ops() -> Vec<super::apply::Op> {
+    use super::apply::{Op, StepEffect};
+    let entry = encode(&sample_entries()[0].1);
+    let append = |effect, create| Op::AppendStep {
+        tenant: "acme".into(),
+        invocation: ID.0,
+        seq: 3,
+        entry: entry.clone(),
+        effect,
+        create,
+    };
+    let mut child = minimal_record();
+    child.parent = Some(ID);
+    vec![
+        append(StepEffect::None, Some(Box::new(sample_record()))),
+        append(StepEffect::CreateChild(Box::new(child)), None),
+        append(
+            StepEffect::ConsumeSignals(vec![("approve".into(), 0), ("approve".into(), 1)]),
+            None,
+        ),
+        append(StepEffect::EndRetries, None),
+        Op::PutInvocation {
+            record: Box::new(minimal_record()),
+            create: true,
+        },
+        Op::Suspend {
+            record: Box::new(sample_record()),
+            seq: 7,
+            mode: AwaitMode::Race,
+            items: vec![
+                Awaitable::Child(OTHER),
+                Awaitable::Timer {
+                    due_ms: 1_700_000_009_000,
+                },
+                Awaitable::Signal("approve".into()),
+            ],
+            retry: Some(RetryState {
+                attempts: 4,
+                first_ms: 1_700_000_000_000,
+            }),
+        },
+        Op::TimerDue {
+            due_ms: 1_700_000_009_000,
+            tenant: "acme".into(),
+            invocation: ID.0,
+        },
+        Op::Signal {
+            tenant: "acme".into(),
+            invocation: ID.0,
+            name: "approve".into(),
+            payload: br#"{"ok":true}"#.to_vec(),
+        },
+        Op::Cancel {
+            tenant: "acme".into(),
+            invocation: ID.0,
+        },
+        Op::Deploy {
+            deployment: sample_deployment(),
+            component: b"\0asm\x0d\0\x01\0".to_vec(),
+        },
+    ]
+}
+
+#[test]
+fn log_records_keep_their_bytes() {
+    let ops = sample_ops();
+    let refs: Vec<&super::apply::Op> = ops.iter().collect();
+    let stored = pinned("v1", "log_record", &encode(&refs));
+    let back: Vec<super::apply::Op> = decode("log record", &stored).expect("log record");
+    assert_eq!(back.len(), ops.len());
+    assert_eq!(encode(&back), stored, "a decoded record encodes the same");
+}
