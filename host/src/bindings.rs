@@ -5,7 +5,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: async | trappable },
     exports: { default: async },
-    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
+    additional_derives: [PartialEq, Eq],
 });
 
 pub use self::reprise::function::types::{

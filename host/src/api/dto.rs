@@ -208,7 +208,8 @@ impl From<&Deployment> for DeploymentView {
             version: d.version,
             size: d.size,
             deployed_at: rfc3339(d.deployed_at_ms),
-            policy: serde_json::to_value(&d.policy).unwrap_or(Value::Null),
+            policy: serde_json::to_value(crate::outbound::Policy::from(&d.policy))
+                .unwrap_or(Value::Null),
         }
     }
 }

@@ -17,8 +17,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::{Live, SHORT_SLEEP, StepRequest, Steps, Suspend, mismatched};
-use crate::bindings::{HttpError, HttpRequest, HttpResponse};
-use crate::journal::{Outcome, RetryState, StepEffect};
+use crate::bindings::{self, HttpRequest};
+use crate::journal::{HttpError, HttpOutcome, HttpResponse, Outcome, RetryState, StepEffect};
 use crate::metrics::METRICS;
 use crate::outbound::{Admit, Verdict, retry_after, transient};
 
@@ -50,11 +50,7 @@ impl HttpClient {
     }
 
     /// Sends `req` with `Idempotency-Key: idempotency_key` and reads the whole response.
-    pub async fn send(
-        &self,
-        req: &HttpRequest,
-        idempotency_key: &str,
-    ) -> Result<HttpResponse, HttpError> {
+    pub async fn send(&self, req: &HttpRequest, idempotency_key: &str) -> HttpOutcome {
         let request = build(req, idempotency_key)?;
         let timeout = req
             .timeout_ms
@@ -163,7 +159,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 pub(super) async fn perform(
     live: &Live<'_>,
     req: &HttpRequest,
-) -> wasmtime::Result<(Result<HttpResponse, HttpError>, u32, StepEffect)> {
+) -> wasmtime::Result<(HttpOutcome, u32, StepEffect)> {
     let running = live.running;
     let policy = &running.retry;
     let key = format!("{}-{}", running.id, live.seq);
@@ -226,7 +222,7 @@ async fn pause(live: &Live<'_>, wait: Duration, retry: RetryState) -> wasmtime::
 }
 
 /// What an outcome says about its destination.
-fn verdict(outcome: &Result<HttpResponse, HttpError>) -> Verdict {
+fn verdict(outcome: &HttpOutcome) -> Verdict {
     match outcome {
         Ok(response) => match response.status {
             408 | 429 => Verdict::Overloaded,
@@ -257,9 +253,29 @@ fn destination_of(req: &HttpRequest) -> Option<String> {
 pub async fn send(
     steps: &mut Steps,
     request: &HttpRequest,
-) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
+) -> wasmtime::Result<Result<bindings::HttpResponse, bindings::HttpError>> {
     match steps.take(StepRequest::Http(request)).await? {
-        Outcome::Http(result) => Ok(result),
+        Outcome::Http(result) => Ok(result.map(to_guest_response).map_err(to_guest_error)),
         other => Err(mismatched("http", &other)),
+    }
+}
+
+/// A recorded response as the guest receives it.
+fn to_guest_response(response: HttpResponse) -> bindings::HttpResponse {
+    bindings::HttpResponse {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+    }
+}
+
+/// A recorded transport error as the guest receives it.
+fn to_guest_error(error: HttpError) -> bindings::HttpError {
+    match error {
+        HttpError::InvalidRequest(m) => bindings::HttpError::InvalidRequest(m),
+        HttpError::Connect(m) => bindings::HttpError::Connect(m),
+        HttpError::Timeout => bindings::HttpError::Timeout,
+        HttpError::Transport(m) => bindings::HttpError::Transport(m),
+        HttpError::ResponseTooLarge(limit) => bindings::HttpError::ResponseTooLarge(limit),
     }
 }

@@ -1,17 +1,15 @@
 //! What a host call asks for: its kind, digest, summary, and how to perform it live.
 
-use serde::Serialize;
-use sha2::{Digest, Sha256};
-
 use super::Live;
 use crate::bindings::{HttpRequest, LogLevel};
-use crate::journal::{AwaitMode, Awaitable, Outcome, StepEffect, StepKind};
+use crate::journal::{
+    AwaitMode, Awaitable, CanonicalRequest, Level, Outcome, StepEffect, StepKind,
+};
 
 /// Longest request summary kept in the journal.
 const MAX_SUMMARY: usize = 256;
 
 /// One host call, as the journal sees it.
-#[derive(Serialize)]
 pub enum StepRequest<'a> {
     /// An outgoing HTTP request.
     Http(&'a HttpRequest),
@@ -60,15 +58,51 @@ impl StepRequest<'_> {
         }
     }
 
-    /// A truncated sha256 of the whole request, compared on replay.
+    /// A truncated sha256 of the whole request's canonical form, compared on replay.
     pub fn digest(&self) -> [u8; 16] {
-        let mut hasher = Sha256::new();
-        // Encoding our own enum into a hasher cannot fail.
-        let _ = postcard::to_io(self, HashWriter(&mut hasher));
-        let full = hasher.finalize();
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&full[..16]);
-        out
+        self.canonical().digest()
+    }
+
+    /// The request in the journal's canonical form.
+    fn canonical(&self) -> CanonicalRequest<'_> {
+        match self {
+            Self::Http(req) => CanonicalRequest::Http {
+                method: &req.method,
+                url: &req.url,
+                headers: &req.headers,
+                body: &req.body,
+                timeout_ms: req.timeout_ms,
+            },
+            Self::WallClock => CanonicalRequest::WallClock,
+            Self::MonotonicClock => CanonicalRequest::MonotonicClock,
+            Self::RandomBytes { len } => CanonicalRequest::RandomBytes { len: *len },
+            Self::RandomU64 => CanonicalRequest::RandomU64,
+            Self::InsecureRandomBytes { len } => {
+                CanonicalRequest::InsecureRandomBytes { len: *len }
+            }
+            Self::InsecureRandomU64 => CanonicalRequest::InsecureRandomU64,
+            Self::InsecureSeed => CanonicalRequest::InsecureSeed,
+            Self::Log { level, message } => CanonicalRequest::Log {
+                level: match level {
+                    LogLevel::Trace => Level::Trace,
+                    LogLevel::Debug => Level::Debug,
+                    LogLevel::Info => Level::Info,
+                    LogLevel::Warn => Level::Warn,
+                    LogLevel::Error => Level::Error,
+                },
+                message,
+            },
+            Self::Dispatch {
+                function,
+                input,
+                detached,
+            } => CanonicalRequest::Dispatch {
+                function,
+                input,
+                detached: *detached,
+            },
+            Self::Await { mode, items } => CanonicalRequest::Await { mode: *mode, items },
+        }
     }
 
     /// A short description for people.
@@ -149,19 +183,6 @@ fn truncate(mut text: String, max: usize) -> String {
         text.push('…');
     }
     text
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

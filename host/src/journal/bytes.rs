@@ -8,8 +8,6 @@ use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{HttpError, HttpResponse};
-
 /// Serializes `bytes` as a byte string.
 pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_bytes(bytes)
@@ -72,98 +70,10 @@ pub mod option {
     }
 }
 
-/// The same for an HTTP outcome, whose response body is a byte string (the response type is
-/// generated from the WIT contract, so its fields cannot carry the attribute themselves).
-pub mod http {
-    use super::*;
-
-    #[derive(Serialize)]
-    #[serde(rename = "HttpResponse")]
-    struct Ref<'a> {
-        status: u16,
-        headers: &'a [(String, String)],
-        #[serde(with = "super")]
-        body: &'a [u8],
-    }
-
-    #[derive(Deserialize)]
-    #[serde(rename = "HttpResponse")]
-    struct Owned {
-        status: u16,
-        headers: Vec<(String, String)>,
-        #[serde(with = "super")]
-        body: Vec<u8>,
-    }
-
-    /// Serializes an HTTP outcome.
-    pub fn serialize<S: Serializer>(
-        outcome: &Result<HttpResponse, HttpError>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        let outcome: Result<Ref<'_>, &HttpError> = match outcome {
-            Ok(r) => Ok(Ref {
-                status: r.status,
-                headers: &r.headers,
-                body: &r.body,
-            }),
-            Err(e) => Err(e),
-        };
-        outcome.serialize(serializer)
-    }
-
-    /// Deserializes an HTTP outcome.
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Result<HttpResponse, HttpError>, D::Error> {
-        let outcome = Result::<Owned, HttpError>::deserialize(deserializer)?;
-        Ok(outcome.map(|o| HttpResponse {
-            status: o.status,
-            headers: o.headers,
-            body: o.body,
-        }))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::codec::{decode, encode};
-    use super::super::entry::Outcome;
     use super::*;
-
-    /// How an HTTP outcome and a byte outcome were encoded before this module: every byte
-    /// string as a sequence.
-    #[derive(Serialize)]
-    enum OldOutcome {
-        Http(Result<HttpResponse, HttpError>),
-        _Time { seconds: u64, nanoseconds: u32 },
-        _Instant(u64),
-        Bytes(Vec<u8>),
-    }
-
-    #[test]
-    fn values_written_as_sequences_read_back_the_same() {
-        let response = HttpResponse {
-            status: 201,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: b"{\"id\": 7}".to_vec(),
-        };
-        let old = encode(&OldOutcome::Http(Ok(response.clone())));
-        let new = encode(&Outcome::Http(Ok(response.clone())));
-        assert_eq!(old, new, "the same bytes on disk");
-        let back: Outcome = decode("outcome", &old).expect("decode");
-        assert_eq!(back, Outcome::Http(Ok(response)));
-
-        let old = encode(&OldOutcome::Bytes(vec![1, 2, 3, 200]));
-        let back: Outcome = decode("outcome", &old).expect("decode");
-        assert_eq!(back, Outcome::Bytes(vec![1, 2, 3, 200]));
-        assert_eq!(encode(&back), old);
-
-        let err = Outcome::Http(Err(HttpError::Timeout));
-        assert_eq!(
-            decode::<Outcome>("outcome", &encode(&err)).expect("decode"),
-            err
-        );
-    }
 
     #[test]
     fn optional_byte_strings_read_back_the_same() {

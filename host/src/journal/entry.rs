@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::http::HttpOutcome;
 use super::waits::Settled;
-use crate::bindings::{HttpError, HttpResponse};
 use crate::ids::InvocationId;
 
 /// The kind of host call a step records.
@@ -51,7 +51,7 @@ impl StepKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// An HTTP response or transport error.
-    Http(#[serde(with = "super::bytes::http")] Result<HttpResponse, HttpError>),
+    Http(HttpOutcome),
     /// Wall-clock time.
     Time { seconds: u64, nanoseconds: u32 },
     /// A monotonic-clock instant in nanoseconds.
@@ -75,7 +75,7 @@ impl Outcome {
     pub fn summary(&self) -> String {
         match self {
             Outcome::Http(Ok(resp)) => format!("{} ({} bytes)", resp.status, resp.body.len()),
-            Outcome::Http(Err(err)) => format!("error: {}", http_error_text(err)),
+            Outcome::Http(Err(err)) => format!("error: {err}"),
             Outcome::Time {
                 seconds,
                 nanoseconds,
@@ -100,17 +100,6 @@ fn settled_summary(items: &[Option<Settled>]) -> String {
         (1, _, 1) => "failed".to_string(),
         (n, ok, 0) => format!("{ok} of {n} done"),
         (n, ok, failed) => format!("{ok} of {n} done, {failed} failed"),
-    }
-}
-
-/// Text of an HTTP transport error.
-pub fn http_error_text(err: &HttpError) -> String {
-    match err {
-        HttpError::InvalidRequest(m) => format!("invalid request: {m}"),
-        HttpError::Connect(m) => format!("connect: {m}"),
-        HttpError::Timeout => "timeout".to_string(),
-        HttpError::Transport(m) => format!("transport: {m}"),
-        HttpError::ResponseTooLarge(limit) => format!("response larger than {limit} bytes"),
     }
 }
 

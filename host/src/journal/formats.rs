@@ -103,8 +103,8 @@ fn minimal_record() -> InvocationRecord {
     }
 }
 
-fn retry(max_attempts: u32) -> crate::outbound::RetryPolicy {
-    crate::outbound::RetryPolicy {
+fn retry(max_attempts: u32) -> StoredRetry {
+    StoredRetry {
         max_attempts,
         initial_delay_ms: 100,
         max_delay_ms: 2_000,
@@ -116,7 +116,7 @@ pub(crate) fn sample_deployment() -> Deployment {
     let mut functions = BTreeMap::new();
     functions.insert(
         "run".to_string(),
-        crate::outbound::FunctionPolicy {
+        StoredFunctionPolicy {
             retry: Some(retry(5)),
             rerun: None,
         },
@@ -129,7 +129,7 @@ pub(crate) fn sample_deployment() -> Deployment {
         version: 4,
         size: 123_456,
         deployed_at_ms: 1_700_000_000_000,
-        policy: crate::outbound::Policy {
+        policy: StoredPolicy {
             retry: None,
             rerun: Some(retry(2)),
             functions,
@@ -150,8 +150,8 @@ pub(crate) fn sample_wait() -> WaitState {
     }
 }
 
-fn response() -> crate::bindings::HttpResponse {
-    crate::bindings::HttpResponse {
+fn response() -> HttpResponse {
+    HttpResponse {
         status: 429,
         headers: vec![("retry-after".into(), "2".into())],
         body: br#"{"error":"slow down"}"#.to_vec(),
@@ -160,7 +160,6 @@ fn response() -> crate::bindings::HttpResponse {
 
 /// One outcome of every kind.
 pub(crate) fn sample_outcomes() -> Vec<(&'static str, Outcome)> {
-    use crate::bindings::HttpError;
     vec![
         ("http_response", Outcome::Http(Ok(response()))),
         (

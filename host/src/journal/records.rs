@@ -22,7 +22,7 @@ pub struct Deployment {
     /// When this version was deployed (ms since the Unix epoch).
     pub deployed_at_ms: u64,
     /// Retry policies set at deploy time.
-    pub policy: crate::outbound::Policy,
+    pub policy: super::policy::StoredPolicy,
 }
 
 /// Where an invocation is in its life.

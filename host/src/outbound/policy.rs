@@ -7,7 +7,9 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{HttpError, HttpResponse};
+use crate::journal::{
+    HttpError, HttpOutcome, HttpResponse, StoredFunctionPolicy, StoredPolicy, StoredRetry,
+};
 
 /// How a journaled HTTP call is retried when it fails transiently.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,7 +173,7 @@ impl RetryPolicy {
 
 /// Whether an outcome is worth another attempt: no response (connect, timeout, transport),
 /// or 408, 429, 500, 502, 503, 504.
-pub fn transient(outcome: &Result<HttpResponse, HttpError>) -> bool {
+pub fn transient(outcome: &HttpOutcome) -> bool {
     match outcome {
         Ok(response) => matches!(response.status, 408 | 429 | 500 | 502 | 503 | 504),
         Err(HttpError::Connect(_) | HttpError::Timeout | HttpError::Transport(_)) => true,
@@ -187,6 +189,70 @@ pub fn retry_after(response: &HttpResponse) -> Option<Duration> {
         .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
         .and_then(|(_, value)| value.trim().parse::<u64>().ok())
         .map(|secs| Duration::from_secs(secs.min(3600)))
+}
+
+/// The stored form of a policy (what a deployment keeps).
+impl From<&Policy> for StoredPolicy {
+    fn from(policy: &Policy) -> Self {
+        StoredPolicy {
+            retry: policy.retry.as_ref().map(StoredRetry::from),
+            rerun: policy.rerun.as_ref().map(StoredRetry::from),
+            functions: policy
+                .functions
+                .iter()
+                .map(|(name, f)| {
+                    let stored = StoredFunctionPolicy {
+                        retry: f.retry.as_ref().map(StoredRetry::from),
+                        rerun: f.rerun.as_ref().map(StoredRetry::from),
+                    };
+                    (name.clone(), stored)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A stored policy as it is used.
+impl From<&StoredPolicy> for Policy {
+    fn from(stored: &StoredPolicy) -> Self {
+        Policy {
+            retry: stored.retry.as_ref().map(RetryPolicy::from),
+            rerun: stored.rerun.as_ref().map(RetryPolicy::from),
+            functions: stored
+                .functions
+                .iter()
+                .map(|(name, f)| {
+                    let policy = FunctionPolicy {
+                        retry: f.retry.as_ref().map(RetryPolicy::from),
+                        rerun: f.rerun.as_ref().map(RetryPolicy::from),
+                    };
+                    (name.clone(), policy)
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&RetryPolicy> for StoredRetry {
+    fn from(p: &RetryPolicy) -> Self {
+        StoredRetry {
+            max_attempts: p.max_attempts,
+            initial_delay_ms: p.initial_delay_ms,
+            max_delay_ms: p.max_delay_ms,
+            deadline_ms: p.deadline_ms,
+        }
+    }
+}
+
+impl From<&StoredRetry> for RetryPolicy {
+    fn from(s: &StoredRetry) -> Self {
+        RetryPolicy {
+            max_attempts: s.max_attempts,
+            initial_delay_ms: s.initial_delay_ms,
+            max_delay_ms: s.max_delay_ms,
+            deadline_ms: s.deadline_ms,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -244,5 +310,14 @@ mod tests {
         let err = policy.validate().expect_err("max < initial");
         assert_eq!(err.field, "max_delay_ms");
         assert!(RetryPolicy::default().validate().is_ok());
+    }
+
+    #[test]
+    fn a_policy_survives_being_stored() {
+        let policy: Policy = serde_json::from_str(
+            r#"{"retry": {"max_attempts": 4}, "functions": {"f": {"rerun": {"max_attempts": 2}}}}"#,
+        )
+        .expect("a policy");
+        assert_eq!(Policy::from(&StoredPolicy::from(&policy)), policy);
     }
 }

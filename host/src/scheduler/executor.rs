@@ -102,10 +102,13 @@ async fn run(
     record.attempts += 1;
 
     let (policy, rerun) = match inner.store.deployment(&record.tenant, &record.deployment)? {
-        Some(d) => (
-            d.policy.retry_for(&record.function),
-            d.policy.rerun_for(&record.function),
-        ),
+        Some(d) => {
+            let policy = crate::outbound::Policy::from(&d.policy);
+            (
+                policy.retry_for(&record.function),
+                policy.rerun_for(&record.function),
+            )
+        }
         None => (RetryPolicy::default(), RetryPolicy::rerun_default()),
     };
     let ending = tokio::select! {

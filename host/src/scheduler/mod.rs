@@ -245,7 +245,7 @@ impl Scheduler {
             version: 0,
             size: component.len() as u64,
             deployed_at_ms: crate::clock::now_ms(),
-            policy,
+            policy: (&policy).into(),
         };
         let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
         Ok(self.inner.store.deploy(deployment, component).await?)
