@@ -38,6 +38,10 @@ pub(super) struct Tables<'txn> {
     staged: Option<Staged>,
     /// Durable entries not yet in the journal table, when staging.
     recent: Option<&'txn Recent>,
+    /// When the op being applied was made (ms since the Unix epoch): every time an op writes
+    /// is this one, never the clock's, so a replay of the log writes what the first
+    /// application wrote.
+    now_ms: u64,
 }
 
 impl<'txn> Tables<'txn> {
@@ -103,12 +107,13 @@ impl<'txn> Tables<'txn> {
             retries: txn.open_table(RETRIES)?,
             staged: recent.map(|_| Staged::new()),
             recent,
+            now_ms: 0,
         })
     }
 }
 
 /// One write. Ops are also what the write-ahead log records, so they replay exactly.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) enum Op {
     /// Append a step at `seq` of a pending or running invocation, with what it entails;
     /// first create the invocation from `create` if its creation was deferred.
@@ -161,7 +166,7 @@ pub(super) enum Op {
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum StepEffect {
     /// Nothing.
     None,
@@ -201,9 +206,10 @@ fn id_text(id: u128) -> String {
     InvocationId(id).to_string()
 }
 
-/// Applies one op, adding to `effects` what it caused. The outer `Err` is a storage failure
-/// that aborts the whole batch.
-pub(super) fn apply(t: &mut Tables<'_>, op: &Op, effects: &mut Effects) -> Applied {
+/// Applies one op made at `at_ms` (ms since the Unix epoch), adding to `effects` what it
+/// caused. The outer `Err` is a storage failure that aborts the whole batch.
+pub(super) fn apply(t: &mut Tables<'_>, op: &Op, at_ms: u64, effects: &mut Effects) -> Applied {
+    t.now_ms = at_ms;
     match op {
         Op::AppendStep {
             tenant,
@@ -229,6 +235,20 @@ pub(super) fn apply(t: &mut Tables<'_>, op: &Op, effects: &mut Effects) -> Appli
                 (Some(old), false) if old.state.is_terminal() => {
                     refuse(WriteError::InvocationFinished(record.id.to_string()))
                 }
+                // The wait rows follow the state: only a suspension makes an invocation
+                // suspended, and only its wait (or its end) makes it anything else.
+                _ if record.state == InvocationState::Suspended => refuse(WriteError::NotAllowed {
+                    invocation: record.id.to_string(),
+                    why: "only a suspension makes an invocation suspended",
+                }),
+                (Some(old), false)
+                    if old.state == InvocationState::Suspended && !record.state.is_terminal() =>
+                {
+                    refuse(WriteError::NotAllowed {
+                        invocation: record.id.to_string(),
+                        why: "a suspended invocation is woken only by its wait",
+                    })
+                }
                 (old, _) => {
                     put_record(t, record, old.map(|o| o.state), effects)?;
                     Ok(Ok(()))
@@ -246,6 +266,11 @@ pub(super) fn apply(t: &mut Tables<'_>, op: &Op, effects: &mut Effects) -> Appli
             Some(old) if old.state.is_terminal() => {
                 refuse(WriteError::InvocationFinished(record.id.to_string()))
             }
+            // Only a pending or running invocation suspends: one already suspended waits on
+            // its wait, whose rows a second one would leave behind.
+            Some(old) if old.state == InvocationState::Suspended => {
+                refuse(WriteError::NotRunning(record.id.to_string()))
+            }
             Some(old) => {
                 if let Some(retry) = retry {
                     t.retries
@@ -261,7 +286,7 @@ pub(super) fn apply(t: &mut Tables<'_>, op: &Op, effects: &mut Effects) -> Appli
             invocation,
         } => {
             t.timers.remove((*due_ms, *invocation))?;
-            let now = crate::clock::now_ms().max(*due_ms);
+            let now = t.now_ms.max(*due_ms);
             update_wait(t, tenant, *invocation, effects, |w| w.time_reached(now))?;
             Ok(Ok(()))
         }
@@ -509,7 +534,7 @@ fn wake(
         return Ok(());
     }
     record.state = InvocationState::Pending;
-    record.updated_at_ms = crate::clock::now_ms();
+    record.updated_at_ms = t.now_ms;
     put_record(t, &record, Some(InvocationState::Suspended), effects)?;
     effects.woken.push((record.tenant, record.id));
     Ok(())
@@ -527,7 +552,7 @@ fn suspend(
     effects: &mut Effects,
 ) -> Result<(), redb::Error> {
     let (tenant, id) = (record.tenant.as_str(), record.id.0);
-    let now = crate::clock::now_ms();
+    let now = t.now_ms;
     let mut wait = WaitState {
         seq,
         mode,
@@ -613,7 +638,7 @@ fn cancel_tree(
     root: InvocationRecord,
     effects: &mut Effects,
 ) -> Result<(), redb::Error> {
-    let now = crate::clock::now_ms();
+    let now = t.now_ms;
     let root_id = root.id;
     let mut stack = vec![root];
     while let Some(mut record) = stack.pop() {

@@ -24,17 +24,31 @@ pub enum DecodeError {
 
 /// Encodes `value` with the current format tag.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![FORMAT_V1];
+    encode_tagged(FORMAT_V1, value)
+}
+
+/// Decodes a value written by [`encode`]; `what` names it in errors.
+pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, DecodeError> {
+    decode_tagged(what, FORMAT_V1, bytes)
+}
+
+/// Encodes `value` after the format tag `tag`.
+pub fn encode_tagged<T: Serialize>(tag: u8, value: &T) -> Vec<u8> {
+    let mut out = vec![tag];
     // Serializing our own plain structs into a Vec cannot fail.
     postcard::to_io(value, &mut out).expect("postcard encoding into a Vec");
     out
 }
 
-/// Decodes a value written by [`encode`]; `what` names it in errors.
-pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, DecodeError> {
+/// Decodes a value written by [`encode_tagged`] with `tag`; any other tag is refused.
+pub fn decode_tagged<T: DeserializeOwned>(
+    what: &'static str,
+    tag: u8,
+    bytes: &[u8],
+) -> Result<T, DecodeError> {
     match bytes.split_first() {
         None => Err(DecodeError::Empty { what }),
-        Some((&FORMAT_V1, rest)) => {
+        Some((&found, rest)) if found == tag => {
             postcard::from_bytes(rest).map_err(|source| DecodeError::Corrupt { what, source })
         }
         Some((&tag, _)) => Err(DecodeError::UnknownFormat { what, tag }),

@@ -1,7 +1,7 @@
 //! Golden bytes of every persisted format, and fixtures written by earlier versions.
 //!
 //! Each sample value below is encoded and compared with a fixture file under
-//! `host/tests/formats/v1/` (hex text), and each fixture is decoded and compared with the
+//! `host/tests/formats/vN/` (hex text; N is the value's format tag), and each fixture is decoded and compared with the
 //! sample. The first pins today's bytes: a reordered field or variant fails here instead of
 //! silently changing what old journals and digests mean. The second keeps old files
 //! readable: a fixture is never rewritten once committed; a new format gets new fixtures
@@ -360,10 +360,35 @@ fn sample_ops() -> Vec<super::apply::Op> {
 
 #[test]
 fn log_records_keep_their_bytes() {
+    use super::log_record::{self, Stamped};
     let ops = sample_ops();
+    // Format 1: unstamped ops. It still decodes, its ops stamped with the replay's time.
     let refs: Vec<&super::apply::Op> = ops.iter().collect();
     let stored = pinned("v1", "log_record", &encode(&refs));
-    let back: Vec<super::apply::Op> = decode("log record", &stored).expect("log record");
+    let back = log_record::decode(&stored, 42).expect("a format-1 log record");
     assert_eq!(back.len(), ops.len());
+    assert!(back.iter().all(|s| s.at_ms == 42));
+    let back: Vec<&super::apply::Op> = back.iter().map(|s| &s.op).collect();
     assert_eq!(encode(&back), stored, "a decoded record encodes the same");
+    // Format 2: each op with the time it was made.
+    let stamped = ops.iter().enumerate().map(|(i, op)| Stamped {
+        at_ms: 1_700_000_000_000 + i as u64,
+        op,
+    });
+    let stored = pinned("v2", "log_record", &log_record::encode(stamped));
+    let back = log_record::decode(&stored, 42).expect("a format-2 log record");
+    let times: Vec<u64> = back.iter().map(|s| s.at_ms).collect();
+    let expected: Vec<u64> = (0..ops.len() as u64)
+        .map(|i| 1_700_000_000_000 + i)
+        .collect();
+    assert_eq!(times, expected);
+    let again = log_record::encode(back.iter().map(|s| Stamped {
+        at_ms: s.at_ms,
+        op: &s.op,
+    }));
+    assert_eq!(again, stored, "a decoded record encodes the same");
+    assert!(matches!(
+        log_record::decode(&[9, 0], 0),
+        Err(super::DecodeError::UnknownFormat { tag: 9, .. })
+    ));
 }

@@ -9,18 +9,28 @@ mod bytes;
 mod codec;
 mod deferred;
 mod digest;
+mod disk;
 mod entry;
 #[cfg(test)]
 pub(crate) mod formats;
 mod http;
+#[cfg(test)]
+mod inspect;
+mod log_record;
 mod policy;
+#[cfg(test)]
+mod power_loss;
 mod recent;
 mod recorded;
 mod records;
 mod schema;
+#[cfg(test)]
+mod sim_disk;
 mod store;
 mod waits;
 mod wal;
+#[cfg(test)]
+mod workload;
 mod writer;
 
 pub use apply::{Effects, RetryState, StepEffect};

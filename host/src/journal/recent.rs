@@ -55,6 +55,12 @@ impl Recent {
             .try_for_each(|(key, entry)| write(*key, entry))
     }
 
+    /// Every entry (tests).
+    #[cfg(test)]
+    pub fn all(&self) -> Staged {
+        self.read().clone()
+    }
+
     /// How many entries are kept.
     pub fn len(&self) -> usize {
         self.read().len()

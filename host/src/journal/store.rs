@@ -7,6 +7,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::apply::{Effects, Op, RetryState, StepEffect};
 use super::codec::{DecodeError, decode, encode};
+use super::disk::Disk;
 use super::entry::StepEntry;
 use super::recent::Recent;
 use super::recorded::Recorded;
@@ -57,6 +58,9 @@ pub struct StoreOptions {
     /// Longest time between two durable redb commits (checkpoints) while the log is used: it
     /// bounds how much of the log a start after a crash replays.
     pub checkpoint_every: std::time::Duration,
+    /// Size of the log file: when a batch does not fit in what is left, the batch checkpoints
+    /// and the log starts over.
+    pub log_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -66,6 +70,7 @@ impl Default for StoreOptions {
             max_batch: super::writer::MAX_BATCH,
             log: true,
             checkpoint_every: std::time::Duration::from_secs(1),
+            log_bytes: super::writer::LOG_BYTES,
         }
     }
 }
@@ -73,10 +78,10 @@ impl Default for StoreOptions {
 /// The durable state of one node.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    pub(super) db: Arc<Database>,
     /// Journal entries durable in the write-ahead log but not yet in redb.
-    recent: Arc<Recent>,
-    writer: Writer,
+    pub(super) recent: Arc<Recent>,
+    pub(super) writer: Writer,
 }
 
 impl Store {
@@ -89,13 +94,20 @@ impl Store {
     /// Opens (or creates) the database at `path` (and its log, `path` with the extension
     /// `wal`), replays what a crash left in the log, and starts the writer.
     pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        Self::open_on(&Disk::Files(path.to_path_buf()), options)
+    }
+
+    /// Opens (or creates) the database and its log on `disk`, replays what a crash left in
+    /// the log, and starts the writer.
+    pub(crate) fn open_on(disk: &Disk, options: &StoreOptions) -> Result<Self, StoreError> {
         let open_err = |message: String| StoreError::Open {
-            path: path.display().to_string(),
+            path: disk.describe(),
             message,
         };
-        let db = Database::builder()
-            .set_cache_size(options.cache_bytes)
-            .create(path)
+        let mut builder = Database::builder();
+        builder.set_cache_size(options.cache_bytes);
+        let db = disk
+            .database(&builder)
             .map_err(|e| open_err(e.to_string()))?;
         let txn = db.begin_write().map_err(|e| open_err(e.to_string()))?;
         {
@@ -117,13 +129,10 @@ impl Store {
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
         let recent = Arc::new(Recent::default());
-        let writer = Writer::start(
-            db.clone(),
-            &path.with_extension("wal"),
-            options,
-            recent.clone(),
-        )
-        .map_err(|e| open_err(e.to_string()))?;
+        // A log is replayed even when it will not be used: a crash may have left writes there.
+        let log = disk.log(options.log).map_err(|e| open_err(e.to_string()))?;
+        let writer = Writer::start(db.clone(), log, options, recent.clone())
+            .map_err(|e| open_err(e.to_string()))?;
         Ok(Store { db, recent, writer })
     }
 

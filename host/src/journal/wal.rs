@@ -12,17 +12,16 @@
 //! follow the last checkpoint's without a gap and whose checksums hold; the first that does
 //! not is where the log ends (a torn last write, or a record of an earlier cycle).
 
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
+
+use super::disk::LogFile;
 
 /// Bytes before each record's payload.
 const HEADER: usize = 16;
 
 /// The log file of one store.
 pub(super) struct Wal {
-    file: File,
+    file: Box<dyn LogFile>,
     /// Where the next record goes.
     offset: u64,
     /// The size the file is allocated to.
@@ -34,17 +33,11 @@ pub(super) struct Wal {
 }
 
 impl Wal {
-    /// Opens the log at `path`, creating it `capacity` bytes long if it does not exist.
-    pub fn open(path: &Path, capacity: u64) -> io::Result<Wal> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        let len = file.metadata()?.len();
+    /// The log in `file`, allocated to `capacity` bytes first if it is shorter.
+    pub fn open(file: Box<dyn LogFile>, capacity: u64) -> io::Result<Wal> {
+        let len = file.len()?;
         if len < capacity {
-            allocate(&file, len, capacity)?;
+            allocate(file.as_ref(), len, capacity)?;
         }
         Ok(Wal {
             file,
@@ -115,7 +108,7 @@ impl Wal {
         self.buffer.extend_from_slice(payload);
         self.pending = None;
         self.file.write_all_at(&self.buffer, self.offset)?;
-        start_writeback(&self.file, self.offset, self.buffer.len());
+        self.file.start_writeback(self.offset, self.buffer.len());
         self.pending = Some(self.buffer.len() as u64);
         Ok(())
     }
@@ -153,7 +146,7 @@ impl Wal {
 
 /// Writes zeros from `from` to `to` and syncs, so that later writes inside never change the
 /// file's size.
-fn allocate(file: &File, from: u64, to: u64) -> io::Result<()> {
+fn allocate(file: &dyn LogFile, from: u64, to: u64) -> io::Result<()> {
     let zeros = vec![0u8; 1 << 20];
     let mut at = from;
     while at < to {
@@ -161,30 +154,7 @@ fn allocate(file: &File, from: u64, to: u64) -> io::Result<()> {
         file.write_all_at(&zeros[..n], at)?;
         at += n as u64;
     }
-    file.sync_all()
-}
-
-/// Asks the kernel to start writing `len` bytes at `offset` to the disk without waiting, so
-/// the write overlaps whatever comes before the sync. Only a hint: the sync makes it durable
-/// either way.
-fn start_writeback(file: &File, offset: u64, len: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: sync_file_range only reads its integer arguments; the descriptor is open
-        // for as long as `file` is borrowed.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::sync_file_range(
-                file.as_raw_fd(),
-                offset as libc::off64_t,
-                len as libc::off64_t,
-                libc::SYNC_FILE_RANGE_WRITE,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, len);
+    file.sync_data()
 }
 
 fn checksum(header: &[u8], payload: &[u8]) -> u32 {
@@ -205,20 +175,32 @@ mod tests {
         dir.join("log")
     }
 
+    /// The log file at `path`.
+    fn file(path: &std::path::Path) -> Box<dyn LogFile> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .expect("open the log file");
+        Box::new(file)
+    }
+
     /// A new 4 KiB log in a fresh directory.
     fn new_log(name: &str) -> Wal {
-        Wal::open(&temp(name), 4096).expect("open")
+        Wal::open(file(&temp(name)), 4096).expect("open")
     }
 
     #[test]
     fn records_after_the_checkpoint_are_read_back_in_order() {
         let path = temp("order");
-        let mut wal = Wal::open(&path, 4096).expect("open");
+        let mut wal = Wal::open(file(&path), 4096).expect("open");
         assert!(wal.is_empty());
         wal.append(8, b"eight").expect("append");
         wal.append(9, b"nine").expect("append");
         drop(wal);
-        let wal = Wal::open(&path, 4096).expect("reopen");
+        let wal = Wal::open(file(&path), 4096).expect("reopen");
         assert_eq!(
             wal.records_after(7).expect("read"),
             vec![(8, b"eight".to_vec()), (9, b"nine".to_vec())]

@@ -8,7 +8,6 @@
 //! op acknowledged: no caller learns that a write happened before it is on disk, and no reader
 //! sees a write before it is durable.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
@@ -17,7 +16,8 @@ use redb::{Database, Durability, ReadableDatabase, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::apply::{Effects, Op, Tables, apply};
-use super::codec::{decode, encode};
+use super::disk::LogFile;
+use super::log_record::{self, Stamped};
 use super::recent::{Recent, Staged};
 use super::schema::META;
 use super::store::StoreOptions;
@@ -26,8 +26,9 @@ use super::wal::Wal;
 /// Most ops committed in one transaction.
 pub const MAX_BATCH: usize = 4096;
 
-/// Size of the write-ahead log file; a batch that does not fit is committed durably in redb.
-const WAL_BYTES: u64 = 64 * 1024 * 1024;
+/// Size of the write-ahead log file by default; a batch that does not fit is committed
+/// durably in redb.
+pub const LOG_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Most journal entries kept in memory (durable in the log) before a checkpoint writes them
 /// to redb: it bounds that memory and the length of a checkpoint (about 3 µs per entry).
@@ -54,6 +55,12 @@ pub enum WriteError {
     /// The invocation is not pending or running, so it takes no steps (e.g. it was cancelled).
     #[error("invocation {0} is not running")]
     NotRunning(String),
+    /// The write would change an invocation's state in a way only another write may.
+    #[error("invocation {invocation} cannot be written so: {why}")]
+    NotAllowed {
+        invocation: String,
+        why: &'static str,
+    },
     /// redb or the log failed; nothing of the batch was committed.
     #[error("storage failure: {0}")]
     Storage(String),
@@ -68,6 +75,8 @@ pub enum WriteError {
 
 struct Request {
     op: Op,
+    /// When the op was submitted (ms since the Unix epoch): the time it applies at.
+    at_ms: u64,
     ack: oneshot::Sender<Result<Effects, WriteError>>,
 }
 
@@ -92,23 +101,24 @@ impl Drop for JoinOnDrop {
 }
 
 impl Writer {
-    /// Replays what the log at `wal` holds beyond `db`'s last durable commit (even when the
+    /// Replays what the log in `log` holds beyond `db`'s last durable commit (even when the
     /// log is not used from now on: a crash may have left writes only there), then starts the
     /// writer thread, committing at most `options.max_batch` ops per transaction. Without a
     /// log (`options.log` false) every batch commits durably in redb.
     pub fn start(
         db: Arc<Database>,
-        wal: &Path,
+        log: Option<Box<dyn LogFile>>,
         options: &StoreOptions,
         recent: Arc<Recent>,
     ) -> Result<Self, WriteError> {
         let mut lsn = log_position(&db)?;
-        let wal = if options.log || wal.exists() {
-            let log = Wal::open(wal, WAL_BYTES).map_err(storage)?;
-            lsn = recover(&db, &log, lsn)?;
-            options.log.then_some(log)
-        } else {
-            None
+        let wal = match log {
+            Some(file) => {
+                let log = Wal::open(file, options.log_bytes).map_err(storage)?;
+                lsn = recover(&db, &log, lsn)?;
+                options.log.then_some(log)
+            }
+            None => None,
         };
         let (tx, rx) = channel();
         let max_batch = options.max_batch.clamp(1, MAX_BATCH);
@@ -131,11 +141,18 @@ impl Writer {
         })
     }
 
-    /// Submits `op` and waits until it is durable (or refused); returns what it caused.
+    /// Submits `op`, made now, and waits until it is durable (or refused); returns what it
+    /// caused.
     pub async fn submit(&self, op: Op) -> Result<Effects, WriteError> {
+        self.submit_at(op, crate::clock::now_ms()).await
+    }
+
+    /// Submits `op`, made at `at_ms` (ms since the Unix epoch), and waits until it is durable
+    /// (or refused); returns what it caused.
+    pub async fn submit_at(&self, op: Op, at_ms: u64) -> Result<Effects, WriteError> {
         let (ack, done) = oneshot::channel();
         self.tx
-            .send(Request { op, ack })
+            .send(Request { op, at_ms, ack })
             .map_err(|_| WriteError::Closed)?;
         done.await.map_err(|_| WriteError::Closed)?
     }
@@ -178,11 +195,12 @@ fn recover(db: &Database, wal: &Wal, checkpoint: u64) -> Result<u64, WriteError>
     let mut txn = db.begin_write().map_err(storage)?;
     txn.set_quick_repair(true);
     let mut tables = Tables::open(&txn).map_err(storage)?;
+    let now = crate::clock::now_ms();
     for (_, payload) in &records {
-        let ops: Vec<Op> = decode("log record", payload).map_err(storage)?;
-        for op in &ops {
+        for Stamped { at_ms, op } in log_record::decode(payload, now).map_err(storage)? {
             // Refused ops were refused the first time too: replaying them writes nothing.
-            let _refused = apply(&mut tables, op, &mut Effects::default()).map_err(storage)?;
+            let _refused =
+                apply(&mut tables, &op, at_ms, &mut Effects::default()).map_err(storage)?;
         }
     }
     drop(tables);
@@ -330,7 +348,12 @@ impl Batches {
                 // A checkpoint. Quick repair implies two-phase commit: a crash never leaves a
                 // torn commit, and reopening after SIGKILL does not have to walk the whole file.
                 txn.set_quick_repair(true);
-                txn.commit().map_err(storage)?;
+                // A failed durable commit (a failed sync, a full disk) leaves redb's file in
+                // doubt: stop, and let the next start recover from the last durable commit and
+                // the log, which still holds every batch since.
+                if let Err(err) = txn.commit() {
+                    return Err(self.halt(format!("a checkpoint did not commit: {err}")));
+                }
                 self.recent.clear();
                 self.last_checkpoint = Instant::now();
                 crate::metrics::METRICS.checkpoint(writing.elapsed());
@@ -360,8 +383,10 @@ impl Batches {
         {
             return None;
         }
-        let ops: Vec<&Op> = batch.iter().map(|req| &req.op).collect();
-        let payload = encode(&ops);
+        let payload = log_record::encode(batch.iter().map(|req| Stamped {
+            at_ms: req.at_ms,
+            op: &req.op,
+        }));
         wal.has_room(payload.len()).then_some(payload)
     }
 
@@ -386,7 +411,7 @@ impl Batches {
             .iter()
             .map(|req| {
                 let mut effects = Effects::default();
-                Ok(apply(&mut tables, &req.op, &mut effects)?.map(|()| effects))
+                Ok(apply(&mut tables, &req.op, req.at_ms, &mut effects)?.map(|()| effects))
             })
             .collect::<Result<Vec<_>, redb::Error>>()
             .map_err(storage)?;

@@ -1,0 +1,160 @@
+//! The files a store keeps: the redb database and the write-ahead log, on a real file system
+//! or (in tests) on a simulated disk that records every write and sync.
+//!
+//! redb reads and writes its file through its own `StorageBackend` trait; the log goes through
+//! [`LogFile`]. Everything durable passes one of the two, so a test that stands between them
+//! and the disk sees every byte written and every sync, and can build what a power loss
+//! would leave behind.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// The log file as the write-ahead log uses it: positioned reads and writes, and a sync.
+pub(crate) trait LogFile: Send + Sync {
+    /// The file's length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Reads exactly `buf.len()` bytes at `offset`.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Writes all of `buf` at `offset`.
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Waits until everything written is on the disk.
+    fn sync_data(&self) -> io::Result<()>;
+    /// Asks for `len` bytes at `offset` to start going to the disk without waiting (a hint:
+    /// only [`LogFile::sync_data`] makes them durable).
+    fn start_writeback(&self, _offset: u64, _len: usize) {}
+}
+
+impl LogFile for File {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(self, buf, offset)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        File::sync_data(self)
+    }
+
+    fn start_writeback(&self, offset: u64, len: usize) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: sync_file_range only reads its integer arguments; the descriptor is open
+            // for as long as `self` is borrowed.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::sync_file_range(
+                    self.as_raw_fd(),
+                    offset as libc::off64_t,
+                    len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (offset, len);
+    }
+}
+
+/// Where a store's two files are.
+#[derive(Clone, Debug)]
+pub(crate) enum Disk {
+    /// The database at this path, and its log beside it (the extension `wal`).
+    Files(PathBuf),
+    /// A simulated disk (tests).
+    #[cfg(test)]
+    Simulated(super::sim_disk::SimDisk),
+}
+
+impl Disk {
+    /// Opens the database, creating it first if it does not exist.
+    ///
+    /// A new database is created under another name and renamed into place once it is
+    /// durable, so a crash while it is being created never leaves a file that is not a
+    /// database where the database should be.
+    pub fn database(&self, builder: &redb::Builder) -> Result<redb::Database, OpenError> {
+        match self {
+            Disk::Files(path) => {
+                if !path.exists() {
+                    let creating = path.with_extension("creating");
+                    let _ = std::fs::remove_file(&creating);
+                    drop(builder.create(&creating)?);
+                    std::fs::rename(&creating, path)?;
+                    if let Some(dir) = path.parent() {
+                        let dir = if dir.as_os_str().is_empty() {
+                            Path::new(".")
+                        } else {
+                            dir
+                        };
+                        File::open(dir)?.sync_all()?;
+                    }
+                }
+                Ok(builder.create(path)?)
+            }
+            #[cfg(test)]
+            Disk::Simulated(disk) => {
+                use super::sim_disk::FileId;
+                if !disk.exists(FileId::Database) {
+                    drop(builder.create_with_backend(disk.backend(FileId::Creating))?);
+                    disk.rename(FileId::Creating, FileId::Database);
+                }
+                Ok(builder.create_with_backend(disk.backend(FileId::Database))?)
+            }
+        }
+    }
+
+    /// Opens the log, creating it if `create`; `None` if it does not exist and `create` is
+    /// false.
+    pub fn log(&self, create: bool) -> io::Result<Option<Box<dyn LogFile>>> {
+        match self {
+            Disk::Files(path) => {
+                let path = log_path(path);
+                if !create && !path.exists() {
+                    return Ok(None);
+                }
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)?;
+                Ok(Some(Box::new(file)))
+            }
+            #[cfg(test)]
+            Disk::Simulated(disk) => Ok(disk.log(create)),
+        }
+    }
+
+    /// The database's path, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Disk::Files(path) => path.display().to_string(),
+            #[cfg(test)]
+            Disk::Simulated(_) => "a simulated disk".to_string(),
+        }
+    }
+}
+
+/// Why the database could not be opened or created.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenError {
+    /// redb refused it.
+    #[error(transparent)]
+    Database(#[from] redb::DatabaseError),
+    /// Creating it failed.
+    #[error("cannot create it: {0}")]
+    Create(#[from] io::Error),
+}
+
+/// The log of the database at `path`.
+fn log_path(path: &Path) -> PathBuf {
+    path.with_extension("wal")
+}

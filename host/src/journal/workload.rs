@@ -1,0 +1,285 @@
+//! Random workloads for crash tests: deploys, invocations, steps (some large enough to wrap
+//! the log around), dispatches, suspensions on children, timers and signals, signals, timers
+//! falling due, cancellations, completions — valid ops and refused ones — generated from a
+//! seed against the state of the store they run on.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::apply::{Op, StepEffect};
+use super::codec::encode;
+use super::entry::{Outcome, StepEntry, StepKind};
+use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+use super::store::Store;
+use super::waits::{AwaitMode, Awaitable};
+use super::{RetryState, StoredPolicy};
+use crate::ids::{ComponentHash, InvocationId};
+
+/// The signal names workloads use.
+const SIGNALS: [&str; 2] = ["a", "b"];
+
+/// Generates the ops of one workload.
+pub(crate) struct Generator {
+    rng: StdRng,
+    /// Every invocation created so far: (tenant, id).
+    known: Vec<(String, InvocationId)>,
+}
+
+impl Generator {
+    /// A workload from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Generator {
+            rng: StdRng::seed_from_u64(seed),
+            known: Vec::new(),
+        }
+    }
+
+    /// The next op and when it is made, given what `store` holds now.
+    pub fn next(&mut self, store: &Store) -> (Op, u64) {
+        let now = crate::clock::now_ms();
+        let op = match self.rng.random_range(0..100) {
+            0..12 => self.create(now),
+            12..45 => self.step(store, now),
+            45..57 => self.suspend(store, now),
+            57..64 => self.signal(),
+            64..72 => self.timer_due(store, now),
+            72..76 => self.cancel(),
+            76..90 => self.finish(store, now),
+            90..96 => self.rerun(store, now),
+            _ => self.deploy(now),
+        };
+        (op, now)
+    }
+
+    fn record(&mut self, tenant: &str, parent: Option<InvocationId>, now: u64) -> InvocationRecord {
+        let id = InvocationId((u128::from(now) << 80) | u128::from(self.rng.random::<u64>()));
+        InvocationRecord {
+            tenant: tenant.to_string(),
+            id,
+            deployment: "d".into(),
+            function: "f".into(),
+            component: ComponentHash([7; 32]),
+            input: format!("{{\"n\":{}}}", self.rng.random::<u16>()).into_bytes(),
+            state: InvocationState::Pending,
+            attempts: 0,
+            retries: 0,
+            created_at_ms: now,
+            updated_at_ms: now,
+            finished_at_ms: None,
+            output: None,
+            failure: None,
+            parent,
+            detached: parent.is_some() && self.rng.random_bool(0.3),
+        }
+    }
+
+    /// A known invocation, or a made-up one now and then.
+    fn pick(&mut self) -> (String, InvocationId) {
+        if self.known.is_empty() || self.rng.random_bool(0.03) {
+            return ("t".into(), InvocationId(self.rng.random()));
+        }
+        let at = self.rng.random_range(0..self.known.len());
+        self.known[at].clone()
+    }
+
+    fn current(store: &Store, tenant: &str, id: InvocationId) -> Option<InvocationRecord> {
+        store.invocation(tenant, id).ok().flatten()
+    }
+
+    fn create(&mut self, now: u64) -> Op {
+        let tenant = if self.rng.random_bool(0.1) { "u" } else { "t" };
+        let record = self.record(tenant, None, now);
+        self.known.push((record.tenant.clone(), record.id));
+        Op::PutInvocation {
+            record: Box::new(record),
+            create: true,
+        }
+    }
+
+    fn entry(&mut self, now: u64) -> Vec<u8> {
+        // Now and then a large one, so that the log fills and starts over.
+        let len = if self.rng.random_bool(0.12) {
+            self.rng.random_range(2048..8192)
+        } else {
+            self.rng.random_range(0..64)
+        };
+        let mut bytes = vec![0u8; len];
+        self.rng.fill(bytes.as_mut_slice());
+        encode(&StepEntry {
+            kind: StepKind::Random,
+            digest: self.rng.random(),
+            summary: format!("{len} bytes"),
+            attempts: 1,
+            recorded_at_ms: now,
+            outcome: Outcome::Bytes(bytes),
+        })
+    }
+
+    fn step(&mut self, store: &Store, now: u64) -> Op {
+        let entry = self.entry(now);
+        // A deferred creation: the record comes with its first step.
+        if self.rng.random_bool(0.08) {
+            let record = self.record("t", None, now);
+            self.known.push((record.tenant.clone(), record.id));
+            return Op::AppendStep {
+                tenant: record.tenant.clone(),
+                invocation: record.id.0,
+                seq: 0,
+                entry,
+                effect: StepEffect::None,
+                create: Some(Box::new(record)),
+            };
+        }
+        let (tenant, id) = self.pick();
+        let taken = store.recorded(id).map_or(0, |r| r.remaining()) as u32;
+        // Now and then a step that exists already (refused).
+        let seq = if taken > 0 && self.rng.random_bool(0.08) {
+            taken - 1
+        } else {
+            taken
+        };
+        let effect = match self.rng.random_range(0..100) {
+            0..18 => {
+                let child = self.record(&tenant, Some(id), now);
+                self.known.push((tenant.clone(), child.id));
+                StepEffect::CreateChild(Box::new(child))
+            }
+            18..26 => {
+                let name = SIGNALS[self.rng.random_range(0..2)];
+                let kept = store.signals(&tenant, id, name, 2).unwrap_or_default();
+                StepEffect::ConsumeSignals(
+                    kept.into_iter().map(|(n, _)| (name.into(), n)).collect(),
+                )
+            }
+            26..30 => StepEffect::EndRetries,
+            _ => StepEffect::None,
+        };
+        Op::AppendStep {
+            tenant,
+            invocation: id.0,
+            seq,
+            entry,
+            effect,
+            create: None,
+        }
+    }
+
+    fn suspend(&mut self, store: &Store, now: u64) -> Op {
+        let (tenant, id) = self.pick();
+        let record =
+            Self::current(store, &tenant, id).unwrap_or_else(|| self.record(&tenant, None, now));
+        let seq = store.recorded(id).map_or(0, |r| r.remaining()) as u32;
+        let mut items = Vec::new();
+        for child in store.children(&tenant, id, 4).unwrap_or_default() {
+            if self.rng.random_bool(0.6) {
+                items.push(Awaitable::Child(child.id));
+            }
+        }
+        for _ in 0..self.rng.random_range(0..3) {
+            // Some due already, most within the next few ms, so the workload sees them fall due.
+            let due = now.saturating_sub(5) + self.rng.random_range(0..40);
+            items.push(Awaitable::Timer { due_ms: due });
+        }
+        for _ in 0..self.rng.random_range(0..3) {
+            items.push(Awaitable::Signal(
+                SIGNALS[self.rng.random_range(0..2)].into(),
+            ));
+        }
+        let mode = [AwaitMode::All, AwaitMode::Any, AwaitMode::Race][self.rng.random_range(0..3)];
+        let retry = self.rng.random_bool(0.1).then(|| RetryState {
+            attempts: self.rng.random_range(1..5),
+            first_ms: now.saturating_sub(100),
+        });
+        Op::Suspend {
+            record: Box::new(record),
+            seq,
+            mode,
+            items,
+            retry,
+        }
+    }
+
+    fn signal(&mut self) -> Op {
+        let (tenant, id) = self.pick();
+        let name = SIGNALS[self.rng.random_range(0..2)];
+        Op::Signal {
+            tenant,
+            invocation: id.0,
+            name: name.into(),
+            payload: format!("{}", self.rng.random::<u8>()).into_bytes(),
+        }
+    }
+
+    fn timer_due(&mut self, store: &Store, now: u64) -> Op {
+        let due = store.due_timers(now, 8).unwrap_or_default();
+        match due.get(self.rng.random_range(0..due.len().max(1))) {
+            Some((due_ms, tenant, id)) => Op::TimerDue {
+                due_ms: *due_ms,
+                tenant: tenant.clone(),
+                invocation: id.0,
+            },
+            None => self.signal(),
+        }
+    }
+
+    fn cancel(&mut self) -> Op {
+        let (tenant, id) = self.pick();
+        Op::Cancel {
+            tenant,
+            invocation: id.0,
+        }
+    }
+
+    fn finish(&mut self, store: &Store, now: u64) -> Op {
+        let (tenant, id) = self.pick();
+        let mut record =
+            Self::current(store, &tenant, id).unwrap_or_else(|| self.record(&tenant, None, now));
+        if self.rng.random_bool(0.7) {
+            record.output = Some(b"\"done\"".to_vec());
+            record.finish(InvocationState::Completed, now);
+        } else {
+            record.failure = Some(Failure {
+                kind: FailureKind::FunctionError,
+                message: "no".into(),
+            });
+            record.finish(InvocationState::Failed, now);
+        }
+        Op::PutInvocation {
+            record: Box::new(record),
+            create: false,
+        }
+    }
+
+    fn rerun(&mut self, store: &Store, now: u64) -> Op {
+        let (tenant, id) = self.pick();
+        let mut record =
+            Self::current(store, &tenant, id).unwrap_or_else(|| self.record(&tenant, None, now));
+        record.attempts += 1;
+        record.updated_at_ms = now;
+        if self.rng.random_bool(0.5) {
+            record.state = InvocationState::Running;
+        }
+        Op::PutInvocation {
+            record: Box::new(record),
+            create: false,
+        }
+    }
+
+    fn deploy(&mut self, now: u64) -> Op {
+        let mut component = vec![0u8; self.rng.random_range(16..1024)];
+        self.rng.fill(component.as_mut_slice());
+        Op::Deploy {
+            deployment: Deployment {
+                tenant: "t".into(),
+                name: ["d", "e"][self.rng.random_range(0..2)].into(),
+                component: ComponentHash::of(&component),
+                functions: vec!["f".into()],
+                version: 0,
+                size: component.len() as u64,
+                deployed_at_ms: now,
+                policy: StoredPolicy::default(),
+            },
+            component,
+        }
+    }
+}
