@@ -21,6 +21,7 @@ use super::{Live, StepError, StepRequest, Steps, mismatched};
 use crate::bindings::Timestamp;
 use crate::bindings::reprise::function::types::{AwaitMode as WitMode, Awaitable as WitAwaitable};
 use crate::ids::InvocationId;
+use crate::journal::waits::{self, Resolution};
 use crate::journal::{
     AwaitMode, Awaitable, InvocationState, Outcome, RetryState, Settled, StepEffect,
 };
@@ -171,16 +172,17 @@ pub(super) async fn settle(
             _ => now,
         };
         let resolved = resolve(live, items, at)?;
-        if let Some(counted) = count(mode, &resolved) {
+        if let Some(counted) = waits::decide(mode, &resolved) {
             let mut received = Vec::new();
             let settled = resolved
                 .into_iter()
                 .zip(counted)
                 .map(|(item, counts)| match (item, counts) {
-                    (Some((settled, signal)), true) => {
+                    (Some(Ok((value, signal))), true) => {
                         received.extend(signal);
-                        Some(settled)
+                        Some(Ok(value))
                     }
+                    (Some(Err(message)), true) => Some(Err(message)),
                     _ => None,
                 })
                 .collect();
@@ -227,10 +229,12 @@ pub(super) fn timers_end(mode: AwaitMode, items: &[Awaitable]) -> Option<u64> {
     }
 }
 
-/// A resolved item: how it ended and, for a signal, (name, arrival number) to receive.
-type Resolved = Option<(Settled, Option<(String, u64)>)>;
+/// A resolved item: on success its value and, for a signal, (name, arrival number) to
+/// receive; on failure the message.
+type Resolved = Resolution<(Vec<u8>, Option<(String, u64)>), String>;
 
-/// How each item has ended so far, at `now_ms`.
+/// How each item has ended so far, at `now_ms`, by the journal's rules of what an item has
+/// come to.
 fn resolve(live: &Live<'_>, items: &[Awaitable], now_ms: u64) -> wasmtime::Result<Vec<Resolved>> {
     let running = live.running;
     let children: Vec<InvocationId> = items
@@ -244,74 +248,26 @@ fn resolve(live: &Live<'_>, items: &[Awaitable], now_ms: u64) -> wasmtime::Resul
         .store
         .invocations_by_id(&running.tenant, &children)?
         .into_iter();
-    let mut signals_taken: Vec<(&str, usize)> = Vec::new();
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        out.push(match item {
-            Awaitable::Child(id) => {
-                let record = records.next().flatten();
-                let Some(record) = record.filter(|r| r.parent == Some(running.id)) else {
-                    return Err(bad(format!("{id} is not a child of this invocation")));
-                };
-                match record.state {
-                    InvocationState::Completed => {
-                        Some((Ok(record.output.unwrap_or_default()), None))
-                    }
-                    state if state.is_terminal() => {
-                        let message = record
-                            .failure
-                            .map_or_else(|| state.as_str().to_string(), |f| f.message);
-                        Some((Err(message), None))
-                    }
-                    _ => None,
-                }
-            }
-            Awaitable::Timer { due_ms } if *due_ms <= now_ms => Some((Ok(Vec::new()), None)),
-            Awaitable::Timer { .. } => None,
-            Awaitable::Signal(name) => {
-                // The k-th wait on a name in one list takes the k-th signal of that name.
-                let k = match signals_taken.iter_mut().find(|(n, _)| n == name) {
-                    Some((_, taken)) => {
-                        *taken += 1;
-                        *taken - 1
-                    }
-                    None => {
-                        signals_taken.push((name, 1));
-                        0
-                    }
-                };
-                live.store
-                    .signals(&running.tenant, running.id, name, k + 1)?
-                    .into_iter()
-                    .nth(k)
-                    .map(|(n, payload)| (Ok(payload), Some((name.clone(), n))))
-            }
-        });
-    }
-    Ok(out)
-}
-
-/// Which items count if the wait is over under `mode`; `None` while it is not.
-fn count(mode: AwaitMode, resolved: &[Resolved]) -> Option<Vec<bool>> {
-    let only = |at: usize| Some((0..resolved.len()).map(|i| i == at).collect());
-    let is_ok = |r: &Resolved| matches!(r, Some((Ok(_), _)));
-    let is_err = |r: &Resolved| matches!(r, Some((Err(_), _)));
-    let all_resolved = resolved.iter().all(Option::is_some);
-    match mode {
-        AwaitMode::All => match resolved.iter().position(is_err) {
-            Some(at) => only(at),
-            None if all_resolved => Some(vec![true; resolved.len()]),
-            None => None,
-        },
-        AwaitMode::Any => match resolved.iter().position(is_ok) {
-            Some(at) => only(at),
-            None if all_resolved => Some(vec![true; resolved.len()]),
-            None => None,
-        },
-        AwaitMode::Race => match resolved.iter().position(Option::is_some) {
-            Some(at) => only(at),
-            None if resolved.is_empty() => Some(Vec::new()),
-            None => None,
-        },
-    }
+    let child = |id: InvocationId| -> wasmtime::Result<Resolved> {
+        let record = records.next().flatten();
+        let Some(record) = record.filter(|r| r.parent == Some(running.id)) else {
+            return Err(bad(format!("{id} is not a child of this invocation")));
+        };
+        Ok(match record.state {
+            InvocationState::Completed => Some(Ok((record.output.unwrap_or_default(), None))),
+            state if state.is_terminal() => Some(Err(record
+                .failure
+                .map_or_else(|| state.as_str().to_string(), |f| f.message))),
+            _ => None,
+        })
+    };
+    let signal = |name: &str, k: usize| -> wasmtime::Result<_> {
+        Ok(live
+            .store
+            .signals(&running.tenant, running.id, name, k + 1)?
+            .into_iter()
+            .nth(k)
+            .map(|(n, payload)| (payload, Some((name.to_string(), n)))))
+    };
+    waits::resolve(items, now_ms, child, signal, || (Vec::new(), None))
 }

@@ -15,7 +15,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::waits::{AwaitMode, Awaitable, WaitState};
+use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
 use super::writer::WriteError;
 use crate::ids::InvocationId;
 
@@ -287,7 +287,15 @@ pub(super) fn apply(t: &mut Tables<'_>, op: &Op, at_ms: u64, effects: &mut Effec
         } => {
             t.timers.remove((*due_ms, *invocation))?;
             let now = t.now_ms.max(*due_ms);
-            update_wait(t, tenant, *invocation, effects, |w| w.time_reached(now))?;
+            // Every timer due by now falls due, and their rows go with them.
+            let mut fell_due = Vec::new();
+            update_wait(t, tenant, *invocation, effects, |w| {
+                fell_due = w.time_reached(now);
+                !fell_due.is_empty()
+            })?;
+            for due in fell_due {
+                t.timers.remove((due, *invocation))?;
+            }
             Ok(Ok(()))
         }
         Op::Signal {
@@ -553,63 +561,36 @@ fn suspend(
 ) -> Result<(), redb::Error> {
     let (tenant, id) = (record.tenant.as_str(), record.id.0);
     let now = t.now_ms;
-    let mut wait = WaitState {
-        seq,
-        mode,
-        children_total: 0,
-        children_pending: 0,
-        timers: Vec::new(),
-        signals: Vec::new(),
-        succeeded: false,
-        failed: false,
+    let resolved = {
+        let (invocations, signals) = (&t.invocations, &t.signals);
+        // A child counts by its record's state (a missing one as failed), the k-th signal item
+        // of a name by the k-th kept signal of that name: the journal's one set of rules.
+        let child = |child: InvocationId| -> Result<Resolution<()>, redb::Error> {
+            let state = match invocations.get((tenant, child.0))? {
+                Some(v) => decode_stored::<InvocationRecord>("invocation", v.value())?.state,
+                None => InvocationState::Failed,
+            };
+            Ok(match state {
+                InvocationState::Completed => Some(Ok(())),
+                state if state.is_terminal() => Some(Err(())),
+                _ => None,
+            })
+        };
+        let signal = |name: &str, k: usize| -> Result<Option<()>, redb::Error> {
+            let range = (tenant, id, name, 0u64)..=(tenant, id, name, u64::MAX);
+            Ok(signals.range(range)?.nth(k).transpose()?.map(drop))
+        };
+        waits::resolve(items, now, child, signal, || ())?
     };
-    let mut pending_children = Vec::new();
-    let mut signals_seen: Vec<(&str, usize)> = Vec::new();
-    {
-        let invocations = &t.invocations;
-        let signals = &t.signals;
-        for item in items {
-            match item {
-                Awaitable::Child(child) => {
-                    wait.children_total += 1;
-                    let state = match invocations.get((tenant, child.0))? {
-                        Some(v) => {
-                            decode_stored::<InvocationRecord>("invocation", v.value())?.state
-                        }
-                        None => InvocationState::Failed,
-                    };
-                    wait.children_pending += 1;
-                    if state.is_terminal() {
-                        wait.child_finished(state == InvocationState::Completed);
-                    } else {
-                        pending_children.push(child.0);
-                    }
-                }
-                Awaitable::Timer { due_ms } if *due_ms <= now => wait.succeeded = true,
-                Awaitable::Timer { due_ms } => wait.timers.push(*due_ms),
-                Awaitable::Signal(name) => {
-                    // The k-th wait on a name takes the k-th signal of that name.
-                    let k = match signals_seen.iter_mut().find(|(n, _)| *n == name) {
-                        Some((_, count)) => {
-                            *count += 1;
-                            *count - 1
-                        }
-                        None => {
-                            signals_seen.push((name, 1));
-                            0
-                        }
-                    };
-                    let range =
-                        (tenant, id, name.as_str(), 0u64)..=(tenant, id, name.as_str(), u64::MAX);
-                    if signals.range(range)?.nth(k).transpose()?.is_some() {
-                        wait.succeeded = true;
-                    } else {
-                        wait.signals.push(name.clone());
-                    }
-                }
-            }
-        }
-    }
+    let wait = WaitState::new(seq, mode, items, &resolved);
+    let pending_children: Vec<u128> = items
+        .iter()
+        .zip(&resolved)
+        .filter_map(|(item, resolution)| match (item, resolution) {
+            (Awaitable::Child(child), None) => Some(child.0),
+            _ => None,
+        })
+        .collect();
     let mut record = record.clone();
     record.updated_at_ms = now;
     if wait.satisfied() {

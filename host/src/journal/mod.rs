@@ -27,7 +27,7 @@ mod schema;
 #[cfg(test)]
 mod sim_disk;
 mod store;
-mod waits;
+pub mod waits;
 mod wal;
 #[cfg(test)]
 mod workload;

@@ -428,6 +428,14 @@ impl Batches {
     /// Stops taking writes after `why`; returns the error every later write gets.
     fn halt(&mut self, why: String) -> WriteError {
         tracing::error!("journal halted: {why}");
+        if self.halted.is_none() {
+            // Closing a redb database flushes its non-durable commits and marks the file
+            // consistent. Those commits hold batches whose journal entries are only in the log
+            // (and `recent`), and the log position they carry would make the next start skip
+            // them: a halted database is never closed (it stays open until the process exits),
+            // so the next start recovers from the last durable commit and the log.
+            std::mem::forget(Arc::clone(&self.db));
+        }
         self.halted = Some(why.clone());
         WriteError::Halted(why)
     }
