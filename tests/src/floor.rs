@@ -6,7 +6,6 @@
 //! clients, which group commit serves with one sync for many, nor for disks with power-loss
 //! protection, where a sync does not flush a volatile cache.)
 
-use std::convert::Infallible;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -15,11 +14,10 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+
+use crate::server::{Reply, TestServer};
 
 /// Bytes preallocated in the file; writes wrap around inside them.
 const FILE_BYTES: u64 = 8 << 20;
@@ -28,6 +26,8 @@ const FILE_BYTES: u64 = 8 << 20;
 pub struct DurableFloor {
     /// Base URL, e.g. `http://127.0.0.1:PORT`.
     pub url: String,
+    /// Serves on `runtime`; stopped when dropped, before it.
+    server: Option<TestServer>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -56,38 +56,12 @@ impl DurableFloor {
             .enable_all()
             .build()?;
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let url = format!("http://{}", listener.local_addr()?);
-        runtime.spawn(async move {
-            let Ok(listener) = TcpListener::from_std(listener) else {
-                return;
-            };
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                let log = log.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let log = log.clone();
-                        async move {
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes());
-                            let status = match body.map(|b| write_durably(&log, &b)) {
-                                Ok(Ok(())) => 200,
-                                _ => 500,
-                            };
-                            let mut response = Response::new(Full::new(Bytes::new()));
-                            *response.status_mut() =
-                                hyper::StatusCode::from_u16(status).unwrap_or_default();
-                            Ok::<_, Infallible>(response)
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let server = TestServer::start_on(runtime.handle(), listener, move |req| {
+            answer(log.clone(), req)
+        })?;
         Ok(DurableFloor {
-            url,
+            url: server.url(),
+            server: Some(server),
             runtime: Some(runtime),
         })
     }
@@ -95,10 +69,23 @@ impl DurableFloor {
 
 impl Drop for DurableFloor {
     fn drop(&mut self) {
+        drop(self.server.take());
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Writes the body of `req` durably: 200 once it is on the disk, 500 if it could not be.
+async fn answer(log: Arc<Mutex<Log>>, req: Request<Incoming>) -> Reply {
+    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+    let status = match body.map(|b| write_durably(&log, &b)) {
+        Ok(Ok(())) => StatusCode::OK,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
 }
 
 /// Writes `bytes` at the next place in the file and waits until they are on the disk.

@@ -8,5 +8,6 @@ pub mod host;
 pub mod measure;
 pub mod mock_crm;
 pub mod probe;
+pub mod server;
 
 pub use mock_crm::{Latency, MockCrm, MockCrmConfig, Stats, StatsSummary};

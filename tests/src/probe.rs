@@ -3,20 +3,16 @@
 //! `/flaky/N…` answers the first N requests of each `Idempotency-Key` with 503, and
 //! `/limited…` the first of each key with 429 and `Retry-After: 2`.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use crate::server::{Reply, TestServer};
 
 /// A request the probe received.
 #[derive(Clone, Debug)]
@@ -40,9 +36,8 @@ struct State {
 
 /// The probe server.
 pub struct Probe {
-    addr: SocketAddr,
+    server: TestServer,
     state: Arc<State>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 /// The value the probe answers for step input `i`.
@@ -53,34 +48,21 @@ pub fn step_value(i: u64) -> u64 {
 impl Probe {
     /// Starts the probe on a free loopback port, with its gate closed.
     pub async fn start() -> Probe {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind probe");
-        let addr = listener.local_addr().expect("probe address");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind probe");
         let (gate, _) = watch::channel(false);
         let state = Arc::new(State {
             seen: Mutex::new(Vec::new()),
             gate,
         });
         let shared = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(answer(&state, req).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Probe { addr, state, task }
+        let server = TestServer::start(listener, move |req| answer(shared.clone(), req))
+            .expect("start probe");
+        Probe { server, state }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Lets held requests (and later ones) through.
@@ -119,13 +101,8 @@ impl Probe {
     }
 }
 
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Records `req` and answers it (see the module's header).
+async fn answer(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let key = req

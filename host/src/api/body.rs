@@ -1,10 +1,9 @@
-//! Reading request bodies with a size limit, and building responses.
+//! Reading request bodies with a size limit.
 
+use axum::body::Body;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Response, StatusCode};
-use serde::Serialize;
+use http_body_util::BodyExt;
+use hyper::StatusCode;
 
 use super::error::ApiError;
 
@@ -18,7 +17,7 @@ pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
 /// The whole body, or 413 when it is larger than `limit`.
-pub async fn read(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let mut collected = bytes::BytesMut::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
@@ -43,16 +42,4 @@ pub async fn read(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
         ));
     }
     Ok(collected.freeze())
-}
-
-/// A JSON response.
-pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Full<Bytes>> {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    response
 }

@@ -1,8 +1,8 @@
 //! API errors: a status code and a JSON body `{"error": {"code", "message"}}`.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Response, StatusCode};
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use hyper::StatusCode;
 
 use super::dto::{ErrorBody, ErrorView};
 use crate::journal::StoreError;
@@ -39,16 +39,17 @@ impl ApiError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
+}
 
-    /// The JSON response.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorView {
                 code: self.code.to_string(),
                 message: self.message,
             },
         };
-        super::body::json(self.status, &body)
+        (self.status, Json(body)).into_response()
     }
 }
 

@@ -1,24 +1,28 @@
-//! The HTTP API (hyper): routing, JSON views, errors and body limits.
+//! The HTTP API: the hyper server, the route table, the handlers, what requests name in
+//! their paths and queries, JSON views, errors and body limits.
 
 mod body;
 pub mod dto;
 mod error;
+mod handlers;
+mod params;
 mod routes;
+#[cfg(test)]
+mod tests;
 
 pub use error::ApiError;
-pub use routes::POLICY_HEADER;
-
-use std::convert::Infallible;
+pub use handlers::POLICY_HEADER;
 
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::scheduler::Scheduler;
 
 /// Serves the API on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, scheduler: Scheduler) {
+    let service = TowerToHyperService::new(routes::router(scheduler));
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -29,12 +33,8 @@ pub async fn serve(listener: TcpListener, scheduler: Scheduler) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let scheduler = scheduler.clone();
+        let service = service.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let scheduler = scheduler.clone();
-                async move { Ok::<_, Infallible>(routes::handle(&scheduler, req).await) }
-            });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await

@@ -1,0 +1,270 @@
+//! One handler per route, thin over the [`Scheduler`]: read what the request names, call
+//! the scheduler or the store, answer a view.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::{Method, StatusCode, Uri};
+use serde_json::{Value, json};
+
+use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read};
+use super::dto::{
+    CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, InvokeRequest,
+    JournalView, StepView,
+};
+use super::error::ApiError;
+use super::params::{Params, Segments, invocation_id};
+use crate::DEFAULT_TENANT;
+use crate::ids::InvocationId;
+use crate::journal::{InvocationRecord, InvocationState};
+use crate::metrics::METRICS;
+use crate::outbound::Policy;
+use crate::scheduler::Scheduler;
+
+/// The header carrying a deployment's policy (JSON).
+pub const POLICY_HEADER: &str = "reprise-policy";
+
+/// A JSON answer with status 200, or an error.
+type Answer<T> = Result<Json<T>, ApiError>;
+/// A JSON answer with another status, or an error.
+type AnswerWith<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+/// `GET /v1/health`.
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /v1/stats`: the tenant's invocations by state.
+pub async fn stats(State(scheduler): State<Scheduler>) -> Answer<Value> {
+    let tenant = DEFAULT_TENANT;
+    let stored = scheduler.store().counts(tenant)?;
+    let stored = stored.into_iter().map(|(s, n)| (tenant.to_string(), s, n));
+    let counts: serde_json::Map<String, Value> = scheduler
+        .live_counts(stored.collect())
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(_, state, n)| (state.as_str().to_string(), n.into()))
+        .collect();
+    Ok(Json(json!({"invocations": counts})))
+}
+
+/// `GET /metrics`: the Prometheus text.
+pub async fn metrics(State(scheduler): State<Scheduler>) -> Result<impl IntoResponse, ApiError> {
+    let counts = scheduler.live_counts(scheduler.store().all_counts()?);
+    let text = METRICS.render(&counts, &scheduler.destinations().stats());
+    let content_type = HeaderValue::from_static("text/plain; version=0.0.4");
+    Ok(([(CONTENT_TYPE, content_type)], text))
+}
+
+/// `PUT /v1/deployments/{name}`: the body is the component, the policy in [`POLICY_HEADER`].
+pub async fn deploy(
+    State(scheduler): State<Scheduler>,
+    Segments(name): Segments<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> AnswerWith<DeploymentView> {
+    let policy = policy(&headers)?;
+    let bytes = read(body, MAX_COMPONENT_BYTES).await?;
+    let deployment = scheduler
+        .deploy(DEFAULT_TENANT, &name, bytes.to_vec(), policy)
+        .await?;
+    Ok((StatusCode::CREATED, Json(DeploymentView::from(&deployment))))
+}
+
+/// `GET /v1/deployments`.
+pub async fn deployments(State(scheduler): State<Scheduler>) -> Answer<DeploymentList> {
+    let deployments = scheduler.store().deployments(DEFAULT_TENANT)?;
+    Ok(Json(DeploymentList {
+        deployments: deployments.iter().map(DeploymentView::from).collect(),
+    }))
+}
+
+/// `GET /v1/deployments/{name}`.
+pub async fn deployment(
+    State(scheduler): State<Scheduler>,
+    Segments(name): Segments<String>,
+) -> Answer<DeploymentView> {
+    let deployment = scheduler
+        .store()
+        .deployment(DEFAULT_TENANT, &name)?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_deployment",
+                format!("no deployment named `{name}`"),
+            )
+        })?;
+    Ok(Json(DeploymentView::from(&deployment)))
+}
+
+/// `POST /v1/invocations[?wait=SECONDS]`: 200 once finished, else 202.
+pub async fn invoke(
+    State(scheduler): State<Scheduler>,
+    params: Params,
+    body: Body,
+) -> AnswerWith<InvocationView> {
+    let tenant = DEFAULT_TENANT;
+    let wait = params.wait()?;
+    let body = read(body, MAX_JSON_BYTES).await?;
+    let request: InvokeRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not a valid invocation: {e}"),
+        )
+    })?;
+    let input = request.input.get().as_bytes().to_vec();
+    let record = scheduler
+        .invoke(tenant, &request.function, input, wait.is_some())
+        .await?;
+    let record = match wait {
+        Some(timeout) => scheduler
+            .wait(tenant, record.id, timeout)
+            .await?
+            .unwrap_or(record),
+        None => record,
+    };
+    let status = if record.state.is_terminal() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(view(&scheduler, &record)?)))
+}
+
+/// `GET /v1/invocations[?state=STATE][&limit=N][&parent=ID]`, newest first.
+pub async fn invocations(
+    State(scheduler): State<Scheduler>,
+    params: Params,
+) -> Answer<InvocationList> {
+    let tenant = DEFAULT_TENANT;
+    let state = params.state()?;
+    let limit = params.limit()?;
+    let keep = |r: &InvocationRecord| state.is_none_or(|s| s == scheduler.live_state(r));
+    let records = match params.parent()? {
+        Some(parent) => {
+            let mut children = scheduler.store().children(tenant, parent, usize::MAX)?;
+            children.retain(keep);
+            children.truncate(limit);
+            children
+        }
+        None => scheduler.store().invocations(tenant, keep, limit)?,
+    };
+    Ok(Json(InvocationList {
+        invocations: records
+            .iter()
+            .map(|r| view(&scheduler, r))
+            .collect::<Result<_, _>>()?,
+    }))
+}
+
+/// `GET /v1/invocations/{id}[?wait=SECONDS]`.
+pub async fn invocation(
+    State(scheduler): State<Scheduler>,
+    Segments(id): Segments<String>,
+    params: Params,
+) -> Answer<InvocationView> {
+    let id = invocation_id(&id)?;
+    let record = match params.wait()? {
+        Some(timeout) => scheduler.wait(DEFAULT_TENANT, id, timeout).await?,
+        None => scheduler.store().invocation(DEFAULT_TENANT, id)?,
+    }
+    .ok_or_else(|| unknown_invocation(id))?;
+    Ok(Json(view(&scheduler, &record)?))
+}
+
+/// `POST /v1/invocations/{id}/signals/{name}`: the body is the payload (`null` when empty).
+pub async fn signal(
+    State(scheduler): State<Scheduler>,
+    Segments((id, name)): Segments<(String, String)>,
+    body: Body,
+) -> AnswerWith<InvocationView> {
+    let id = invocation_id(&id)?;
+    let body = read(body, MAX_JSON_BYTES).await?;
+    let data = if body.iter().all(u8::is_ascii_whitespace) {
+        b"null".to_vec()
+    } else {
+        body.to_vec()
+    };
+    scheduler.signal(DEFAULT_TENANT, id, &name, data).await?;
+    let record = scheduler
+        .store()
+        .invocation(DEFAULT_TENANT, id)?
+        .ok_or_else(|| unknown_invocation(id))?;
+    Ok((StatusCode::ACCEPTED, Json(view(&scheduler, &record)?)))
+}
+
+/// `POST /v1/invocations/{id}/cancel`: the invocation and its attached descendants.
+pub async fn cancel(
+    State(scheduler): State<Scheduler>,
+    Segments(id): Segments<String>,
+) -> Answer<CancelView> {
+    let id = invocation_id(&id)?;
+    let cancelled = scheduler.cancel(DEFAULT_TENANT, id).await?;
+    Ok(Json(CancelView {
+        cancelled: cancelled.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+/// `GET /v1/invocations/{id}/journal`.
+pub async fn journal(
+    State(scheduler): State<Scheduler>,
+    Segments(id): Segments<String>,
+) -> Answer<JournalView> {
+    let id = invocation_id(&id)?;
+    // Look the record up first: another tenant's id is unknown here.
+    scheduler
+        .store()
+        .invocation(DEFAULT_TENANT, id)?
+        .ok_or_else(|| unknown_invocation(id))?;
+    let steps = scheduler.store().steps(id)?;
+    Ok(Json(JournalView {
+        id: id.to_string(),
+        steps: steps
+            .iter()
+            .map(|(seq, entry)| StepView::new(*seq, entry))
+            .collect(),
+    }))
+}
+
+/// The answer to a path no route has: 404 `not_found`.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found("not_found", format!("no route for {}", uri.path()))
+}
+
+/// The answer to a method a route does not take: 405 `method_not_allowed`.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// The policy in [`POLICY_HEADER`], the default when there is none.
+fn policy(headers: &HeaderMap) -> Result<Policy, ApiError> {
+    let Some(value) = headers.get(POLICY_HEADER) else {
+        return Ok(Policy::default());
+    };
+    serde_json::from_slice(value.as_bytes()).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_policy",
+            format!("the `{POLICY_HEADER}` header is not a valid policy: {e}"),
+        )
+    })
+}
+
+/// The view of `record`, with what it waits for if it is suspended.
+fn view(scheduler: &Scheduler, record: &InvocationRecord) -> Result<InvocationView, ApiError> {
+    let wait = match record.state {
+        InvocationState::Suspended => scheduler.store().wait_state(&record.tenant, record.id)?,
+        _ => None,
+    };
+    let mut view = InvocationView::new(record, wait.as_ref());
+    view.state = scheduler.live_state(record).as_str().to_string();
+    Ok(view)
+}
+
+fn unknown_invocation(id: InvocationId) -> ApiError {
+    ApiError::not_found("unknown_invocation", format!("no invocation {id}"))
+}

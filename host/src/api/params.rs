@@ -1,0 +1,167 @@
+//! What a request names in its path and query: extractors that answer a malformed request
+//! with an [`ApiError`], and the checks of each query parameter.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, Query};
+use hyper::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::ids::{BadInvocationId, InvocationId};
+use crate::journal::InvocationState;
+
+/// Longest a request may wait for an invocation to finish.
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Most invocations one list returns.
+pub const MAX_LIST: usize = 10_000;
+/// Invocations a list returns when it names no `limit`.
+const DEFAULT_LIST: usize = 100;
+
+/// The route's path parameters, percent-decoded (a `+` stays a plus).
+#[derive(Debug)]
+pub struct Segments<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segments<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Segments(value)),
+            // E.g. a segment whose escapes decode to invalid UTF-8.
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                "invalid_path",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// The query's parameters, decoded as a form (`+` is a space, `%2B` a plus); of a name
+/// given twice, the first counts.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match Query::try_from_uri(&parts.uri) {
+            Ok(Query(pairs)) => Ok(Params(pairs)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_query",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+impl Params {
+    /// The value of `name`, if the query has it.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// `wait=SECONDS` (fractions allowed), capped at [`MAX_WAIT`].
+    pub fn wait(&self) -> Result<Option<Duration>, ApiError> {
+        let Some(text) = self.get("wait") else {
+            return Ok(None);
+        };
+        text.parse::<f64>()
+            .ok()
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            // Capped before the conversion, which panics past `Duration::MAX`.
+            .map(|secs| Some(Duration::from_secs_f64(secs.min(MAX_WAIT.as_secs_f64()))))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_wait",
+                    format!("`wait` must be a number of seconds, got `{text}`"),
+                )
+            })
+    }
+
+    /// `state=STATE`, the state a list keeps.
+    pub fn state(&self) -> Result<Option<InvocationState>, ApiError> {
+        let Some(text) = self.get("state") else {
+            return Ok(None);
+        };
+        InvocationState::parse(text).map(Some).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_state",
+                format!(
+                    "`state` must be pending, running, suspended, completed, failed or \
+                     cancelled, got `{text}`"
+                ),
+            )
+        })
+    }
+
+    /// `limit=N`, how many invocations a list returns (100 unless given, at most [`MAX_LIST`]).
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        let Some(text) = self.get("limit") else {
+            return Ok(DEFAULT_LIST);
+        };
+        text.parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(|n| n.min(MAX_LIST))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    format!("`limit` must be a positive number, got `{text}`"),
+                )
+            })
+    }
+
+    /// `parent=ID`, the invocation whose children a list shows.
+    pub fn parent(&self) -> Result<Option<InvocationId>, ApiError> {
+        self.get("parent").map(invocation_id).transpose()
+    }
+}
+
+/// The invocation id `text` names.
+pub fn invocation_id(text: &str) -> Result<InvocationId, ApiError> {
+    text.parse()
+        .map_err(|e: BadInvocationId| ApiError::bad_request("invalid_id", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> Params {
+        let uri = format!("/?{query}").parse().expect("uri");
+        let Query(pairs) = Query::try_from_uri(&uri).expect("query");
+        Params(pairs)
+    }
+
+    #[test]
+    fn wait_is_seconds_capped_at_the_most_a_request_waits() {
+        assert_eq!(params("").wait().expect("none"), None);
+        assert_eq!(
+            params("wait=0.25").wait().expect("fraction"),
+            Some(Duration::from_millis(250))
+        );
+        for huge in ["301", "1e308", "1.7976931348623157e308"] {
+            assert_eq!(
+                params(&format!("wait={huge}")).wait().expect(huge),
+                Some(MAX_WAIT)
+            );
+        }
+        for bad in ["-1", "-0.5", "abc", "inf", "NaN", "1s"] {
+            let err = params(&format!("wait={bad}")).wait().expect_err(bad);
+            assert_eq!(err.code, "invalid_wait");
+        }
+    }
+
+    #[test]
+    fn the_first_of_a_repeated_parameter_counts() {
+        let limit = params("limit=5&limit=0").limit().expect("first");
+        assert_eq!(limit, 5);
+        assert_eq!(params("limit=20000").limit().expect("capped"), MAX_LIST);
+    }
+}

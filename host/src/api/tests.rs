@@ -1,0 +1,207 @@
+//! The route table over a real scheduler on an empty store, in process: how paths and
+//! queries are decoded, and the JSON errors of requests no handler takes.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use http_body_util::BodyExt;
+use hyper::service::Service;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::service::TowerToHyperService;
+use serde_json::Value;
+
+use super::routes::router;
+use crate::host_calls::HttpClient;
+use crate::journal::Store;
+use crate::outbound::Destinations;
+use crate::runtime::{Components, new_engine};
+use crate::scheduler::{Scheduler, SchedulerConfig};
+
+/// An id no invocation has.
+const UNKNOWN_ID: &str = "01M8A4RJXMKV1SHMKVEN0033VN";
+
+/// The API of a host with nothing deployed, its store in a temporary directory.
+struct Api {
+    service: TowerToHyperService<axum::Router>,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    fn new() -> Api {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("reprise.redb")).expect("open store");
+        let engine = new_engine(None).expect("engine");
+        let components = Components::new(engine, None).expect("components");
+        let scheduler = Scheduler::new(
+            store,
+            components,
+            HttpClient::new(),
+            Destinations::new(HashMap::new()),
+            SchedulerConfig::default(),
+        );
+        Api {
+            service: TowerToHyperService::new(router(scheduler)),
+            _dir: dir,
+        }
+    }
+
+    /// The status and JSON body of `method path` with `body`.
+    async fn send(&self, method: Method, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::from(body))
+            .expect("request");
+        let response = self.service.call(request).await.expect("infallible");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{path}: the answer is not JSON ({e}): {bytes:?}"));
+        (status, body)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, Vec::new()).await
+    }
+}
+
+/// Asserts an error answer: its status, code, and a message containing `message`.
+fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str, message: &str) {
+    let (got, body) = answer;
+    assert_eq!(*got, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let text = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(text.contains(message), "`{text}` lacks `{message}`");
+}
+
+#[tokio::test]
+async fn a_plus_in_a_query_value_is_a_space_and_an_escaped_plus_a_plus() {
+    let api = Api::new();
+    let spaced = api.get("/v1/invocations?state=not+a+state").await;
+    assert_error(
+        &spaced,
+        StatusCode::BAD_REQUEST,
+        "invalid_state",
+        "got `not a state`",
+    );
+    let plus = api.get("/v1/invocations?state=not%2Ba%2Bstate").await;
+    assert_error(
+        &plus,
+        StatusCode::BAD_REQUEST,
+        "invalid_state",
+        "got `not+a+state`",
+    );
+    let parent = api.get("/v1/invocations?parent=a+b").await;
+    assert_error(&parent, StatusCode::BAD_REQUEST, "invalid_id", "a b");
+}
+
+#[tokio::test]
+async fn path_segments_are_percent_decoded_and_a_plus_stays_a_plus() {
+    let api = Api::new();
+    for (path, name) in [
+        ("/v1/deployments/my%20app", "my app"),
+        ("/v1/deployments/my+app", "my+app"),
+        ("/v1/deployments/my%2Bapp", "my+app"),
+        ("/v1/deployments/a%2Fb", "a/b"),
+        ("/v1/deployments/caf%C3%A9", "café"),
+    ] {
+        let answer = api.get(path).await;
+        let message = format!("no deployment named `{name}`");
+        assert_error(
+            &answer,
+            StatusCode::NOT_FOUND,
+            "unknown_deployment",
+            &message,
+        );
+    }
+    let invalid = api.get("/v1/deployments/%FF").await;
+    assert_error(&invalid, StatusCode::BAD_REQUEST, "invalid_path", "UTF-8");
+}
+
+#[tokio::test]
+async fn a_known_path_with_another_method_is_405_and_an_unknown_path_404() {
+    let api = Api::new();
+    let cases = [
+        (Method::POST, "/v1/health"),
+        (Method::DELETE, "/v1/deployments/app"),
+        (Method::PUT, "/v1/invocations"),
+        (Method::GET, "/v1/invocations/ID/cancel"),
+        (Method::POST, "/metrics"),
+    ];
+    for (method, path) in cases {
+        let answer = api.send(method.clone(), path, Vec::new()).await;
+        let message = format!("{method} is not allowed on {path}");
+        assert_error(
+            &answer,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            &message,
+        );
+    }
+    for path in [
+        "/",
+        "/v1",
+        "/v2/health",
+        "/v1/invocations/ID/nope",
+        "/v1/deployments/a/b",
+    ] {
+        let answer = api.get(path).await;
+        let message = format!("no route for {path}");
+        assert_error(&answer, StatusCode::NOT_FOUND, "not_found", &message);
+    }
+}
+
+#[tokio::test]
+async fn wait_is_capped_when_huge_and_refused_when_not_a_duration() {
+    let api = Api::new();
+    // Past `Duration::MAX`: capped, not a panic (the id is unknown, so no wait).
+    let huge = api
+        .get(&format!("/v1/invocations/{UNKNOWN_ID}?wait=1e308"))
+        .await;
+    assert_error(
+        &huge,
+        StatusCode::NOT_FOUND,
+        "unknown_invocation",
+        UNKNOWN_ID,
+    );
+    for wait in ["-1", "abc", "inf", "NaN", ""] {
+        let path = format!("/v1/invocations/{UNKNOWN_ID}?wait={wait}");
+        let message = format!("`wait` must be a number of seconds, got `{wait}`");
+        let answer = api.get(&path).await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_wait", &message);
+    }
+}
+
+#[tokio::test]
+async fn bad_query_values_name_the_parameter() {
+    let api = Api::new();
+    let invoke = api
+        .send(Method::POST, "/v1/invocations?wait=soon", b"{}".to_vec())
+        .await;
+    assert_error(&invoke, StatusCode::BAD_REQUEST, "invalid_wait", "`wait`");
+    for limit in ["0", "-3", "many"] {
+        let answer = api.get(&format!("/v1/invocations?limit={limit}")).await;
+        let message = format!("`limit` must be a positive number, got `{limit}`");
+        assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_limit", &message);
+    }
+    let id = api.get("/v1/invocations/not-an-id/journal").await;
+    assert_error(&id, StatusCode::BAD_REQUEST, "invalid_id", "not-an-id");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_with_the_json_error() {
+    let api = Api::new();
+    let body = vec![b' '; super::body::MAX_JSON_BYTES + 1];
+    let answer = api.send(Method::POST, "/v1/invocations", body).await;
+    assert_error(
+        &answer,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "larger than",
+    );
+}
