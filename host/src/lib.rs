@@ -13,6 +13,7 @@ pub mod host_calls;
 pub mod ids;
 pub mod journal;
 pub mod metrics;
+pub mod names;
 pub mod outbound;
 pub mod runtime;
 pub mod scheduler;

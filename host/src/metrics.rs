@@ -1,11 +1,11 @@
 //! Process-wide counters and the Prometheus text rendering of `/metrics`.
+//!
+//! A leaf: every concern writes its counters here (and hands in snapshots of what it
+//! tracks, such as [`DestinationStats`]), and this module depends on none of them.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-use crate::journal::InvocationState;
-use crate::outbound::DestinationStats;
 
 /// Upper bounds (seconds) of the journal commit latency histogram.
 const COMMIT_BUCKETS: [f64; 12] = [
@@ -14,6 +14,23 @@ const COMMIT_BUCKETS: [f64; 12] = [
 
 /// A per-destination gauge: name, help, and how to read it.
 type Gauge = (&'static str, &'static str, fn(&DestinationStats) -> f64);
+
+/// A figure snapshot of one destination, for metrics.
+#[derive(Clone, Debug)]
+pub struct DestinationStats {
+    /// Tenant.
+    pub tenant: String,
+    /// `host:port`.
+    pub destination: String,
+    /// The current concurrency limit.
+    pub limit: f64,
+    /// Requests being sent now.
+    pub in_flight: u32,
+    /// Requests waiting in memory for a permit.
+    pub queued: u32,
+    /// `closed`, `open` or `half_open`.
+    pub breaker: &'static str,
+}
 
 /// The counters.
 pub struct Metrics {
@@ -98,7 +115,7 @@ impl Metrics {
     /// state) and `destinations`.
     pub fn render(
         &self,
-        counts: &[(String, InvocationState, u64)],
+        counts: &[(String, &str, u64)],
         destinations: &[DestinationStats],
     ) -> String {
         let mut out = String::new();
@@ -110,7 +127,7 @@ impl Metrics {
                 out,
                 "reprise_invocations{{tenant=\"{}\",state=\"{}\"}} {n}",
                 escape(tenant),
-                state.as_str()
+                state
             );
         }
         let _ = writeln!(

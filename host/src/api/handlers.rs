@@ -52,7 +52,11 @@ pub async fn stats(State(scheduler): State<Scheduler>) -> Answer<Value> {
 
 /// `GET /metrics`: the Prometheus text.
 pub async fn metrics(State(scheduler): State<Scheduler>) -> Result<impl IntoResponse, ApiError> {
-    let counts = scheduler.live_counts(scheduler.store().all_counts()?);
+    let counts: Vec<(String, &str, u64)> = scheduler
+        .live_counts(scheduler.store().all_counts()?)
+        .into_iter()
+        .map(|(tenant, state, n)| (tenant, state.as_str(), n))
+        .collect();
     let text = METRICS.render(&counts, &scheduler.destinations().stats());
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4");
     Ok(([(CONTENT_TYPE, content_type)], text))

@@ -1,10 +1,10 @@
 //! The `reprise:function/host` interface, implemented over the journal.
 
+use super::InvocationCtx;
 use super::{StepRequest, children, clock, http, log, random, waits};
 use crate::bindings::reprise::function::types::{AwaitMode, Awaitable};
 use crate::bindings::reprise::function::{host, types};
 use crate::bindings::{HttpError, HttpRequest, HttpResponse, LogLevel, Timestamp};
-use crate::runtime::InvocationCtx;
 
 impl types::Host for InvocationCtx {}
 

@@ -6,6 +6,7 @@
 
 mod children;
 mod clock;
+mod ctx;
 mod guest_api;
 mod http;
 mod log;
@@ -14,6 +15,7 @@ mod request;
 mod waits;
 mod wasi;
 
+pub use ctx::InvocationCtx;
 pub use http::HttpClient;
 pub use request::StepRequest;
 pub use waits::{SHORT_SLEEP, Suspend};

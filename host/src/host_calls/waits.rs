@@ -75,7 +75,7 @@ pub async fn wait_for(
                     due_ms: due_ms(&when),
                 },
                 WitAwaitable::Signal(name) => {
-                    if !crate::runtime::valid_function_name(&name) {
+                    if !crate::names::valid(&name) {
                         return Err(bad(format!(
                             "signal name `{}` is invalid: use 1 to 128 letters, digits, `_` and `-`",
                             name.chars().take(64).collect::<String>()

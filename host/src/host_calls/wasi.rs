@@ -14,8 +14,8 @@ use wasmtime_wasi::WasiView;
 use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
 use wasmtime_wasi::p2::{DynPollable, Pollable};
 
+use super::InvocationCtx;
 use super::{StepRequest, clock, random, waits};
-use crate::runtime::InvocationCtx;
 
 /// The WASI 0.2 version `wasmtime-wasi` registers; guests importing any 0.2.x resolve to it.
 const WASI_VERSION: &str = "0.2.12";

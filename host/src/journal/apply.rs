@@ -9,6 +9,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
+use super::error::WriteError;
 use super::recent::{Recent, Staged, StepKey};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::schema::{
@@ -16,7 +17,6 @@ use super::schema::{
     SIGNALS, TIMERS, WAITS,
 };
 use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
-use super::writer::WriteError;
 use crate::ids::InvocationId;
 
 /// Every table a write may touch, opened once per batch.

@@ -7,8 +7,9 @@
 
 use tokio::sync::Mutex;
 
+use super::error::StoreError;
 use super::records::InvocationRecord;
-use super::store::{Store, StoreError};
+use super::store::Store;
 
 /// An invocation record whose creation rides on its first durable write.
 #[derive(Debug)]

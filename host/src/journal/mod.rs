@@ -11,12 +11,15 @@ mod deferred;
 mod digest;
 mod disk;
 mod entry;
+mod error;
 #[cfg(test)]
 pub(crate) mod formats;
 mod http;
 #[cfg(test)]
 mod inspect;
+mod log_file;
 mod log_record;
+mod options;
 mod policy;
 #[cfg(test)]
 mod power_loss;
@@ -38,10 +41,11 @@ pub use codec::DecodeError;
 pub use deferred::Deferred;
 pub use digest::{Level, Request as CanonicalRequest};
 pub use entry::{Outcome, StepEntry, StepKind};
+pub use error::{StoreError, WriteError};
 pub use http::{HttpError, HttpOutcome, HttpResponse};
+pub use options::{DEFAULT_CACHE_BYTES, StoreOptions};
 pub use policy::{StoredFunctionPolicy, StoredPolicy, StoredRetry};
 pub use recorded::Recorded;
 pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
-pub use store::{Store, StoreError, StoreOptions};
+pub use store::Store;
 pub use waits::{AwaitMode, Awaitable, Settled, WaitState};
-pub use writer::WriteError;

@@ -25,11 +25,12 @@ use rand::{Rng, SeedableRng};
 
 use super::apply::Op;
 use super::disk::Disk;
+use super::error::{StoreError, WriteError};
 use super::inspect::Dump;
+use super::options::StoreOptions;
 use super::sim_disk::{Event, Fault, Replayed, SimDisk, Volatile};
-use super::store::{Store, StoreError, StoreOptions};
+use super::store::Store;
 use super::workload::Generator;
-use super::writer::WriteError;
 
 /// What a workload's first run produced.
 struct Reference {

@@ -108,7 +108,7 @@ impl SimDisk {
     }
 
     /// The log, created empty if `create`; `None` if it does not exist and `create` is false.
-    pub fn log(&self, create: bool) -> Option<Box<dyn super::disk::LogFile>> {
+    pub fn log(&self, create: bool) -> Option<Box<dyn super::log_file::LogFile>> {
         let mut state = self.lock();
         let slot = &mut state.files[FileId::Log as usize];
         if slot.is_none() && !create {
@@ -239,7 +239,7 @@ impl redb::StorageBackend for SimFile {
     }
 }
 
-impl super::disk::LogFile for SimFile {
+impl super::log_file::LogFile for SimFile {
     fn len(&self) -> io::Result<u64> {
         Ok(self.disk.len(self.file))
     }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::apply::{Effects, Op, RetryState, StepEffect};
-use super::codec::{DecodeError, decode, encode};
+use super::codec::{decode, encode};
 use super::disk::Disk;
 use super::entry::StepEntry;
+use super::error::StoreError;
+use super::options::StoreOptions;
 use super::recent::Recent;
 use super::recorded::Recorded;
 use super::records::{Deployment, InvocationRecord, InvocationState};
@@ -17,62 +19,11 @@ use super::schema::{
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
 use super::waits::{AwaitMode, Awaitable, WaitState};
-use super::writer::{WriteError, Writer};
+use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId};
-
-/// Errors of store reads and writes.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The redb file could not be opened.
-    #[error("cannot open database {path}: {message}")]
-    Open { path: String, message: String },
-    /// redb failed.
-    #[error("storage failure: {0}")]
-    Storage(String),
-    /// A stored value does not decode.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// A write was refused or lost.
-    #[error(transparent)]
-    Write(#[from] WriteError),
-}
 
 fn storage(e: impl std::fmt::Display) -> StoreError {
     StoreError::Storage(e.to_string())
-}
-
-/// The page cache a store keeps by default: it bounds the memory redb uses, whatever the
-/// number of invocations on disk.
-pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
-
-/// How a store is opened.
-#[derive(Clone, Debug)]
-pub struct StoreOptions {
-    /// Bytes of database pages kept in memory.
-    pub cache_bytes: usize,
-    /// Most writes committed in one transaction (1: a transaction per write).
-    pub max_batch: usize,
-    /// Make batches durable in the write-ahead log next to the database (and checkpoint redb
-    /// now and then) rather than with a durable redb commit each.
-    pub log: bool,
-    /// Longest time between two durable redb commits (checkpoints) while the log is used: it
-    /// bounds how much of the log a start after a crash replays.
-    pub checkpoint_every: std::time::Duration,
-    /// Size of the log file: when a batch does not fit in what is left, the batch checkpoints
-    /// and the log starts over.
-    pub log_bytes: u64,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            cache_bytes: DEFAULT_CACHE_BYTES,
-            max_batch: super::writer::MAX_BATCH,
-            log: true,
-            checkpoint_every: std::time::Duration::from_secs(1),
-            log_bytes: super::writer::LOG_BYTES,
-        }
-    }
 }
 
 /// The durable state of one node.
@@ -559,7 +510,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Outcome, StepKind};
+    use crate::journal::{Outcome, StepKind, WriteError};
 
     fn record(state: InvocationState) -> InvocationRecord {
         InvocationRecord {

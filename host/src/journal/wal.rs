@@ -14,7 +14,7 @@
 
 use std::io;
 
-use super::disk::LogFile;
+use super::log_file::LogFile;
 
 /// Bytes before each record's payload.
 const HEADER: usize = 16;

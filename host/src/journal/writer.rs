@@ -16,19 +16,13 @@ use redb::{Database, Durability, ReadableDatabase, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::apply::{Effects, Op, Tables, apply};
-use super::disk::LogFile;
+use super::error::WriteError;
+use super::log_file::LogFile;
 use super::log_record::{self, Stamped};
+use super::options::{MAX_BATCH, StoreOptions};
 use super::recent::{Recent, Staged};
 use super::schema::META;
-use super::store::StoreOptions;
 use super::wal::Wal;
-
-/// Most ops committed in one transaction.
-pub const MAX_BATCH: usize = 4096;
-
-/// Size of the write-ahead log file by default; a batch that does not fit is committed
-/// durably in redb.
-pub const LOG_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Most journal entries kept in memory (durable in the log) before a checkpoint writes them
 /// to redb: it bounds that memory and the length of a checkpoint (about 3 µs per entry).
@@ -36,42 +30,6 @@ const MAX_RECENT: usize = 16 * 1024;
 
 /// The key in [`META`] of the last batch applied.
 const LOG_POSITION: &str = "log position";
-
-/// Why a write was refused or lost.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum WriteError {
-    /// The journal already holds an entry at this position; entries are never overwritten.
-    #[error("journal of {invocation} already has step {seq}")]
-    StepTaken { invocation: String, seq: u32 },
-    /// An invocation with this id exists already.
-    #[error("invocation {0} exists already")]
-    InvocationExists(String),
-    /// The invocation to update does not exist.
-    #[error("invocation {0} does not exist")]
-    NoSuchInvocation(String),
-    /// The invocation has finished; its record no longer changes.
-    #[error("invocation {0} has finished and cannot change")]
-    InvocationFinished(String),
-    /// The invocation is not pending or running, so it takes no steps (e.g. it was cancelled).
-    #[error("invocation {0} is not running")]
-    NotRunning(String),
-    /// The write would change an invocation's state in a way only another write may.
-    #[error("invocation {invocation} cannot be written so: {why}")]
-    NotAllowed {
-        invocation: String,
-        why: &'static str,
-    },
-    /// redb or the log failed; nothing of the batch was committed.
-    #[error("storage failure: {0}")]
-    Storage(String),
-    /// A batch reached the log but redb could not apply it; the writer stopped, and the next
-    /// start replays the log.
-    #[error("the journal stopped after a storage failure (restart to recover): {0}")]
-    Halted(String),
-    /// The writer has stopped.
-    #[error("the journal writer has stopped")]
-    Closed,
-}
 
 struct Request {
     op: Op,

@@ -16,6 +16,8 @@ use tokio::sync::Notify;
 
 use super::breaker::{Breaker, BreakerState};
 
+pub use crate::metrics::DestinationStats;
+
 /// The concurrency limit a destination starts with.
 const INITIAL_LIMIT: f64 = 8.0;
 /// The highest concurrency limit.
@@ -47,23 +49,6 @@ pub enum Admit {
     Go(Permit),
     /// Do not send before this long has passed (the circuit is open, or the queue is long).
     Wait(Duration),
-}
-
-/// A figure snapshot of one destination, for metrics.
-#[derive(Clone, Debug)]
-pub struct DestinationStats {
-    /// Tenant.
-    pub tenant: String,
-    /// `host:port`.
-    pub destination: String,
-    /// The current concurrency limit.
-    pub limit: f64,
-    /// Requests being sent now.
-    pub in_flight: u32,
-    /// Requests waiting in memory for a permit.
-    pub queued: u32,
-    /// `closed`, `open` or `half_open`.
-    pub breaker: &'static str,
 }
 
 /// One destination.

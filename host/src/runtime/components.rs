@@ -11,15 +11,12 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
 use super::compiled::CompiledCache;
-use super::ctx::InvocationCtx;
 use crate::bindings::FunctionPre;
-use crate::host_calls::{Steps, shadow_wasi_with_journal};
+use crate::host_calls::{InvocationCtx, Steps, shadow_wasi_with_journal};
 use crate::ids::ComponentHash;
 
 /// Epoch ticks a component may spend listing its functions at deploy time.
 const DISCOVERY_TICKS: u64 = 200;
-/// Longest function name.
-const MAX_FUNCTION_NAME: usize = 128;
 
 /// Why a component cannot be deployed or loaded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -112,8 +109,10 @@ impl Components {
             .is_ok_and(|cache| cache.get(hash).is_some_and(|cell| cell.initialized()))
     }
 
-    /// A store for one invocation, yielding to other tasks at every epoch tick.
-    pub fn new_store(&self, ctx: InvocationCtx) -> Store<InvocationCtx> {
+    /// A store for one invocation around its journal cursor `steps`, within the host's
+    /// limits, yielding to other tasks at every epoch tick.
+    pub fn new_store(&self, steps: Steps) -> Store<InvocationCtx> {
+        let ctx = InvocationCtx::new(steps, super::engine::store_limits());
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
         store.epoch_deadline_async_yield_and_update(1);
@@ -194,7 +193,8 @@ impl Components {
         &self,
         pre: &FunctionPre<InvocationCtx>,
     ) -> Result<Vec<String>, ComponentError> {
-        let mut store = Store::new(&self.engine, InvocationCtx::new(Steps::discovery()));
+        let ctx = InvocationCtx::new(Steps::discovery(), super::engine::store_limits());
+        let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
         store.set_epoch_deadline(DISCOVERY_TICKS);
         store.epoch_deadline_trap();
@@ -210,7 +210,7 @@ impl Components {
         }
         let mut seen = std::collections::HashSet::new();
         for name in &functions {
-            if !valid_function_name(name) || !seen.insert(name.as_str()) {
+            if !crate::names::valid(name) || !seen.insert(name.as_str()) {
                 return Err(ComponentError::BadFunctionName(
                     name.chars().take(200).collect(),
                 ));
@@ -218,15 +218,6 @@ impl Components {
         }
         Ok(functions)
     }
-}
-
-/// Whether `name` can address a function (`deployment.function`).
-pub fn valid_function_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_FUNCTION_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Tells a component from a core module or from something that is not WebAssembly.

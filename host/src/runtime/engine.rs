@@ -2,9 +2,23 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits,
+    StoreLimitsBuilder,
+};
 
-use super::ctx::MAX_MEMORY_BYTES;
+/// Most linear memory one invocation may use.
+pub const MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+
+/// The limits of one invocation's store.
+pub fn store_limits() -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(MAX_MEMORY_BYTES)
+        .instances(64)
+        .tables(64)
+        .memories(16)
+        .build()
+}
 
 /// How often the epoch advances; a running guest yields to other tasks at every tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);

@@ -2,10 +2,8 @@
 
 mod compiled;
 mod components;
-mod ctx;
 mod engine;
 
 pub use compiled::CompiledCache;
-pub use components::{ComponentError, Components, Prepared, valid_function_name};
-pub use ctx::InvocationCtx;
+pub use components::{ComponentError, Components, Prepared};
 pub use engine::{EPOCH_TICK, new_engine};

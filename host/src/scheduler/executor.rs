@@ -6,14 +6,14 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use super::Inner;
-use crate::host_calls::{Running, StepError, Steps, Suspend};
+use crate::host_calls::{InvocationCtx, Running, StepError, Steps, Suspend};
 use crate::ids::InvocationId;
 use crate::journal::{
     AwaitMode, Awaitable, Deferred, Failure, FailureKind, InvocationRecord, InvocationState,
     Recorded, RetryState, StoreError, WriteError,
 };
 use crate::outbound::RetryPolicy;
-use crate::runtime::{ComponentError, InvocationCtx};
+use crate::runtime::ComponentError;
 
 /// How one execution attempt ended.
 enum Ending {
@@ -248,7 +248,7 @@ async fn attempt(
         journal,
         inner.services.clone(),
     );
-    let mut store = inner.components.new_store(InvocationCtx::new(steps));
+    let mut store = inner.components.new_store(steps);
     let instance = match prepared.pre.instantiate_async(&mut store).await {
         Ok(instance) => instance,
         Err(err) => return trapped(err, store.data()),

@@ -229,7 +229,7 @@ impl Scheduler {
         component: Vec<u8>,
         policy: Policy,
     ) -> Result<Deployment, DeployError> {
-        if !crate::runtime::valid_function_name(name) {
+        if !crate::names::valid(name) {
             return Err(DeployError::BadName(name.chars().take(200).collect()));
         }
         let component = Arc::new(component);
@@ -331,7 +331,7 @@ impl Scheduler {
         name: &str,
         data: Vec<u8>,
     ) -> Result<(), ControlError> {
-        if !crate::runtime::valid_function_name(name) {
+        if !crate::names::valid(name) {
             return Err(ControlError::BadSignalName(
                 name.chars().take(200).collect(),
             ));

@@ -435,7 +435,7 @@ fn host_with_guests(data: &std::path::Path, args: &[&str]) -> (Host, Arc<ApiClie
 /// Start cost, in process.
 async fn start(count: usize) -> anyhow::Result<()> {
     use reprise::host_calls::Steps;
-    use reprise::runtime::{Components, InvocationCtx, new_engine};
+    use reprise::runtime::{Components, new_engine};
     let bytes = std::fs::read(reprise_tests::host::guest("reprise_test_guests"))?;
     let engine = new_engine(Some(64))?;
     let components = Components::new(engine, None)?;
@@ -446,7 +446,7 @@ async fn start(count: usize) -> anyhow::Result<()> {
     let mut times = Vec::with_capacity(count);
     for _ in 0..count {
         let started = Instant::now();
-        let mut store = components.new_store(InvocationCtx::new(Steps::discovery()));
+        let mut store = components.new_store(Steps::discovery());
         let instance = prepared.pre.instantiate_async(&mut store).await?;
         let output = instance
             .reprise_function_guest()

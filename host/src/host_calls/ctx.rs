@@ -1,14 +1,12 @@
 //! The per-store state of one running invocation (or of a deploy-time function listing).
 
+use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::host_calls::Steps;
+use super::Steps;
 
-/// Most linear memory one invocation may use.
-pub const MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 /// How much of the guest's stderr is kept for failure messages.
 const STDERR_CAPACITY: usize = 64 * 1024;
 
@@ -23,8 +21,8 @@ pub struct InvocationCtx {
 }
 
 impl InvocationCtx {
-    /// A sandboxed context around the journal cursor `steps`.
-    pub fn new(steps: Steps) -> Self {
+    /// A sandboxed context around the journal cursor `steps`, within `limits`.
+    pub fn new(steps: Steps, limits: StoreLimits) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -35,12 +33,7 @@ impl InvocationCtx {
         InvocationCtx {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(MAX_MEMORY_BYTES)
-                .instances(64)
-                .tables(64)
-                .memories(16)
-                .build(),
+            limits,
             stderr,
             steps,
         }
