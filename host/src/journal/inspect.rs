@@ -74,214 +74,175 @@ impl Store {
     /// Checks that every index row agrees with the records; returns what does not.
     pub(crate) fn check_indexes(&self) -> Result<(), String> {
         let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-        let fail = |what: String| Err::<(), String>(what);
         let mut records: BTreeMap<(String, u128), InvocationRecord> = BTreeMap::new();
-        for row in txn
-            .open_table(INVOCATIONS)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-        {
-            let (k, v) = row.map_err(|e| e.to_string())?;
-            let (tenant, id) = k.value();
+        each(&txn, INVOCATIONS, |(tenant, id), value| {
             let record: InvocationRecord =
-                decode("invocation", v.value()).map_err(|e| e.to_string())?;
+                decode("invocation", value).map_err(|e| e.to_string())?;
             if record.tenant != tenant || record.id.0 != id {
-                return fail(format!("record {id} is stored under another key"));
+                return Err(format!("record {id} is stored under another key"));
             }
             records.insert((tenant.to_string(), id), record);
-        }
-        let state =
-            |tenant: &str, id: u128| records.get(&(tenant.to_string(), id)).map(|r| r.state);
+            Ok(())
+        })?;
+        let record = |tenant: &str, id: u128| records.get(&(tenant.to_string(), id));
         // runnable: exactly the pending and running records.
-        let runnable: BTreeSet<(String, u128)> = txn
-            .open_table(RUNNABLE)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-            .map(|row| row.map(|(k, _)| (k.value().0.to_string(), k.value().1)))
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
+        let mut runnable = BTreeSet::new();
+        each(&txn, RUNNABLE, |(tenant, id), ()| {
+            runnable.insert((tenant.to_string(), id));
+            Ok(())
+        })?;
         let expected: BTreeSet<(String, u128)> = records
             .iter()
             .filter(|(_, r)| matches!(r.state, InvocationState::Pending | InvocationState::Running))
             .map(|(k, _)| k.clone())
             .collect();
         if runnable != expected {
-            return fail(format!(
+            return Err(format!(
                 "runnable {runnable:?} but pending or running {expected:?}"
             ));
         }
-        // counts: the tally of the records' states.
-        let mut tally: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+        // counts: the tally of the records' states (a row may say 0).
+        let mut tally: BTreeMap<(String, String), u64> = BTreeMap::new();
         for r in records.values() {
             *tally
-                .entry((r.tenant.clone(), r.state.as_str()))
+                .entry((r.tenant.clone(), r.state.as_str().to_string()))
                 .or_default() += 1;
         }
-        for row in txn
-            .open_table(COUNTS)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-        {
-            let (k, v) = row.map_err(|e| e.to_string())?;
-            let (tenant, name) = k.value();
+        each(&txn, COUNTS, |(tenant, state), n| {
             let want = tally
-                .remove(&(
-                    tenant.to_string(),
-                    InvocationState::parse(name).map_or("?", |s| s.as_str()),
-                ))
+                .remove(&(tenant.to_string(), state.to_string()))
                 .unwrap_or(0);
-            if v.value() != want {
-                return fail(format!(
-                    "count of {tenant} {name} is {} but {want} records",
-                    v.value()
-                ));
+            match n == want {
+                true => Ok(()),
+                false => Err(format!(
+                    "count of {tenant} {state} is {n} but {want} records"
+                )),
             }
-        }
+        })?;
         if let Some((key, n)) = tally.into_iter().find(|(_, n)| *n > 0) {
-            return fail(format!("no count row for {key:?} ({n} records)"));
+            return Err(format!("no count row for {key:?} ({n} records)"));
         }
-        // waits: exactly the suspended records; their timers have rows and no other rows exist.
+        // waits: exactly the suspended records, none satisfied; a timers row for each of their
+        // timers and no other.
         let mut waits: BTreeMap<(String, u128), WaitState> = BTreeMap::new();
-        for row in txn
-            .open_table(WAITS)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-        {
-            let (k, v) = row.map_err(|e| e.to_string())?;
-            let wait: WaitState = decode("wait", v.value()).map_err(|e| e.to_string())?;
+        each(&txn, WAITS, |(tenant, id), value| {
+            let wait: WaitState = decode("wait", value).map_err(|e| e.to_string())?;
             if wait.satisfied() {
-                return fail(format!("the wait of {} is satisfied but kept", k.value().1));
+                return Err(format!("the wait of {id} is satisfied but kept"));
             }
-            waits.insert((k.value().0.to_string(), k.value().1), wait);
-        }
+            waits.insert((tenant.to_string(), id), wait);
+            Ok(())
+        })?;
         for ((tenant, id), r) in &records {
             let suspended = r.state == InvocationState::Suspended;
             if suspended != waits.contains_key(&(tenant.clone(), *id)) {
-                return fail(format!(
-                    "{id} is {:?} but its wait row is {}",
-                    r.state,
-                    if suspended { "missing" } else { "there" }
+                return Err(format!(
+                    "{id} is {:?} but its wait row is not as it",
+                    r.state
                 ));
             }
         }
         let mut timer_rows = BTreeSet::new();
-        for row in txn
-            .open_table(TIMERS)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-        {
-            let (k, v) = row.map_err(|e| e.to_string())?;
-            let (due, id) = k.value();
-            let tenant = v.value().to_string();
-            match waits.get(&(tenant.clone(), id)) {
+        each(&txn, TIMERS, |(due, id), tenant| {
+            match waits.get(&(tenant.to_string(), id)) {
                 Some(w) if w.timers.contains(&due) => {}
-                _ => return fail(format!("timer row ({due}, {id}) without a wait for it")),
+                _ => return Err(format!("timer row ({due}, {id}) without a wait for it")),
             }
-            timer_rows.insert((tenant, id, due));
-        }
+            timer_rows.insert((tenant.to_string(), id, due));
+            Ok(())
+        })?;
         for ((tenant, id), w) in &waits {
-            for due in &w.timers {
-                if !timer_rows.contains(&(tenant.clone(), *id, *due)) {
-                    return fail(format!("the wait of {id} has timer {due} without a row"));
-                }
+            if let Some(due) = w
+                .timers
+                .iter()
+                .find(|due| !timer_rows.contains(&(tenant.clone(), *id, **due)))
+            {
+                return Err(format!("the wait of {id} has timer {due} without a row"));
             }
         }
         // awaited: an unfinished child of that parent. The row counts only while the parent
         // waits at that step: a wait that ended early (another item woke it, or the parent
         // finished) leaves its rows until their children finish, and they are ignored then.
-        for row in txn
-            .open_table(AWAITED)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-        {
-            let (k, v) = row.map_err(|e| e.to_string())?;
-            let (tenant, child) = k.value();
-            let (parent, seq) = v.value();
-            let child_ok = records
-                .get(&(tenant.to_string(), child))
-                .is_some_and(|c| !c.state.is_terminal() && c.parent.map(|p| p.0) == Some(parent));
-            if !child_ok {
-                return fail(format!("awaited row {child} → ({parent}, {seq}) disagrees"));
-            }
-        }
+        each(
+            &txn,
+            AWAITED,
+            |(tenant, child), (parent, seq)| match record(tenant, child) {
+                Some(c) if !c.state.is_terminal() && c.parent.map(|p| p.0) == Some(parent) => {
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "awaited row {child} -> ({parent}, {seq}) disagrees"
+                )),
+            },
+        )?;
         // children: every row names a record whose parent it is.
-        for row in txn
-            .open_table(CHILDREN)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-        {
-            let (k, v) = row.map_err(|e| e.to_string())?;
-            let (tenant, parent, child) = k.value();
-            let ok = records
-                .get(&(tenant.to_string(), child))
-                .is_some_and(|c| c.parent.map(|p| p.0) == Some(parent) && c.detached == v.value());
-            if !ok {
-                return fail(format!("children row ({parent}, {child}) disagrees"));
-            }
-        }
+        each(
+            &txn,
+            CHILDREN,
+            |(tenant, parent, child), detached| match record(tenant, child) {
+                Some(c) if c.parent.map(|p| p.0) == Some(parent) && c.detached == detached => {
+                    Ok(())
+                }
+                _ => Err(format!("children row ({parent}, {child}) disagrees")),
+            },
+        )?;
         // signals and kept attempts: only for unfinished invocations.
-        for row in txn
-            .open_table(SIGNALS)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-        {
-            let (k, _) = row.map_err(|e| e.to_string())?;
-            let (tenant, id, name, _) = k.value();
-            if state(tenant, id).is_none_or(|s| s.is_terminal()) {
-                return fail(format!(
+        each(&txn, SIGNALS, |(tenant, id, name, _), _| {
+            match record(tenant, id) {
+                Some(r) if !r.state.is_terminal() => Ok(()),
+                _ => Err(format!(
                     "signal `{name}` kept for {id}, which is finished or missing"
-                ));
+                )),
             }
-        }
-        for row in txn
-            .open_table(RETRIES)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map_err(|e| e.to_string())?
-        {
-            let (k, _) = row.map_err(|e| e.to_string())?;
-            let (id, seq) = k.value();
-            if !records
+        })?;
+        each(&txn, RETRIES, |(id, seq), _| {
+            match records
                 .values()
                 .any(|r| r.id.0 == id && !r.state.is_terminal())
             {
-                return fail(format!(
+                true => Ok(()),
+                false => Err(format!(
                     "retry row ({id}, {seq}) of a finished or missing invocation"
-                ));
+                )),
             }
-        }
+        })?;
         // journal: each invocation's steps are numbered from 0 without a gap.
+        let mut keys: BTreeSet<(u128, u32)> = self.recent.all().into_keys().collect();
+        each(&txn, JOURNAL, |key, _| {
+            keys.insert(key);
+            Ok(())
+        })?;
         let mut next: BTreeMap<u128, u32> = BTreeMap::new();
-        let stored = txn.open_table(JOURNAL).map_err(|e| e.to_string())?;
-        let mut keys: Vec<(u128, u32)> = stored
-            .iter()
-            .map_err(|e| e.to_string())?
-            .map(|row| row.map(|(k, _)| k.value()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        keys.extend(self.recent.all().into_keys());
-        keys.sort_unstable();
-        keys.dedup();
         for (id, seq) in keys {
             let expected = next.entry(id).or_default();
             if seq != *expected {
-                return fail(format!(
+                return Err(format!(
                     "the journal of {id} has step {seq} where {expected} was due"
                 ));
             }
             *expected += 1;
             if !records.values().any(|r| r.id.0 == id) {
-                return fail(format!("a journal for {id}, which has no record"));
+                return Err(format!("a journal for {id}, which has no record"));
             }
         }
         Ok(())
     }
+}
+
+/// Passes each row of `table` to `row`, stopping at the first complaint.
+fn each<K, V>(
+    txn: &ReadTransaction,
+    table: TableDefinition<K, V>,
+    mut row: impl for<'a> FnMut(K::SelfType<'a>, V::SelfType<'a>) -> Result<(), String>,
+) -> Result<(), String>
+where
+    K: redb::Key + 'static,
+    V: redb::Value + 'static,
+{
+    let table = txn.open_table(table).map_err(|e| e.to_string())?;
+    for entry in table.iter().map_err(|e| e.to_string())? {
+        let (k, v) = entry.map_err(|e| e.to_string())?;
+        row(k.value(), v.value())?;
+    }
+    Ok(())
 }

@@ -150,10 +150,23 @@ impl InvocationRecord {
         function: String,
         input: Vec<u8>,
     ) -> Self {
-        let now = crate::clock::now_ms();
+        let (id, now) = (InvocationId::generate(), crate::clock::now_ms());
+        Self::pending_at(tenant, id, deployment, component, function, input, now)
+    }
+
+    /// A new pending invocation `id`, created at `now_ms`.
+    pub fn pending_at(
+        tenant: &str,
+        id: InvocationId,
+        deployment: &str,
+        component: ComponentHash,
+        function: String,
+        input: Vec<u8>,
+        now_ms: u64,
+    ) -> Self {
         InvocationRecord {
             tenant: tenant.to_string(),
-            id: InvocationId::generate(),
+            id,
             deployment: deployment.to_string(),
             function,
             component,
@@ -161,8 +174,8 @@ impl InvocationRecord {
             state: InvocationState::Pending,
             attempts: 0,
             retries: 0,
-            created_at_ms: now,
-            updated_at_ms: now,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
             finished_at_ms: None,
             output: None,
             failure: None,

@@ -53,24 +53,13 @@ impl Generator {
 
     fn record(&mut self, tenant: &str, parent: Option<InvocationId>, now: u64) -> InvocationRecord {
         let id = InvocationId((u128::from(now) << 80) | u128::from(self.rng.random::<u64>()));
-        InvocationRecord {
-            tenant: tenant.to_string(),
-            id,
-            deployment: "d".into(),
-            function: "f".into(),
-            component: ComponentHash([7; 32]),
-            input: format!("{{\"n\":{}}}", self.rng.random::<u16>()).into_bytes(),
-            state: InvocationState::Pending,
-            attempts: 0,
-            retries: 0,
-            created_at_ms: now,
-            updated_at_ms: now,
-            finished_at_ms: None,
-            output: None,
-            failure: None,
-            parent,
-            detached: parent.is_some() && self.rng.random_bool(0.3),
-        }
+        let input = format!("{{\"n\":{}}}", self.rng.random::<u16>()).into_bytes();
+        let component = ComponentHash([7; 32]);
+        let mut record =
+            InvocationRecord::pending_at(tenant, id, "d", component, "f".into(), input, now);
+        record.parent = parent;
+        record.detached = parent.is_some() && self.rng.random_bool(0.3);
+        record
     }
 
     /// A known invocation, or a made-up one now and then.
