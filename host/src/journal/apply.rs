@@ -9,7 +9,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::error::WriteError;
+use super::error::{StorageFailure, WriteError};
 use super::recent::{Recent, Staged, StepKey};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::schema::{
@@ -46,13 +46,16 @@ pub(super) struct Tables<'txn> {
 
 impl<'txn> Tables<'txn> {
     /// Opens every table in `txn`; journal entries are written to the journal table.
-    pub fn open(txn: &'txn WriteTransaction) -> Result<Self, redb::Error> {
+    pub fn open(txn: &'txn WriteTransaction) -> Result<Self, StorageFailure> {
         Self::open_with(txn, None)
     }
 
     /// Opens every table in `txn`; journal entries are kept aside (see [`Tables::take_staged`])
     /// and checked against `recent` as well as the journal table.
-    pub fn staging(txn: &'txn WriteTransaction, recent: &'txn Recent) -> Result<Self, redb::Error> {
+    pub fn staging(
+        txn: &'txn WriteTransaction,
+        recent: &'txn Recent,
+    ) -> Result<Self, StorageFailure> {
         Self::open_with(txn, Some(recent))
     }
 
@@ -62,12 +65,12 @@ impl<'txn> Tables<'txn> {
     }
 
     /// Writes the entries of `recent` (durable in the log until now) to the journal table.
-    pub fn write_recent(&mut self, recent: &Recent) -> Result<(), redb::Error> {
+    pub fn write_recent(&mut self, recent: &Recent) -> Result<(), StorageFailure> {
         recent.write_all(|key, entry| self.journal.insert(key, entry).map(drop))?;
         Ok(())
     }
 
-    fn step_exists(&self, key: StepKey) -> Result<bool, redb::Error> {
+    fn step_exists(&self, key: StepKey) -> Result<bool, StorageFailure> {
         if self.staged.as_ref().is_some_and(|s| s.contains_key(&key))
             || self.recent.is_some_and(|r| r.contains(key))
         {
@@ -76,7 +79,7 @@ impl<'txn> Tables<'txn> {
         Ok(self.journal.get(key)?.is_some())
     }
 
-    fn put_step(&mut self, key: StepKey, entry: &[u8]) -> Result<(), redb::Error> {
+    fn put_step(&mut self, key: StepKey, entry: &[u8]) -> Result<(), StorageFailure> {
         match &mut self.staged {
             Some(staged) => {
                 staged.insert(key, entry.to_vec());
@@ -91,7 +94,7 @@ impl<'txn> Tables<'txn> {
     fn open_with(
         txn: &'txn WriteTransaction,
         recent: Option<&'txn Recent>,
-    ) -> Result<Self, redb::Error> {
+    ) -> Result<Self, StorageFailure> {
         Ok(Tables {
             components: txn.open_table(COMPONENTS)?,
             deployments: txn.open_table(DEPLOYMENTS)?,
@@ -196,7 +199,7 @@ pub struct Effects {
     pub cancelled: Vec<(String, InvocationId)>,
 }
 
-type Applied = Result<Result<(), WriteError>, redb::Error>;
+type Applied = Result<Result<(), WriteError>, StorageFailure>;
 
 fn refuse(err: WriteError) -> Applied {
     Ok(Err(err))
@@ -393,7 +396,7 @@ fn read_record(
     t: &Tables<'_>,
     tenant: &str,
     id: u128,
-) -> Result<Option<InvocationRecord>, redb::Error> {
+) -> Result<Option<InvocationRecord>, StorageFailure> {
     let table = &t.invocations;
     let value = table.get((tenant, id))?;
     value
@@ -405,8 +408,8 @@ fn read_record(
 fn decode_stored<T: serde::de::DeserializeOwned>(
     what: &'static str,
     bytes: &[u8],
-) -> Result<T, redb::Error> {
-    decode(what, bytes).map_err(|e| redb::Error::Corrupted(e.to_string()))
+) -> Result<T, StorageFailure> {
+    Ok(decode(what, bytes)?)
 }
 
 /// Writes `record` (which was in state `old`) and the rows that follow its state; finishing
@@ -416,7 +419,7 @@ fn put_record(
     record: &InvocationRecord,
     old: Option<InvocationState>,
     effects: &mut Effects,
-) -> Result<(), redb::Error> {
+) -> Result<(), StorageFailure> {
     let key = (record.tenant.as_str(), record.id.0);
     if old != Some(record.state) {
         let counts = &mut t.counts;
@@ -450,7 +453,7 @@ fn finished(
     t: &mut Tables<'_>,
     record: &InvocationRecord,
     effects: &mut Effects,
-) -> Result<(), redb::Error> {
+) -> Result<(), StorageFailure> {
     let (tenant, id) = (record.tenant.as_str(), record.id.0);
     remove_wait(t, tenant, id)?;
     t.retries
@@ -484,7 +487,7 @@ fn update_wait(
     id: u128,
     effects: &mut Effects,
     event: impl FnOnce(&mut WaitState) -> bool,
-) -> Result<(), redb::Error> {
+) -> Result<(), StorageFailure> {
     let waits = &mut t.waits;
     let Some(mut wait) = read_wait(waits, tenant, id)? else {
         return Ok(());
@@ -504,7 +507,7 @@ fn read_wait(
     waits: &Table<(&str, u128), &[u8]>,
     tenant: &str,
     id: u128,
-) -> Result<Option<WaitState>, redb::Error> {
+) -> Result<Option<WaitState>, StorageFailure> {
     let value = waits.get((tenant, id))?;
     value.map(|v| decode_stored("wait", v.value())).transpose()
 }
@@ -514,7 +517,7 @@ fn remove_wait(
     t: &mut Tables<'_>,
     tenant: &str,
     id: u128,
-) -> Result<Option<WaitState>, redb::Error> {
+) -> Result<Option<WaitState>, StorageFailure> {
     let waits = &mut t.waits;
     let wait = read_wait(waits, tenant, id)?;
     if let Some(wait) = &wait {
@@ -533,7 +536,7 @@ fn wake(
     tenant: &str,
     id: u128,
     effects: &mut Effects,
-) -> Result<(), redb::Error> {
+) -> Result<(), StorageFailure> {
     remove_wait(t, tenant, id)?;
     let Some(mut record) = read_record(t, tenant, id)? else {
         return Ok(());
@@ -558,14 +561,14 @@ fn suspend(
     mode: AwaitMode,
     items: &[Awaitable],
     effects: &mut Effects,
-) -> Result<(), redb::Error> {
+) -> Result<(), StorageFailure> {
     let (tenant, id) = (record.tenant.as_str(), record.id.0);
     let now = t.now_ms;
     let resolved = {
         let (invocations, signals) = (&t.invocations, &t.signals);
         // A child counts by its record's state (a missing one as failed), the k-th signal item
         // of a name by the k-th kept signal of that name: the journal's one set of rules.
-        let child = |child: InvocationId| -> Result<Resolution<()>, redb::Error> {
+        let child = |child: InvocationId| -> Result<Resolution<()>, StorageFailure> {
             let state = match invocations.get((tenant, child.0))? {
                 Some(v) => decode_stored::<InvocationRecord>("invocation", v.value())?.state,
                 None => InvocationState::Failed,
@@ -576,7 +579,7 @@ fn suspend(
                 _ => None,
             })
         };
-        let signal = |name: &str, k: usize| -> Result<Option<()>, redb::Error> {
+        let signal = |name: &str, k: usize| -> Result<Option<()>, StorageFailure> {
             let range = (tenant, id, name, 0u64)..=(tenant, id, name, u64::MAX);
             Ok(signals.range(range)?.nth(k).transpose()?.map(drop))
         };
@@ -618,7 +621,7 @@ fn cancel_tree(
     t: &mut Tables<'_>,
     root: InvocationRecord,
     effects: &mut Effects,
-) -> Result<(), redb::Error> {
+) -> Result<(), StorageFailure> {
     let now = t.now_ms;
     let root_id = root.id;
     let mut stack = vec![root];
@@ -661,7 +664,7 @@ fn deploy(
     t: &mut Tables<'_>,
     deployment: &Deployment,
     component: &[u8],
-) -> Result<(), redb::Error> {
+) -> Result<(), StorageFailure> {
     let components = &mut t.components;
     let hash = deployment.component.0;
     if components.get(hash.as_slice())?.is_none() {

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::error::StorageFailure;
 use super::log_file::LogFile;
 
 /// Where a store's two files are.
@@ -28,7 +29,7 @@ impl Disk {
     /// A new database is created under another name and renamed into place once it is
     /// durable, so a crash while it is being created never leaves a file that is not a
     /// database where the database should be.
-    pub fn database(&self, builder: &redb::Builder) -> Result<redb::Database, OpenError> {
+    pub fn database(&self, builder: &redb::Builder) -> Result<redb::Database, StorageFailure> {
         match self {
             Disk::Files(path) => {
                 if !path.exists() {
@@ -89,17 +90,6 @@ impl Disk {
             Disk::Simulated(_) => "a simulated disk".to_string(),
         }
     }
-}
-
-/// Why the database could not be opened or created.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum OpenError {
-    /// redb refused it.
-    #[error(transparent)]
-    Database(#[from] redb::DatabaseError),
-    /// Creating it failed.
-    #[error("cannot create it: {0}")]
-    Create(#[from] io::Error),
 }
 
 /// The log of the database at `path`.

@@ -1,6 +1,54 @@
 //! Why a store read or write failed: refusals the callers branch on, and storage failures.
 
+use std::sync::Arc;
+
 use super::codec::DecodeError;
+
+/// A failure of the storage under the journal: redb's, the log file's, or a stored value
+/// that does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageFailure {
+    /// redb failed.
+    #[error("database: {0}")]
+    Database(#[from] redb::Error),
+    /// The database could not be created or opened.
+    #[error("database: {0}")]
+    Open(#[from] redb::DatabaseError),
+    /// Reading, writing or syncing a file (the log, or a database being created) failed.
+    #[error("file: {0}")]
+    File(#[from] std::io::Error),
+    /// A stored value (or a log record) does not decode.
+    #[error(transparent)]
+    Corrupt(#[from] DecodeError),
+}
+
+/// Every redb error converts through `redb::Error`.
+macro_rules! from_redb {
+    ($($error:ty),*) => {
+        $(impl From<$error> for StorageFailure {
+            fn from(e: $error) -> Self {
+                StorageFailure::Database(e.into())
+            }
+        })*
+    };
+}
+from_redb!(
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// Why the writer stopped taking writes.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}{}", source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+pub struct Halt {
+    /// What went wrong.
+    pub what: &'static str,
+    /// The failure underneath, if there is one.
+    pub source: Option<StorageFailure>,
+}
 
 /// Why a write was refused or lost.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -28,11 +76,11 @@ pub enum WriteError {
     },
     /// redb or the log failed; nothing of the batch was committed.
     #[error("storage failure: {0}")]
-    Storage(String),
-    /// A batch reached the log but redb could not apply it; the writer stopped, and the next
-    /// start replays the log.
+    Storage(Arc<StorageFailure>),
+    /// A sync or a commit failed: the writer stopped taking writes, and the next start
+    /// recovers from the last durable commit and the log.
     #[error("the journal stopped after a storage failure (restart to recover): {0}")]
-    Halted(String),
+    Halted(Arc<Halt>),
     /// The writer has stopped.
     #[error("the journal writer has stopped")]
     Closed,
@@ -41,12 +89,18 @@ pub enum WriteError {
 /// Errors of store reads and writes.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The redb file could not be opened.
-    #[error("cannot open database {path}: {message}")]
-    Open { path: String, message: String },
-    /// redb failed.
+    /// The database or its log could not be opened.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: String,
+        source: Box<StoreError>,
+    },
+    /// redb or a file failed.
     #[error("storage failure: {0}")]
-    Storage(String),
+    Storage(#[from] StorageFailure),
+    /// A deployment just written cannot be read back.
+    #[error("deployment `{0}` vanished after it was written")]
+    DeploymentVanished(String),
     /// A stored value does not decode.
     #[error(transparent)]
     Decode(#[from] DecodeError),

@@ -9,7 +9,7 @@ use super::apply::{Effects, Op, RetryState, StepEffect};
 use super::codec::{decode, encode};
 use super::disk::Disk;
 use super::entry::StepEntry;
-use super::error::StoreError;
+use super::error::{StorageFailure, StoreError};
 use super::options::StoreOptions;
 use super::recent::Recent;
 use super::recorded::Recorded;
@@ -22,8 +22,8 @@ use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId};
 
-fn storage(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Storage(e.to_string())
+fn storage(e: impl Into<StorageFailure>) -> StoreError {
+    StoreError::Storage(e.into())
 }
 
 /// The durable state of one node.
@@ -51,16 +51,14 @@ impl Store {
     /// Opens (or creates) the database and its log on `disk`, replays what a crash left in
     /// the log, and starts the writer.
     pub(crate) fn open_on(disk: &Disk, options: &StoreOptions) -> Result<Self, StoreError> {
-        let open_err = |message: String| StoreError::Open {
+        let open_err = |source: StoreError| StoreError::Open {
             path: disk.describe(),
-            message,
+            source: Box::new(source),
         };
         let mut builder = Database::builder();
         builder.set_cache_size(options.cache_bytes);
-        let db = disk
-            .database(&builder)
-            .map_err(|e| open_err(e.to_string()))?;
-        let txn = db.begin_write().map_err(|e| open_err(e.to_string()))?;
+        let db = disk.database(&builder).map_err(|e| open_err(e.into()))?;
+        let txn = db.begin_write().map_err(|e| open_err(storage(e)))?;
         {
             // Create every table up front so that readers never see a missing one.
             txn.open_table(COMPONENTS).map_err(storage)?;
@@ -81,9 +79,9 @@ impl Store {
         let db = Arc::new(db);
         let recent = Arc::new(Recent::default());
         // A log is replayed even when it will not be used: a crash may have left writes there.
-        let log = disk.log(options.log).map_err(|e| open_err(e.to_string()))?;
+        let log = disk.log(options.log).map_err(|e| open_err(storage(e)))?;
         let writer = Writer::start(db.clone(), log, options, recent.clone())
-            .map_err(|e| open_err(e.to_string()))?;
+            .map_err(|e| open_err(e.into()))?;
         Ok(Store { db, recent, writer })
     }
 
@@ -503,7 +501,7 @@ impl Store {
             })
             .await?;
         self.deployment(&tenant, &name)?
-            .ok_or_else(|| StoreError::Storage(format!("deployment `{name}` vanished")))
+            .ok_or(StoreError::DeploymentVanished(name))
     }
 }
 

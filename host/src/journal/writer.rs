@@ -16,7 +16,7 @@ use redb::{Database, Durability, ReadableDatabase, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::apply::{Effects, Op, Tables, apply};
-use super::error::WriteError;
+use super::error::{Halt, StorageFailure, WriteError};
 use super::log_file::LogFile;
 use super::log_record::{self, Stamped};
 use super::options::{MAX_BATCH, StoreOptions};
@@ -121,8 +121,8 @@ fn failed(err: &WriteError, n: usize) -> Results {
     (0..n).map(|_| Err(err.clone())).collect()
 }
 
-fn storage(e: impl std::fmt::Display) -> WriteError {
-    WriteError::Storage(e.to_string())
+fn storage(e: impl Into<StorageFailure>) -> WriteError {
+    WriteError::Storage(Arc::new(e.into()))
 }
 
 /// The log sequence number of the last batch `db` applied.
@@ -193,7 +193,7 @@ struct Batches {
     checkpoint_every: Duration,
     last_checkpoint: Instant,
     /// Why the writer stopped taking writes, if it did.
-    halted: Option<String>,
+    halted: Option<Arc<Halt>>,
 }
 
 impl Batches {
@@ -280,27 +280,28 @@ impl Batches {
                     Err(err) => {
                         return match wal.cancel() {
                             Ok(()) => Err(err),
-                            Err(cancel) => Err(self.halt(format!(
-                                "a logged batch did not apply ({err}) and could not be taken \
-                                 back from the log: {cancel}"
-                            ))),
+                            Err(cancel) => Err(self.halt(
+                                "a logged batch did not apply and could not be taken back from \
+                                 the log",
+                                Some(cancel.into()),
+                            )),
                         };
                     }
                 };
                 // After a failed sync the page cache cannot be trusted (the record may or may
                 // not reach the disk): stop, and let the next start replay what the log holds.
                 if let Err(err) = wal.sync() {
-                    return Err(self.halt(format!("the log did not sync: {err}")));
+                    return Err(self.halt("the log did not sync", Some(err.into())));
                 }
                 let logged = applying.duration_since(writing) + started.elapsed();
                 // Durable in the log: the entries become readable, then the rest of the batch.
                 self.recent.publish(&mut staged);
                 if let Err(err) = txn.commit() {
-                    return Err(self.halt(format!("a logged batch did not commit: {err}")));
+                    return Err(self.halt("a logged batch did not commit", Some(err.into())));
                 }
                 (results, logged)
             }
-            (true, None) => return Err(self.halt("the log is gone".into())),
+            (true, None) => return Err(self.halt("the log is gone", None)),
             (false, _) => {
                 let (mut txn, results, _) = applied?;
                 // A checkpoint. Quick repair implies two-phase commit: a crash never leaves a
@@ -310,7 +311,7 @@ impl Batches {
                 // doubt: stop, and let the next start recover from the last durable commit and
                 // the log, which still holds every batch since.
                 if let Err(err) = txn.commit() {
-                    return Err(self.halt(format!("a checkpoint did not commit: {err}")));
+                    return Err(self.halt("a checkpoint did not commit", Some(err.into())));
                 }
                 self.recent.clear();
                 self.last_checkpoint = Instant::now();
@@ -371,7 +372,7 @@ impl Batches {
                 let mut effects = Effects::default();
                 Ok(apply(&mut tables, &req.op, req.at_ms, &mut effects)?.map(|()| effects))
             })
-            .collect::<Result<Vec<_>, redb::Error>>()
+            .collect::<Result<Vec<_>, StorageFailure>>()
             .map_err(storage)?;
         let staged = tables.take_staged();
         drop(tables);
@@ -383,8 +384,10 @@ impl Batches {
         Ok((txn, results, staged))
     }
 
-    /// Stops taking writes after `why`; returns the error every later write gets.
-    fn halt(&mut self, why: String) -> WriteError {
+    /// Stops taking writes after `what` (caused by `source`); returns the error every later
+    /// write gets.
+    fn halt(&mut self, what: &'static str, source: Option<StorageFailure>) -> WriteError {
+        let why = Arc::new(Halt { what, source });
         tracing::error!("journal halted: {why}");
         if self.halted.is_none() {
             // Closing a redb database flushes its non-durable commits and marks the file
