@@ -68,11 +68,24 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         db_path.display()
     );
 
+    let halted = {
+        let store = scheduler.store().clone();
+        async move { store.halted().await }
+    };
     let api = tokio::spawn(crate::api::serve(listener, scheduler));
-    shutdown_signal().await;
-    tracing::info!("stopping; unfinished invocations resume at next start");
-    api.abort();
-    Ok(())
+    tokio::select! {
+        () = shutdown_signal() => {
+            tracing::info!("stopping; unfinished invocations resume at next start");
+            api.abort();
+            Ok(())
+        }
+        why = halted => {
+            // Every write is refused from now on: stop, so that a supervisor restarts the
+            // host and the restart recovers every acknowledged write from the log.
+            api.abort();
+            anyhow::bail!("the journal halted ({why}); restart the host to recover")
+        }
+    }
 }
 
 async fn shutdown_signal() {

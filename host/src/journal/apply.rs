@@ -223,8 +223,38 @@ pub(super) fn apply(t: &mut Tables<'_>, op: &Op, at_ms: u64, effects: &mut Effec
             create,
         } => {
             if let Some(record) = create {
+                // Everything that could refuse the step is checked before the record is
+                // written: a refused op writes nothing.
+                let id = record.id.to_string();
+                if record.tenant != *tenant || record.id.0 != *invocation {
+                    return refuse(WriteError::NotAllowed {
+                        invocation: id,
+                        why: "a step creates only its own invocation",
+                    });
+                }
+                if !matches!(
+                    record.state,
+                    InvocationState::Pending | InvocationState::Running
+                ) {
+                    return refuse(WriteError::NotAllowed {
+                        invocation: id,
+                        why: "an invocation created with a step must be pending or running",
+                    });
+                }
                 if read_record(t, &record.tenant, record.id.0)?.is_some() {
-                    return refuse(WriteError::InvocationExists(record.id.to_string()));
+                    return refuse(WriteError::InvocationExists(id));
+                }
+                if t.step_exists((record.id.0, *seq))? {
+                    return refuse(WriteError::StepTaken {
+                        invocation: id,
+                        seq: *seq,
+                    });
+                }
+                if let StepEffect::CreateChild(child) = effect
+                    && (child.id == record.id
+                        || read_record(t, &child.tenant, child.id.0)?.is_some())
+                {
+                    return refuse(WriteError::InvocationExists(child.id.to_string()));
                 }
                 put_record(t, record, None, effects)?;
             }

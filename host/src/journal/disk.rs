@@ -37,14 +37,7 @@ impl Disk {
                     let _ = std::fs::remove_file(&creating);
                     drop(builder.create(&creating)?);
                     std::fs::rename(&creating, path)?;
-                    if let Some(dir) = path.parent() {
-                        let dir = if dir.as_os_str().is_empty() {
-                            Path::new(".")
-                        } else {
-                            dir
-                        };
-                        File::open(dir)?.sync_all()?;
-                    }
+                    sync_dir(path)?;
                 }
                 Ok(builder.create(path)?)
             }
@@ -66,7 +59,8 @@ impl Disk {
         match self {
             Disk::Files(path) => {
                 let path = log_path(path);
-                if !create && !path.exists() {
+                let existed = path.exists();
+                if !create && !existed {
                     return Ok(None);
                 }
                 let file = std::fs::OpenOptions::new()
@@ -74,7 +68,11 @@ impl Disk {
                     .write(true)
                     .create(true)
                     .truncate(false)
-                    .open(path)?;
+                    .open(&path)?;
+                // A new file's name is durable once its directory is synced.
+                if !existed {
+                    sync_dir(&path)?;
+                }
                 Ok(Some(Box::new(file)))
             }
             #[cfg(test)]
@@ -89,6 +87,15 @@ impl Disk {
             #[cfg(test)]
             Disk::Simulated(_) => "a simulated disk".to_string(),
         }
+    }
+}
+
+/// Syncs the directory holding `path`, so that a file created or renamed in it is there
+/// after a crash.
+fn sync_dir(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => File::open(".")?.sync_all(),
     }
 }
 

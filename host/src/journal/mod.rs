@@ -41,7 +41,7 @@ pub use codec::DecodeError;
 pub use deferred::Deferred;
 pub use digest::{Level, Request as CanonicalRequest};
 pub use entry::{Outcome, StepEntry, StepKind};
-pub use error::{StoreError, WriteError};
+pub use error::{Halt, StorageFailure, StoreError, WriteError};
 pub use http::{HttpError, HttpOutcome, HttpResponse};
 pub use options::{DEFAULT_CACHE_BYTES, StoreOptions};
 pub use policy::{StoredFunctionPolicy, StoredPolicy, StoredRetry};

@@ -85,6 +85,12 @@ impl Store {
         Ok(Store { db, recent, writer })
     }
 
+    /// Waits until the journal halts after a storage failure (it then refuses every write
+    /// until the host restarts); returns why.
+    pub async fn halted(&self) -> std::sync::Arc<super::error::Halt> {
+        self.writer.halted().await
+    }
+
     fn read<K: redb::Key + 'static, R>(
         &self,
         table: TableDefinition<K, &'static [u8]>,

@@ -44,6 +44,8 @@ struct Request {
 #[derive(Clone)]
 pub(super) struct Writer {
     tx: Sender<Request>,
+    /// Why the writer halted, once it has.
+    halted: tokio::sync::watch::Receiver<Option<Arc<Halt>>>,
     _thread: Arc<JoinOnDrop>,
 }
 
@@ -80,6 +82,7 @@ impl Writer {
         };
         let (tx, rx) = channel();
         let max_batch = options.max_batch.clamp(1, MAX_BATCH);
+        let (halted_tx, halted) = tokio::sync::watch::channel(None);
         let mut batches = Batches {
             db,
             recent,
@@ -88,6 +91,7 @@ impl Writer {
             checkpoint_every: options.checkpoint_every,
             last_checkpoint: Instant::now(),
             halted: None,
+            halted_tx,
         };
         let handle = std::thread::Builder::new()
             .name("journal-writer".into())
@@ -95,8 +99,23 @@ impl Writer {
             .map_err(storage)?;
         Ok(Writer {
             tx,
+            halted,
             _thread: Arc::new(JoinOnDrop(Some(handle))),
         })
+    }
+
+    /// Waits until the writer halts; returns why.
+    pub async fn halted(&self) -> Arc<Halt> {
+        let mut halted = self.halted.clone();
+        loop {
+            if let Some(why) = halted.borrow_and_update().clone() {
+                return why;
+            }
+            if halted.changed().await.is_err() {
+                // The writer is gone without halting: nothing more will happen.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Submits `op`, made now, and waits until it is durable (or refused); returns what it
@@ -108,11 +127,21 @@ impl Writer {
     /// Submits `op`, made at `at_ms` (ms since the Unix epoch), and waits until it is durable
     /// (or refused); returns what it caused.
     pub async fn submit_at(&self, op: Op, at_ms: u64) -> Result<Effects, WriteError> {
+        self.send_at(op, at_ms)?.await
+    }
+
+    /// Sends `op`, made at `at_ms`, to the writer now; the returned future resolves when it
+    /// is durable (or refused). Ops sent one after another are applied in that order.
+    pub fn send_at(
+        &self,
+        op: Op,
+        at_ms: u64,
+    ) -> Result<impl Future<Output = Result<Effects, WriteError>> + use<>, WriteError> {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Request { op, at_ms, ack })
             .map_err(|_| WriteError::Closed)?;
-        done.await.map_err(|_| WriteError::Closed)?
+        Ok(async move { done.await.map_err(|_| WriteError::Closed)? })
     }
 }
 
@@ -194,6 +223,8 @@ struct Batches {
     last_checkpoint: Instant,
     /// Why the writer stopped taking writes, if it did.
     halted: Option<Arc<Halt>>,
+    /// Tells the store's users that the writer halted.
+    halted_tx: tokio::sync::watch::Sender<Option<Arc<Halt>>>,
 }
 
 impl Batches {
@@ -276,10 +307,11 @@ impl Batches {
                     Ok(applied) => applied,
                     // The record is written and may reach the disk, where the next start
                     // would replay it (and fail the same way, if the error is in the data):
-                    // it is taken back, and the batch fails alone.
+                    // it is taken back, and the batch fails alone — unless redb itself
+                    // failed, which it does not recover from.
                     Err(err) => {
                         return match wal.cancel() {
-                            Ok(()) => Err(err),
+                            Ok(()) => Err(self.halt_on_io(err)),
                             Err(cancel) => Err(self.halt(
                                 "a logged batch did not apply and could not be taken back from \
                                  the log",
@@ -303,7 +335,7 @@ impl Batches {
             }
             (true, None) => return Err(self.halt("the log is gone", None)),
             (false, _) => {
-                let (mut txn, results, _) = applied?;
+                let (mut txn, results, _) = applied.map_err(|err| self.halt_on_io(err))?;
                 // A checkpoint. Quick repair implies two-phase commit: a crash never leaves a
                 // torn commit, and reopening after SIGKILL does not have to walk the whole file.
                 txn.set_quick_repair(true);
@@ -384,6 +416,20 @@ impl Batches {
         Ok((txn, results, staged))
     }
 
+    /// `err` if the data was at fault (a stored value that does not decode: the batch fails
+    /// alone); otherwise (redb or a file failed, e.g. a full disk) the writer halts: redb
+    /// refuses every later transaction after an I/O error, and closing it could make its
+    /// non-durable commits durable without their journal entries.
+    fn halt_on_io(&mut self, err: WriteError) -> WriteError {
+        match err {
+            WriteError::Storage(failure) if !matches!(*failure, StorageFailure::Corrupt(_)) => {
+                let source = Arc::try_unwrap(failure).ok();
+                self.halt("a batch did not apply", source)
+            }
+            other => other,
+        }
+    }
+
     /// Stops taking writes after `what` (caused by `source`); returns the error every later
     /// write gets.
     fn halt(&mut self, what: &'static str, source: Option<StorageFailure>) -> WriteError {
@@ -398,6 +444,7 @@ impl Batches {
             std::mem::forget(Arc::clone(&self.db));
         }
         self.halted = Some(why.clone());
+        self.halted_tx.send_replace(Some(why.clone()));
         WriteError::Halted(why)
     }
 }

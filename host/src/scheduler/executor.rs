@@ -187,7 +187,9 @@ fn retry_or_fail(
     let runs = record.retries + 1;
     let wait = policy.backoff(runs, None);
     let next_ms = now + wait.as_millis() as u64;
-    if runs >= policy.max_attempts || next_ms > record.created_at_ms + policy.deadline_ms {
+    if runs >= policy.max_attempts
+        || next_ms > record.created_at_ms.saturating_add(policy.deadline_ms)
+    {
         let failure = Failure {
             message: format!("{} (after {runs} runs)", failure.message),
             ..failure
