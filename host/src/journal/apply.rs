@@ -222,43 +222,8 @@ pub(super) fn apply(t: &mut Tables<'_>, op: &Op, at_ms: u64, effects: &mut Effec
             effect,
             create,
         } => {
-            if let Some(record) = create {
-                // Everything that could refuse the step is checked before the record is
-                // written: a refused op writes nothing.
-                let id = record.id.to_string();
-                if record.tenant != *tenant || record.id.0 != *invocation {
-                    return refuse(WriteError::NotAllowed {
-                        invocation: id,
-                        why: "a step creates only its own invocation",
-                    });
-                }
-                if !matches!(
-                    record.state,
-                    InvocationState::Pending | InvocationState::Running
-                ) {
-                    return refuse(WriteError::NotAllowed {
-                        invocation: id,
-                        why: "an invocation created with a step must be pending or running",
-                    });
-                }
-                if read_record(t, &record.tenant, record.id.0)?.is_some() {
-                    return refuse(WriteError::InvocationExists(id));
-                }
-                if t.step_exists((record.id.0, *seq))? {
-                    return refuse(WriteError::StepTaken {
-                        invocation: id,
-                        seq: *seq,
-                    });
-                }
-                if let StepEffect::CreateChild(child) = effect
-                    && (child.id == record.id
-                        || read_record(t, &child.tenant, child.id.0)?.is_some())
-                {
-                    return refuse(WriteError::InvocationExists(child.id.to_string()));
-                }
-                put_record(t, record, None, effects)?;
-            }
-            append_step(t, tenant, *invocation, *seq, entry, effect, effects)
+            let create = create.as_deref();
+            append_step(t, tenant, *invocation, *seq, entry, effect, create, effects)
         }
         Op::PutInvocation { record, create } => {
             let old = read_record(t, &record.tenant, record.id.0)?;
@@ -379,6 +344,10 @@ pub(super) fn apply(t: &mut Tables<'_>, op: &Op, at_ms: u64, effects: &mut Effec
     }
 }
 
+/// Appends step `seq` of `invocation` with what it entails, first creating the invocation
+/// from `create` if given. Everything that could refuse the op is checked before anything
+/// is written: a refused op writes nothing.
+#[allow(clippy::too_many_arguments)]
 fn append_step(
     t: &mut Tables<'_>,
     tenant: &str,
@@ -386,11 +355,36 @@ fn append_step(
     seq: u32,
     entry: &[u8],
     effect: &StepEffect,
+    create: Option<&InvocationRecord>,
     effects: &mut Effects,
 ) -> Applied {
-    // Only a pending or running invocation takes steps: a cancelled one never takes another.
-    if t.runnable.get((tenant, invocation))?.is_none() {
-        return refuse(WriteError::NotRunning(id_text(invocation)));
+    match create {
+        Some(record) => {
+            let id = record.id.to_string();
+            if record.tenant != tenant || record.id.0 != invocation {
+                return refuse(WriteError::NotAllowed {
+                    invocation: id,
+                    why: "a step creates only its own invocation",
+                });
+            }
+            if !matches!(
+                record.state,
+                InvocationState::Pending | InvocationState::Running
+            ) {
+                return refuse(WriteError::NotAllowed {
+                    invocation: id,
+                    why: "an invocation created with a step must be pending or running",
+                });
+            }
+            if read_record(t, tenant, invocation)?.is_some() {
+                return refuse(WriteError::InvocationExists(id));
+            }
+        }
+        // Only a pending or running invocation takes steps: a cancelled one never takes another.
+        None if t.runnable.get((tenant, invocation))?.is_none() => {
+            return refuse(WriteError::NotRunning(id_text(invocation)));
+        }
+        None => {}
     }
     if t.step_exists((invocation, seq))? {
         return refuse(WriteError::StepTaken {
@@ -398,12 +392,17 @@ fn append_step(
             seq,
         });
     }
+    if let StepEffect::CreateChild(child) = effect
+        && (child.id.0 == invocation || read_record(t, &child.tenant, child.id.0)?.is_some())
+    {
+        return refuse(WriteError::InvocationExists(child.id.to_string()));
+    }
+    if let Some(record) = create {
+        put_record(t, record, None, effects)?;
+    }
     match effect {
         StepEffect::None => {}
         StepEffect::CreateChild(child) => {
-            if read_record(t, &child.tenant, child.id.0)?.is_some() {
-                return refuse(WriteError::InvocationExists(child.id.to_string()));
-            }
             put_record(t, child, None, effects)?;
             t.children
                 .insert((tenant, invocation, child.id.0), child.detached)?;

@@ -26,15 +26,13 @@ where
     for<'a> K::SelfType<'a>: Debug,
     for<'a> V::SelfType<'a>: Debug,
 {
-    let table = txn.open_table(table).expect("open a table");
-    table
-        .iter()
-        .expect("iterate a table")
-        .map(|row| {
-            let (k, v) = row.expect("read a row");
-            format!("{:?} = {:?}", k.value(), v.value())
-        })
-        .collect()
+    let mut out = Vec::new();
+    each(txn, table, |k, v| {
+        out.push(format!("{k:?} = {v:?}"));
+        Ok(())
+    })
+    .expect("read a table");
+    out
 }
 
 impl Store {
@@ -43,11 +41,11 @@ impl Store {
         let recent = self.recent.all();
         let txn = self.db.begin_read().expect("a read transaction");
         let mut journal: BTreeMap<(u128, u32), Vec<u8>> = BTreeMap::new();
-        let table = txn.open_table(JOURNAL).expect("journal");
-        for row in table.iter().expect("iterate") {
-            let (k, v) = row.expect("row");
-            journal.insert(k.value(), v.value().to_vec());
-        }
+        each(&txn, JOURNAL, |key, entry| {
+            journal.insert(key, entry.to_vec());
+            Ok(())
+        })
+        .expect("read the journal");
         journal.extend(recent);
         let mut dump = Dump::new();
         dump.insert("components", rows(&txn, COMPONENTS));

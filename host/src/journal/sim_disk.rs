@@ -286,13 +286,11 @@ impl Volatile {
     /// The file after a power loss in which the unsynced events `kept` (indexes, in order)
     /// reached the disk, the last of them cut to `torn_sectors` sectors if given.
     pub fn image(&self, kept: &[usize], torn_sectors: Option<usize>) -> Option<Vec<u8>> {
-        let has_len = kept
-            .iter()
-            .any(|&i| matches!(self.unsynced[i], Event::SetLen { .. } | Event::Write { .. }));
-        let mut bytes = match (&self.durable, has_len) {
-            (Some(bytes), _) => bytes.clone(),
-            (None, true) => Vec::new(),
-            (None, false) => return None,
+        // Unsynced events are all writes and length changes: any of them makes the file.
+        let mut bytes = match &self.durable {
+            Some(bytes) => bytes.clone(),
+            None if kept.is_empty() => return None,
+            None => Vec::new(),
         };
         for (n, &i) in kept.iter().enumerate() {
             let torn = torn_sectors.filter(|_| n + 1 == kept.len());
@@ -339,7 +337,7 @@ impl Replayed {
             Event::Sync { file } => {
                 let f = &mut self.files[*file as usize];
                 let all: Vec<usize> = (0..f.unsynced.len()).collect();
-                f.durable = f.image(&all, None).or_else(|| f.durable.take());
+                f.durable = f.image(&all, None);
                 f.unsynced.clear();
             }
             Event::Rename { from, to } => {

@@ -90,7 +90,6 @@ impl Writer {
             lsn,
             checkpoint_every: options.checkpoint_every,
             last_checkpoint: Instant::now(),
-            halted: None,
             halted_tx,
         };
         let handle = std::thread::Builder::new()
@@ -107,15 +106,13 @@ impl Writer {
     /// Waits until the writer halts; returns why.
     pub async fn halted(&self) -> Arc<Halt> {
         let mut halted = self.halted.clone();
-        loop {
-            if let Some(why) = halted.borrow_and_update().clone() {
-                return why;
-            }
-            if halted.changed().await.is_err() {
-                // The writer is gone without halting: nothing more will happen.
-                std::future::pending::<()>().await;
-            }
+        if let Ok(why) = halted.wait_for(Option::is_some).await
+            && let Some(why) = why.clone()
+        {
+            return why;
         }
+        // The writer is gone without halting: nothing more will happen.
+        std::future::pending().await
     }
 
     /// Submits `op`, made now, and waits until it is durable (or refused); returns what it
@@ -221,9 +218,7 @@ struct Batches {
     lsn: u64,
     checkpoint_every: Duration,
     last_checkpoint: Instant,
-    /// Why the writer stopped taking writes, if it did.
-    halted: Option<Arc<Halt>>,
-    /// Tells the store's users that the writer halted.
+    /// Why the writer stopped taking writes, if it did; the store's users wait on it.
     halted_tx: tokio::sync::watch::Sender<Option<Arc<Halt>>>,
 }
 
@@ -253,8 +248,8 @@ impl Batches {
                     Err(_) => break,
                 }
             }
-            let results = match &self.halted {
-                Some(why) => failed(&WriteError::Halted(why.clone()), batch.len()),
+            let results = match self.halted() {
+                Some(why) => failed(&WriteError::Halted(why), batch.len()),
                 None => self.commit(&batch),
             };
             for (req, result) in batch.drain(..).zip(results) {
@@ -264,6 +259,11 @@ impl Batches {
         self.checkpoint_idle();
     }
 
+    /// Why the writer stopped taking writes, if it did.
+    fn halted(&self) -> Option<Arc<Halt>> {
+        self.halted_tx.borrow().clone()
+    }
+
     /// Whether batches are durable only in the log so far (a checkpoint is due when idle).
     fn log_holds_batches(&self) -> bool {
         self.wal.as_ref().is_some_and(|w| !w.is_empty())
@@ -271,7 +271,7 @@ impl Batches {
 
     /// Commits an empty batch durably if the log holds anything, so it can start over.
     fn checkpoint_idle(&mut self) {
-        if self.halted.is_none() && self.log_holds_batches() {
+        if self.halted().is_none() && self.log_holds_batches() {
             self.commit(&[]);
         }
     }
@@ -435,7 +435,7 @@ impl Batches {
     fn halt(&mut self, what: &'static str, source: Option<StorageFailure>) -> WriteError {
         let why = Arc::new(Halt { what, source });
         tracing::error!("journal halted: {why}");
-        if self.halted.is_none() {
+        if self.halted().is_none() {
             // Closing a redb database flushes its non-durable commits and marks the file
             // consistent. Those commits hold batches whose journal entries are only in the log
             // (and `recent`), and the log position they carry would make the next start skip
@@ -443,7 +443,6 @@ impl Batches {
             // so the next start recovers from the last durable commit and the log.
             std::mem::forget(Arc::clone(&self.db));
         }
-        self.halted = Some(why.clone());
         self.halted_tx.send_replace(Some(why.clone()));
         WriteError::Halted(why)
     }
