@@ -18,6 +18,7 @@ pub mod outbound;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;
+pub mod storage;
 pub mod target;
 
 /// The tenant every request belongs to until API keys arrive.

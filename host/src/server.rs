@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::host_calls::HttpClient;
-use crate::journal::{Store, StoreOptions};
 use crate::runtime::CompiledCache;
 use crate::runtime::{Components, new_engine};
 use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::storage::redb::{Store, StoreOptions};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "reprise.redb";
@@ -36,7 +36,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data)
         .with_context(|| format!("cannot create data directory {}", options.data.display()))?;
     let db_path = options.data.join(DATABASE_FILE);
-    let store = Store::open_with(&db_path, &options.store)?;
+    let store = std::sync::Arc::new(Store::open_with(&db_path, &options.store)?);
     // Executing stores, plus room for deploy-time listings.
     let slots = u32::try_from(options.scheduler.max_running)
         .unwrap_or(u32::MAX)

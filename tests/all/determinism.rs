@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use reprise::ids::InvocationId;
-use reprise::journal::Store;
+use reprise::storage::redb::Store;
+use reprise::storage::{Invocations, Journals};
 use reprise_tests::host::Host;
 use reprise_tests::probe::Probe;
 use serde_json::{Value, json};

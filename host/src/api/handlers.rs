@@ -152,7 +152,7 @@ pub async fn invocations(
             children.truncate(limit);
             children
         }
-        None => scheduler.store().invocations(tenant, keep, limit)?,
+        None => scheduler.store().invocations(tenant, &keep, limit)?,
     };
     Ok(Json(InvocationList {
         invocations: records

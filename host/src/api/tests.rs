@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use super::routes::router;
 use crate::host_calls::HttpClient;
-use crate::journal::Store;
 use crate::outbound::Destinations;
 use crate::runtime::{Components, new_engine};
 use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::storage::redb::Store;
 
 /// An id no invocation has.
 const UNKNOWN_ID: &str = "01M8A4RJXMKV1SHMKVEN0033VN";
@@ -29,7 +29,8 @@ struct Api {
 impl Api {
     fn new() -> Api {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("reprise.redb")).expect("open store");
+        let store =
+            std::sync::Arc::new(Store::open(&dir.path().join("reprise.redb")).expect("open store"));
         let engine = new_engine(None).expect("engine");
         let components = Components::new(engine, None).expect("components");
         let scheduler = Scheduler::new(

@@ -12,9 +12,9 @@ use super::{Cli, Command};
 use crate::api::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
-use crate::journal::StoreOptions;
 use crate::scheduler::SchedulerConfig;
 use crate::server::{ServeOptions, run as serve};
+use crate::storage::redb::StoreOptions;
 
 /// Longest single wait the client asks the server for.
 const WAIT_SLICE_SECS: f64 = 60.0;

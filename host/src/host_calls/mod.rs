@@ -24,7 +24,8 @@ pub use wasi::shadow_wasi_with_journal;
 use std::sync::Arc;
 
 use crate::ids::{ComponentHash, InvocationId};
-use crate::journal::{Outcome, Recorded, StepEntry, Store, StoreError};
+use crate::journal::{Outcome, Recorded, StepEntry, StoreError};
+use crate::storage::{Deferred, SharedStorage, Storage};
 
 /// Why a host call could not return to the guest (surfaces as a trap).
 #[derive(Debug, thiserror::Error)]
@@ -88,13 +89,13 @@ pub struct Running {
     /// How its HTTP calls are retried.
     pub retry: crate::outbound::RetryPolicy,
     /// Its record, if its creation is deferred to its first durable write.
-    pub deferred: Option<Arc<crate::journal::Deferred>>,
+    pub deferred: Option<Arc<Deferred>>,
 }
 
 /// What a live step may use.
 pub(crate) struct Live<'a> {
     services: &'a Services,
-    store: &'a Store,
+    store: &'a dyn Storage,
     running: &'a Running,
     seq: u32,
     last_instant: u64,
@@ -114,7 +115,7 @@ enum Mode {
     Discovery,
     /// Running an invocation: replay `recorded`, then go live.
     Run {
-        store: Store,
+        store: SharedStorage,
         recorded: Recorded,
         services: Arc<Services>,
         running: Box<Running>,
@@ -135,7 +136,7 @@ impl Steps {
     /// A cursor that replays `recorded` then appends live steps to `store`.
     pub fn run(
         running: Running,
-        store: Store,
+        store: SharedStorage,
         recorded: Recorded,
         services: Arc<Services>,
     ) -> Self {
@@ -199,7 +200,7 @@ impl Steps {
         } else {
             let live = Live {
                 services,
-                store,
+                store: &**store,
                 running,
                 seq,
                 last_instant: self.last_instant,
@@ -210,7 +211,7 @@ impl Steps {
                 (&running.deferred, request.kind())
             {
                 deferred
-                    .ensure(store)
+                    .ensure(&**store)
                     .await
                     .map_err(|source| StepError::Journal { seq, source })?;
             }

@@ -4,16 +4,13 @@ use std::sync::Arc;
 
 use super::codec::DecodeError;
 
-/// A failure of the storage under the journal: redb's, the log file's, or a stored value
+/// A failure of the storage under the journal: the backend's, a file's, or a stored value
 /// that does not decode.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageFailure {
-    /// redb failed.
+    /// The database failed (or could not be created or opened); the backend's own error.
     #[error("database: {0}")]
-    Database(#[from] redb::Error),
-    /// The database could not be created or opened.
-    #[error("database: {0}")]
-    Open(#[from] redb::DatabaseError),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Reading, writing or syncing a file (the log, or a database being created) failed.
     #[error("file: {0}")]
     File(#[from] std::io::Error),
@@ -21,24 +18,6 @@ pub enum StorageFailure {
     #[error(transparent)]
     Corrupt(#[from] DecodeError),
 }
-
-/// Every redb error converts through `redb::Error`.
-macro_rules! from_redb {
-    ($($error:ty),*) => {
-        $(impl From<$error> for StorageFailure {
-            fn from(e: $error) -> Self {
-                StorageFailure::Database(e.into())
-            }
-        })*
-    };
-}
-from_redb!(
-    redb::StorageError,
-    redb::TableError,
-    redb::TransactionError,
-    redb::CommitError,
-    redb::SetDurabilityError
-);
 
 /// Why the writer stopped taking writes.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +53,7 @@ pub enum WriteError {
         invocation: String,
         why: &'static str,
     },
-    /// redb or the log failed; nothing of the batch was committed.
+    /// The database or the log failed; nothing of the batch was committed.
     #[error("storage failure: {0}")]
     Storage(Arc<StorageFailure>),
     /// A sync or a commit failed: the writer stopped taking writes, and the next start
@@ -95,7 +74,7 @@ pub enum StoreError {
         path: String,
         source: Box<StoreError>,
     },
-    /// redb or a file failed.
+    /// The database or a file failed.
     #[error("storage failure: {0}")]
     Storage(#[from] StorageFailure),
     /// A deployment just written cannot be read back.

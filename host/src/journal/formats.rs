@@ -294,9 +294,8 @@ fn journal_entries_keep_their_bytes() {
     }
 }
 
-/// One op of every kind, with every step effect: a log record as the writer writes it.
-fn sample_ops() -> Vec<super::apply::Op> {
-    use super::apply::{Op, StepEffect};
+/// One op of every kind, with every step effect: what a log record holds.
+pub(crate) fn sample_ops() -> Vec<Op> {
     let entry = encode(&sample_entries()[0].1);
     let append = |effect, create| Op::AppendStep {
         tenant: "acme".into(),
@@ -356,39 +355,4 @@ fn sample_ops() -> Vec<super::apply::Op> {
             component: b"\0asm\x0d\0\x01\0".to_vec(),
         },
     ]
-}
-
-#[test]
-fn log_records_keep_their_bytes() {
-    use super::log_record::{self, Stamped};
-    let ops = sample_ops();
-    // Format 1: unstamped ops. It still decodes, its ops stamped with the replay's time.
-    let refs: Vec<&super::apply::Op> = ops.iter().collect();
-    let stored = pinned("v1", "log_record", &encode(&refs));
-    let back = log_record::decode(&stored, 42).expect("a format-1 log record");
-    assert_eq!(back.len(), ops.len());
-    assert!(back.iter().all(|s| s.at_ms == 42));
-    let back: Vec<&super::apply::Op> = back.iter().map(|s| &s.op).collect();
-    assert_eq!(encode(&back), stored, "a decoded record encodes the same");
-    // Format 2: each op with the time it was made.
-    let stamped = ops.iter().enumerate().map(|(i, op)| Stamped {
-        at_ms: 1_700_000_000_000 + i as u64,
-        op,
-    });
-    let stored = pinned("v2", "log_record", &log_record::encode(stamped));
-    let back = log_record::decode(&stored, 42).expect("a format-2 log record");
-    let times: Vec<u64> = back.iter().map(|s| s.at_ms).collect();
-    let expected: Vec<u64> = (0..ops.len() as u64)
-        .map(|i| 1_700_000_000_000 + i)
-        .collect();
-    assert_eq!(times, expected);
-    let again = log_record::encode(back.iter().map(|s| Stamped {
-        at_ms: s.at_ms,
-        op: &s.op,
-    }));
-    assert_eq!(again, stored, "a decoded record encodes the same");
-    assert!(matches!(
-        log_record::decode(&[9, 0], 0),
-        Err(super::DecodeError::UnknownFormat { tag: 9, .. })
-    ));
 }

@@ -21,7 +21,7 @@ pub struct Recorded {
 impl Recorded {
     /// An empty journal with room for `entries` entries of about `entry_bytes` each, so a
     /// long one is not copied as it grows.
-    pub(super) fn with_capacity(entries: usize, entry_bytes: usize) -> Self {
+    pub(crate) fn with_capacity(entries: usize, entry_bytes: usize) -> Self {
         Recorded {
             bytes: Vec::with_capacity(entries.saturating_mul(entry_bytes)),
             entries: Vec::with_capacity(entries),
@@ -30,14 +30,14 @@ impl Recorded {
     }
 
     /// Appends the encoded entry of step `seq` (entries come in sequence order).
-    pub(super) fn push(&mut self, seq: u32, entry: &[u8]) {
+    pub(crate) fn push(&mut self, seq: u32, entry: &[u8]) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(entry);
         self.entries.push((seq, start..self.bytes.len()));
     }
 
     /// The sequence number of the last entry.
-    pub(super) fn last_seq(&self) -> Option<u32> {
+    pub(crate) fn last_seq(&self) -> Option<u32> {
         self.entries.last().map(|(seq, _)| *seq)
     }
 

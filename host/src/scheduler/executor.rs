@@ -9,11 +9,12 @@ use super::Inner;
 use crate::host_calls::{InvocationCtx, Running, StepError, Steps, Suspend};
 use crate::ids::InvocationId;
 use crate::journal::{
-    AwaitMode, Awaitable, Deferred, Failure, FailureKind, InvocationRecord, InvocationState,
-    Recorded, RetryState, StoreError, WriteError,
+    AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, Recorded,
+    RetryState, StoreError, WriteError,
 };
 use crate::outbound::RetryPolicy;
 use crate::runtime::ComponentError;
+use crate::storage::Deferred;
 
 /// How one execution attempt ended.
 enum Ending {
@@ -140,7 +141,7 @@ async fn run(
             retry,
         } => {
             if let Some(deferred) = deferred {
-                deferred.ensure(&inner.store).await?;
+                deferred.ensure(&*inner.store).await?;
             }
             let effects = inner
                 .store

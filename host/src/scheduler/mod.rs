@@ -14,11 +14,10 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::host_calls::{HttpClient, Services};
 use crate::ids::{ComponentHash, InvocationId};
-use crate::journal::{
-    Deferred, Deployment, Effects, InvocationRecord, InvocationState, Store, StoreError,
-};
+use crate::journal::{Deployment, Effects, InvocationRecord, InvocationState, StoreError};
 use crate::outbound::{Destinations, Policy};
 use crate::runtime::{ComponentError, Components};
+use crate::storage::{Deferred, SharedStorage};
 
 /// Why a deployment was refused.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +101,7 @@ struct Executing {
 }
 
 struct Inner {
-    store: Store,
+    store: SharedStorage,
     components: Components,
     services: Arc<Services>,
     waiters: Mutex<HashMap<InvocationId, Vec<oneshot::Sender<()>>>>,
@@ -118,7 +117,7 @@ struct Inner {
 impl Scheduler {
     /// A scheduler over `store`, running components from `components`.
     pub fn new(
-        store: Store,
+        store: SharedStorage,
         components: Components,
         http: HttpClient,
         destinations: Destinations,
@@ -150,7 +149,7 @@ impl Scheduler {
     }
 
     /// The store.
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &SharedStorage {
         &self.inner.store
     }
 
@@ -312,7 +311,7 @@ impl Scheduler {
             (_, deferred) => {
                 let _ = tokio::time::timeout(timeout, rx).await;
                 if let Some(deferred) = deferred {
-                    deferred.ensure(&self.inner.store).await?;
+                    deferred.ensure(&*self.inner.store).await?;
                 }
                 self.inner.store.invocation(tenant, id)?
             }

@@ -10,8 +10,8 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::error::StorageFailure;
 use super::log_file::LogFile;
+use crate::journal::StorageFailure;
 
 /// Where a store's two files are.
 #[derive(Clone, Debug)]

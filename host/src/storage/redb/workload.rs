@@ -6,14 +6,15 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::apply::{Op, StepEffect};
-use super::codec::encode;
-use super::entry::{Outcome, StepEntry, StepKind};
-use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::store::Store;
-use super::waits::{AwaitMode, Awaitable};
-use super::{RetryState, StoredPolicy};
 use crate::ids::{ComponentHash, InvocationId};
+use crate::journal::codec::encode;
+use crate::journal::{AwaitMode, Awaitable};
+use crate::journal::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+use crate::journal::{Op, StepEffect};
+use crate::journal::{Outcome, StepEntry, StepKind};
+use crate::journal::{RetryState, StoredPolicy};
+use crate::storage::{Invocations, Journals, Signals, Waits};
 
 /// The signal names workloads use.
 const SIGNALS: [&str; 2] = ["a", "b"];

@@ -7,9 +7,8 @@
 
 use tokio::sync::Mutex;
 
-use super::error::StoreError;
-use super::records::InvocationRecord;
-use super::store::Store;
+use super::Invocations;
+use crate::journal::{InvocationRecord, StoreError};
 
 /// An invocation record whose creation rides on its first durable write.
 #[derive(Debug)]
@@ -47,7 +46,7 @@ impl Deferred {
     }
 
     /// Makes the record durable on its own if nothing has yet.
-    pub async fn ensure(&self, store: &Store) -> Result<(), StoreError> {
+    pub async fn ensure<S: Invocations + ?Sized>(&self, store: &S) -> Result<(), StoreError> {
         self.write_with(async |create| match create {
             Some(record) => store.create_invocation(record).await,
             None => Ok(()),

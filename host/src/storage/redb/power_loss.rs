@@ -23,14 +23,15 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::apply::Op;
 use super::disk::Disk;
-use super::error::{StoreError, WriteError};
 use super::inspect::Dump;
 use super::options::StoreOptions;
 use super::sim_disk::{Event, Fault, Replayed, SimDisk, Volatile};
 use super::store::Store;
 use super::workload::Generator;
+use crate::journal::Op;
+use crate::journal::{StoreError, WriteError};
+use crate::storage::Storage;
 
 /// What a workload's first run produced.
 struct Reference {

@@ -15,14 +15,16 @@ use std::time::{Duration, Instant};
 use redb::{Database, Durability, ReadableDatabase, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::apply::{Effects, Op, Tables, apply};
-use super::error::{Halt, StorageFailure, WriteError};
 use super::log_file::LogFile;
 use super::log_record::{self, Stamped};
 use super::options::{MAX_BATCH, StoreOptions};
 use super::recent::{Recent, Staged};
 use super::schema::META;
+use super::tables::Tables;
 use super::wal::Wal;
+use crate::journal::rules::apply;
+use crate::journal::{Effects, Op};
+use crate::journal::{Halt, StorageFailure, WriteError};
 
 /// Most journal entries kept in memory (durable in the log) before a checkpoint writes them
 /// to redb: it bounds that memory and the length of a checkpoint (about 3 µs per entry).

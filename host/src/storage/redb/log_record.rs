@@ -11,8 +11,8 @@
 
 use serde::Serialize;
 
-use super::apply::Op;
-use super::codec::{DecodeError, decode_tagged, encode_tagged};
+use crate::journal::Op;
+use crate::journal::codec::{DecodeError, decode_tagged, encode_tagged};
 
 /// The format tag of a record of stamped ops.
 const STAMPED: u8 = 2;
@@ -46,5 +46,50 @@ pub(super) fn decode(payload: &[u8], replay_ms: u64) -> Result<Vec<Stamped>, Dec
             })
             .collect()),
         _ => decode_tagged(WHAT, STAMPED, payload),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::codec;
+    use crate::journal::formats::{pinned, sample_ops};
+
+    #[test]
+    fn log_records_keep_their_bytes() {
+        let ops = sample_ops();
+        // Format 1: unstamped ops. It still decodes, its ops stamped with the replay's time.
+        let refs: Vec<&Op> = ops.iter().collect();
+        let stored = pinned("v1", "log_record", &codec::encode(&refs));
+        let back = decode(&stored, 42).expect("a format-1 log record");
+        assert_eq!(back.len(), ops.len());
+        assert!(back.iter().all(|s| s.at_ms == 42));
+        let back: Vec<&Op> = back.iter().map(|s| &s.op).collect();
+        assert_eq!(
+            codec::encode(&back),
+            stored,
+            "a decoded record encodes the same"
+        );
+        // Format 2: each op with the time it was made.
+        let stamped = ops.iter().enumerate().map(|(i, op)| Stamped {
+            at_ms: 1_700_000_000_000 + i as u64,
+            op,
+        });
+        let stored = pinned("v2", "log_record", &encode(stamped));
+        let back = decode(&stored, 42).expect("a format-2 log record");
+        let times: Vec<u64> = back.iter().map(|s| s.at_ms).collect();
+        let expected: Vec<u64> = (0..ops.len() as u64)
+            .map(|i| 1_700_000_000_000 + i)
+            .collect();
+        assert_eq!(times, expected);
+        let again = encode(back.iter().map(|s| Stamped {
+            at_ms: s.at_ms,
+            op: &s.op,
+        }));
+        assert_eq!(again, stored, "a decoded record encodes the same");
+        assert!(matches!(
+            decode(&[9, 0], 0),
+            Err(DecodeError::UnknownFormat { tag: 9, .. })
+        ));
     }
 }

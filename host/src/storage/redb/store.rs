@@ -1,26 +1,29 @@
-//! The store: opening the redb file, reads, and durable writes through the writer.
+//! The redb store: opening the file and its log, reads, and durable writes through the
+//! writer; every storage trait is implemented here.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::apply::{Effects, Op, RetryState, StepEffect};
-use super::codec::{decode, encode};
 use super::disk::Disk;
-use super::entry::StepEntry;
-use super::error::{StorageFailure, StoreError};
 use super::options::StoreOptions;
 use super::recent::Recent;
-use super::recorded::Recorded;
-use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::waits::{AwaitMode, Awaitable, WaitState};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId};
+use crate::journal::Recorded;
+use crate::journal::StepEntry;
+use crate::journal::codec::{decode, encode};
+use crate::journal::{AwaitMode, Awaitable, WaitState};
+use crate::journal::{Deployment, InvocationRecord, InvocationState};
+use crate::journal::{Effects, Op, RetryState, StepEffect};
+use crate::journal::{StorageFailure, StoreError};
+use crate::storage::{Deployments, Invocations, Journals, Signals, Storage, Waits};
 
 fn storage(e: impl Into<StorageFailure>) -> StoreError {
     StoreError::Storage(e.into())
@@ -85,12 +88,6 @@ impl Store {
         Ok(Store { db, recent, writer })
     }
 
-    /// Waits until the journal halts after a storage failure (it then refuses every write
-    /// until the host restarts); returns why.
-    pub async fn halted(&self) -> std::sync::Arc<super::error::Halt> {
-        self.writer.halted().await
-    }
-
     fn read<K: redb::Key + 'static, R>(
         &self,
         table: TableDefinition<K, &'static [u8]>,
@@ -100,9 +97,11 @@ impl Store {
         let table = txn.open_table(table).map_err(storage)?;
         f(table)
     }
+}
 
-    /// The deployment `name` of `tenant`.
-    pub fn deployment(&self, tenant: &str, name: &str) -> Result<Option<Deployment>, StoreError> {
+#[async_trait]
+impl Deployments for Store {
+    fn deployment(&self, tenant: &str, name: &str) -> Result<Option<Deployment>, StoreError> {
         self.read(DEPLOYMENTS, |t| {
             t.get((tenant, name))
                 .map_err(storage)?
@@ -111,8 +110,7 @@ impl Store {
         })
     }
 
-    /// Every deployment of `tenant`, by name.
-    pub fn deployments(&self, tenant: &str) -> Result<Vec<Deployment>, StoreError> {
+    fn deployments(&self, tenant: &str) -> Result<Vec<Deployment>, StoreError> {
         self.read(DEPLOYMENTS, |t| {
             t.range((tenant, "")..)
                 .map_err(storage)?
@@ -126,8 +124,7 @@ impl Store {
         })
     }
 
-    /// The bytes of the component with `hash`.
-    pub fn component(&self, hash: &ComponentHash) -> Result<Option<Vec<u8>>, StoreError> {
+    fn component(&self, hash: &ComponentHash) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(COMPONENTS, |t| {
             Ok(t.get(hash.0.as_slice())
                 .map_err(storage)?
@@ -135,8 +132,26 @@ impl Store {
         })
     }
 
-    /// The record of invocation `id` of `tenant`.
-    pub fn invocation(
+    async fn deploy(
+        &self,
+        deployment: Deployment,
+        component: Vec<u8>,
+    ) -> Result<Deployment, StoreError> {
+        let (tenant, name) = (deployment.tenant.clone(), deployment.name.clone());
+        self.writer
+            .submit(Op::Deploy {
+                deployment,
+                component,
+            })
+            .await?;
+        self.deployment(&tenant, &name)?
+            .ok_or(StoreError::DeploymentVanished(name))
+    }
+}
+
+#[async_trait]
+impl Invocations for Store {
+    fn invocation(
         &self,
         tenant: &str,
         id: InvocationId,
@@ -149,8 +164,7 @@ impl Store {
         })
     }
 
-    /// The records of `ids` of `tenant`, in order, read in one transaction.
-    pub fn invocations_by_id(
+    fn invocations_by_id(
         &self,
         tenant: &str,
         ids: &[InvocationId],
@@ -167,57 +181,33 @@ impl Store {
         })
     }
 
-    /// The attempts made so far by HTTP step `seq` of `id`, if it waits to be retried.
-    pub fn retry_state(
+    fn invocations(
         &self,
-        id: InvocationId,
-        seq: u32,
-    ) -> Result<Option<RetryState>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(RETRIES).map_err(storage)?;
-        Ok(table.get((id.0, seq)).map_err(storage)?.map(|v| {
-            let (attempts, first_ms) = v.value();
-            RetryState { attempts, first_ms }
-        }))
-    }
-
-    /// How many invocations are in each state, for every tenant: (tenant, state, count).
-    pub fn all_counts(&self) -> Result<Vec<(String, InvocationState, u64)>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let counts = txn.open_table(COUNTS).map_err(storage)?;
-        let mut out = Vec::new();
-        for row in counts.iter().map_err(storage)? {
-            let (key, value) = row.map_err(storage)?;
-            let (tenant, state) = key.value();
-            if let Some(state) = InvocationState::parse(state) {
-                out.push((tenant.to_string(), state, value.value()));
-            }
-        }
-        Ok(out)
-    }
-
-    /// How many invocations of `tenant` are in each state (states with none are left out).
-    pub fn counts(&self, tenant: &str) -> Result<Vec<(InvocationState, u64)>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let counts = txn.open_table(COUNTS).map_err(storage)?;
-        let mut out = Vec::new();
-        for row in counts.range((tenant, "")..).map_err(storage)? {
-            let (key, value) = row.map_err(storage)?;
-            let (owner, state) = key.value();
-            if owner != tenant {
-                break;
-            }
-            if let Some(state) = InvocationState::parse(state)
-                && value.value() > 0
+        tenant: &str,
+        keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
+        limit: usize,
+    ) -> Result<Vec<InvocationRecord>, StoreError> {
+        self.read(INVOCATIONS, |t| {
+            let mut out = Vec::new();
+            for row in t
+                .range((tenant, 0u128)..=(tenant, u128::MAX))
+                .map_err(storage)?
+                .rev()
             {
-                out.push((state, value.value()));
+                let (_, v) = row.map_err(storage)?;
+                let record: InvocationRecord = decode("invocation", v.value())?;
+                if keep(&record) {
+                    out.push(record);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
-    /// Children that `parent` of `tenant` dispatched, newest first, at most `limit`.
-    pub fn children(
+    fn children(
         &self,
         tenant: &str,
         parent: InvocationId,
@@ -241,62 +231,40 @@ impl Store {
         Ok(out)
     }
 
-    /// Invocations of `tenant` that `keep` accepts, newest first, at most `limit`.
-    pub fn invocations(
-        &self,
-        tenant: &str,
-        keep: impl Fn(&InvocationRecord) -> bool,
-        limit: usize,
-    ) -> Result<Vec<InvocationRecord>, StoreError> {
-        self.read(INVOCATIONS, |t| {
-            let mut out = Vec::new();
-            for row in t
-                .range((tenant, 0u128)..=(tenant, u128::MAX))
-                .map_err(storage)?
-                .rev()
-            {
-                let (_, v) = row.map_err(storage)?;
-                let record: InvocationRecord = decode("invocation", v.value())?;
-                if keep(&record) {
-                    out.push(record);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
+    fn counts(&self, tenant: &str) -> Result<Vec<(InvocationState, u64)>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let counts = txn.open_table(COUNTS).map_err(storage)?;
+        let mut out = Vec::new();
+        for row in counts.range((tenant, "")..).map_err(storage)? {
+            let (key, value) = row.map_err(storage)?;
+            let (owner, state) = key.value();
+            if owner != tenant {
+                break;
             }
-            Ok(out)
-        })
+            if let Some(state) = InvocationState::parse(state)
+                && value.value() > 0
+            {
+                out.push((state, value.value()));
+            }
+        }
+        Ok(out)
     }
 
-    /// Timers due at or before `now_ms`, earliest first: (due, tenant, id), at most `limit`.
-    pub fn due_timers(
-        &self,
-        now_ms: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, String, InvocationId)>, StoreError> {
+    fn all_counts(&self) -> Result<Vec<(String, InvocationState, u64)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(TIMERS).map_err(storage)?;
-        table
-            .range((0u64, 0u128)..=(now_ms, u128::MAX))
-            .map_err(storage)?
-            .take(limit)
-            .map(|row| {
-                let (k, v) = row.map_err(storage)?;
-                let (due, id) = k.value();
-                Ok((due, v.value().to_string(), InvocationId(id)))
-            })
-            .collect()
+        let counts = txn.open_table(COUNTS).map_err(storage)?;
+        let mut out = Vec::new();
+        for row in counts.iter().map_err(storage)? {
+            let (key, value) = row.map_err(storage)?;
+            let (tenant, state) = key.value();
+            if let Some(state) = InvocationState::parse(state) {
+                out.push((tenant.to_string(), state, value.value()));
+            }
+        }
+        Ok(out)
     }
 
-    /// When the earliest timer is due (ms since the Unix epoch).
-    pub fn next_timer(&self) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(TIMERS).map_err(storage)?;
-        Ok(table.first().map_err(storage)?.map(|(k, _)| k.value().0))
-    }
-
-    /// (tenant, id) of every pending or running invocation.
-    pub fn runnable_invocations(&self) -> Result<Vec<(String, InvocationId)>, StoreError> {
+    fn runnable_invocations(&self) -> Result<Vec<(String, InvocationId)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(RUNNABLE).map_err(storage)?;
         table
@@ -310,13 +278,26 @@ impl Store {
             .collect()
     }
 
-    /// The journal of invocation `id`: (sequence number, entry) in order.
-    pub fn steps(&self, id: InvocationId) -> Result<Vec<(u32, StepEntry)>, StoreError> {
-        Ok(self.recorded(id)?.decode_all()?)
+    async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError> {
+        let op = Op::PutInvocation {
+            record: Box::new(record.clone()),
+            create,
+        };
+        Ok(self.writer.submit(op).await?)
     }
 
-    /// The journal of invocation `id` as stored, to be decoded as a replay goes.
-    pub fn recorded(&self, id: InvocationId) -> Result<Recorded, StoreError> {
+    async fn cancel(&self, tenant: &str, id: InvocationId) -> Result<Effects, StoreError> {
+        let op = Op::Cancel {
+            tenant: tenant.to_string(),
+            invocation: id.0,
+        };
+        Ok(self.writer.submit(op).await?)
+    }
+}
+
+#[async_trait]
+impl Journals for Store {
+    fn recorded(&self, id: InvocationId) -> Result<Recorded, StoreError> {
         // The recent entries first: a checkpoint that moves them to redb between the two
         // reads leaves them in both (the same entries), never in neither.
         let recent = self.recent.of(id.0);
@@ -345,45 +326,16 @@ impl Store {
         Ok(recorded)
     }
 
-    /// The wait of suspended invocation `id` of `tenant`.
-    pub fn wait_state(
-        &self,
-        tenant: &str,
-        id: InvocationId,
-    ) -> Result<Option<WaitState>, StoreError> {
-        self.read(WAITS, |t| {
-            t.get((tenant, id.0))
-                .map_err(storage)?
-                .map(|v| decode("wait", v.value()).map_err(StoreError::from))
-                .transpose()
-        })
+    fn retry_state(&self, id: InvocationId, seq: u32) -> Result<Option<RetryState>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(RETRIES).map_err(storage)?;
+        Ok(table.get((id.0, seq)).map_err(storage)?.map(|v| {
+            let (attempts, first_ms) = v.value();
+            RetryState { attempts, first_ms }
+        }))
     }
 
-    /// The first `limit` signals named `name` that `id` has not received yet, in arrival order:
-    /// (arrival number, payload).
-    pub fn signals(
-        &self,
-        tenant: &str,
-        id: InvocationId,
-        name: &str,
-        limit: usize,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        self.read(SIGNALS, |t| {
-            t.range((tenant, id.0, name, 0u64)..=(tenant, id.0, name, u64::MAX))
-                .map_err(storage)?
-                .take(limit)
-                .map(|row| {
-                    let (k, v) = row.map_err(storage)?;
-                    Ok((k.value().3, v.value().to_vec()))
-                })
-                .collect()
-        })
-    }
-
-    /// Durably appends `entry` as step `seq` of `id` with what it entails (`effect`), first
-    /// creating the invocation from `create` in the same transaction if given (a deferred
-    /// creation); refused if that step exists or the invocation is not pending or running.
-    pub async fn append_step(
+    async fn append_step(
         &self,
         tenant: &str,
         id: InvocationId,
@@ -403,38 +355,45 @@ impl Store {
         self.writer.submit(op).await?;
         Ok(())
     }
+}
 
-    /// Durably creates a new invocation record.
-    pub async fn create_invocation(&self, record: &InvocationRecord) -> Result<(), StoreError> {
-        self.put(record, true).await.map(drop)
+#[async_trait]
+impl Waits for Store {
+    fn wait_state(&self, tenant: &str, id: InvocationId) -> Result<Option<WaitState>, StoreError> {
+        self.read(WAITS, |t| {
+            t.get((tenant, id.0))
+                .map_err(storage)?
+                .map(|v| decode("wait", v.value()).map_err(StoreError::from))
+                .transpose()
+        })
     }
 
-    /// Durably replaces an unfinished invocation record (and its index rows); returns the
-    /// invocations its finishing woke.
-    pub async fn update_invocation(
+    fn due_timers(
         &self,
-        record: &InvocationRecord,
-    ) -> Result<Effects, StoreError> {
-        self.put(record, false).await
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, InvocationId)>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(TIMERS).map_err(storage)?;
+        table
+            .range((0u64, 0u128)..=(now_ms, u128::MAX))
+            .map_err(storage)?
+            .take(limit)
+            .map(|row| {
+                let (k, v) = row.map_err(storage)?;
+                let (due, id) = k.value();
+                Ok((due, v.value().to_string(), InvocationId(id)))
+            })
+            .collect()
     }
 
-    /// Durably writes `record`, creating it if `create` (a deferred creation written with how
-    /// the invocation ended) and replacing the unfinished record otherwise.
-    pub async fn put(
-        &self,
-        record: &InvocationRecord,
-        create: bool,
-    ) -> Result<Effects, StoreError> {
-        let op = Op::PutInvocation {
-            record: Box::new(record.clone()),
-            create,
-        };
-        Ok(self.writer.submit(op).await?)
+    fn next_timer(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(TIMERS).map_err(storage)?;
+        Ok(table.first().map_err(storage)?.map(|(k, _)| k.value().0))
     }
 
-    /// Durably suspends `record` on `items` (its wait step is `seq`); if they already satisfy
-    /// the wait it becomes pending instead and is among the woken.
-    pub async fn suspend(
+    async fn suspend(
         &self,
         record: &InvocationRecord,
         seq: u32,
@@ -452,8 +411,7 @@ impl Store {
         Ok(self.writer.submit(op).await?)
     }
 
-    /// Durably handles the timer row (`due_ms`, `id`) falling due.
-    pub async fn timer_due(
+    async fn timer_due(
         &self,
         due_ms: u64,
         tenant: &str,
@@ -466,9 +424,30 @@ impl Store {
         };
         Ok(self.writer.submit(op).await?)
     }
+}
 
-    /// Durably delivers signal `name` with `payload` to unfinished invocation `id`.
-    pub async fn signal(
+#[async_trait]
+impl Signals for Store {
+    fn signals(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.read(SIGNALS, |t| {
+            t.range((tenant, id.0, name, 0u64)..=(tenant, id.0, name, u64::MAX))
+                .map_err(storage)?
+                .take(limit)
+                .map(|row| {
+                    let (k, v) = row.map_err(storage)?;
+                    Ok((k.value().3, v.value().to_vec()))
+                })
+                .collect()
+        })
+    }
+
+    async fn signal(
         &self,
         tenant: &str,
         id: InvocationId,
@@ -483,31 +462,12 @@ impl Store {
         };
         Ok(self.writer.submit(op).await?)
     }
+}
 
-    /// Durably cancels unfinished invocation `id` and its attached descendants.
-    pub async fn cancel(&self, tenant: &str, id: InvocationId) -> Result<Effects, StoreError> {
-        let op = Op::Cancel {
-            tenant: tenant.to_string(),
-            invocation: id.0,
-        };
-        Ok(self.writer.submit(op).await?)
-    }
-
-    /// Durably stores `component` and points `deployment` at it; returns the stored deployment.
-    pub async fn deploy(
-        &self,
-        deployment: Deployment,
-        component: Vec<u8>,
-    ) -> Result<Deployment, StoreError> {
-        let (tenant, name) = (deployment.tenant.clone(), deployment.name.clone());
-        self.writer
-            .submit(Op::Deploy {
-                deployment,
-                component,
-            })
-            .await?;
-        self.deployment(&tenant, &name)?
-            .ok_or(StoreError::DeploymentVanished(name))
+#[async_trait]
+impl Storage for Store {
+    async fn halted(&self) -> std::sync::Arc<crate::journal::Halt> {
+        self.writer.halted().await
     }
 }
 

@@ -6,14 +6,14 @@ use std::fmt::Debug;
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::codec::decode;
-use super::records::{InvocationRecord, InvocationState};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
 use super::store::Store;
-use super::waits::WaitState;
+use crate::journal::WaitState;
+use crate::journal::codec::decode;
+use crate::journal::{InvocationRecord, InvocationState};
 
 /// Every table's rows as text, by table name (the log position in `meta` left out: it is
 /// the log's bookkeeping, not state).

@@ -1,0 +1,93 @@
+//! Writes as data: every durable change is one [`Op`], applied by `rules` in a backend's
+//! transaction and recorded as is by a backend's write-ahead log, so a replay applies it again
+//! exactly.
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{Deployment, InvocationRecord};
+use super::waits::{AwaitMode, Awaitable};
+use crate::ids::InvocationId;
+
+/// One write. Ops are also what the write-ahead log records, so they replay exactly.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Op {
+    /// Append a step at `seq` of a pending or running invocation, with what it entails;
+    /// first create the invocation from `create` if its creation was deferred.
+    AppendStep {
+        tenant: String,
+        invocation: u128,
+        seq: u32,
+        #[serde(with = "super::bytes")]
+        entry: Vec<u8>,
+        effect: StepEffect,
+        create: Option<Box<InvocationRecord>>,
+    },
+    /// Create (`create`) or update an invocation record that is not suspending.
+    PutInvocation {
+        record: Box<InvocationRecord>,
+        create: bool,
+    },
+    /// Suspend a running invocation on `items` (the wait step is at `seq`), or make it
+    /// pending at once if the wait is already satisfied; `retry` keeps the attempts of the
+    /// HTTP step at `seq` that waits to be retried.
+    Suspend {
+        record: Box<InvocationRecord>,
+        seq: u32,
+        mode: AwaitMode,
+        items: Vec<Awaitable>,
+        retry: Option<RetryState>,
+    },
+    /// A timer row fell due.
+    TimerDue {
+        due_ms: u64,
+        tenant: String,
+        invocation: u128,
+    },
+    /// Deliver a signal to an unfinished invocation.
+    Signal {
+        tenant: String,
+        invocation: u128,
+        name: String,
+        #[serde(with = "super::bytes")]
+        payload: Vec<u8>,
+    },
+    /// Cancel an unfinished invocation and its attached descendants.
+    Cancel { tenant: String, invocation: u128 },
+    /// Store a component (if not stored yet) and point a deployment at it.
+    Deploy {
+        deployment: Deployment,
+        #[serde(with = "super::bytes")]
+        component: Vec<u8>,
+    },
+}
+
+/// What a step entails besides its journal entry, written in the same transaction.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum StepEffect {
+    /// Nothing.
+    None,
+    /// Create this child invocation (a dispatch).
+    CreateChild(Box<InvocationRecord>),
+    /// Remove these received signals: (name, arrival number).
+    ConsumeSignals(Vec<(String, u64)>),
+    /// Remove the kept attempts of this (HTTP) step: its outcome is final.
+    EndRetries,
+}
+
+/// The attempts of an HTTP step between two of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryState {
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the first started (ms since the Unix epoch).
+    pub first_ms: u64,
+}
+
+/// Invocations whose state an op changed besides its own target, for the scheduler to act on.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Became pending: start them.
+    pub woken: Vec<(String, InvocationId)>,
+    /// Were cancelled: stop them if they run, and tell their waiters.
+    pub cancelled: Vec<(String, InvocationId)>,
+}

@@ -1,0 +1,112 @@
+//! What the domain rules need from one write transaction, per concern: the rows a backend
+//! keeps and how to read and change them.
+//!
+//! A backend implements these over its own transaction (redb tables, SQL statements); `rules`
+//! writes every state transition against them, so the rules are the same on every backend.
+//! Reads see the transaction's own earlier writes. Every method fails only with a
+//! [`StorageFailure`], which aborts the whole batch: none of its writes may become visible.
+
+use super::error::StorageFailure;
+use super::op::RetryState;
+use super::records::{Deployment, InvocationRecord, InvocationState};
+use super::waits::WaitState;
+use crate::ids::ComponentHash;
+
+/// A row read or write: fails only when the storage does.
+pub type RowResult<T> = Result<T, StorageFailure>;
+
+/// Invocation records and the indexes that follow their state.
+pub trait InvocationRows {
+    /// The record of `id` of `tenant`.
+    fn record(&self, tenant: &str, id: u128) -> RowResult<Option<InvocationRecord>>;
+    /// Writes `record` under its tenant and id (its index rows are the rules' to keep).
+    fn put_record(&mut self, record: &InvocationRecord) -> RowResult<()>;
+    /// Whether `id` is in the runnable index (pending or running).
+    fn is_runnable(&self, tenant: &str, id: u128) -> RowResult<bool>;
+    /// Adds `id` to the runnable index, or removes it.
+    fn set_runnable(&mut self, tenant: &str, id: u128, runnable: bool) -> RowResult<()>;
+    /// How many of `tenant`'s invocations are in `state`.
+    fn count(&self, tenant: &str, state: InvocationState) -> RowResult<u64>;
+    /// Sets how many of `tenant`'s invocations are in `state`.
+    fn set_count(&mut self, tenant: &str, state: InvocationState, n: u64) -> RowResult<()>;
+    /// Records that `parent` dispatched `child`, detached or not.
+    fn add_child(
+        &mut self,
+        tenant: &str,
+        parent: u128,
+        child: u128,
+        detached: bool,
+    ) -> RowResult<()>;
+    /// The children `parent` dispatched without detaching them, oldest first.
+    fn attached_children(&self, tenant: &str, parent: u128) -> RowResult<Vec<u128>>;
+}
+
+/// Journal entries and the attempts of HTTP steps waiting to be retried.
+pub trait StepRows {
+    /// Whether step `seq` of `id` is written.
+    fn step_exists(&self, id: u128, seq: u32) -> RowResult<bool>;
+    /// Writes the encoded `entry` as step `seq` of `id`.
+    fn put_step(&mut self, id: u128, seq: u32, entry: &[u8]) -> RowResult<()>;
+    /// Keeps the attempts of HTTP step `seq` of `id`.
+    fn put_retry(&mut self, id: u128, seq: u32, retry: RetryState) -> RowResult<()>;
+    /// Removes the kept attempts of step `seq` of `id`.
+    fn remove_retry(&mut self, id: u128, seq: u32) -> RowResult<()>;
+    /// Removes the kept attempts of every step of `id`.
+    fn remove_retries(&mut self, id: u128) -> RowResult<()>;
+}
+
+/// Waits of suspended invocations, their timers, and the children they wait on.
+pub trait WaitRows {
+    /// The wait of suspended `id` of `tenant`.
+    fn wait(&self, tenant: &str, id: u128) -> RowResult<Option<WaitState>>;
+    /// Writes the wait of `id`.
+    fn put_wait(&mut self, tenant: &str, id: u128, wait: &WaitState) -> RowResult<()>;
+    /// Removes the wait of `id` (not its timers).
+    fn remove_wait(&mut self, tenant: &str, id: u128) -> RowResult<()>;
+    /// Adds a timer of `id`, due at `due_ms`.
+    fn put_timer(&mut self, due_ms: u64, id: u128, tenant: &str) -> RowResult<()>;
+    /// Removes the timer of `id` due at `due_ms`, if there is one.
+    fn remove_timer(&mut self, due_ms: u64, id: u128) -> RowResult<()>;
+    /// Records that `parent`'s wait at journal position `seq` waits on `child`.
+    fn put_awaited(&mut self, tenant: &str, child: u128, parent: u128, seq: u32) -> RowResult<()>;
+    /// Removes and returns who waits on `child`: (parent, position of its wait).
+    fn take_awaited(&mut self, tenant: &str, child: u128) -> RowResult<Option<(u128, u32)>>;
+}
+
+/// Signals kept for invocations that have not received them yet.
+pub trait SignalRows {
+    /// The arrival number the next signal `name` of `id` gets (one past the last kept).
+    fn next_signal(&self, tenant: &str, id: u128, name: &str) -> RowResult<u64>;
+    /// Keeps signal `name` of `id` with arrival number `n`.
+    fn put_signal(
+        &mut self,
+        tenant: &str,
+        id: u128,
+        name: &str,
+        n: u64,
+        payload: &[u8],
+    ) -> RowResult<()>;
+    /// Removes kept signal `name` number `n` of `id`.
+    fn remove_signal(&mut self, tenant: &str, id: u128, name: &str, n: u64) -> RowResult<()>;
+    /// Removes every signal kept for `id`.
+    fn remove_signals(&mut self, tenant: &str, id: u128) -> RowResult<()>;
+    /// Whether at least `k + 1` signals named `name` are kept for `id`.
+    fn has_signal(&self, tenant: &str, id: u128, name: &str, k: usize) -> RowResult<bool>;
+}
+
+/// Deployments and the components they point at.
+pub trait DeploymentRows {
+    /// Whether the component with `hash` is stored.
+    fn has_component(&self, hash: &ComponentHash) -> RowResult<bool>;
+    /// Stores the component with `hash`.
+    fn put_component(&mut self, hash: &ComponentHash, bytes: &[u8]) -> RowResult<()>;
+    /// The deployment `name` of `tenant`.
+    fn deployment(&self, tenant: &str, name: &str) -> RowResult<Option<Deployment>>;
+    /// Writes `deployment` under its tenant and name.
+    fn put_deployment(&mut self, deployment: &Deployment) -> RowResult<()>;
+}
+
+/// Every concern's rows: one write transaction of a backend.
+pub trait Rows: InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows {}
+
+impl<T: InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows + ?Sized> Rows for T {}

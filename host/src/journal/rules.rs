@@ -1,0 +1,457 @@
+//! What each write does, written once against the rows of any backend's transaction.
+//!
+//! Every op checks before it writes, so a refused op writes nothing. Index rows (runnable,
+//! counts, waits, timers, awaited children) follow the records in this one place, and the
+//! events that can satisfy a wait (a child finishing, a timer falling due, a signal arriving)
+//! update the waiting invocation's counters here, in the same transaction as the event itself.
+//! Applying an op never reads the clock: every time it writes is the op's own.
+
+use super::error::{StorageFailure, WriteError};
+use super::op::{Effects, Op, StepEffect};
+use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+use super::rows::{RowResult, Rows};
+use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
+use crate::ids::InvocationId;
+
+/// The result of applying one op: the outer `Err` is a storage failure that aborts the whole
+/// batch, the inner one a refusal that wrote nothing.
+pub type Applied = Result<Result<(), WriteError>, StorageFailure>;
+
+fn refuse(err: WriteError) -> Applied {
+    Ok(Err(err))
+}
+
+fn id_text(id: u128) -> String {
+    InvocationId(id).to_string()
+}
+
+/// Applies `op`, made at `at_ms` (ms since the Unix epoch), to `rows`, adding to `effects`
+/// what it caused besides its own target.
+pub fn apply<R: Rows + ?Sized>(
+    rows: &mut R,
+    op: &Op,
+    at_ms: u64,
+    effects: &mut Effects,
+) -> Applied {
+    Txn {
+        rows,
+        now_ms: at_ms,
+        effects,
+    }
+    .apply(op)
+}
+
+/// One op being applied: the rows, the op's time, and what it caused so far.
+struct Txn<'a, R: ?Sized> {
+    rows: &'a mut R,
+    /// When the op was made: every time it writes is this one.
+    now_ms: u64,
+    effects: &'a mut Effects,
+}
+
+impl<R: Rows + ?Sized> Txn<'_, R> {
+    fn apply(&mut self, op: &Op) -> Applied {
+        match op {
+            Op::AppendStep {
+                tenant,
+                invocation,
+                seq,
+                entry,
+                effect,
+                create,
+            } => self.append_step(tenant, *invocation, *seq, entry, effect, create.as_deref()),
+            Op::PutInvocation { record, create } => self.put_invocation(record, *create),
+            Op::Suspend {
+                record,
+                seq,
+                mode,
+                items,
+                retry,
+            } => match self.rows.record(&record.tenant, record.id.0)? {
+                None => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
+                Some(old) if old.state.is_terminal() => {
+                    refuse(WriteError::InvocationFinished(record.id.to_string()))
+                }
+                // Only a pending or running invocation suspends: one already suspended waits
+                // on its wait, whose rows a second one would leave behind.
+                Some(old) if old.state == InvocationState::Suspended => {
+                    refuse(WriteError::NotRunning(record.id.to_string()))
+                }
+                Some(old) => {
+                    if let Some(retry) = retry {
+                        self.rows.put_retry(record.id.0, *seq, *retry)?;
+                    }
+                    self.suspend(record, old.state, *seq, *mode, items)?;
+                    Ok(Ok(()))
+                }
+            },
+            Op::TimerDue {
+                due_ms,
+                tenant,
+                invocation,
+            } => {
+                self.rows.remove_timer(*due_ms, *invocation)?;
+                let now = self.now_ms.max(*due_ms);
+                // Every timer due by now falls due, and their rows go with them.
+                let mut fell_due = Vec::new();
+                self.update_wait(tenant, *invocation, |w| {
+                    fell_due = w.time_reached(now);
+                    !fell_due.is_empty()
+                })?;
+                for due in fell_due {
+                    self.rows.remove_timer(due, *invocation)?;
+                }
+                Ok(Ok(()))
+            }
+            Op::Signal {
+                tenant,
+                invocation,
+                name,
+                payload,
+            } => {
+                match self.rows.record(tenant, *invocation)? {
+                    None => return refuse(WriteError::NoSuchInvocation(id_text(*invocation))),
+                    Some(r) if r.state.is_terminal() => {
+                        return refuse(WriteError::InvocationFinished(id_text(*invocation)));
+                    }
+                    Some(_) => {}
+                }
+                let next = self.rows.next_signal(tenant, *invocation, name)?;
+                self.rows
+                    .put_signal(tenant, *invocation, name, next, payload)?;
+                self.update_wait(tenant, *invocation, |w| w.signal_arrived(name))?;
+                Ok(Ok(()))
+            }
+            Op::Cancel { tenant, invocation } => match self.rows.record(tenant, *invocation)? {
+                None => refuse(WriteError::NoSuchInvocation(id_text(*invocation))),
+                Some(r) if r.state.is_terminal() => {
+                    refuse(WriteError::InvocationFinished(id_text(*invocation)))
+                }
+                Some(record) => {
+                    self.cancel_tree(record)?;
+                    Ok(Ok(()))
+                }
+            },
+            Op::Deploy {
+                deployment,
+                component,
+            } => {
+                self.deploy(deployment, component)?;
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    /// Creates (`create`) or updates a record that is not suspending.
+    fn put_invocation(&mut self, record: &InvocationRecord, create: bool) -> Applied {
+        let old = self.rows.record(&record.tenant, record.id.0)?;
+        match (old, create) {
+            (Some(_), true) => refuse(WriteError::InvocationExists(record.id.to_string())),
+            (None, false) => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
+            (Some(old), false) if old.state.is_terminal() => {
+                refuse(WriteError::InvocationFinished(record.id.to_string()))
+            }
+            // The wait rows follow the state: only a suspension makes an invocation suspended,
+            // and only its wait (or its end) makes it anything else.
+            _ if record.state == InvocationState::Suspended => refuse(WriteError::NotAllowed {
+                invocation: record.id.to_string(),
+                why: "only a suspension makes an invocation suspended",
+            }),
+            (Some(old), false)
+                if old.state == InvocationState::Suspended && !record.state.is_terminal() =>
+            {
+                refuse(WriteError::NotAllowed {
+                    invocation: record.id.to_string(),
+                    why: "a suspended invocation is woken only by its wait",
+                })
+            }
+            (old, _) => {
+                self.put_record(record, old.map(|o| o.state))?;
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    /// Appends step `seq` of `invocation` with what it entails, first creating the invocation
+    /// from `create` if given. Everything that could refuse the op is checked before anything
+    /// is written: a refused op writes nothing.
+    fn append_step(
+        &mut self,
+        tenant: &str,
+        invocation: u128,
+        seq: u32,
+        entry: &[u8],
+        effect: &StepEffect,
+        create: Option<&InvocationRecord>,
+    ) -> Applied {
+        match create {
+            Some(record) => {
+                let id = record.id.to_string();
+                if record.tenant != tenant || record.id.0 != invocation {
+                    return refuse(WriteError::NotAllowed {
+                        invocation: id,
+                        why: "a step creates only its own invocation",
+                    });
+                }
+                if !matches!(
+                    record.state,
+                    InvocationState::Pending | InvocationState::Running
+                ) {
+                    return refuse(WriteError::NotAllowed {
+                        invocation: id,
+                        why: "an invocation created with a step must be pending or running",
+                    });
+                }
+                if self.rows.record(tenant, invocation)?.is_some() {
+                    return refuse(WriteError::InvocationExists(id));
+                }
+            }
+            // Only a pending or running invocation takes steps: a cancelled one never takes
+            // another.
+            None if !self.rows.is_runnable(tenant, invocation)? => {
+                return refuse(WriteError::NotRunning(id_text(invocation)));
+            }
+            None => {}
+        }
+        if self.rows.step_exists(invocation, seq)? {
+            return refuse(WriteError::StepTaken {
+                invocation: id_text(invocation),
+                seq,
+            });
+        }
+        if let StepEffect::CreateChild(child) = effect
+            && (child.id.0 == invocation || self.rows.record(&child.tenant, child.id.0)?.is_some())
+        {
+            return refuse(WriteError::InvocationExists(child.id.to_string()));
+        }
+        if let Some(record) = create {
+            self.put_record(record, None)?;
+        }
+        match effect {
+            StepEffect::None => {}
+            StepEffect::CreateChild(child) => {
+                self.put_record(child, None)?;
+                self.rows
+                    .add_child(tenant, invocation, child.id.0, child.detached)?;
+            }
+            StepEffect::ConsumeSignals(consumed) => {
+                for (name, n) in consumed {
+                    self.rows.remove_signal(tenant, invocation, name, *n)?;
+                }
+            }
+            StepEffect::EndRetries => self.rows.remove_retry(invocation, seq)?,
+        }
+        self.rows.put_step(invocation, seq, entry)?;
+        Ok(Ok(()))
+    }
+
+    /// Writes `record` (which was in state `old`) and the rows that follow its state;
+    /// finishing resolves its parent's wait.
+    fn put_record(
+        &mut self,
+        record: &InvocationRecord,
+        old: Option<InvocationState>,
+    ) -> RowResult<()> {
+        let tenant = record.tenant.as_str();
+        if old != Some(record.state) {
+            if let Some(old) = old {
+                let n = self.rows.count(tenant, old)?;
+                self.rows.set_count(tenant, old, n.saturating_sub(1))?;
+            }
+            let n = self.rows.count(tenant, record.state)?;
+            self.rows.set_count(tenant, record.state, n + 1)?;
+        }
+        self.rows.put_record(record)?;
+        let runnable = matches!(
+            record.state,
+            InvocationState::Pending | InvocationState::Running
+        );
+        self.rows.set_runnable(tenant, record.id.0, runnable)?;
+        if record.state.is_terminal() {
+            self.finished(record)?;
+        }
+        Ok(())
+    }
+
+    /// What follows from `record` finishing: its own wait, attempts and signals go, its
+    /// parent may wake.
+    fn finished(&mut self, record: &InvocationRecord) -> RowResult<()> {
+        let (tenant, id) = (record.tenant.as_str(), record.id.0);
+        self.remove_wait(tenant, id)?;
+        self.rows.remove_retries(id)?;
+        self.rows.remove_signals(tenant, id)?;
+        let Some(parent) = record.parent else {
+            return Ok(());
+        };
+        let Some((parent_id, seq)) = self.rows.take_awaited(tenant, id)? else {
+            return Ok(());
+        };
+        debug_assert_eq!(parent_id, parent.0);
+        let ok = record.state == InvocationState::Completed;
+        self.update_wait(tenant, parent_id, |w| {
+            w.seq == seq && {
+                w.child_finished(ok);
+                true
+            }
+        })
+    }
+
+    /// Applies `event` to the wait of `id`, if it is suspended; wakes it when satisfied.
+    /// `event` returns whether it changed the wait.
+    fn update_wait(
+        &mut self,
+        tenant: &str,
+        id: u128,
+        event: impl FnOnce(&mut WaitState) -> bool,
+    ) -> RowResult<()> {
+        let Some(mut wait) = self.rows.wait(tenant, id)? else {
+            return Ok(());
+        };
+        if !event(&mut wait) {
+            return Ok(());
+        }
+        if wait.satisfied() {
+            self.wake(tenant, id)
+        } else {
+            self.rows.put_wait(tenant, id, &wait)
+        }
+    }
+
+    /// Removes the wait of `id` and its timer rows.
+    fn remove_wait(&mut self, tenant: &str, id: u128) -> RowResult<()> {
+        if let Some(wait) = self.rows.wait(tenant, id)? {
+            self.rows.remove_wait(tenant, id)?;
+            for due in &wait.timers {
+                self.rows.remove_timer(*due, id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes suspended invocation `id` pending again.
+    fn wake(&mut self, tenant: &str, id: u128) -> RowResult<()> {
+        self.remove_wait(tenant, id)?;
+        let Some(mut record) = self.rows.record(tenant, id)? else {
+            return Ok(());
+        };
+        if record.state != InvocationState::Suspended {
+            return Ok(());
+        }
+        record.state = InvocationState::Pending;
+        record.updated_at_ms = self.now_ms;
+        self.put_record(&record, Some(InvocationState::Suspended))?;
+        self.effects.woken.push((record.tenant, record.id));
+        Ok(())
+    }
+
+    /// Suspends `record` on `items`, counting what has already happened; if that satisfies
+    /// the wait the invocation becomes pending instead (and is reported woken).
+    fn suspend(
+        &mut self,
+        record: &InvocationRecord,
+        old: InvocationState,
+        seq: u32,
+        mode: AwaitMode,
+        items: &[Awaitable],
+    ) -> RowResult<()> {
+        let (tenant, id) = (record.tenant.as_str(), record.id.0);
+        let now = self.now_ms;
+        let resolved = {
+            let rows = &*self.rows;
+            // A child counts by its record's state (a missing one as failed), the k-th signal
+            // item of a name by the k-th kept signal of that name: the journal's one set of
+            // rules.
+            let child = |child: InvocationId| -> RowResult<Resolution<()>> {
+                let state = rows
+                    .record(tenant, child.0)?
+                    .map_or(InvocationState::Failed, |r| r.state);
+                Ok(match state {
+                    InvocationState::Completed => Some(Ok(())),
+                    state if state.is_terminal() => Some(Err(())),
+                    _ => None,
+                })
+            };
+            let signal = |name: &str, k: usize| -> RowResult<Option<()>> {
+                Ok(rows.has_signal(tenant, id, name, k)?.then_some(()))
+            };
+            waits::resolve(items, now, child, signal, || ())?
+        };
+        let wait = WaitState::new(seq, mode, items, &resolved);
+        let pending_children: Vec<u128> = items
+            .iter()
+            .zip(&resolved)
+            .filter_map(|(item, resolution)| match (item, resolution) {
+                (Awaitable::Child(child), None) => Some(child.0),
+                _ => None,
+            })
+            .collect();
+        let mut record = record.clone();
+        record.updated_at_ms = now;
+        if wait.satisfied() {
+            record.state = InvocationState::Pending;
+            self.put_record(&record, Some(old))?;
+            self.effects.woken.push((record.tenant.clone(), record.id));
+            return Ok(());
+        }
+        record.state = InvocationState::Suspended;
+        self.put_record(&record, Some(old))?;
+        for child in pending_children {
+            self.rows.put_awaited(tenant, child, id, seq)?;
+        }
+        for due in &wait.timers {
+            self.rows.put_timer(*due, id, tenant)?;
+        }
+        self.rows.put_wait(tenant, id, &wait)
+    }
+
+    /// Cancels `root` and, depth first, every unfinished child it did not detach.
+    fn cancel_tree(&mut self, root: InvocationRecord) -> RowResult<()> {
+        let now = self.now_ms;
+        let root_id = root.id;
+        let mut stack = vec![root];
+        while let Some(mut record) = stack.pop() {
+            let message = if record.id == root_id {
+                "cancelled".to_string()
+            } else {
+                format!("cancelled with its parent {root_id}")
+            };
+            record.failure = Some(Failure {
+                kind: FailureKind::Cancelled,
+                message,
+            });
+            let old = record.state;
+            record.finish(InvocationState::Cancelled, now);
+            self.put_record(&record, Some(old))?;
+            self.effects
+                .cancelled
+                .push((record.tenant.clone(), record.id));
+            let tenant = record.tenant.as_str();
+            for child in self.rows.attached_children(tenant, record.id.0)? {
+                if let Some(child) = self.rows.record(tenant, child)?
+                    && !child.state.is_terminal()
+                {
+                    stack.push(child);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the component (if new) and writes `deployment` as the next version of its name.
+    fn deploy(&mut self, deployment: &Deployment, component: &[u8]) -> RowResult<()> {
+        let hash = &deployment.component;
+        if !self.rows.has_component(hash)? {
+            self.rows.put_component(hash, component)?;
+        }
+        // A stored deployment that no longer decodes is replaced, as if it were not there.
+        let previous = match self.rows.deployment(&deployment.tenant, &deployment.name) {
+            Ok(previous) => previous.map_or(0, |d| d.version),
+            Err(StorageFailure::Corrupt(_)) => 0,
+            Err(e) => return Err(e),
+        };
+        self.rows.put_deployment(&Deployment {
+            version: previous + 1,
+            ..deployment.clone()
+        })
+    }
+}

@@ -1,0 +1,67 @@
+//! Invocation records, their per-state counts, and the parent-child links between them.
+
+use async_trait::async_trait;
+
+use crate::ids::InvocationId;
+use crate::journal::{Effects, InvocationRecord, InvocationState, StoreError};
+
+/// Stores invocation records.
+#[async_trait]
+pub trait Invocations: Send + Sync {
+    /// The record of invocation `id` of `tenant`.
+    fn invocation(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+    ) -> Result<Option<InvocationRecord>, StoreError>;
+
+    /// The records of `ids` of `tenant`, in order, read at one point in time.
+    fn invocations_by_id(
+        &self,
+        tenant: &str,
+        ids: &[InvocationId],
+    ) -> Result<Vec<Option<InvocationRecord>>, StoreError>;
+
+    /// Invocations of `tenant` that `keep` accepts, newest first, at most `limit`.
+    fn invocations(
+        &self,
+        tenant: &str,
+        keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
+        limit: usize,
+    ) -> Result<Vec<InvocationRecord>, StoreError>;
+
+    /// Children that `parent` of `tenant` dispatched, newest first, at most `limit`.
+    fn children(
+        &self,
+        tenant: &str,
+        parent: InvocationId,
+        limit: usize,
+    ) -> Result<Vec<InvocationRecord>, StoreError>;
+
+    /// How many invocations of `tenant` are in each state (states with none are left out).
+    fn counts(&self, tenant: &str) -> Result<Vec<(InvocationState, u64)>, StoreError>;
+
+    /// How many invocations are in each state, for every tenant: (tenant, state, count).
+    fn all_counts(&self) -> Result<Vec<(String, InvocationState, u64)>, StoreError>;
+
+    /// (tenant, id) of every pending or running invocation: what to resume at start.
+    fn runnable_invocations(&self) -> Result<Vec<(String, InvocationId)>, StoreError>;
+
+    /// Durably writes `record`, creating it if `create` (refused if it exists) and replacing
+    /// the unfinished record otherwise; returns the invocations its finishing woke.
+    async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError>;
+
+    /// Durably cancels unfinished invocation `id` and its attached descendants.
+    async fn cancel(&self, tenant: &str, id: InvocationId) -> Result<Effects, StoreError>;
+
+    /// Durably creates a new invocation record.
+    async fn create_invocation(&self, record: &InvocationRecord) -> Result<(), StoreError> {
+        self.put(record, true).await.map(drop)
+    }
+
+    /// Durably replaces an unfinished invocation record; returns the invocations its
+    /// finishing woke.
+    async fn update_invocation(&self, record: &InvocationRecord) -> Result<Effects, StoreError> {
+        self.put(record, false).await
+    }
+}

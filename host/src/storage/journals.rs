@@ -1,0 +1,34 @@
+//! Journals: the steps of each invocation, and the attempts of HTTP steps between retries.
+
+use async_trait::async_trait;
+
+use crate::ids::InvocationId;
+use crate::journal::{InvocationRecord, Recorded, RetryState, StepEffect, StepEntry, StoreError};
+
+/// Stores journals: the steps of each invocation.
+#[async_trait]
+pub trait Journals: Send + Sync {
+    /// The journal of invocation `id` as stored, to be decoded as a replay goes.
+    fn recorded(&self, id: InvocationId) -> Result<Recorded, StoreError>;
+
+    /// The attempts made so far by HTTP step `seq` of `id`, if it waits to be retried.
+    fn retry_state(&self, id: InvocationId, seq: u32) -> Result<Option<RetryState>, StoreError>;
+
+    /// Durably appends `entry` as step `seq` of `id` with what it entails (`effect`), first
+    /// creating the invocation from `create` in the same write if given (a deferred
+    /// creation); refused if that step exists or the invocation is not pending or running.
+    async fn append_step(
+        &self,
+        tenant: &str,
+        id: InvocationId,
+        seq: u32,
+        entry: &StepEntry,
+        effect: StepEffect,
+        create: Option<&InvocationRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// The journal of invocation `id`: (sequence number, entry) in order.
+    fn steps(&self, id: InvocationId) -> Result<Vec<(u32, StepEntry)>, StoreError> {
+        Ok(self.recorded(id)?.decode_all()?)
+    }
+}

@@ -1,0 +1,40 @@
+//! The storage seam: what the scheduler, the host calls and the API need from durable
+//! storage, one trait per concern, and the backends that provide it.
+//!
+//! Reads are synchronous and see every acknowledged write. Writes are `async`: each resolves
+//! once it is durable (or refused, having written nothing), and is applied by the backend
+//! with the journal's one set of rules (`crate::journal::rules`), so every backend refuses,
+//! wakes and cascades alike. `redb` is the embedded backend; what another backend would have
+//! to implement is in docs/ARCHITECTURE.md.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+mod deferred;
+mod deployments;
+mod invocations;
+mod journals;
+pub mod redb;
+mod signals;
+mod waits;
+
+pub use deferred::Deferred;
+pub use deployments::Deployments;
+pub use invocations::Invocations;
+pub use journals::Journals;
+pub use signals::Signals;
+pub use waits::Waits;
+
+use crate::journal::Halt;
+
+/// Every concern's storage, as one node's durable state.
+#[async_trait]
+pub trait Storage: Deployments + Invocations + Journals + Waits + Signals {
+    /// Waits until the storage halts after a failure (it then refuses every write until the
+    /// host restarts); returns why.
+    async fn halted(&self) -> Arc<Halt>;
+}
+
+/// The storage a host runs on, shared by everything that reads or writes.
+pub type SharedStorage = Arc<dyn Storage>;

@@ -1,0 +1,292 @@
+//! The rows of one redb write transaction: every table a write may touch, opened once per
+//! batch, and the log-only staging of journal entries.
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::recent::{Recent, Staged, StepKey};
+use super::schema::{
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
+    SIGNALS, TIMERS, WAITS,
+};
+use crate::ids::ComponentHash;
+use crate::journal::codec::{decode, encode};
+use crate::journal::rows::{
+    DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
+};
+use crate::journal::{Deployment, InvocationRecord, InvocationState, RetryState, WaitState};
+
+/// Every table a write may touch, opened once per batch.
+pub(super) struct Tables<'txn> {
+    components: Table<'txn, &'static [u8], &'static [u8]>,
+    deployments: Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    invocations: Table<'txn, (&'static str, u128), &'static [u8]>,
+    runnable: Table<'txn, (&'static str, u128), ()>,
+    journal: Table<'txn, (u128, u32), &'static [u8]>,
+    timers: Table<'txn, (u64, u128), &'static str>,
+    waits: Table<'txn, (&'static str, u128), &'static [u8]>,
+    awaited: Table<'txn, (&'static str, u128), (u128, u32)>,
+    children: Table<'txn, (&'static str, u128, u128), bool>,
+    signals: Table<'txn, (&'static str, u128, &'static str, u64), &'static [u8]>,
+    counts: Table<'txn, (&'static str, &'static str), u64>,
+    retries: Table<'txn, (u128, u32), (u32, u64)>,
+    /// Where journal entries go: kept aside until the batch is durable (then to [`Recent`]),
+    /// or, when `None`, into the journal table.
+    staged: Option<Staged>,
+    /// Durable entries not yet in the journal table, when staging.
+    recent: Option<&'txn Recent>,
+}
+
+impl<'txn> Tables<'txn> {
+    /// Opens every table in `txn`; journal entries are written to the journal table.
+    pub fn open(txn: &'txn WriteTransaction) -> RowResult<Self> {
+        Self::open_with(txn, None)
+    }
+
+    /// Opens every table in `txn`; journal entries are kept aside (see [`Tables::take_staged`])
+    /// and checked against `recent` as well as the journal table.
+    pub fn staging(txn: &'txn WriteTransaction, recent: &'txn Recent) -> RowResult<Self> {
+        Self::open_with(txn, Some(recent))
+    }
+
+    /// The journal entries kept aside by the ops applied so far.
+    pub fn take_staged(&mut self) -> Staged {
+        self.staged.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Writes the entries of `recent` (durable in the log until now) to the journal table.
+    pub fn write_recent(&mut self, recent: &Recent) -> RowResult<()> {
+        recent.write_all(|key, entry| self.journal.insert(key, entry).map(drop))?;
+        Ok(())
+    }
+
+    fn open_with(txn: &'txn WriteTransaction, recent: Option<&'txn Recent>) -> RowResult<Self> {
+        Ok(Tables {
+            components: txn.open_table(COMPONENTS)?,
+            deployments: txn.open_table(DEPLOYMENTS)?,
+            invocations: txn.open_table(INVOCATIONS)?,
+            runnable: txn.open_table(RUNNABLE)?,
+            journal: txn.open_table(JOURNAL)?,
+            timers: txn.open_table(TIMERS)?,
+            waits: txn.open_table(WAITS)?,
+            awaited: txn.open_table(AWAITED)?,
+            children: txn.open_table(CHILDREN)?,
+            signals: txn.open_table(SIGNALS)?,
+            counts: txn.open_table(COUNTS)?,
+            retries: txn.open_table(RETRIES)?,
+            staged: recent.map(|_| Staged::new()),
+            recent,
+        })
+    }
+}
+
+/// Decodes a stored value; one that does not decode aborts the batch as corrupt.
+fn decode_stored<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> RowResult<T> {
+    Ok(decode(what, bytes)?)
+}
+
+impl InvocationRows for Tables<'_> {
+    fn record(&self, tenant: &str, id: u128) -> RowResult<Option<InvocationRecord>> {
+        let value = self.invocations.get((tenant, id))?;
+        value
+            .map(|v| decode_stored("invocation", v.value()))
+            .transpose()
+    }
+
+    fn put_record(&mut self, record: &InvocationRecord) -> RowResult<()> {
+        let key = (record.tenant.as_str(), record.id.0);
+        self.invocations.insert(key, encode(record).as_slice())?;
+        Ok(())
+    }
+
+    fn is_runnable(&self, tenant: &str, id: u128) -> RowResult<bool> {
+        Ok(self.runnable.get((tenant, id))?.is_some())
+    }
+
+    fn set_runnable(&mut self, tenant: &str, id: u128, runnable: bool) -> RowResult<()> {
+        if runnable {
+            self.runnable.insert((tenant, id), ())?;
+        } else {
+            self.runnable.remove((tenant, id))?;
+        }
+        Ok(())
+    }
+
+    fn count(&self, tenant: &str, state: InvocationState) -> RowResult<u64> {
+        let value = self.counts.get((tenant, state.as_str()))?;
+        Ok(value.map_or(0, |v| v.value()))
+    }
+
+    fn set_count(&mut self, tenant: &str, state: InvocationState, n: u64) -> RowResult<()> {
+        self.counts.insert((tenant, state.as_str()), n)?;
+        Ok(())
+    }
+
+    fn add_child(
+        &mut self,
+        tenant: &str,
+        parent: u128,
+        child: u128,
+        detached: bool,
+    ) -> RowResult<()> {
+        self.children.insert((tenant, parent, child), detached)?;
+        Ok(())
+    }
+
+    fn attached_children(&self, tenant: &str, parent: u128) -> RowResult<Vec<u128>> {
+        let mut out = Vec::new();
+        for row in self
+            .children
+            .range((tenant, parent, 0u128)..=(tenant, parent, u128::MAX))?
+        {
+            let (key, detached) = row?;
+            if !detached.value() {
+                out.push(key.value().2);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl StepRows for Tables<'_> {
+    fn step_exists(&self, id: u128, seq: u32) -> RowResult<bool> {
+        let key: StepKey = (id, seq);
+        if self.staged.as_ref().is_some_and(|s| s.contains_key(&key))
+            || self.recent.is_some_and(|r| r.contains(key))
+        {
+            return Ok(true);
+        }
+        Ok(self.journal.get(key)?.is_some())
+    }
+
+    fn put_step(&mut self, id: u128, seq: u32, entry: &[u8]) -> RowResult<()> {
+        match &mut self.staged {
+            Some(staged) => {
+                staged.insert((id, seq), entry.to_vec());
+            }
+            None => {
+                self.journal.insert((id, seq), entry)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn put_retry(&mut self, id: u128, seq: u32, retry: RetryState) -> RowResult<()> {
+        self.retries
+            .insert((id, seq), (retry.attempts, retry.first_ms))?;
+        Ok(())
+    }
+
+    fn remove_retry(&mut self, id: u128, seq: u32) -> RowResult<()> {
+        self.retries.remove((id, seq))?;
+        Ok(())
+    }
+
+    fn remove_retries(&mut self, id: u128) -> RowResult<()> {
+        self.retries
+            .retain_in((id, 0u32)..=(id, u32::MAX), |_, _| false)?;
+        Ok(())
+    }
+}
+
+impl WaitRows for Tables<'_> {
+    fn wait(&self, tenant: &str, id: u128) -> RowResult<Option<WaitState>> {
+        let value = self.waits.get((tenant, id))?;
+        value.map(|v| decode_stored("wait", v.value())).transpose()
+    }
+
+    fn put_wait(&mut self, tenant: &str, id: u128, wait: &WaitState) -> RowResult<()> {
+        self.waits.insert((tenant, id), encode(wait).as_slice())?;
+        Ok(())
+    }
+
+    fn remove_wait(&mut self, tenant: &str, id: u128) -> RowResult<()> {
+        self.waits.remove((tenant, id))?;
+        Ok(())
+    }
+
+    fn put_timer(&mut self, due_ms: u64, id: u128, tenant: &str) -> RowResult<()> {
+        self.timers.insert((due_ms, id), tenant)?;
+        Ok(())
+    }
+
+    fn remove_timer(&mut self, due_ms: u64, id: u128) -> RowResult<()> {
+        self.timers.remove((due_ms, id))?;
+        Ok(())
+    }
+
+    fn put_awaited(&mut self, tenant: &str, child: u128, parent: u128, seq: u32) -> RowResult<()> {
+        self.awaited.insert((tenant, child), (parent, seq))?;
+        Ok(())
+    }
+
+    fn take_awaited(&mut self, tenant: &str, child: u128) -> RowResult<Option<(u128, u32)>> {
+        Ok(self.awaited.remove((tenant, child))?.map(|v| v.value()))
+    }
+}
+
+impl SignalRows for Tables<'_> {
+    fn next_signal(&self, tenant: &str, id: u128, name: &str) -> RowResult<u64> {
+        let range = (tenant, id, name, 0u64)..=(tenant, id, name, u64::MAX);
+        Ok(self
+            .signals
+            .range(range)?
+            .next_back()
+            .transpose()?
+            .map_or(0, |(k, _)| k.value().3 + 1))
+    }
+
+    fn put_signal(
+        &mut self,
+        tenant: &str,
+        id: u128,
+        name: &str,
+        n: u64,
+        payload: &[u8],
+    ) -> RowResult<()> {
+        self.signals.insert((tenant, id, name, n), payload)?;
+        Ok(())
+    }
+
+    fn remove_signal(&mut self, tenant: &str, id: u128, name: &str, n: u64) -> RowResult<()> {
+        self.signals.remove((tenant, id, name, n))?;
+        Ok(())
+    }
+
+    fn remove_signals(&mut self, tenant: &str, id: u128) -> RowResult<()> {
+        self.signals.retain_in(
+            (tenant, id, "", 0u64)..=(tenant, id, "\u{10FFFF}", u64::MAX),
+            |_, _| false,
+        )?;
+        Ok(())
+    }
+
+    fn has_signal(&self, tenant: &str, id: u128, name: &str, k: usize) -> RowResult<bool> {
+        let range = (tenant, id, name, 0u64)..=(tenant, id, name, u64::MAX);
+        Ok(self.signals.range(range)?.nth(k).transpose()?.is_some())
+    }
+}
+
+impl DeploymentRows for Tables<'_> {
+    fn has_component(&self, hash: &ComponentHash) -> RowResult<bool> {
+        Ok(self.components.get(hash.0.as_slice())?.is_some())
+    }
+
+    fn put_component(&mut self, hash: &ComponentHash, bytes: &[u8]) -> RowResult<()> {
+        self.components.insert(hash.0.as_slice(), bytes)?;
+        Ok(())
+    }
+
+    fn deployment(&self, tenant: &str, name: &str) -> RowResult<Option<Deployment>> {
+        let value = self.deployments.get((tenant, name))?;
+        value
+            .map(|v| decode_stored("deployment", v.value()))
+            .transpose()
+    }
+
+    fn put_deployment(&mut self, deployment: &Deployment) -> RowResult<()> {
+        let key = (deployment.tenant.as_str(), deployment.name.as_str());
+        self.deployments
+            .insert(key, encode(deployment).as_slice())?;
+        Ok(())
+    }
+}
