@@ -76,7 +76,9 @@ impl From<DeployError> for ApiError {
             DeployError::Component(ComponentError::WrongWorld(_)) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_world", message)
             }
-            DeployError::Component(ComponentError::Host(_) | ComponentError::Missing(_)) => {
+            DeployError::Component(err)
+                if matches!(err, ComponentError::Missing(_)) || err.is_host_failure() =>
+            {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "host", message)
             }
             DeployError::Component(_) => ApiError::new(

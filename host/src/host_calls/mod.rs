@@ -60,8 +60,9 @@ pub enum StepError {
     Journal { seq: u32, source: StoreError },
 }
 
-/// Starts an invocation that has just become runnable (a dispatched child).
-pub type Starter = Box<dyn Fn(String, InvocationId) + Send + Sync>;
+/// Where live host calls send (tenant, id) of each invocation they made runnable (a
+/// dispatched child, once durable), for the scheduler to start.
+pub type Runnable = tokio::sync::mpsc::UnboundedSender<(String, InvocationId)>;
 
 /// Host-wide services that live host calls use.
 pub struct Services {
@@ -69,8 +70,8 @@ pub struct Services {
     pub http: HttpClient,
     /// Per-destination limits and breakers.
     pub destinations: crate::outbound::Destinations,
-    /// Starts dispatched children once they are durable.
-    pub start: Starter,
+    /// Dispatched children go here once they are durable.
+    pub runnable: Runnable,
 }
 
 /// The invocation a cursor runs: what dispatches and waits need to know about it.
@@ -243,7 +244,9 @@ impl Steps {
             .map_err(|source| StepError::Journal { seq, source })?;
             crate::metrics::METRICS.step_live();
             if let Outcome::Dispatched(Ok(child)) = entry.outcome {
-                (services.start)(running.tenant.clone(), child);
+                // Without a scheduler to start it (the host is stopping), the child is durable
+                // and runnable: it starts with the next host.
+                let _stopping = services.runnable.send((running.tenant.clone(), child));
             }
             entry.outcome
         };

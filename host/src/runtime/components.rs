@@ -54,9 +54,25 @@ pub enum ComponentError {
     /// The component an invocation is pinned to is not in the store.
     #[error("component {0} is not stored on this node")]
     Missing(ComponentHash),
-    /// The host failed (task or storage failure).
+    /// The component cache was poisoned by a panic while it was held.
+    #[error("host failure while loading the component: the component cache is poisoned")]
+    CachePoisoned,
+    /// The task compiling the component failed.
+    #[error("host failure while compiling the component: {0}")]
+    Task(#[source] Arc<tokio::task::JoinError>),
+    /// The component could not be read from storage.
     #[error("host failure while loading the component: {0}")]
-    Host(String),
+    Store(#[source] Arc<crate::journal::StoreError>),
+}
+
+impl ComponentError {
+    /// Whether the host failed, not the component: the invocation may succeed on a retry.
+    pub fn is_host_failure(&self) -> bool {
+        matches!(
+            self,
+            ComponentError::CachePoisoned | ComponentError::Task(_) | ComponentError::Store(_)
+        )
+    }
 }
 
 /// A compiled, pre-instantiated component and the functions it exports.
@@ -140,7 +156,7 @@ impl Components {
             let mut cache = self
                 .cache
                 .lock()
-                .map_err(|_| ComponentError::Host("component cache poisoned".into()))?;
+                .map_err(|_| ComponentError::CachePoisoned)?;
             cache.entry(hash).or_default().clone()
         };
         let result = cell
@@ -172,7 +188,7 @@ impl Components {
             None => Component::new(&engine, &*bytes),
         })
         .await
-        .map_err(|e| ComponentError::Host(e.to_string()))?
+        .map_err(|e| ComponentError::Task(Arc::new(e)))?
         .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
         let instance_pre = self
             .linker

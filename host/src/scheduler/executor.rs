@@ -218,13 +218,13 @@ async fn attempt(
         inner
             .store
             .component(&record.component)
-            .map_err(|e| ComponentError::Host(e.to_string()))?
+            .map_err(|e| ComponentError::Store(Arc::new(e)))?
             .map(Arc::new)
             .ok_or(ComponentError::Missing(record.component))
     };
     let prepared = match inner.components.get(record.component, load).await {
         Ok(prepared) => prepared,
-        Err(err @ ComponentError::Host(_)) => return Ending::Abandoned(err.to_string()),
+        Err(err) if err.is_host_failure() => return Ending::Abandoned(err.to_string()),
         Err(err) => return failed(FailureKind::Host, err.to_string()),
     };
     // An invocation whose creation is deferred has not been written yet: nothing to replay.

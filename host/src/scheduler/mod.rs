@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::host_calls::{HttpClient, Services};
 use crate::ids::{ComponentHash, InvocationId};
@@ -115,7 +115,8 @@ struct Inner {
 }
 
 impl Scheduler {
-    /// A scheduler over `store`, running components from `components`.
+    /// A scheduler over `store`, running components from `components` (within a tokio
+    /// runtime: it spawns the task that starts dispatched children).
     pub fn new(
         store: SharedStorage,
         components: Components,
@@ -123,26 +124,28 @@ impl Scheduler {
         destinations: Destinations,
         config: SchedulerConfig,
     ) -> Self {
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
-            let weak = weak.clone();
-            let start = Box::new(move |tenant: String, id: InvocationId| {
-                if let Some(inner) = weak.upgrade() {
-                    tokio::spawn(executor::execute(inner, tenant, id, None));
-                }
-            });
-            Inner {
-                store,
-                components,
-                services: Arc::new(Services {
-                    http,
-                    destinations,
-                    start,
-                }),
-                waiters: Mutex::new(HashMap::new()),
-                running: Mutex::new(HashMap::new()),
-                deferred: Mutex::new(HashMap::new()),
-                slots: Semaphore::new(config.max_running.max(1)),
-                timers_changed: Notify::new(),
+        let (runnable, mut dispatched) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            store,
+            components,
+            services: Arc::new(Services {
+                http,
+                destinations,
+                runnable,
+            }),
+            waiters: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
+            deferred: Mutex::new(HashMap::new()),
+            slots: Semaphore::new(config.max_running.max(1)),
+            timers_changed: Notify::new(),
+        });
+        // Starts dispatched children. It holds the scheduler weakly, so it ends with it (the
+        // sender is the scheduler's).
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            while let Some((tenant, id)) = dispatched.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                tokio::spawn(executor::execute(inner, tenant, id, None));
             }
         });
         Scheduler { inner }
