@@ -1,4 +1,4 @@
-//! Identifiers: invocation ids and component hashes.
+//! Identifiers: tenants, invocation ids and component hashes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,6 +8,47 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The owner of deployments and invocations: every record is keyed by its tenant first, and
+/// nothing crosses from one tenant to another.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// The tenant named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        TenantId(name.into())
+    }
+
+    /// The tenant every request belongs to until API keys arrive.
+    pub fn default_tenant() -> Self {
+        TenantId::new(crate::DEFAULT_TENANT)
+    }
+
+    /// The tenant's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for TenantId {
+    fn from(name: &str) -> Self {
+        TenantId::new(name)
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TenantId({:?})", self.0)
+    }
+}
 
 /// A unique, time-ordered invocation id (48-bit milliseconds + 80 random bits).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -65,7 +65,7 @@ async fn a_function_that_asks_for_other_steps_is_stopped_as_a_determinism_violat
     let store = Store::open(&dir.path().join("reprise.redb")).expect("open store");
     let id: InvocationId = view.id.parse().expect("id");
     let mut record = store
-        .invocation("default", id)
+        .invocation(&reprise::ids::TenantId::default_tenant(), id)
         .expect("read")
         .expect("record");
     record.function = "det_b".into();

@@ -16,8 +16,7 @@ use super::dto::{
 };
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
-use crate::DEFAULT_TENANT;
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 use crate::journal::{InvocationRecord, InvocationState};
 use crate::metrics::METRICS;
 use crate::outbound::Policy;
@@ -38,9 +37,9 @@ pub async fn health() -> Json<Value> {
 
 /// `GET /v1/stats`: the tenant's invocations by state.
 pub async fn stats(State(scheduler): State<Scheduler>) -> Answer<Value> {
-    let tenant = DEFAULT_TENANT;
+    let tenant = &TenantId::default_tenant();
     let stored = scheduler.store().counts(tenant)?;
-    let stored = stored.into_iter().map(|(s, n)| (tenant.to_string(), s, n));
+    let stored = stored.into_iter().map(|(s, n)| (tenant.clone(), s, n));
     let counts: serde_json::Map<String, Value> = scheduler
         .live_counts(stored.collect())
         .into_iter()
@@ -55,7 +54,7 @@ pub async fn metrics(State(scheduler): State<Scheduler>) -> Result<impl IntoResp
     let counts: Vec<(String, &str, u64)> = scheduler
         .live_counts(scheduler.store().all_counts()?)
         .into_iter()
-        .map(|(tenant, state, n)| (tenant, state.as_str(), n))
+        .map(|(tenant, state, n)| (tenant.to_string(), state.as_str(), n))
         .collect();
     let text = METRICS.render(&counts, &scheduler.destinations().stats());
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4");
@@ -72,14 +71,14 @@ pub async fn deploy(
     let policy = policy(&headers)?;
     let bytes = read(body, MAX_COMPONENT_BYTES).await?;
     let deployment = scheduler
-        .deploy(DEFAULT_TENANT, &name, bytes.to_vec(), policy)
+        .deploy(&TenantId::default_tenant(), &name, bytes.to_vec(), policy)
         .await?;
     Ok((StatusCode::CREATED, Json(DeploymentView::from(&deployment))))
 }
 
 /// `GET /v1/deployments`.
 pub async fn deployments(State(scheduler): State<Scheduler>) -> Answer<DeploymentList> {
-    let deployments = scheduler.store().deployments(DEFAULT_TENANT)?;
+    let deployments = scheduler.store().deployments(&TenantId::default_tenant())?;
     Ok(Json(DeploymentList {
         deployments: deployments.iter().map(DeploymentView::from).collect(),
     }))
@@ -92,7 +91,7 @@ pub async fn deployment(
 ) -> Answer<DeploymentView> {
     let deployment = scheduler
         .store()
-        .deployment(DEFAULT_TENANT, &name)?
+        .deployment(&TenantId::default_tenant(), &name)?
         .ok_or_else(|| {
             ApiError::not_found(
                 "unknown_deployment",
@@ -108,7 +107,7 @@ pub async fn invoke(
     params: Params,
     body: Body,
 ) -> AnswerWith<InvocationView> {
-    let tenant = DEFAULT_TENANT;
+    let tenant = &TenantId::default_tenant();
     let wait = params.wait()?;
     let body = read(body, MAX_JSON_BYTES).await?;
     let request: InvokeRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -141,7 +140,7 @@ pub async fn invocations(
     State(scheduler): State<Scheduler>,
     params: Params,
 ) -> Answer<InvocationList> {
-    let tenant = DEFAULT_TENANT;
+    let tenant = &TenantId::default_tenant();
     let state = params.state()?;
     let limit = params.limit()?;
     let keep = |r: &InvocationRecord| state.is_none_or(|s| s == scheduler.live_state(r));
@@ -170,8 +169,14 @@ pub async fn invocation(
 ) -> Answer<InvocationView> {
     let id = invocation_id(&id)?;
     let record = match params.wait()? {
-        Some(timeout) => scheduler.wait(DEFAULT_TENANT, id, timeout).await?,
-        None => scheduler.store().invocation(DEFAULT_TENANT, id)?,
+        Some(timeout) => {
+            scheduler
+                .wait(&TenantId::default_tenant(), id, timeout)
+                .await?
+        }
+        None => scheduler
+            .store()
+            .invocation(&TenantId::default_tenant(), id)?,
     }
     .ok_or_else(|| unknown_invocation(id))?;
     Ok(Json(view(&scheduler, &record)?))
@@ -190,10 +195,12 @@ pub async fn signal(
     } else {
         body.to_vec()
     };
-    scheduler.signal(DEFAULT_TENANT, id, &name, data).await?;
+    scheduler
+        .signal(&TenantId::default_tenant(), id, &name, data)
+        .await?;
     let record = scheduler
         .store()
-        .invocation(DEFAULT_TENANT, id)?
+        .invocation(&TenantId::default_tenant(), id)?
         .ok_or_else(|| unknown_invocation(id))?;
     Ok((StatusCode::ACCEPTED, Json(view(&scheduler, &record)?)))
 }
@@ -204,7 +211,7 @@ pub async fn cancel(
     Segments(id): Segments<String>,
 ) -> Answer<CancelView> {
     let id = invocation_id(&id)?;
-    let cancelled = scheduler.cancel(DEFAULT_TENANT, id).await?;
+    let cancelled = scheduler.cancel(&TenantId::default_tenant(), id).await?;
     Ok(Json(CancelView {
         cancelled: cancelled.iter().map(ToString::to_string).collect(),
     }))
@@ -219,7 +226,7 @@ pub async fn journal(
     // Look the record up first: another tenant's id is unknown here.
     scheduler
         .store()
-        .invocation(DEFAULT_TENANT, id)?
+        .invocation(&TenantId::default_tenant(), id)?
         .ok_or_else(|| unknown_invocation(id))?;
     let steps = scheduler.store().steps(id)?;
     Ok(Json(JournalView {

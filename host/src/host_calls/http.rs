@@ -176,7 +176,7 @@ pub(super) async fn perform(
         first_ms: crate::clock::now_ms(),
     });
     let destination =
-        destination_of(req).map(|d| live.services.destinations.get(&running.tenant, &d));
+        destination_of(req).map(|d| live.services.destinations.get(running.tenant.as_str(), &d));
     loop {
         let permit = match &destination {
             Some(d) => match d.admit().await {

@@ -23,7 +23,7 @@ pub use wasi::shadow_wasi_with_journal;
 
 use std::sync::Arc;
 
-use crate::ids::{ComponentHash, InvocationId};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::{Outcome, Recorded, StepEntry, StoreError};
 use crate::storage::{Deferred, SharedStorage, Storage};
 
@@ -62,7 +62,7 @@ pub enum StepError {
 
 /// Where live host calls send (tenant, id) of each invocation they made runnable (a
 /// dispatched child, once durable), for the scheduler to start.
-pub type Runnable = tokio::sync::mpsc::UnboundedSender<(String, InvocationId)>;
+pub type Runnable = tokio::sync::mpsc::UnboundedSender<(TenantId, InvocationId)>;
 
 /// Host-wide services that live host calls use.
 pub struct Services {
@@ -78,7 +78,7 @@ pub struct Services {
 #[derive(Clone, Debug)]
 pub struct Running {
     /// Owner.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Its id.
     pub id: InvocationId,
     /// The deployment it was invoked through.

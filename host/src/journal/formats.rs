@@ -299,7 +299,7 @@ pub(crate) fn sample_ops() -> Vec<Op> {
     let entry = encode(&sample_entries()[0].1);
     let append = |effect, create| Op::AppendStep {
         tenant: "acme".into(),
-        invocation: ID.0,
+        invocation: ID,
         seq: 3,
         entry: entry.clone(),
         effect,
@@ -338,17 +338,17 @@ pub(crate) fn sample_ops() -> Vec<Op> {
         Op::TimerDue {
             due_ms: 1_700_000_009_000,
             tenant: "acme".into(),
-            invocation: ID.0,
+            invocation: ID,
         },
         Op::Signal {
             tenant: "acme".into(),
-            invocation: ID.0,
+            invocation: ID,
             name: "approve".into(),
             payload: br#"{"ok":true}"#.to_vec(),
         },
         Op::Cancel {
             tenant: "acme".into(),
-            invocation: ID.0,
+            invocation: ID,
         },
         Op::Deploy {
             deployment: sample_deployment(),

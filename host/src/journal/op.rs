@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{Deployment, InvocationRecord};
 use super::waits::{AwaitMode, Awaitable};
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 
 /// One write. Ops are also what the write-ahead log records, so they replay exactly.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -14,8 +14,8 @@ pub enum Op {
     /// Append a step at `seq` of a pending or running invocation, with what it entails;
     /// first create the invocation from `create` if its creation was deferred.
     AppendStep {
-        tenant: String,
-        invocation: u128,
+        tenant: TenantId,
+        invocation: InvocationId,
         seq: u32,
         #[serde(with = "super::bytes")]
         entry: Vec<u8>,
@@ -40,19 +40,22 @@ pub enum Op {
     /// A timer row fell due.
     TimerDue {
         due_ms: u64,
-        tenant: String,
-        invocation: u128,
+        tenant: TenantId,
+        invocation: InvocationId,
     },
     /// Deliver a signal to an unfinished invocation.
     Signal {
-        tenant: String,
-        invocation: u128,
+        tenant: TenantId,
+        invocation: InvocationId,
         name: String,
         #[serde(with = "super::bytes")]
         payload: Vec<u8>,
     },
     /// Cancel an unfinished invocation and its attached descendants.
-    Cancel { tenant: String, invocation: u128 },
+    Cancel {
+        tenant: TenantId,
+        invocation: InvocationId,
+    },
     /// Store a component (if not stored yet) and point a deployment at it.
     Deploy {
         deployment: Deployment,
@@ -87,7 +90,7 @@ pub struct RetryState {
 #[derive(Debug, Default)]
 pub struct Effects {
     /// Became pending: start them.
-    pub woken: Vec<(String, InvocationId)>,
+    pub woken: Vec<(TenantId, InvocationId)>,
     /// Were cancelled: stop them if they run, and tell their waiters.
-    pub cancelled: Vec<(String, InvocationId)>,
+    pub cancelled: Vec<(TenantId, InvocationId)>,
 }

@@ -2,13 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ComponentHash, InvocationId};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 
 /// A name under which a tenant deployed a component, and the functions it exports.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
     /// Owner.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// The name given at deploy time.
     pub name: String,
     /// The component currently behind the name.
@@ -105,7 +105,7 @@ pub struct Failure {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InvocationRecord {
     /// Owner.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Unique id.
     pub id: InvocationId,
     /// The deployment name it was invoked through.
@@ -144,7 +144,7 @@ impl InvocationRecord {
     /// A new pending invocation of `function`, invoked through `deployment` and pinned to
     /// `component`.
     pub fn pending(
-        tenant: &str,
+        tenant: &TenantId,
         deployment: &str,
         component: ComponentHash,
         function: String,
@@ -156,7 +156,7 @@ impl InvocationRecord {
 
     /// A new pending invocation `id`, created at `now_ms`.
     pub fn pending_at(
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         deployment: &str,
         component: ComponentHash,
@@ -165,7 +165,7 @@ impl InvocationRecord {
         now_ms: u64,
     ) -> Self {
         InvocationRecord {
-            tenant: tenant.to_string(),
+            tenant: tenant.clone(),
             id,
             deployment: deployment.to_string(),
             function,

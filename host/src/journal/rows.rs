@@ -10,7 +10,7 @@ use super::error::StorageFailure;
 use super::op::RetryState;
 use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::waits::WaitState;
-use crate::ids::ComponentHash;
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 
 /// A row read or write: fails only when the storage does.
 pub type RowResult<T> = Result<T, StorageFailure>;
@@ -18,80 +18,111 @@ pub type RowResult<T> = Result<T, StorageFailure>;
 /// Invocation records and the indexes that follow their state.
 pub trait InvocationRows {
     /// The record of `id` of `tenant`.
-    fn record(&self, tenant: &str, id: u128) -> RowResult<Option<InvocationRecord>>;
+    fn record(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<InvocationRecord>>;
     /// Writes `record` under its tenant and id (its index rows are the rules' to keep).
     fn put_record(&mut self, record: &InvocationRecord) -> RowResult<()>;
     /// Whether `id` is in the runnable index (pending or running).
-    fn is_runnable(&self, tenant: &str, id: u128) -> RowResult<bool>;
+    fn is_runnable(&self, tenant: &TenantId, id: InvocationId) -> RowResult<bool>;
     /// Adds `id` to the runnable index, or removes it.
-    fn set_runnable(&mut self, tenant: &str, id: u128, runnable: bool) -> RowResult<()>;
+    fn set_runnable(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        runnable: bool,
+    ) -> RowResult<()>;
     /// How many of `tenant`'s invocations are in `state`.
-    fn count(&self, tenant: &str, state: InvocationState) -> RowResult<u64>;
+    fn count(&self, tenant: &TenantId, state: InvocationState) -> RowResult<u64>;
     /// Sets how many of `tenant`'s invocations are in `state`.
-    fn set_count(&mut self, tenant: &str, state: InvocationState, n: u64) -> RowResult<()>;
+    fn set_count(&mut self, tenant: &TenantId, state: InvocationState, n: u64) -> RowResult<()>;
     /// Records that `parent` dispatched `child`, detached or not.
     fn add_child(
         &mut self,
-        tenant: &str,
-        parent: u128,
-        child: u128,
+        tenant: &TenantId,
+        parent: InvocationId,
+        child: InvocationId,
         detached: bool,
     ) -> RowResult<()>;
     /// The children `parent` dispatched without detaching them, oldest first.
-    fn attached_children(&self, tenant: &str, parent: u128) -> RowResult<Vec<u128>>;
+    fn attached_children(
+        &self,
+        tenant: &TenantId,
+        parent: InvocationId,
+    ) -> RowResult<Vec<InvocationId>>;
 }
 
 /// Journal entries and the attempts of HTTP steps waiting to be retried.
 pub trait StepRows {
     /// Whether step `seq` of `id` is written.
-    fn step_exists(&self, id: u128, seq: u32) -> RowResult<bool>;
+    fn step_exists(&self, id: InvocationId, seq: u32) -> RowResult<bool>;
     /// Writes the encoded `entry` as step `seq` of `id`.
-    fn put_step(&mut self, id: u128, seq: u32, entry: &[u8]) -> RowResult<()>;
+    fn put_step(&mut self, id: InvocationId, seq: u32, entry: &[u8]) -> RowResult<()>;
     /// Keeps the attempts of HTTP step `seq` of `id`.
-    fn put_retry(&mut self, id: u128, seq: u32, retry: RetryState) -> RowResult<()>;
+    fn put_retry(&mut self, id: InvocationId, seq: u32, retry: RetryState) -> RowResult<()>;
     /// Removes the kept attempts of step `seq` of `id`.
-    fn remove_retry(&mut self, id: u128, seq: u32) -> RowResult<()>;
+    fn remove_retry(&mut self, id: InvocationId, seq: u32) -> RowResult<()>;
     /// Removes the kept attempts of every step of `id`.
-    fn remove_retries(&mut self, id: u128) -> RowResult<()>;
+    fn remove_retries(&mut self, id: InvocationId) -> RowResult<()>;
 }
 
 /// Waits of suspended invocations, their timers, and the children they wait on.
 pub trait WaitRows {
     /// The wait of suspended `id` of `tenant`.
-    fn wait(&self, tenant: &str, id: u128) -> RowResult<Option<WaitState>>;
+    fn wait(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<WaitState>>;
     /// Writes the wait of `id`.
-    fn put_wait(&mut self, tenant: &str, id: u128, wait: &WaitState) -> RowResult<()>;
+    fn put_wait(&mut self, tenant: &TenantId, id: InvocationId, wait: &WaitState) -> RowResult<()>;
     /// Removes the wait of `id` (not its timers).
-    fn remove_wait(&mut self, tenant: &str, id: u128) -> RowResult<()>;
+    fn remove_wait(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()>;
     /// Adds a timer of `id`, due at `due_ms`.
-    fn put_timer(&mut self, due_ms: u64, id: u128, tenant: &str) -> RowResult<()>;
+    fn put_timer(&mut self, due_ms: u64, id: InvocationId, tenant: &TenantId) -> RowResult<()>;
     /// Removes the timer of `id` due at `due_ms`, if there is one.
-    fn remove_timer(&mut self, due_ms: u64, id: u128) -> RowResult<()>;
+    fn remove_timer(&mut self, due_ms: u64, id: InvocationId) -> RowResult<()>;
     /// Records that `parent`'s wait at journal position `seq` waits on `child`.
-    fn put_awaited(&mut self, tenant: &str, child: u128, parent: u128, seq: u32) -> RowResult<()>;
+    fn put_awaited(
+        &mut self,
+        tenant: &TenantId,
+        child: InvocationId,
+        parent: InvocationId,
+        seq: u32,
+    ) -> RowResult<()>;
     /// Removes and returns who waits on `child`: (parent, position of its wait).
-    fn take_awaited(&mut self, tenant: &str, child: u128) -> RowResult<Option<(u128, u32)>>;
+    fn take_awaited(
+        &mut self,
+        tenant: &TenantId,
+        child: InvocationId,
+    ) -> RowResult<Option<(InvocationId, u32)>>;
 }
 
 /// Signals kept for invocations that have not received them yet.
 pub trait SignalRows {
     /// The arrival number the next signal `name` of `id` gets (one past the last kept).
-    fn next_signal(&self, tenant: &str, id: u128, name: &str) -> RowResult<u64>;
+    fn next_signal(&self, tenant: &TenantId, id: InvocationId, name: &str) -> RowResult<u64>;
     /// Keeps signal `name` of `id` with arrival number `n`.
     fn put_signal(
         &mut self,
-        tenant: &str,
-        id: u128,
+        tenant: &TenantId,
+        id: InvocationId,
         name: &str,
         n: u64,
         payload: &[u8],
     ) -> RowResult<()>;
     /// Removes kept signal `name` number `n` of `id`.
-    fn remove_signal(&mut self, tenant: &str, id: u128, name: &str, n: u64) -> RowResult<()>;
+    fn remove_signal(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        name: &str,
+        n: u64,
+    ) -> RowResult<()>;
     /// Removes every signal kept for `id`.
-    fn remove_signals(&mut self, tenant: &str, id: u128) -> RowResult<()>;
+    fn remove_signals(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()>;
     /// Whether at least `k + 1` signals named `name` are kept for `id`.
-    fn has_signal(&self, tenant: &str, id: u128, name: &str, k: usize) -> RowResult<bool>;
+    fn has_signal(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+        name: &str,
+        k: usize,
+    ) -> RowResult<bool>;
 }
 
 /// Deployments and the components they point at.
@@ -101,7 +132,7 @@ pub trait DeploymentRows {
     /// Stores the component with `hash`.
     fn put_component(&mut self, hash: &ComponentHash, bytes: &[u8]) -> RowResult<()>;
     /// The deployment `name` of `tenant`.
-    fn deployment(&self, tenant: &str, name: &str) -> RowResult<Option<Deployment>>;
+    fn deployment(&self, tenant: &TenantId, name: &str) -> RowResult<Option<Deployment>>;
     /// Writes `deployment` under its tenant and name.
     fn put_deployment(&mut self, deployment: &Deployment) -> RowResult<()>;
 }

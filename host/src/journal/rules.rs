@@ -11,7 +11,7 @@ use super::op::{Effects, Op, StepEffect};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::rows::{RowResult, Rows};
 use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 
 /// The result of applying one op: the outer `Err` is a storage failure that aborts the whole
 /// batch, the inner one a refusal that wrote nothing.
@@ -19,10 +19,6 @@ pub type Applied = Result<Result<(), WriteError>, StorageFailure>;
 
 fn refuse(err: WriteError) -> Applied {
     Ok(Err(err))
-}
-
-fn id_text(id: u128) -> String {
-    InvocationId(id).to_string()
 }
 
 /// Applies `op`, made at `at_ms` (ms since the Unix epoch), to `rows`, adding to `effects`
@@ -67,7 +63,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 mode,
                 items,
                 retry,
-            } => match self.rows.record(&record.tenant, record.id.0)? {
+            } => match self.rows.record(&record.tenant, record.id)? {
                 None => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
                 Some(old) if old.state.is_terminal() => {
                     refuse(WriteError::InvocationFinished(record.id.to_string()))
@@ -79,7 +75,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 }
                 Some(old) => {
                     if let Some(retry) = retry {
-                        self.rows.put_retry(record.id.0, *seq, *retry)?;
+                        self.rows.put_retry(record.id, *seq, *retry)?;
                     }
                     self.suspend(record, old.state, *seq, *mode, items)?;
                     Ok(Ok(()))
@@ -110,9 +106,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 payload,
             } => {
                 match self.rows.record(tenant, *invocation)? {
-                    None => return refuse(WriteError::NoSuchInvocation(id_text(*invocation))),
+                    None => return refuse(WriteError::NoSuchInvocation(invocation.to_string())),
                     Some(r) if r.state.is_terminal() => {
-                        return refuse(WriteError::InvocationFinished(id_text(*invocation)));
+                        return refuse(WriteError::InvocationFinished(invocation.to_string()));
                     }
                     Some(_) => {}
                 }
@@ -123,9 +119,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 Ok(Ok(()))
             }
             Op::Cancel { tenant, invocation } => match self.rows.record(tenant, *invocation)? {
-                None => refuse(WriteError::NoSuchInvocation(id_text(*invocation))),
+                None => refuse(WriteError::NoSuchInvocation(invocation.to_string())),
                 Some(r) if r.state.is_terminal() => {
-                    refuse(WriteError::InvocationFinished(id_text(*invocation)))
+                    refuse(WriteError::InvocationFinished(invocation.to_string()))
                 }
                 Some(record) => {
                     self.cancel_tree(record)?;
@@ -144,7 +140,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
 
     /// Creates (`create`) or updates a record that is not suspending.
     fn put_invocation(&mut self, record: &InvocationRecord, create: bool) -> Applied {
-        let old = self.rows.record(&record.tenant, record.id.0)?;
+        let old = self.rows.record(&record.tenant, record.id)?;
         match (old, create) {
             (Some(_), true) => refuse(WriteError::InvocationExists(record.id.to_string())),
             (None, false) => refuse(WriteError::NoSuchInvocation(record.id.to_string())),
@@ -177,8 +173,8 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     /// is written: a refused op writes nothing.
     fn append_step(
         &mut self,
-        tenant: &str,
-        invocation: u128,
+        tenant: &TenantId,
+        invocation: InvocationId,
         seq: u32,
         entry: &[u8],
         effect: &StepEffect,
@@ -187,7 +183,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         match create {
             Some(record) => {
                 let id = record.id.to_string();
-                if record.tenant != tenant || record.id.0 != invocation {
+                if record.tenant != *tenant || record.id != invocation {
                     return refuse(WriteError::NotAllowed {
                         invocation: id,
                         why: "a step creates only its own invocation",
@@ -209,18 +205,18 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             // Only a pending or running invocation takes steps: a cancelled one never takes
             // another.
             None if !self.rows.is_runnable(tenant, invocation)? => {
-                return refuse(WriteError::NotRunning(id_text(invocation)));
+                return refuse(WriteError::NotRunning(invocation.to_string()));
             }
             None => {}
         }
         if self.rows.step_exists(invocation, seq)? {
             return refuse(WriteError::StepTaken {
-                invocation: id_text(invocation),
+                invocation: invocation.to_string(),
                 seq,
             });
         }
         if let StepEffect::CreateChild(child) = effect
-            && (child.id.0 == invocation || self.rows.record(&child.tenant, child.id.0)?.is_some())
+            && (child.id == invocation || self.rows.record(&child.tenant, child.id)?.is_some())
         {
             return refuse(WriteError::InvocationExists(child.id.to_string()));
         }
@@ -232,7 +228,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             StepEffect::CreateChild(child) => {
                 self.put_record(child, None)?;
                 self.rows
-                    .add_child(tenant, invocation, child.id.0, child.detached)?;
+                    .add_child(tenant, invocation, child.id, child.detached)?;
             }
             StepEffect::ConsumeSignals(consumed) => {
                 for (name, n) in consumed {
@@ -252,7 +248,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         record: &InvocationRecord,
         old: Option<InvocationState>,
     ) -> RowResult<()> {
-        let tenant = record.tenant.as_str();
+        let tenant = &record.tenant;
         if old != Some(record.state) {
             if let Some(old) = old {
                 let n = self.rows.count(tenant, old)?;
@@ -266,7 +262,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             record.state,
             InvocationState::Pending | InvocationState::Running
         );
-        self.rows.set_runnable(tenant, record.id.0, runnable)?;
+        self.rows.set_runnable(tenant, record.id, runnable)?;
         if record.state.is_terminal() {
             self.finished(record)?;
         }
@@ -276,7 +272,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     /// What follows from `record` finishing: its own wait, attempts and signals go, its
     /// parent may wake.
     fn finished(&mut self, record: &InvocationRecord) -> RowResult<()> {
-        let (tenant, id) = (record.tenant.as_str(), record.id.0);
+        let (tenant, id) = (&record.tenant, record.id);
         self.remove_wait(tenant, id)?;
         self.rows.remove_retries(id)?;
         self.rows.remove_signals(tenant, id)?;
@@ -286,7 +282,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         let Some((parent_id, seq)) = self.rows.take_awaited(tenant, id)? else {
             return Ok(());
         };
-        debug_assert_eq!(parent_id, parent.0);
+        debug_assert_eq!(parent_id, parent);
         let ok = record.state == InvocationState::Completed;
         self.update_wait(tenant, parent_id, |w| {
             w.seq == seq && {
@@ -300,8 +296,8 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     /// `event` returns whether it changed the wait.
     fn update_wait(
         &mut self,
-        tenant: &str,
-        id: u128,
+        tenant: &TenantId,
+        id: InvocationId,
         event: impl FnOnce(&mut WaitState) -> bool,
     ) -> RowResult<()> {
         let Some(mut wait) = self.rows.wait(tenant, id)? else {
@@ -318,7 +314,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     }
 
     /// Removes the wait of `id` and its timer rows.
-    fn remove_wait(&mut self, tenant: &str, id: u128) -> RowResult<()> {
+    fn remove_wait(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()> {
         if let Some(wait) = self.rows.wait(tenant, id)? {
             self.rows.remove_wait(tenant, id)?;
             for due in &wait.timers {
@@ -329,7 +325,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     }
 
     /// Makes suspended invocation `id` pending again.
-    fn wake(&mut self, tenant: &str, id: u128) -> RowResult<()> {
+    fn wake(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()> {
         self.remove_wait(tenant, id)?;
         let Some(mut record) = self.rows.record(tenant, id)? else {
             return Ok(());
@@ -354,7 +350,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         mode: AwaitMode,
         items: &[Awaitable],
     ) -> RowResult<()> {
-        let (tenant, id) = (record.tenant.as_str(), record.id.0);
+        let (tenant, id) = (&record.tenant, record.id);
         let now = self.now_ms;
         let resolved = {
             let rows = &*self.rows;
@@ -363,7 +359,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             // rules.
             let child = |child: InvocationId| -> RowResult<Resolution<()>> {
                 let state = rows
-                    .record(tenant, child.0)?
+                    .record(tenant, child)?
                     .map_or(InvocationState::Failed, |r| r.state);
                 Ok(match state {
                     InvocationState::Completed => Some(Ok(())),
@@ -377,11 +373,11 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             waits::resolve(items, now, child, signal, || ())?
         };
         let wait = WaitState::new(seq, mode, items, &resolved);
-        let pending_children: Vec<u128> = items
+        let pending_children: Vec<InvocationId> = items
             .iter()
             .zip(&resolved)
             .filter_map(|(item, resolution)| match (item, resolution) {
-                (Awaitable::Child(child), None) => Some(child.0),
+                (Awaitable::Child(child), None) => Some(*child),
                 _ => None,
             })
             .collect();
@@ -425,8 +421,8 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             self.effects
                 .cancelled
                 .push((record.tenant.clone(), record.id));
-            let tenant = record.tenant.as_str();
-            for child in self.rows.attached_children(tenant, record.id.0)? {
+            let tenant = &record.tenant;
+            for child in self.rows.attached_children(tenant, record.id)? {
                 if let Some(child) = self.rows.record(tenant, child)?
                     && !child.state.is_terminal()
                 {

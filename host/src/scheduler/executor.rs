@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 
 use super::Inner;
 use crate::host_calls::{InvocationCtx, Running, StepError, Steps, Suspend};
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 use crate::journal::{
     AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, Recorded,
     RetryState, StoreError, WriteError,
@@ -41,7 +41,7 @@ enum Ending {
 /// `deferred` holds its record if its creation is deferred.
 pub(super) async fn execute(
     inner: Arc<Inner>,
-    tenant: String,
+    tenant: TenantId,
     id: InvocationId,
     deferred: Option<Arc<Deferred>>,
 ) {
@@ -81,7 +81,7 @@ pub(super) async fn execute(
 
 async fn run(
     inner: &Arc<Inner>,
-    tenant: &str,
+    tenant: &TenantId,
     id: InvocationId,
     stop: &Notify,
     deferred: Option<&Arc<Deferred>>,

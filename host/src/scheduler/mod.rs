@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::host_calls::{HttpClient, Services};
-use crate::ids::{ComponentHash, InvocationId};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::{Deployment, Effects, InvocationRecord, InvocationState, StoreError};
 use crate::outbound::{Destinations, Policy};
 use crate::runtime::{ComponentError, Components};
@@ -95,7 +95,7 @@ pub struct Scheduler {
 
 /// An invocation executing in this process.
 struct Executing {
-    tenant: String,
+    tenant: TenantId,
     /// Stops it.
     stop: Arc<Notify>,
 }
@@ -181,15 +181,15 @@ impl Scheduler {
     /// pending to running.
     pub fn live_counts(
         &self,
-        counts: Vec<(String, InvocationState, u64)>,
-    ) -> Vec<(String, InvocationState, u64)> {
-        let mut executing: HashMap<String, u64> = HashMap::new();
+        counts: Vec<(TenantId, InvocationState, u64)>,
+    ) -> Vec<(TenantId, InvocationState, u64)> {
+        let mut executing: HashMap<TenantId, u64> = HashMap::new();
         if let Ok(running) = self.inner.running.lock() {
             for e in running.values() {
                 *executing.entry(e.tenant.clone()).or_default() += 1;
             }
         }
-        let mut unfinished: HashMap<String, u64> = HashMap::new();
+        let mut unfinished: HashMap<TenantId, u64> = HashMap::new();
         let mut out = Vec::with_capacity(counts.len() + 2);
         for (tenant, state, n) in counts {
             match state {
@@ -226,7 +226,7 @@ impl Scheduler {
     /// Validates and stores `component` under `name` for `tenant`, with `policy`.
     pub async fn deploy(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         name: &str,
         component: Vec<u8>,
         policy: Policy,
@@ -240,7 +240,7 @@ impl Scheduler {
             .validate(&prepared.functions)
             .map_err(DeployError::BadPolicy)?;
         let deployment = Deployment {
-            tenant: tenant.to_string(),
+            tenant: tenant.clone(),
             name: name.to_string(),
             component: prepared.hash,
             functions: prepared.functions.clone(),
@@ -256,7 +256,7 @@ impl Scheduler {
     /// Durably records an invocation of `target` with JSON `input` and starts it.
     pub async fn invoke(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         target: &str,
         input: Vec<u8>,
         defer: bool,
@@ -295,7 +295,7 @@ impl Scheduler {
     /// whose creation was deferred is made durable if it has not finished by then.
     pub async fn wait(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         timeout: Duration,
     ) -> Result<Option<InvocationRecord>, StoreError> {
@@ -307,7 +307,7 @@ impl Scheduler {
             .lock()
             .ok()
             .and_then(|d| d.get(&id).cloned());
-        let deferred = deferred.filter(|d| d.record().tenant == tenant);
+        let deferred = deferred.filter(|d| d.record().tenant == *tenant);
         let record = match (self.inner.store.invocation(tenant, id)?, deferred) {
             (Some(record), _) if record.state.is_terminal() => Some(record),
             (None, None) => None,
@@ -328,7 +328,7 @@ impl Scheduler {
     /// for it, now or later, receives it (signals of one name in the order they arrived).
     pub async fn signal(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         name: &str,
         data: Vec<u8>,
@@ -351,7 +351,7 @@ impl Scheduler {
     /// those running stop before their next step. Returns the ids cancelled.
     pub async fn cancel(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
     ) -> Result<Vec<InvocationId>, ControlError> {
         let effects = self
@@ -365,7 +365,7 @@ impl Scheduler {
     /// Maps the refusals of a control write to what the caller did wrong.
     async fn control(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         write: impl std::future::Future<Output = Result<Effects, StoreError>>,
     ) -> Result<Effects, ControlError> {
@@ -397,7 +397,7 @@ impl Scheduler {
         self.inner.components.is_cached(hash)
     }
 
-    fn spawn(&self, tenant: String, id: InvocationId) {
+    fn spawn(&self, tenant: TenantId, id: InvocationId) {
         tokio::spawn(executor::execute(self.inner.clone(), tenant, id, None));
     }
 }

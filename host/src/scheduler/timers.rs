@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::Scheduler;
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 use crate::journal::StoreError;
 
 /// Timers woken per round.
@@ -68,7 +68,7 @@ async fn wake_due(scheduler: &Scheduler) -> Result<Option<Duration>, StoreError>
 async fn wake(
     scheduler: &Scheduler,
     due_ms: u64,
-    tenant: String,
+    tenant: TenantId,
     id: InvocationId,
 ) -> Result<(), StoreError> {
     let effects = scheduler.inner.store.timer_due(due_ms, &tenant, id).await?;

@@ -2,17 +2,17 @@
 
 use async_trait::async_trait;
 
-use crate::ids::ComponentHash;
+use crate::ids::{ComponentHash, TenantId};
 use crate::journal::{Deployment, StoreError};
 
 /// Stores deployments and component bytes.
 #[async_trait]
 pub trait Deployments: Send + Sync {
     /// The deployment `name` of `tenant`.
-    fn deployment(&self, tenant: &str, name: &str) -> Result<Option<Deployment>, StoreError>;
+    fn deployment(&self, tenant: &TenantId, name: &str) -> Result<Option<Deployment>, StoreError>;
 
     /// Every deployment of `tenant`, by name.
-    fn deployments(&self, tenant: &str) -> Result<Vec<Deployment>, StoreError>;
+    fn deployments(&self, tenant: &TenantId) -> Result<Vec<Deployment>, StoreError>;
 
     /// The bytes of the component with `hash`.
     fn component(&self, hash: &ComponentHash) -> Result<Option<Vec<u8>>, StoreError>;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 use crate::journal::{Effects, InvocationRecord, InvocationState, StoreError};
 
 /// Stores invocation records.
@@ -11,21 +11,21 @@ pub trait Invocations: Send + Sync {
     /// The record of invocation `id` of `tenant`.
     fn invocation(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
     ) -> Result<Option<InvocationRecord>, StoreError>;
 
     /// The records of `ids` of `tenant`, in order, read at one point in time.
     fn invocations_by_id(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         ids: &[InvocationId],
     ) -> Result<Vec<Option<InvocationRecord>>, StoreError>;
 
     /// Invocations of `tenant` that `keep` accepts, newest first, at most `limit`.
     fn invocations(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
         limit: usize,
     ) -> Result<Vec<InvocationRecord>, StoreError>;
@@ -33,26 +33,26 @@ pub trait Invocations: Send + Sync {
     /// Children that `parent` of `tenant` dispatched, newest first, at most `limit`.
     fn children(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         parent: InvocationId,
         limit: usize,
     ) -> Result<Vec<InvocationRecord>, StoreError>;
 
     /// How many invocations of `tenant` are in each state (states with none are left out).
-    fn counts(&self, tenant: &str) -> Result<Vec<(InvocationState, u64)>, StoreError>;
+    fn counts(&self, tenant: &TenantId) -> Result<Vec<(InvocationState, u64)>, StoreError>;
 
     /// How many invocations are in each state, for every tenant: (tenant, state, count).
-    fn all_counts(&self) -> Result<Vec<(String, InvocationState, u64)>, StoreError>;
+    fn all_counts(&self) -> Result<Vec<(TenantId, InvocationState, u64)>, StoreError>;
 
     /// (tenant, id) of every pending or running invocation: what to resume at start.
-    fn runnable_invocations(&self) -> Result<Vec<(String, InvocationId)>, StoreError>;
+    fn runnable_invocations(&self) -> Result<Vec<(TenantId, InvocationId)>, StoreError>;
 
     /// Durably writes `record`, creating it if `create` (refused if it exists) and replacing
     /// the unfinished record otherwise; returns the invocations its finishing woke.
     async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError>;
 
     /// Durably cancels unfinished invocation `id` and its attached descendants.
-    async fn cancel(&self, tenant: &str, id: InvocationId) -> Result<Effects, StoreError>;
+    async fn cancel(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError>;
 
     /// Durably creates a new invocation record.
     async fn create_invocation(&self, record: &InvocationRecord) -> Result<(), StoreError> {

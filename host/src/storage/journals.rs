@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 use crate::journal::{InvocationRecord, Recorded, RetryState, StepEffect, StepEntry, StoreError};
 
 /// Stores journals: the steps of each invocation.
@@ -19,7 +19,7 @@ pub trait Journals: Send + Sync {
     /// creation); refused if that step exists or the invocation is not pending or running.
     async fn append_step(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         seq: u32,
         entry: &StepEntry,

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 use crate::journal::{Effects, StoreError};
 
 /// Stores signals.
@@ -12,7 +12,7 @@ pub trait Signals: Send + Sync {
     /// order: (arrival number, payload).
     fn signals(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         name: &str,
         limit: usize,
@@ -21,7 +21,7 @@ pub trait Signals: Send + Sync {
     /// Durably delivers signal `name` with `payload` to unfinished invocation `id`.
     async fn signal(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         name: &str,
         payload: Vec<u8>,

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::InvocationId;
+use crate::ids::{InvocationId, TenantId};
 use crate::journal::{
     AwaitMode, Awaitable, Effects, InvocationRecord, RetryState, StoreError, WaitState,
 };
@@ -11,14 +11,18 @@ use crate::journal::{
 #[async_trait]
 pub trait Waits: Send + Sync {
     /// The wait of suspended invocation `id` of `tenant`.
-    fn wait_state(&self, tenant: &str, id: InvocationId) -> Result<Option<WaitState>, StoreError>;
+    fn wait_state(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+    ) -> Result<Option<WaitState>, StoreError>;
 
     /// Timers due at or before `now_ms`, earliest first: (due, tenant, id), at most `limit`.
     fn due_timers(
         &self,
         now_ms: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, String, InvocationId)>, StoreError>;
+    ) -> Result<Vec<(u64, TenantId, InvocationId)>, StoreError>;
 
     /// When the earliest timer is due (ms since the Unix epoch).
     fn next_timer(&self) -> Result<Option<u64>, StoreError>;
@@ -39,7 +43,7 @@ pub trait Waits: Send + Sync {
     async fn timer_due(
         &self,
         due_ms: u64,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
     ) -> Result<Effects, StoreError>;
 }

@@ -76,7 +76,7 @@ impl Store {
         each(&txn, INVOCATIONS, |(tenant, id), value| {
             let record: InvocationRecord =
                 decode("invocation", value).map_err(|e| e.to_string())?;
-            if record.tenant != tenant || record.id.0 != id {
+            if record.tenant.as_str() != tenant || record.id.0 != id {
                 return Err(format!("record {id} is stored under another key"));
             }
             records.insert((tenant.to_string(), id), record);
@@ -103,7 +103,7 @@ impl Store {
         let mut tally: BTreeMap<(String, String), u64> = BTreeMap::new();
         for r in records.values() {
             *tally
-                .entry((r.tenant.clone(), r.state.as_str().to_string()))
+                .entry((r.tenant.to_string(), r.state.as_str().to_string()))
                 .or_default() += 1;
         }
         each(&txn, COUNTS, |(tenant, state), n| {

@@ -15,7 +15,7 @@ use super::schema::{
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
 use super::writer::Writer;
-use crate::ids::{ComponentHash, InvocationId};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
 use crate::journal::StepEntry;
 use crate::journal::codec::{decode, encode};
@@ -101,21 +101,21 @@ impl Store {
 
 #[async_trait]
 impl Deployments for Store {
-    fn deployment(&self, tenant: &str, name: &str) -> Result<Option<Deployment>, StoreError> {
+    fn deployment(&self, tenant: &TenantId, name: &str) -> Result<Option<Deployment>, StoreError> {
         self.read(DEPLOYMENTS, |t| {
-            t.get((tenant, name))
+            t.get((tenant.as_str(), name))
                 .map_err(storage)?
                 .map(|v| decode("deployment", v.value()).map_err(StoreError::from))
                 .transpose()
         })
     }
 
-    fn deployments(&self, tenant: &str) -> Result<Vec<Deployment>, StoreError> {
+    fn deployments(&self, tenant: &TenantId) -> Result<Vec<Deployment>, StoreError> {
         self.read(DEPLOYMENTS, |t| {
-            t.range((tenant, "")..)
+            t.range((tenant.as_str(), "")..)
                 .map_err(storage)?
                 .map_while(|row| match row {
-                    Ok((k, v)) if k.value().0 == tenant => Some(Ok(v.value().to_vec())),
+                    Ok((k, v)) if k.value().0 == tenant.as_str() => Some(Ok(v.value().to_vec())),
                     Ok(_) => None,
                     Err(e) => Some(Err(storage(e))),
                 })
@@ -153,11 +153,11 @@ impl Deployments for Store {
 impl Invocations for Store {
     fn invocation(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
     ) -> Result<Option<InvocationRecord>, StoreError> {
         self.read(INVOCATIONS, |t| {
-            t.get((tenant, id.0))
+            t.get((tenant.as_str(), id.0))
                 .map_err(storage)?
                 .map(|v| decode("invocation", v.value()).map_err(StoreError::from))
                 .transpose()
@@ -166,13 +166,13 @@ impl Invocations for Store {
 
     fn invocations_by_id(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         ids: &[InvocationId],
     ) -> Result<Vec<Option<InvocationRecord>>, StoreError> {
         self.read(INVOCATIONS, |t| {
             ids.iter()
                 .map(|id| {
-                    t.get((tenant, id.0))
+                    t.get((tenant.as_str(), id.0))
                         .map_err(storage)?
                         .map(|v| decode("invocation", v.value()).map_err(StoreError::from))
                         .transpose()
@@ -183,14 +183,14 @@ impl Invocations for Store {
 
     fn invocations(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
         limit: usize,
     ) -> Result<Vec<InvocationRecord>, StoreError> {
         self.read(INVOCATIONS, |t| {
             let mut out = Vec::new();
             for row in t
-                .range((tenant, 0u128)..=(tenant, u128::MAX))
+                .range((tenant.as_str(), 0u128)..=(tenant.as_str(), u128::MAX))
                 .map_err(storage)?
                 .rev()
             {
@@ -209,7 +209,7 @@ impl Invocations for Store {
 
     fn children(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         parent: InvocationId,
         limit: usize,
     ) -> Result<Vec<InvocationRecord>, StoreError> {
@@ -218,27 +218,30 @@ impl Invocations for Store {
         let invocations = txn.open_table(INVOCATIONS).map_err(storage)?;
         let mut out = Vec::new();
         for row in children
-            .range((tenant, parent.0, 0u128)..=(tenant, parent.0, u128::MAX))
+            .range((tenant.as_str(), parent.0, 0u128)..=(tenant.as_str(), parent.0, u128::MAX))
             .map_err(storage)?
             .rev()
             .take(limit)
         {
             let (key, _) = row.map_err(storage)?;
-            if let Some(v) = invocations.get((tenant, key.value().2)).map_err(storage)? {
+            if let Some(v) = invocations
+                .get((tenant.as_str(), key.value().2))
+                .map_err(storage)?
+            {
                 out.push(decode("invocation", v.value())?);
             }
         }
         Ok(out)
     }
 
-    fn counts(&self, tenant: &str) -> Result<Vec<(InvocationState, u64)>, StoreError> {
+    fn counts(&self, tenant: &TenantId) -> Result<Vec<(InvocationState, u64)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let counts = txn.open_table(COUNTS).map_err(storage)?;
         let mut out = Vec::new();
-        for row in counts.range((tenant, "")..).map_err(storage)? {
+        for row in counts.range((tenant.as_str(), "")..).map_err(storage)? {
             let (key, value) = row.map_err(storage)?;
             let (owner, state) = key.value();
-            if owner != tenant {
+            if owner != tenant.as_str() {
                 break;
             }
             if let Some(state) = InvocationState::parse(state)
@@ -250,7 +253,7 @@ impl Invocations for Store {
         Ok(out)
     }
 
-    fn all_counts(&self) -> Result<Vec<(String, InvocationState, u64)>, StoreError> {
+    fn all_counts(&self) -> Result<Vec<(TenantId, InvocationState, u64)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let counts = txn.open_table(COUNTS).map_err(storage)?;
         let mut out = Vec::new();
@@ -258,13 +261,13 @@ impl Invocations for Store {
             let (key, value) = row.map_err(storage)?;
             let (tenant, state) = key.value();
             if let Some(state) = InvocationState::parse(state) {
-                out.push((tenant.to_string(), state, value.value()));
+                out.push((TenantId::new(tenant), state, value.value()));
             }
         }
         Ok(out)
     }
 
-    fn runnable_invocations(&self) -> Result<Vec<(String, InvocationId)>, StoreError> {
+    fn runnable_invocations(&self) -> Result<Vec<(TenantId, InvocationId)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(RUNNABLE).map_err(storage)?;
         table
@@ -273,7 +276,7 @@ impl Invocations for Store {
             .map(|row| {
                 let (k, _) = row.map_err(storage)?;
                 let (tenant, id) = k.value();
-                Ok((tenant.to_string(), InvocationId(id)))
+                Ok((TenantId::new(tenant), InvocationId(id)))
             })
             .collect()
     }
@@ -286,10 +289,10 @@ impl Invocations for Store {
         Ok(self.writer.submit(op).await?)
     }
 
-    async fn cancel(&self, tenant: &str, id: InvocationId) -> Result<Effects, StoreError> {
+    async fn cancel(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError> {
         let op = Op::Cancel {
-            tenant: tenant.to_string(),
-            invocation: id.0,
+            tenant: tenant.clone(),
+            invocation: id,
         };
         Ok(self.writer.submit(op).await?)
     }
@@ -337,7 +340,7 @@ impl Journals for Store {
 
     async fn append_step(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         seq: u32,
         entry: &StepEntry,
@@ -345,8 +348,8 @@ impl Journals for Store {
         create: Option<&InvocationRecord>,
     ) -> Result<(), StoreError> {
         let op = Op::AppendStep {
-            tenant: tenant.to_string(),
-            invocation: id.0,
+            tenant: tenant.clone(),
+            invocation: id,
             seq,
             entry: encode(entry),
             effect,
@@ -359,9 +362,13 @@ impl Journals for Store {
 
 #[async_trait]
 impl Waits for Store {
-    fn wait_state(&self, tenant: &str, id: InvocationId) -> Result<Option<WaitState>, StoreError> {
+    fn wait_state(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+    ) -> Result<Option<WaitState>, StoreError> {
         self.read(WAITS, |t| {
-            t.get((tenant, id.0))
+            t.get((tenant.as_str(), id.0))
                 .map_err(storage)?
                 .map(|v| decode("wait", v.value()).map_err(StoreError::from))
                 .transpose()
@@ -372,7 +379,7 @@ impl Waits for Store {
         &self,
         now_ms: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, String, InvocationId)>, StoreError> {
+    ) -> Result<Vec<(u64, TenantId, InvocationId)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(TIMERS).map_err(storage)?;
         table
@@ -382,7 +389,7 @@ impl Waits for Store {
             .map(|row| {
                 let (k, v) = row.map_err(storage)?;
                 let (due, id) = k.value();
-                Ok((due, v.value().to_string(), InvocationId(id)))
+                Ok((due, TenantId::new(v.value()), InvocationId(id)))
             })
             .collect()
     }
@@ -414,13 +421,13 @@ impl Waits for Store {
     async fn timer_due(
         &self,
         due_ms: u64,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
     ) -> Result<Effects, StoreError> {
         let op = Op::TimerDue {
             due_ms,
-            tenant: tenant.to_string(),
-            invocation: id.0,
+            tenant: tenant.clone(),
+            invocation: id,
         };
         Ok(self.writer.submit(op).await?)
     }
@@ -430,13 +437,13 @@ impl Waits for Store {
 impl Signals for Store {
     fn signals(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         name: &str,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         self.read(SIGNALS, |t| {
-            t.range((tenant, id.0, name, 0u64)..=(tenant, id.0, name, u64::MAX))
+            t.range((tenant.as_str(), id.0, name, 0u64)..=(tenant.as_str(), id.0, name, u64::MAX))
                 .map_err(storage)?
                 .take(limit)
                 .map(|row| {
@@ -449,14 +456,14 @@ impl Signals for Store {
 
     async fn signal(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: InvocationId,
         name: &str,
         payload: Vec<u8>,
     ) -> Result<Effects, StoreError> {
         let op = Op::Signal {
-            tenant: tenant.to_string(),
-            invocation: id.0,
+            tenant: tenant.clone(),
+            invocation: id,
             name: name.to_string(),
             payload,
         };
@@ -475,6 +482,10 @@ impl Storage for Store {
 mod tests {
     use super::*;
     use crate::journal::{Outcome, StepKind, WriteError};
+
+    fn t() -> TenantId {
+        TenantId::from("t")
+    }
 
     fn record(state: InvocationState) -> InvocationRecord {
         InvocationRecord {
@@ -538,7 +549,7 @@ mod tests {
         };
         std::fs::copy(crashed.join("db"), dir.path().join("db-only")).expect("copy");
         let db_only = Store::open_with(&dir.path().join("db-only"), &without_log).expect("open");
-        assert_eq!(db_only.invocation("t", rec.id).expect("read"), None);
+        assert_eq!(db_only.invocation(&t(), rec.id).expect("read"), None);
         drop(db_only);
 
         // Opening replays the log, even when it is not used from then on: every acknowledged
@@ -553,14 +564,14 @@ mod tests {
         drop(no_log_now);
         let recovered = Store::open_with(&crashed.join("db"), &options).expect("reopen");
         assert_eq!(
-            recovered.invocation("t", rec.id).expect("read"),
+            recovered.invocation(&t(), rec.id).expect("read"),
             Some(rec.clone())
         );
         let steps = recovered.steps(rec.id).expect("steps");
         assert_eq!(steps.len(), 50);
         assert_eq!(steps[49], (49, entry(49)));
         assert_eq!(
-            recovered.counts("t").expect("counts"),
+            recovered.counts(&t()).expect("counts"),
             vec![(InvocationState::Running, 1)]
         );
         // The replay was checkpointed: writing on and reopening again changes nothing else.
@@ -569,7 +580,7 @@ mod tests {
         let again = Store::open_with(&crashed.join("db"), &options).expect("reopen");
         assert_eq!(again.steps(rec.id).expect("steps").len(), 51);
         assert_eq!(
-            again.counts("t").expect("counts"),
+            again.counts(&t()).expect("counts"),
             vec![(InvocationState::Running, 1)]
         );
     }
@@ -667,7 +678,7 @@ mod tests {
         assert_eq!(reopened.steps(fine.id).expect("steps").len(), 1);
         drop(reopened);
         let recovered = Store::open_with(&crashed.join("db"), &options).expect("recover");
-        assert_eq!(recovered.invocation("t", fine.id).expect("read"), None);
+        assert_eq!(recovered.invocation(&t(), fine.id).expect("read"), None);
     }
 
     fn open() -> (tempfile::TempDir, Store) {
@@ -678,7 +689,7 @@ mod tests {
 
     async fn append(store: &Store, id: InvocationId, seq: u32, n: u64) -> Result<(), StoreError> {
         store
-            .append_step("t", id, seq, &entry(n), StepEffect::None, None)
+            .append_step(&t(), id, seq, &entry(n), StepEffect::None, None)
             .await
     }
 
@@ -716,7 +727,7 @@ mod tests {
             child.detached = seq == n - 1 && n > 2;
             let effect = StepEffect::CreateChild(Box::new(child.clone()));
             store
-                .append_step("t", parent.id, seq as u32, &entry(0), effect, None)
+                .append_step(&t(), parent.id, seq as u32, &entry(0), effect, None)
                 .await
                 .expect("dispatch");
             child.state = InvocationState::Running;
@@ -728,7 +739,7 @@ mod tests {
 
     fn state(store: &Store, id: InvocationId) -> InvocationState {
         store
-            .invocation("t", id)
+            .invocation(&t(), id)
             .expect("read")
             .expect("exists")
             .state
@@ -740,7 +751,7 @@ mod tests {
         let (parent, children) = family(&store, 1).await;
         let effect = StepEffect::CreateChild(Box::new(children[0].clone()));
         let again = store
-            .append_step("t", parent.id, 1, &entry(0), effect, None)
+            .append_step(&t(), parent.id, 1, &entry(0), effect, None)
             .await;
         assert!(matches!(
             again,
@@ -770,14 +781,14 @@ mod tests {
             } else {
                 assert!(woken.is_empty(), "woken after child {i}");
                 let wait = store
-                    .wait_state("t", parent.id)
+                    .wait_state(&t(), parent.id)
                     .expect("wait")
                     .expect("some");
                 assert_eq!(wait.children_pending as usize, last - i);
             }
         }
         assert_eq!(state(&store, parent.id), InvocationState::Pending);
-        assert!(store.wait_state("t", parent.id).expect("wait").is_none());
+        assert!(store.wait_state(&t(), parent.id).expect("wait").is_none());
     }
 
     #[tokio::test]
@@ -800,14 +811,14 @@ mod tests {
         let (_dir, store) = open();
         let (rec, _) = family(&store, 0).await;
         store
-            .signal("t", rec.id, "go", b"1".to_vec())
+            .signal(&t(), rec.id, "go", b"1".to_vec())
             .await
             .expect("signal");
         store
-            .signal("t", rec.id, "go", b"2".to_vec())
+            .signal(&t(), rec.id, "go", b"2".to_vec())
             .await
             .expect("signal");
-        let kept = store.signals("t", rec.id, "go", 10).expect("signals");
+        let kept = store.signals(&t(), rec.id, "go", 10).expect("signals");
         assert_eq!(kept, vec![(0, b"1".to_vec()), (1, b"2".to_vec())]);
         // Two waits on `go` are satisfied by the two kept signals; a third waits.
         let go = Awaitable::Signal("go".into());
@@ -818,7 +829,7 @@ mod tests {
             .expect("suspend");
         assert!(effects.woken.is_empty());
         let effects = store
-            .signal("t", rec.id, "go", b"3".to_vec())
+            .signal(&t(), rec.id, "go", b"3".to_vec())
             .await
             .expect("signal");
         assert_eq!(effects.woken.len(), 1);
@@ -828,7 +839,7 @@ mod tests {
     async fn cancelling_a_parent_cancels_its_attached_descendants_only() {
         let (_dir, store) = open();
         let (parent, children) = family(&store, 3).await;
-        let effects = store.cancel("t", parent.id).await.expect("cancel");
+        let effects = store.cancel(&t(), parent.id).await.expect("cancel");
         let cancelled: Vec<_> = effects.cancelled.iter().map(|(_, id)| *id).collect();
         assert_eq!(cancelled.len(), 3, "the parent and two attached children");
         assert_eq!(state(&store, parent.id), InvocationState::Cancelled);
@@ -840,11 +851,11 @@ mod tests {
             "detached"
         );
         assert!(matches!(
-            store.cancel("t", parent.id).await,
+            store.cancel(&t(), parent.id).await,
             Err(StoreError::Write(WriteError::InvocationFinished(_)))
         ));
         assert!(store.runnable_invocations().expect("runnable").len() == 1);
-        let counts = store.counts("t").expect("counts");
+        let counts = store.counts(&t()).expect("counts");
         assert_eq!(
             counts,
             vec![
@@ -871,12 +882,17 @@ mod tests {
             Err(StoreError::Write(WriteError::InvocationFinished(_)))
         ));
         let stored = store
-            .invocation("t", rec.id)
+            .invocation(&t(), rec.id)
             .expect("read")
             .expect("exists");
         assert_eq!(stored.state, InvocationState::Completed);
         // Another tenant does not see it.
-        assert!(store.invocation("u", rec.id).expect("read").is_none());
+        assert!(
+            store
+                .invocation(&"u".into(), rec.id)
+                .expect("read")
+                .is_none()
+        );
     }
 
     #[tokio::test]
@@ -889,6 +905,6 @@ mod tests {
             store.create_invocation(&rec).await.expect("create");
         }
         let store = Store::open(&path).expect("reopen");
-        assert_eq!(store.invocation("t", rec.id).expect("read"), Some(rec));
+        assert_eq!(store.invocation(&t(), rec.id).expect("read"), Some(rec));
     }
 }

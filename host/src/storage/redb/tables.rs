@@ -8,7 +8,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use crate::ids::ComponentHash;
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
     DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
@@ -85,7 +85,8 @@ fn decode_stored<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8
 }
 
 impl InvocationRows for Tables<'_> {
-    fn record(&self, tenant: &str, id: u128) -> RowResult<Option<InvocationRecord>> {
+    fn record(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<InvocationRecord>> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         let value = self.invocations.get((tenant, id))?;
         value
             .map(|v| decode_stored("invocation", v.value()))
@@ -98,11 +99,18 @@ impl InvocationRows for Tables<'_> {
         Ok(())
     }
 
-    fn is_runnable(&self, tenant: &str, id: u128) -> RowResult<bool> {
+    fn is_runnable(&self, tenant: &TenantId, id: InvocationId) -> RowResult<bool> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         Ok(self.runnable.get((tenant, id))?.is_some())
     }
 
-    fn set_runnable(&mut self, tenant: &str, id: u128, runnable: bool) -> RowResult<()> {
+    fn set_runnable(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        runnable: bool,
+    ) -> RowResult<()> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         if runnable {
             self.runnable.insert((tenant, id), ())?;
         } else {
@@ -111,28 +119,36 @@ impl InvocationRows for Tables<'_> {
         Ok(())
     }
 
-    fn count(&self, tenant: &str, state: InvocationState) -> RowResult<u64> {
+    fn count(&self, tenant: &TenantId, state: InvocationState) -> RowResult<u64> {
+        let tenant = tenant.as_str();
         let value = self.counts.get((tenant, state.as_str()))?;
         Ok(value.map_or(0, |v| v.value()))
     }
 
-    fn set_count(&mut self, tenant: &str, state: InvocationState, n: u64) -> RowResult<()> {
+    fn set_count(&mut self, tenant: &TenantId, state: InvocationState, n: u64) -> RowResult<()> {
+        let tenant = tenant.as_str();
         self.counts.insert((tenant, state.as_str()), n)?;
         Ok(())
     }
 
     fn add_child(
         &mut self,
-        tenant: &str,
-        parent: u128,
-        child: u128,
+        tenant: &TenantId,
+        parent: InvocationId,
+        child: InvocationId,
         detached: bool,
     ) -> RowResult<()> {
+        let (tenant, parent, child) = (tenant.as_str(), parent.0, child.0);
         self.children.insert((tenant, parent, child), detached)?;
         Ok(())
     }
 
-    fn attached_children(&self, tenant: &str, parent: u128) -> RowResult<Vec<u128>> {
+    fn attached_children(
+        &self,
+        tenant: &TenantId,
+        parent: InvocationId,
+    ) -> RowResult<Vec<InvocationId>> {
+        let (tenant, parent) = (tenant.as_str(), parent.0);
         let mut out = Vec::new();
         for row in self
             .children
@@ -140,7 +156,7 @@ impl InvocationRows for Tables<'_> {
         {
             let (key, detached) = row?;
             if !detached.value() {
-                out.push(key.value().2);
+                out.push(InvocationId(key.value().2));
             }
         }
         Ok(out)
@@ -148,7 +164,8 @@ impl InvocationRows for Tables<'_> {
 }
 
 impl StepRows for Tables<'_> {
-    fn step_exists(&self, id: u128, seq: u32) -> RowResult<bool> {
+    fn step_exists(&self, id: InvocationId, seq: u32) -> RowResult<bool> {
+        let id = id.0;
         let key: StepKey = (id, seq);
         if self.staged.as_ref().is_some_and(|s| s.contains_key(&key))
             || self.recent.is_some_and(|r| r.contains(key))
@@ -158,7 +175,8 @@ impl StepRows for Tables<'_> {
         Ok(self.journal.get(key)?.is_some())
     }
 
-    fn put_step(&mut self, id: u128, seq: u32, entry: &[u8]) -> RowResult<()> {
+    fn put_step(&mut self, id: InvocationId, seq: u32, entry: &[u8]) -> RowResult<()> {
+        let id = id.0;
         match &mut self.staged {
             Some(staged) => {
                 staged.insert((id, seq), entry.to_vec());
@@ -170,18 +188,21 @@ impl StepRows for Tables<'_> {
         Ok(())
     }
 
-    fn put_retry(&mut self, id: u128, seq: u32, retry: RetryState) -> RowResult<()> {
+    fn put_retry(&mut self, id: InvocationId, seq: u32, retry: RetryState) -> RowResult<()> {
+        let id = id.0;
         self.retries
             .insert((id, seq), (retry.attempts, retry.first_ms))?;
         Ok(())
     }
 
-    fn remove_retry(&mut self, id: u128, seq: u32) -> RowResult<()> {
+    fn remove_retry(&mut self, id: InvocationId, seq: u32) -> RowResult<()> {
+        let id = id.0;
         self.retries.remove((id, seq))?;
         Ok(())
     }
 
-    fn remove_retries(&mut self, id: u128) -> RowResult<()> {
+    fn remove_retries(&mut self, id: InvocationId) -> RowResult<()> {
+        let id = id.0;
         self.retries
             .retain_in((id, 0u32)..=(id, u32::MAX), |_, _| false)?;
         Ok(())
@@ -189,43 +210,64 @@ impl StepRows for Tables<'_> {
 }
 
 impl WaitRows for Tables<'_> {
-    fn wait(&self, tenant: &str, id: u128) -> RowResult<Option<WaitState>> {
+    fn wait(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<WaitState>> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         let value = self.waits.get((tenant, id))?;
         value.map(|v| decode_stored("wait", v.value())).transpose()
     }
 
-    fn put_wait(&mut self, tenant: &str, id: u128, wait: &WaitState) -> RowResult<()> {
+    fn put_wait(&mut self, tenant: &TenantId, id: InvocationId, wait: &WaitState) -> RowResult<()> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         self.waits.insert((tenant, id), encode(wait).as_slice())?;
         Ok(())
     }
 
-    fn remove_wait(&mut self, tenant: &str, id: u128) -> RowResult<()> {
+    fn remove_wait(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         self.waits.remove((tenant, id))?;
         Ok(())
     }
 
-    fn put_timer(&mut self, due_ms: u64, id: u128, tenant: &str) -> RowResult<()> {
+    fn put_timer(&mut self, due_ms: u64, id: InvocationId, tenant: &TenantId) -> RowResult<()> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         self.timers.insert((due_ms, id), tenant)?;
         Ok(())
     }
 
-    fn remove_timer(&mut self, due_ms: u64, id: u128) -> RowResult<()> {
+    fn remove_timer(&mut self, due_ms: u64, id: InvocationId) -> RowResult<()> {
+        let id = id.0;
         self.timers.remove((due_ms, id))?;
         Ok(())
     }
 
-    fn put_awaited(&mut self, tenant: &str, child: u128, parent: u128, seq: u32) -> RowResult<()> {
+    fn put_awaited(
+        &mut self,
+        tenant: &TenantId,
+        child: InvocationId,
+        parent: InvocationId,
+        seq: u32,
+    ) -> RowResult<()> {
+        let (tenant, parent, child) = (tenant.as_str(), parent.0, child.0);
         self.awaited.insert((tenant, child), (parent, seq))?;
         Ok(())
     }
 
-    fn take_awaited(&mut self, tenant: &str, child: u128) -> RowResult<Option<(u128, u32)>> {
-        Ok(self.awaited.remove((tenant, child))?.map(|v| v.value()))
+    fn take_awaited(
+        &mut self,
+        tenant: &TenantId,
+        child: InvocationId,
+    ) -> RowResult<Option<(InvocationId, u32)>> {
+        let (tenant, child) = (tenant.as_str(), child.0);
+        Ok(self.awaited.remove((tenant, child))?.map(|v| {
+            let (parent, seq) = v.value();
+            (InvocationId(parent), seq)
+        }))
     }
 }
 
 impl SignalRows for Tables<'_> {
-    fn next_signal(&self, tenant: &str, id: u128, name: &str) -> RowResult<u64> {
+    fn next_signal(&self, tenant: &TenantId, id: InvocationId, name: &str) -> RowResult<u64> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         let range = (tenant, id, name, 0u64)..=(tenant, id, name, u64::MAX);
         Ok(self
             .signals
@@ -237,22 +279,31 @@ impl SignalRows for Tables<'_> {
 
     fn put_signal(
         &mut self,
-        tenant: &str,
-        id: u128,
+        tenant: &TenantId,
+        id: InvocationId,
         name: &str,
         n: u64,
         payload: &[u8],
     ) -> RowResult<()> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         self.signals.insert((tenant, id, name, n), payload)?;
         Ok(())
     }
 
-    fn remove_signal(&mut self, tenant: &str, id: u128, name: &str, n: u64) -> RowResult<()> {
+    fn remove_signal(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        name: &str,
+        n: u64,
+    ) -> RowResult<()> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         self.signals.remove((tenant, id, name, n))?;
         Ok(())
     }
 
-    fn remove_signals(&mut self, tenant: &str, id: u128) -> RowResult<()> {
+    fn remove_signals(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         self.signals.retain_in(
             (tenant, id, "", 0u64)..=(tenant, id, "\u{10FFFF}", u64::MAX),
             |_, _| false,
@@ -260,7 +311,14 @@ impl SignalRows for Tables<'_> {
         Ok(())
     }
 
-    fn has_signal(&self, tenant: &str, id: u128, name: &str, k: usize) -> RowResult<bool> {
+    fn has_signal(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+        name: &str,
+        k: usize,
+    ) -> RowResult<bool> {
+        let (tenant, id) = (tenant.as_str(), id.0);
         let range = (tenant, id, name, 0u64)..=(tenant, id, name, u64::MAX);
         Ok(self.signals.range(range)?.nth(k).transpose()?.is_some())
     }
@@ -276,7 +334,8 @@ impl DeploymentRows for Tables<'_> {
         Ok(())
     }
 
-    fn deployment(&self, tenant: &str, name: &str) -> RowResult<Option<Deployment>> {
+    fn deployment(&self, tenant: &TenantId, name: &str) -> RowResult<Option<Deployment>> {
+        let tenant = tenant.as_str();
         let value = self.deployments.get((tenant, name))?;
         value
             .map(|v| decode_stored("deployment", v.value()))

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::store::Store;
-use crate::ids::{ComponentHash, InvocationId};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::encode;
 use crate::journal::{AwaitMode, Awaitable};
 use crate::journal::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
@@ -23,7 +23,7 @@ const SIGNALS: [&str; 2] = ["a", "b"];
 pub(crate) struct Generator {
     rng: StdRng,
     /// Every invocation created so far: (tenant, id).
-    known: Vec<(String, InvocationId)>,
+    known: Vec<(TenantId, InvocationId)>,
 }
 
 impl Generator {
@@ -52,7 +52,12 @@ impl Generator {
         (op, now)
     }
 
-    fn record(&mut self, tenant: &str, parent: Option<InvocationId>, now: u64) -> InvocationRecord {
+    fn record(
+        &mut self,
+        tenant: &TenantId,
+        parent: Option<InvocationId>,
+        now: u64,
+    ) -> InvocationRecord {
         let id = InvocationId((u128::from(now) << 80) | u128::from(self.rng.random::<u64>()));
         let input = format!("{{\"n\":{}}}", self.rng.random::<u16>()).into_bytes();
         let component = ComponentHash([7; 32]);
@@ -64,7 +69,7 @@ impl Generator {
     }
 
     /// A known invocation, or a made-up one now and then.
-    fn pick(&mut self) -> (String, InvocationId) {
+    fn pick(&mut self) -> (TenantId, InvocationId) {
         if self.known.is_empty() || self.rng.random_bool(0.03) {
             return ("t".into(), InvocationId(self.rng.random()));
         }
@@ -72,13 +77,13 @@ impl Generator {
         self.known[at].clone()
     }
 
-    fn current(store: &Store, tenant: &str, id: InvocationId) -> Option<InvocationRecord> {
+    fn current(store: &Store, tenant: &TenantId, id: InvocationId) -> Option<InvocationRecord> {
         store.invocation(tenant, id).ok().flatten()
     }
 
     fn create(&mut self, now: u64) -> Op {
-        let tenant = if self.rng.random_bool(0.1) { "u" } else { "t" };
-        let record = self.record(tenant, None, now);
+        let tenant = TenantId::from(if self.rng.random_bool(0.1) { "u" } else { "t" });
+        let record = self.record(&tenant, None, now);
         self.known.push((record.tenant.clone(), record.id));
         Op::PutInvocation {
             record: Box::new(record),
@@ -109,11 +114,11 @@ impl Generator {
         let entry = self.entry(now);
         // A deferred creation: the record comes with its first step.
         if self.rng.random_bool(0.08) {
-            let record = self.record("t", None, now);
+            let record = self.record(&"t".into(), None, now);
             self.known.push((record.tenant.clone(), record.id));
             return Op::AppendStep {
                 tenant: record.tenant.clone(),
-                invocation: record.id.0,
+                invocation: record.id,
                 seq: 0,
                 entry,
                 effect: StepEffect::None,
@@ -146,7 +151,7 @@ impl Generator {
         };
         Op::AppendStep {
             tenant,
-            invocation: id.0,
+            invocation: id,
             seq,
             entry,
             effect,
@@ -194,7 +199,7 @@ impl Generator {
         let name = SIGNALS[self.rng.random_range(0..2)];
         Op::Signal {
             tenant,
-            invocation: id.0,
+            invocation: id,
             name: name.into(),
             payload: format!("{}", self.rng.random::<u8>()).into_bytes(),
         }
@@ -206,7 +211,7 @@ impl Generator {
             Some((due_ms, tenant, id)) => Op::TimerDue {
                 due_ms: *due_ms,
                 tenant: tenant.clone(),
-                invocation: id.0,
+                invocation: *id,
             },
             None => self.signal(),
         }
@@ -216,7 +221,7 @@ impl Generator {
         let (tenant, id) = self.pick();
         Op::Cancel {
             tenant,
-            invocation: id.0,
+            invocation: id,
         }
     }
 
