@@ -97,17 +97,35 @@ impl Store {
         let table = txn.open_table(table).map_err(storage)?;
         f(table)
     }
+
+    /// The value under `key` in `table`, decoded as a `what`.
+    fn get<'k, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<K, &'static [u8]>,
+        key: impl std::borrow::Borrow<K::SelfType<'k>>,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        self.read(table, |t| decoded(&t, key, what))
+    }
+}
+
+/// The value under `key` in `table`, decoded as a `what`.
+fn decoded<'k, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+    table: &redb::ReadOnlyTable<K, &'static [u8]>,
+    key: impl std::borrow::Borrow<K::SelfType<'k>>,
+    what: &'static str,
+) -> Result<Option<T>, StoreError> {
+    table
+        .get(key)
+        .map_err(storage)?
+        .map(|v| decode(what, v.value()).map_err(StoreError::from))
+        .transpose()
 }
 
 #[async_trait]
 impl Deployments for Store {
     fn deployment(&self, tenant: &TenantId, name: &str) -> Result<Option<Deployment>, StoreError> {
-        self.read(DEPLOYMENTS, |t| {
-            t.get((tenant.as_str(), name))
-                .map_err(storage)?
-                .map(|v| decode("deployment", v.value()).map_err(StoreError::from))
-                .transpose()
-        })
+        self.get(DEPLOYMENTS, (tenant.as_str(), name), "deployment")
     }
 
     fn deployments(&self, tenant: &TenantId) -> Result<Vec<Deployment>, StoreError> {
@@ -156,12 +174,7 @@ impl Invocations for Store {
         tenant: &TenantId,
         id: InvocationId,
     ) -> Result<Option<InvocationRecord>, StoreError> {
-        self.read(INVOCATIONS, |t| {
-            t.get((tenant.as_str(), id.0))
-                .map_err(storage)?
-                .map(|v| decode("invocation", v.value()).map_err(StoreError::from))
-                .transpose()
-        })
+        self.get(INVOCATIONS, (tenant.as_str(), id.0), "invocation")
     }
 
     fn invocations_by_id(
@@ -171,12 +184,7 @@ impl Invocations for Store {
     ) -> Result<Vec<Option<InvocationRecord>>, StoreError> {
         self.read(INVOCATIONS, |t| {
             ids.iter()
-                .map(|id| {
-                    t.get((tenant.as_str(), id.0))
-                        .map_err(storage)?
-                        .map(|v| decode("invocation", v.value()).map_err(StoreError::from))
-                        .transpose()
-                })
+                .map(|id| decoded(&t, (tenant.as_str(), id.0), "invocation"))
                 .collect()
         })
     }
@@ -367,12 +375,7 @@ impl Waits for Store {
         tenant: &TenantId,
         id: InvocationId,
     ) -> Result<Option<WaitState>, StoreError> {
-        self.read(WAITS, |t| {
-            t.get((tenant.as_str(), id.0))
-                .map_err(storage)?
-                .map(|v| decode("wait", v.value()).map_err(StoreError::from))
-                .transpose()
-        })
+        self.get(WAITS, (tenant.as_str(), id.0), "wait")
     }
 
     fn due_timers(
