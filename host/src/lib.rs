@@ -5,6 +5,7 @@
 //! its result; after a crash or restart an invocation is replayed from its journal and goes
 //! on live from where it stopped. See `docs/ARCHITECTURE.md` for the invariants.
 
+pub mod access;
 pub mod api;
 pub mod bindings;
 pub mod cli;

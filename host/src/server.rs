@@ -33,10 +33,17 @@ pub struct ServeOptions {
 
 /// Runs a host until SIGINT or SIGTERM.
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&options.data)
-        .with_context(|| format!("cannot create data directory {}", options.data.display()))?;
+    private_data_dir(&options.data)?;
     let db_path = options.data.join(DATABASE_FILE);
     let store = std::sync::Arc::new(Store::open_with(&db_path, &options.store)?);
+    if let Some(first) = crate::access::first_start(&*store, &options.data).await? {
+        println!(
+            "first start: the admin key is in {} and the `default` tenant's key in {} \
+             (readable by this user only; the CLI on this machine reads them)",
+            first.admin.display(),
+            first.tenant.display()
+        );
+    }
     // Executing stores, plus room for deploy-time listings.
     let slots = u32::try_from(options.scheduler.max_running)
         .unwrap_or(u32::MAX)
@@ -86,6 +93,31 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
             anyhow::bail!("the journal halted ({why}); restart the host to recover")
         }
     }
+}
+
+/// Creates the data directory if needed and makes it, and everything the host creates from
+/// now on, private to the service user (0700 directories, 0600 files): stored inputs,
+/// outputs and keys are nobody else's to read.
+fn private_data_dir(data: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    set_private_umask();
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
+    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make data directory {} private", data.display()))?;
+    for entry in std::fs::read_dir(data)?.flatten() {
+        let mode = if entry.path().is_dir() { 0o700 } else { 0o600 };
+        std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot make {} private", entry.path().display()))?;
+    }
+    Ok(())
+}
+
+/// Files and directories created from now on get no group or other permissions.
+#[allow(unsafe_code)]
+fn set_private_umask() {
+    // SAFETY: `umask` only sets this process's file-creation mask; it touches no memory.
+    unsafe { libc::umask(0o077) };
 }
 
 async fn shutdown_signal() {

@@ -50,7 +50,7 @@ async fn a_waited_invocation_exists_before_its_request_is_sent_and_survives_a_ki
     let mut host = Host::start(dir.path());
     host.deploy("tg", "reprise_test_guests");
     let input = json!({"n": 1, "url": format!("{}/hold", probe.url())});
-    let api = reprise::cli::client::ApiClient::new(&host.url);
+    let api = host.client();
     let caller = tokio::spawn(async move {
         let body = json!({"function": "tg.child", "input": input});
         api.raw(

@@ -59,8 +59,10 @@ pub struct Host {
     pub data: PathBuf,
     /// Its API base URL.
     pub url: String,
-    /// A client of its API.
+    /// A client of its API, with the `default` tenant's key.
     pub api: ApiClient,
+    /// The `default` tenant's key, from the key file the host's first start wrote.
+    pub token: String,
     starts: u32,
     /// Extra arguments of `reprise serve`.
     args: Vec<String>,
@@ -79,6 +81,7 @@ impl Host {
             data: data.to_path_buf(),
             url: String::new(),
             api: ApiClient::new("http://127.0.0.1:1"),
+            token: String::new(),
             starts: 0,
             args: args.iter().map(|a| a.to_string()).collect(),
         };
@@ -126,7 +129,8 @@ impl Host {
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("unexpected first line from host: {line}"))
             .to_string();
-        self.api = ApiClient::new(&url);
+        self.token = self.key_file(reprise::access::TENANT_KEY_FILE);
+        self.api = self.client_with(&url, Some(self.token.clone()));
         self.url = url;
         self.child = Some(child);
     }
@@ -152,11 +156,36 @@ impl Host {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
-    /// Runs `reprise ARGS --url URL` and returns its output.
+    /// The key in the host's key file `name` (written by its first start).
+    pub fn key_file(&self, name: &str) -> String {
+        let path = self.data.join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read the key file {}: {e}", path.display()));
+        text.trim().to_string()
+    }
+
+    /// A new client of the API with `token` as its key (none: unauthenticated).
+    pub fn client_as(&self, token: Option<&str>) -> ApiClient {
+        self.client_with(&self.url, token.map(str::to_string))
+    }
+
+    /// A new client of the API with the `default` tenant's key.
+    pub fn client(&self) -> ApiClient {
+        self.client_as(Some(&self.token))
+    }
+
+    fn client_with(&self, url: &str, token: Option<String>) -> ApiClient {
+        ApiClient::new(url).with_token(token)
+    }
+
+    /// Runs `reprise ARGS --url URL --data DATA` (so the CLI finds the host's key files) and
+    /// returns its output.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(reprise_bin())
             .args(args)
-            .args(["--url", &self.url])
+            .args(["--url", &self.url, "--data"])
+            .arg(&self.data)
+            .env_remove("REPRISE_TOKEN")
             .stdin(Stdio::null())
             .output()
             .expect("run reprise CLI")
@@ -292,11 +321,13 @@ impl Host {
 
     /// The text of `GET /metrics`.
     pub async fn metrics(&self) -> String {
-        let (_, body) = self
-            .api
+        let admin = self.key_file(reprise::access::ADMIN_KEY_FILE);
+        let (status, body) = self
+            .client_as(Some(&admin))
             .raw(hyper::Method::GET, "/metrics", "text/plain", Vec::new())
             .await
             .unwrap_or_else(|e| panic!("metrics: {e:#}"));
+        assert!(status.is_success(), "GET /metrics answered {status}");
         String::from_utf8_lossy(&body).into_owned()
     }
 

@@ -5,7 +5,8 @@ use axum::response::{IntoResponse, Response};
 use hyper::StatusCode;
 
 use super::dto::{ErrorBody, ErrorView};
-use crate::journal::StoreError;
+use crate::access::{AccessError, AuthError};
+use crate::journal::{StoreError, WriteError};
 use crate::runtime::ComponentError;
 use crate::scheduler::{ControlError, DeployError, InvokeError, TargetError};
 
@@ -33,6 +34,11 @@ impl ApiError {
     /// A 400.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A 403: the key holds, but not for this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// A 404.
@@ -119,6 +125,32 @@ impl From<ControlError> for ApiError {
             ControlError::BadSignalName(_) => ApiError::bad_request("invalid_signal_name", message),
             ControlError::BadData(_) => ApiError::bad_request("invalid_data", message),
             ControlError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Store(err) => err.into(),
+            err => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", err.to_string()),
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(err: AccessError) -> Self {
+        let message = err.to_string();
+        match err {
+            AccessError::BadName(_) => ApiError::bad_request("invalid_name", message),
+            AccessError::NoSuchKey(_) => ApiError::not_found("unknown_key", message),
+            AccessError::Store(StoreError::Write(WriteError::TenantExists(_))) => {
+                ApiError::new(StatusCode::CONFLICT, "tenant_exists", message)
+            }
+            AccessError::Store(StoreError::Write(
+                WriteError::NoSuchTenant(_) | WriteError::NoSuchKey(_),
+            )) => ApiError::not_found("unknown_tenant_or_key", message),
+            AccessError::Store(err) => err.into(),
         }
     }
 }

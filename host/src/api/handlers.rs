@@ -9,6 +9,7 @@ use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode, Uri};
 use serde_json::{Value, json};
 
+use super::auth::{Admin, Tenant};
 use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read};
 use super::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, InvokeRequest,
@@ -16,7 +17,7 @@ use super::dto::{
 };
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
-use crate::ids::{InvocationId, TenantId};
+use crate::ids::InvocationId;
 use crate::journal::{InvocationRecord, InvocationState};
 use crate::metrics::METRICS;
 use crate::outbound::Policy;
@@ -36,8 +37,8 @@ pub async fn health() -> Json<Value> {
 }
 
 /// `GET /v1/stats`: the tenant's invocations by state.
-pub async fn stats(State(scheduler): State<Scheduler>) -> Answer<Value> {
-    let tenant = &TenantId::default_tenant();
+pub async fn stats(State(scheduler): State<Scheduler>, Tenant(tenant): Tenant) -> Answer<Value> {
+    let tenant = &tenant;
     let stored = scheduler.store().counts(tenant)?;
     let stored = stored.into_iter().map(|(s, n)| (tenant.clone(), s, n));
     let counts: serde_json::Map<String, Value> = scheduler
@@ -50,7 +51,10 @@ pub async fn stats(State(scheduler): State<Scheduler>) -> Answer<Value> {
 }
 
 /// `GET /metrics`: the Prometheus text.
-pub async fn metrics(State(scheduler): State<Scheduler>) -> Result<impl IntoResponse, ApiError> {
+pub async fn metrics(
+    State(scheduler): State<Scheduler>,
+    _: Admin,
+) -> Result<impl IntoResponse, ApiError> {
     let counts: Vec<(String, &str, u64)> = scheduler
         .live_counts(scheduler.store().all_counts()?)
         .into_iter()
@@ -64,6 +68,7 @@ pub async fn metrics(State(scheduler): State<Scheduler>) -> Result<impl IntoResp
 /// `PUT /v1/deployments/{name}`: the body is the component, the policy in [`POLICY_HEADER`].
 pub async fn deploy(
     State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
     Segments(name): Segments<String>,
     headers: HeaderMap,
     body: Body,
@@ -71,14 +76,17 @@ pub async fn deploy(
     let policy = policy(&headers)?;
     let bytes = read(body, MAX_COMPONENT_BYTES).await?;
     let deployment = scheduler
-        .deploy(&TenantId::default_tenant(), &name, bytes.to_vec(), policy)
+        .deploy(&tenant, &name, bytes.to_vec(), policy)
         .await?;
     Ok((StatusCode::CREATED, Json(DeploymentView::from(&deployment))))
 }
 
 /// `GET /v1/deployments`.
-pub async fn deployments(State(scheduler): State<Scheduler>) -> Answer<DeploymentList> {
-    let deployments = scheduler.store().deployments(&TenantId::default_tenant())?;
+pub async fn deployments(
+    State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
+) -> Answer<DeploymentList> {
+    let deployments = scheduler.store().deployments(&tenant)?;
     Ok(Json(DeploymentList {
         deployments: deployments.iter().map(DeploymentView::from).collect(),
     }))
@@ -87,11 +95,12 @@ pub async fn deployments(State(scheduler): State<Scheduler>) -> Answer<Deploymen
 /// `GET /v1/deployments/{name}`.
 pub async fn deployment(
     State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
     Segments(name): Segments<String>,
 ) -> Answer<DeploymentView> {
     let deployment = scheduler
         .store()
-        .deployment(&TenantId::default_tenant(), &name)?
+        .deployment(&tenant, &name)?
         .ok_or_else(|| {
             ApiError::not_found(
                 "unknown_deployment",
@@ -104,10 +113,11 @@ pub async fn deployment(
 /// `POST /v1/invocations[?wait=SECONDS]`: 200 once finished, else 202.
 pub async fn invoke(
     State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
     params: Params,
     body: Body,
 ) -> AnswerWith<InvocationView> {
-    let tenant = &TenantId::default_tenant();
+    let tenant = &tenant;
     let wait = params.wait()?;
     let body = read(body, MAX_JSON_BYTES).await?;
     let request: InvokeRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -138,9 +148,10 @@ pub async fn invoke(
 /// `GET /v1/invocations[?state=STATE][&limit=N][&parent=ID]`, newest first.
 pub async fn invocations(
     State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
     params: Params,
 ) -> Answer<InvocationList> {
-    let tenant = &TenantId::default_tenant();
+    let tenant = &tenant;
     let state = params.state()?;
     let limit = params.limit()?;
     let keep = |r: &InvocationRecord| state.is_none_or(|s| s == scheduler.live_state(r));
@@ -164,19 +175,14 @@ pub async fn invocations(
 /// `GET /v1/invocations/{id}[?wait=SECONDS]`.
 pub async fn invocation(
     State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
     Segments(id): Segments<String>,
     params: Params,
 ) -> Answer<InvocationView> {
     let id = invocation_id(&id)?;
     let record = match params.wait()? {
-        Some(timeout) => {
-            scheduler
-                .wait(&TenantId::default_tenant(), id, timeout)
-                .await?
-        }
-        None => scheduler
-            .store()
-            .invocation(&TenantId::default_tenant(), id)?,
+        Some(timeout) => scheduler.wait(&tenant, id, timeout).await?,
+        None => scheduler.store().invocation(&tenant, id)?,
     }
     .ok_or_else(|| unknown_invocation(id))?;
     Ok(Json(view(&scheduler, &record)?))
@@ -185,6 +191,7 @@ pub async fn invocation(
 /// `POST /v1/invocations/{id}/signals/{name}`: the body is the payload (`null` when empty).
 pub async fn signal(
     State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
     Segments((id, name)): Segments<(String, String)>,
     body: Body,
 ) -> AnswerWith<InvocationView> {
@@ -195,12 +202,10 @@ pub async fn signal(
     } else {
         body.to_vec()
     };
-    scheduler
-        .signal(&TenantId::default_tenant(), id, &name, data)
-        .await?;
+    scheduler.signal(&tenant, id, &name, data).await?;
     let record = scheduler
         .store()
-        .invocation(&TenantId::default_tenant(), id)?
+        .invocation(&tenant, id)?
         .ok_or_else(|| unknown_invocation(id))?;
     Ok((StatusCode::ACCEPTED, Json(view(&scheduler, &record)?)))
 }
@@ -208,10 +213,11 @@ pub async fn signal(
 /// `POST /v1/invocations/{id}/cancel`: the invocation and its attached descendants.
 pub async fn cancel(
     State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
     Segments(id): Segments<String>,
 ) -> Answer<CancelView> {
     let id = invocation_id(&id)?;
-    let cancelled = scheduler.cancel(&TenantId::default_tenant(), id).await?;
+    let cancelled = scheduler.cancel(&tenant, id).await?;
     Ok(Json(CancelView {
         cancelled: cancelled.iter().map(ToString::to_string).collect(),
     }))
@@ -220,13 +226,14 @@ pub async fn cancel(
 /// `GET /v1/invocations/{id}/journal`.
 pub async fn journal(
     State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
     Segments(id): Segments<String>,
 ) -> Answer<JournalView> {
     let id = invocation_id(&id)?;
     // Look the record up first: another tenant's id is unknown here.
     scheduler
         .store()
-        .invocation(&TenantId::default_tenant(), id)?
+        .invocation(&tenant, id)?
         .ok_or_else(|| unknown_invocation(id))?;
     let steps = scheduler.store().steps(id)?;
     Ok(Json(JournalView {

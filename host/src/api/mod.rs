@@ -1,6 +1,9 @@
 //! The HTTP API: the hyper server, the route table, the handlers, what requests name in
 //! their paths and queries, JSON views, errors and body limits.
 
+pub mod access_dto;
+mod admin;
+mod auth;
 mod body;
 pub mod dto;
 mod error;

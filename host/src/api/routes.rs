@@ -4,13 +4,12 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use super::handlers;
+use super::{admin, auth, handlers};
 use crate::scheduler::Scheduler;
 
-/// The API's routes over `scheduler`.
+/// The API's routes over `scheduler`; every one but health needs a key.
 pub fn router(scheduler: Scheduler) -> Router {
     Router::new()
-        .route("/v1/health", get(handlers::health))
         .route("/v1/stats", get(handlers::stats))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/deployments", get(handlers::deployments))
@@ -29,6 +28,18 @@ pub fn router(scheduler: Scheduler) -> Router {
         )
         .route("/v1/invocations/{id}/cancel", post(handlers::cancel))
         .route("/v1/invocations/{id}/journal", get(handlers::journal))
+        .route(
+            "/v1/tenants",
+            get(admin::tenants).post(admin::create_tenant),
+        )
+        .route("/v1/keys", get(admin::keys).post(admin::create_key))
+        .route("/v1/keys/{id}/revoke", post(admin::revoke_key))
+        // On the routes above only: health, and the answers for unknown routes, need no key.
+        .route_layer(axum::middleware::from_fn_with_state(
+            scheduler.clone(),
+            auth::require_key,
+        ))
+        .route("/v1/health", get(handlers::health))
         // After the routes: it is set on those already added.
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .fallback(handlers::not_found)

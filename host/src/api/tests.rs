@@ -23,14 +23,29 @@ const UNKNOWN_ID: &str = "01M8A4RJXMKV1SHMKVEN0033VN";
 /// The API of a host with nothing deployed, its store in a temporary directory.
 struct Api {
     service: TowerToHyperService<axum::Router>,
+    /// The key every request is sent with (the `default` tenant's, at first).
+    key: Option<String>,
+    /// The admin key of the first start.
+    admin: String,
     _dir: tempfile::TempDir,
 }
 
 impl Api {
-    fn new() -> Api {
+    async fn new() -> Api {
         let dir = tempfile::tempdir().expect("tempdir");
         let store =
             std::sync::Arc::new(Store::open(&dir.path().join("reprise.redb")).expect("open store"));
+        let first = crate::access::first_start(&*store, dir.path())
+            .await
+            .expect("first start")
+            .expect("the keys of a first start");
+        let read = |path: &std::path::Path| {
+            std::fs::read_to_string(path)
+                .expect("key file")
+                .trim()
+                .to_string()
+        };
+        let (key, admin) = (read(&first.tenant), read(&first.admin));
         let engine = new_engine(None).expect("engine");
         let components = Components::new(engine, None).expect("components");
         let scheduler = Scheduler::new(
@@ -42,17 +57,25 @@ impl Api {
         );
         Api {
             service: TowerToHyperService::new(router(scheduler)),
+            key: Some(key),
+            admin,
             _dir: dir,
         }
     }
 
+    /// This API, sending `key` with every request (none: no `Authorization` header).
+    fn with_key(mut self, key: Option<&str>) -> Api {
+        self.key = key.map(str::to_string);
+        self
+    }
+
     /// The status and JSON body of `method path` with `body`.
     async fn send(&self, method: Method, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .body(Body::from(body))
-            .expect("request");
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(key) = &self.key {
+            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let request = request.body(Body::from(body)).expect("request");
         let response = self.service.call(request).await.expect("infallible");
         let status = response.status();
         let bytes = response
@@ -82,7 +105,7 @@ fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str, me
 
 #[tokio::test]
 async fn a_plus_in_a_query_value_is_a_space_and_an_escaped_plus_a_plus() {
-    let api = Api::new();
+    let api = Api::new().await;
     let spaced = api.get("/v1/invocations?state=not+a+state").await;
     assert_error(
         &spaced,
@@ -103,7 +126,7 @@ async fn a_plus_in_a_query_value_is_a_space_and_an_escaped_plus_a_plus() {
 
 #[tokio::test]
 async fn path_segments_are_percent_decoded_and_a_plus_stays_a_plus() {
-    let api = Api::new();
+    let api = Api::new().await;
     for (path, name) in [
         ("/v1/deployments/my%20app", "my app"),
         ("/v1/deployments/my+app", "my+app"),
@@ -126,7 +149,7 @@ async fn path_segments_are_percent_decoded_and_a_plus_stays_a_plus() {
 
 #[tokio::test]
 async fn a_known_path_with_another_method_is_405_and_an_unknown_path_404() {
-    let api = Api::new();
+    let api = Api::new().await;
     let cases = [
         (Method::POST, "/v1/health"),
         (Method::DELETE, "/v1/deployments/app"),
@@ -159,7 +182,7 @@ async fn a_known_path_with_another_method_is_405_and_an_unknown_path_404() {
 
 #[tokio::test]
 async fn wait_is_capped_when_huge_and_refused_when_not_a_duration() {
-    let api = Api::new();
+    let api = Api::new().await;
     // Past `Duration::MAX`: capped, not a panic (the id is unknown, so no wait).
     let huge = api
         .get(&format!("/v1/invocations/{UNKNOWN_ID}?wait=1e308"))
@@ -180,7 +203,7 @@ async fn wait_is_capped_when_huge_and_refused_when_not_a_duration() {
 
 #[tokio::test]
 async fn bad_query_values_name_the_parameter() {
-    let api = Api::new();
+    let api = Api::new().await;
     let invoke = api
         .send(Method::POST, "/v1/invocations?wait=soon", b"{}".to_vec())
         .await;
@@ -196,7 +219,7 @@ async fn bad_query_values_name_the_parameter() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413_with_the_json_error() {
-    let api = Api::new();
+    let api = Api::new().await;
     let body = vec![b' '; super::body::MAX_JSON_BYTES + 1];
     let answer = api.send(Method::POST, "/v1/invocations", body).await;
     assert_error(
@@ -204,5 +227,122 @@ async fn a_body_over_the_limit_is_413_with_the_json_error() {
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
         "larger than",
+    );
+}
+
+#[tokio::test]
+async fn every_route_but_health_needs_a_valid_key_and_admin_routes_the_admin_key() {
+    let api = Api::new().await;
+    let (admin, tenant_key) = (api.admin.clone(), api.key.clone().expect("key"));
+    let api = api.with_key(None);
+    assert_eq!(api.get("/v1/health").await.0, StatusCode::OK);
+    for path in [
+        "/v1/invocations",
+        "/v1/deployments",
+        "/v1/stats",
+        "/metrics",
+        "/v1/keys",
+    ] {
+        assert_error(
+            &api.get(path).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "needs an API key",
+        );
+    }
+    let api = api.with_key(Some(
+        "rpk_0000000000000000000000000000000000000000000000000000",
+    ));
+    assert_error(
+        &api.get("/v1/invocations").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "not valid",
+    );
+    let api = api.with_key(Some("not-a-key"));
+    assert_error(
+        &api.get("/v1/invocations").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Bearer KEY",
+    );
+
+    // A tenant's key: its own routes, not the admin's.
+    let api = api.with_key(Some(&tenant_key));
+    assert_eq!(api.get("/v1/invocations").await.0, StatusCode::OK);
+    for path in ["/metrics", "/v1/keys", "/v1/tenants"] {
+        assert_error(
+            &api.get(path).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "admin key",
+        );
+    }
+    // The admin's key: the admin routes, not a tenant's.
+    let api = api.with_key(Some(&admin));
+    assert_error(
+        &api.get("/v1/invocations").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "tenant's key",
+    );
+    let (status, made) = api
+        .send(Method::POST, "/v1/tenants", br#"{"name":"acme"}"#.to_vec())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let acme = made["key"].as_str().expect("key").to_string();
+    assert_eq!(made["tenant"], "acme");
+    assert_error(
+        &api.send(Method::POST, "/v1/tenants", br#"{"name":"acme"}"#.to_vec())
+            .await,
+        StatusCode::CONFLICT,
+        "tenant_exists",
+        "acme",
+    );
+    assert_error(
+        &api.send(Method::POST, "/v1/tenants", br#"{"name":"a/b"}"#.to_vec())
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_name",
+        "a/b",
+    );
+    assert_error(
+        &api.send(Method::POST, "/v1/keys", br#"{"tenant":"nobody"}"#.to_vec())
+            .await,
+        StatusCode::NOT_FOUND,
+        "unknown_tenant_or_key",
+        "nobody",
+    );
+    let (_, keys) = api.get("/v1/keys").await;
+    let listed = keys["keys"].as_array().expect("keys");
+    assert_eq!(listed.len(), 3, "{keys}");
+    assert!(
+        !keys.to_string().contains(&acme),
+        "a listing never shows a key"
+    );
+
+    // Revoked: refused from the next request on, and named.
+    let api = api.with_key(Some(&acme));
+    assert_eq!(api.get("/v1/invocations").await.0, StatusCode::OK);
+    let id = made["id"].as_str().expect("id").to_string();
+    let api = api.with_key(Some(&admin));
+    let (status, revoked) = api
+        .send(Method::POST, &format!("/v1/keys/{id}/revoke"), Vec::new())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    assert_error(
+        &api.send(Method::POST, &format!("/v1/keys/{id}/revoke"), Vec::new())
+            .await,
+        StatusCode::NOT_FOUND,
+        "unknown_tenant_or_key",
+        &id,
+    );
+    let api = api.with_key(Some(&acme));
+    assert_error(
+        &api.get("/v1/invocations").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "revoked",
     );
 }

@@ -13,6 +13,8 @@ use crate::api::dto::ErrorBody;
 /// Client of one host.
 pub struct ApiClient {
     base: String,
+    /// The API key sent with every request, if there is one.
+    token: Option<String>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -21,8 +23,15 @@ impl ApiClient {
     pub fn new(base: &str) -> Self {
         ApiClient {
             base: base.trim_end_matches('/').to_string(),
+            token: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
+    }
+
+    /// This client, sending `token` as its API key (`Authorization: Bearer`).
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
     }
 
     /// Sends a request and returns the status and body as they came.
@@ -50,6 +59,9 @@ impl ApiClient {
             .method(method)
             .uri(&url)
             .header(hyper::header::CONTENT_TYPE, content_type);
+        if let Some(token) = &self.token {
+            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
         for (name, value) in headers {
             request = request.header(*name, value);
         }

@@ -8,7 +8,9 @@ use hyper::Method;
 
 use super::client::ApiClient;
 use super::output;
-use super::{Cli, Command};
+use super::{Cli, Command, KeyCommand, TenantCommand};
+use crate::access::{ADMIN_KEY_FILE, TENANT_KEY_FILE};
+use crate::api::access_dto::{CreateKeyRequest, CreateTenantRequest, KeyList, KeyView, NewKeyView};
 use crate::api::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
@@ -21,11 +23,13 @@ const WAIT_SLICE_SECS: f64 = 60.0;
 
 /// Runs `cli`; the exit code is 1 when a waited-for invocation failed.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let api = ApiClient::new(&cli.url);
+    let admin = matches!(cli.command, Command::Tenant { .. } | Command::Key { .. });
+    let token = cli.token.clone().or_else(|| key_file(&cli.data, admin));
+    let api = ApiClient::new(&cli.url).with_token(token);
     let json = cli.json;
+    let data = cli.data;
     match cli.command {
         Command::Serve {
-            data,
             listen,
             max_running,
             cache_mb,
@@ -77,6 +81,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let list: DeploymentList = api.get("/v1/deployments").await?;
             output::deployments(&list, json)?;
         }
+        Command::Tenant { command } => match command {
+            TenantCommand::Create { name } => {
+                let body = serde_json::to_vec(&CreateTenantRequest { name })?;
+                let key: NewKeyView = api
+                    .call(Method::POST, "/v1/tenants", "application/json", body)
+                    .await?;
+                output::new_key(&key, json)?;
+            }
+            TenantCommand::Ls => output::tenants(&api.get("/v1/tenants").await?, json)?,
+        },
+        Command::Key { command } => match command {
+            KeyCommand::Create { tenant, admin } => {
+                let body = serde_json::to_vec(&CreateKeyRequest { tenant, admin })?;
+                let key: NewKeyView = api
+                    .call(Method::POST, "/v1/keys", "application/json", body)
+                    .await?;
+                output::new_key(&key, json)?;
+            }
+            KeyCommand::Ls => output::keys(&api.get("/v1/keys").await?, json)?,
+            KeyCommand::Revoke { id } => {
+                let path = format!("/v1/keys/{}/revoke", encode(&id));
+                let key: KeyView = api
+                    .call(Method::POST, &path, "application/json", Vec::new())
+                    .await?;
+                output::keys(&KeyList { keys: vec![key] }, json)?;
+            }
+        },
         Command::Invoke {
             function,
             input,
@@ -185,6 +216,18 @@ async fn wait_until_finished(
 }
 
 /// Percent-encodes a path segment or query value.
+/// The key a host's first start wrote under `data` (the admin key if `admin`), if it is
+/// there and readable.
+fn key_file(data: &std::path::Path, admin: bool) -> Option<String> {
+    let file = if admin {
+        ADMIN_KEY_FILE
+    } else {
+        TENANT_KEY_FILE
+    };
+    let text = std::fs::read_to_string(data.join(file)).ok()?;
+    Some(text.trim().to_string()).filter(|k| !k.is_empty())
+}
+
 fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {

@@ -30,6 +30,13 @@ pub struct Cli {
     /// Print JSON for scripts instead of text for people.
     #[arg(long, global = true)]
     pub json: bool,
+    /// API key (client commands); without it the CLI reads the key a host's first start
+    /// wrote under --data (`default.key`, or `admin.key` for `tenant` and `key`).
+    #[arg(long, global = true, env = "REPRISE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Data directory of the host (`serve`), where the CLI also looks for key files.
+    #[arg(long, global = true, env = "REPRISE_DATA", default_value = DEFAULT_DATA)]
+    pub data: PathBuf,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -40,9 +47,6 @@ pub struct Cli {
 pub enum Command {
     /// Run a host: the API, the scheduler and the journal in DIR.
     Serve {
-        /// Data directory (holds reprise.redb).
-        #[arg(long, env = "REPRISE_DATA", default_value = DEFAULT_DATA)]
-        data: PathBuf,
         /// Address to listen on.
         #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
@@ -135,6 +139,51 @@ pub enum Command {
     },
     /// List deployments.
     Deployments,
+    /// Manage tenants (needs the admin key).
+    Tenant {
+        /// What to do.
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage API keys (needs the admin key).
+    Key {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+/// `reprise tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints its first API key (shown only this once).
+    Create {
+        /// Tenant name (letters, digits, `_`, `-`).
+        name: String,
+    },
+    /// List tenants.
+    Ls,
+}
+
+/// `reprise key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key for a tenant (or an admin key); prints it (shown only this once).
+    Create {
+        /// The tenant the key acts for.
+        #[arg(long, required_unless_present = "admin", conflicts_with = "admin")]
+        tenant: Option<String>,
+        /// An admin key instead.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List keys (their ids, never the keys).
+    Ls,
+    /// Revoke a key: refused from the next request on.
+    Revoke {
+        /// The key's id, as `reprise key ls` shows it.
+        id: String,
+    },
 }
 
 /// Parses `HOST:PORT=RPS`.

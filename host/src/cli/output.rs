@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use crate::api::access_dto::{KeyList, NewKeyView, TenantList};
 use crate::api::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
@@ -162,6 +163,54 @@ pub fn cancelled(view: &CancelView, json: bool) -> anyhow::Result<()> {
             if rest.len() == 1 { "" } else { "s" }
         ),
         None => println!("nothing to cancel"),
+    }
+    Ok(())
+}
+
+/// A key just made: the key itself (only now), then what is listed of it.
+pub fn new_key(key: &NewKeyView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(key);
+    }
+    println!("{}", key.key);
+    eprintln!(
+        "key {} for {}: keep it now, it is not shown again",
+        key.view.id,
+        key.view.tenant.as_deref().unwrap_or("the admin")
+    );
+    Ok(())
+}
+
+/// Tenants as a table.
+pub fn tenants(list: &TenantList, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    println!("{:<32} CREATED", "NAME");
+    for t in &list.tenants {
+        println!("{:<32} {}", t.name, t.created_at);
+    }
+    Ok(())
+}
+
+/// Keys as a table.
+pub fn keys(list: &KeyList, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    println!(
+        "{:<12} {:<6} {:<24} {:<24} REVOKED",
+        "ID", "ROLE", "TENANT", "CREATED"
+    );
+    for k in &list.keys {
+        println!(
+            "{:<12} {:<6} {:<24} {:<24} {}",
+            k.id,
+            k.role,
+            k.tenant.as_deref().unwrap_or("-"),
+            k.created_at,
+            k.revoked_at.as_deref().unwrap_or("-")
+        );
     }
     Ok(())
 }

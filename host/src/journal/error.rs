@@ -53,6 +53,18 @@ pub enum WriteError {
         invocation: String,
         why: &'static str,
     },
+    /// A tenant with this name exists already.
+    #[error("tenant `{0}` exists already")]
+    TenantExists(String),
+    /// There is no tenant with this name.
+    #[error("tenant `{0}` does not exist")]
+    NoSuchTenant(String),
+    /// A key with this hash is stored already (a new key is random: this is a retry).
+    #[error("key {0} exists already")]
+    KeyExists(String),
+    /// There is no key with this id, or it is revoked already.
+    #[error("key {0} does not exist or is revoked already")]
+    NoSuchKey(String),
     /// The database or the log failed; nothing of the batch was committed.
     #[error("storage failure: {0}")]
     Storage(Arc<StorageFailure>),

@@ -279,6 +279,58 @@ fn records_keep_their_bytes() {
         decode::<WaitState>("wait", &stored).expect("wait"),
         sample_wait()
     );
+    let stored = pinned("v1", "tenant", &encode(&sample_tenant()));
+    assert_eq!(
+        decode::<TenantRecord>("tenant", &stored).expect("tenant"),
+        sample_tenant()
+    );
+    for (name, key) in sample_keys() {
+        let stored = pinned("v1", name, &encode(&key));
+        assert_eq!(decode::<KeyRecord>(name, &stored).expect(name), key);
+    }
+}
+
+fn sample_tenant() -> TenantRecord {
+    TenantRecord {
+        name: "acme".into(),
+        created_at_ms: 1_700_000_000_000,
+    }
+}
+
+fn sample_keys() -> [(&'static str, KeyRecord); 2] {
+    [
+        (
+            "key_admin",
+            KeyRecord {
+                hash: [0x5a; 32],
+                role: KeyRole::Admin,
+                created_at_ms: 1_700_000_000_000,
+                revoked_at_ms: None,
+            },
+        ),
+        (
+            "key_tenant_revoked",
+            KeyRecord {
+                hash: [0xa5; 32],
+                role: KeyRole::Tenant("acme".into()),
+                created_at_ms: 1_700_000_000_000,
+                revoked_at_ms: Some(1_700_000_000_001),
+            },
+        ),
+    ]
+}
+
+/// The ops on tenants and keys (added after `sample_ops`'s, whose fixtures predate them).
+pub(crate) fn sample_access_ops() -> Vec<Op> {
+    let [(_, admin), (_, tenant)] = sample_keys();
+    vec![
+        Op::CreateTenant {
+            tenant: sample_tenant(),
+        },
+        Op::CreateKey { key: admin },
+        Op::CreateKey { key: tenant },
+        Op::RevokeKey { hash: [0xa5; 32] },
+    ]
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! its backends apply these ops with these rules; every persisted byte is encoded by `codec`
 //! from types defined here, pinned by `formats`.
 
+mod access;
 mod bytes;
 pub(crate) mod codec;
 mod digest;
@@ -22,6 +23,7 @@ pub mod rows;
 pub mod rules;
 pub mod waits;
 
+pub use access::{KeyRecord, KeyRole, TenantRecord, key_hash, key_id, same_hash};
 pub use codec::DecodeError;
 pub use digest::{Level, Request as CanonicalRequest};
 pub use entry::{Outcome, StepEntry, StepKind};

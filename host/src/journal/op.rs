@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::access::{KeyRecord, TenantRecord};
 use super::records::{Deployment, InvocationRecord};
 use super::waits::{AwaitMode, Awaitable};
 use crate::ids::{InvocationId, TenantId};
@@ -62,6 +63,13 @@ pub enum Op {
         #[serde(with = "super::bytes")]
         component: Vec<u8>,
     },
+    /// Create a tenant. (Ops are only ever added at the end: a log record names an op by its
+    /// position.)
+    CreateTenant { tenant: TenantRecord },
+    /// Store a new API key, of an existing tenant or an admin's.
+    CreateKey { key: KeyRecord },
+    /// Revoke the key with this hash.
+    RevokeKey { hash: [u8; 32] },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

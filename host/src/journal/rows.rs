@@ -6,6 +6,7 @@
 //! Reads see the transaction's own earlier writes. Every method fails only with a
 //! [`StorageFailure`], which aborts the whole batch: none of its writes may become visible.
 
+use super::access::{KeyRecord, TenantRecord};
 use super::error::StorageFailure;
 use super::op::RetryState;
 use super::records::{Deployment, InvocationRecord, InvocationState};
@@ -137,7 +138,25 @@ pub trait DeploymentRows {
     fn put_deployment(&mut self, deployment: &Deployment) -> RowResult<()>;
 }
 
-/// Every concern's rows: one write transaction of a backend.
-pub trait Rows: InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows {}
+/// Tenants and API keys.
+pub trait AccessRows {
+    /// The tenant `name`.
+    fn tenant(&self, name: &TenantId) -> RowResult<Option<TenantRecord>>;
+    /// Writes `tenant` under its name.
+    fn put_tenant(&mut self, tenant: &TenantRecord) -> RowResult<()>;
+    /// The key whose sha256 is `hash`.
+    fn key(&self, hash: &[u8; 32]) -> RowResult<Option<KeyRecord>>;
+    /// Writes `key` under its hash.
+    fn put_key(&mut self, key: &KeyRecord) -> RowResult<()>;
+}
 
-impl<T: InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows + ?Sized> Rows for T {}
+/// Every concern's rows: one write transaction of a backend.
+pub trait Rows:
+    InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows + AccessRows
+{
+}
+
+impl<T> Rows for T where
+    T: InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows + AccessRows + ?Sized
+{
+}

@@ -6,6 +6,7 @@
 //! update the waiting invocation's counters here, in the same transaction as the event itself.
 //! Applying an op never reads the clock: every time it writes is the op's own.
 
+use super::access::KeyRole;
 use super::error::{StorageFailure, WriteError};
 use super::op::{Effects, Op, StepEffect};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
@@ -135,6 +136,33 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 self.deploy(deployment, component)?;
                 Ok(Ok(()))
             }
+            Op::CreateTenant { tenant } => {
+                if self.rows.tenant(&tenant.name)?.is_some() {
+                    return refuse(WriteError::TenantExists(tenant.name.to_string()));
+                }
+                self.rows.put_tenant(tenant)?;
+                Ok(Ok(()))
+            }
+            Op::CreateKey { key } => {
+                if self.rows.key(&key.hash)?.is_some() {
+                    return refuse(WriteError::KeyExists(key.id()));
+                }
+                if let KeyRole::Tenant(tenant) = &key.role
+                    && self.rows.tenant(tenant)?.is_none()
+                {
+                    return refuse(WriteError::NoSuchTenant(tenant.to_string()));
+                }
+                self.rows.put_key(key)?;
+                Ok(Ok(()))
+            }
+            Op::RevokeKey { hash } => match self.rows.key(hash)? {
+                Some(mut key) if key.revoked_at_ms.is_none() => {
+                    key.revoked_at_ms = Some(self.now_ms);
+                    self.rows.put_key(&key)?;
+                    Ok(Ok(()))
+                }
+                _ => refuse(WriteError::NoSuchKey(super::access::key_id(hash))),
+            },
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+mod access;
 mod deferred;
 mod deployments;
 mod invocations;
@@ -19,6 +20,7 @@ pub mod redb;
 mod signals;
 mod waits;
 
+pub use access::Access;
 pub use deferred::Deferred;
 pub use deployments::Deployments;
 pub use invocations::Invocations;
@@ -30,7 +32,7 @@ use crate::journal::Halt;
 
 /// Every concern's storage, as one node's durable state.
 #[async_trait]
-pub trait Storage: Deployments + Invocations + Journals + Waits + Signals {
+pub trait Storage: Deployments + Invocations + Journals + Waits + Signals + Access {
     /// Waits until the storage halts after a failure (it then refuses every write until the
     /// host restarts); returns why.
     async fn halted(&self) -> Arc<Halt>;

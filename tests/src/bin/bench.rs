@@ -132,7 +132,7 @@ async fn suspended(
     let host = Host::start(data);
     host.deploy("tg", "reprise_test_guests");
     let pid = host.pid().context("host pid")?;
-    let api = Arc::new(ApiClient::new(&host.url));
+    let api = Arc::new(host.client());
     let idle = rss_bytes(pid).unwrap_or(0);
 
     // 1,000 sleepers due in an hour: the baseline.
@@ -367,11 +367,8 @@ async fn calls(
 
 /// The host's journal counters from `/metrics`: commits, writes, seconds applying, seconds
 /// committing, seconds of those in the log, checkpoints, seconds in checkpoints.
-async fn journal_counters(api: &ApiClient) -> anyhow::Result<[f64; 7]> {
-    let (_, body) = api
-        .raw(hyper::Method::GET, "/metrics", "text/plain", Vec::new())
-        .await?;
-    let text = String::from_utf8_lossy(&body);
+async fn journal_counters(host: &Host) -> anyhow::Result<[f64; 7]> {
+    let text = host.metrics().await;
     let read = |name: &str| {
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
@@ -428,7 +425,7 @@ fn host_with_guests(data: &std::path::Path, args: &[&str]) -> (Host, Arc<ApiClie
     }
     let host = Host::start_with(data, args);
     host.deploy("tg", "reprise_test_guests");
-    let api = Arc::new(ApiClient::new(&host.url));
+    let api = Arc::new(host.client());
     (host, api)
 }
 
@@ -465,7 +462,7 @@ async fn start(count: usize) -> anyhow::Result<()> {
 
 /// API round trip.
 async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
-    let (_host, api) = host_with_guests(data, &[]);
+    let (host, api) = host_with_guests(data, &[]);
     let input = json!(1);
     calls(&api, "tg.echo", input.clone(), 200, 1).await?; // warm up
     let mut floor = Vec::with_capacity(count);
@@ -489,7 +486,7 @@ async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
     );
     println!("API round trip: POST /v1/invocations?wait (tg.echo), {count} invocations");
     for clients in [1, 64] {
-        let before = journal_counters(&api).await?;
+        let before = journal_counters(&host).await?;
         let (times, wall) = calls(&api, "tg.echo", input.clone(), count, clients).await?;
         println!(
             "  {clients:>2} client(s): p50 {}   p99 {}   ({:.0} invocations/s)",
@@ -497,7 +494,7 @@ async fn api(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
             p(&times, 99.0),
             count as f64 / wall.as_secs_f64()
         );
-        let after = journal_counters(&api).await?;
+        let after = journal_counters(&host).await?;
         println!("      journal: {}", journal_work(before, after));
     }
     Ok(())
@@ -553,11 +550,11 @@ async fn steps(
                 calls(&api, "tg.random_steps", json!({"count": 0}), c, c).await?;
                 let rounds = (10_240 / (c * k as usize)).clamp(1, 20);
                 let input = json!({"count": k});
-                let before = journal_counters(&api).await?;
+                let before = journal_counters(&host).await?;
                 let (_, wall) = calls(&api, "tg.random_steps", input, c * rounds, c).await?;
                 rates.push(Some((c * rounds * k as usize) as f64 / wall.as_secs_f64()));
                 if args.is_empty() {
-                    work = journal_work(before, journal_counters(&api).await?);
+                    work = journal_work(before, journal_counters(&host).await?);
                 }
                 drop(host);
             }

@@ -10,6 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
+use super::schema::{KEYS, TENANTS};
 use super::store::Store;
 use crate::journal::WaitState;
 use crate::journal::codec::decode;
@@ -59,6 +60,8 @@ impl Store {
         dump.insert("signals", rows(&txn, SIGNALS));
         dump.insert("counts", rows(&txn, COUNTS));
         dump.insert("retries", rows(&txn, RETRIES));
+        dump.insert("tenants", rows(&txn, TENANTS));
+        dump.insert("keys", rows(&txn, KEYS));
         dump.insert(
             "journal",
             journal

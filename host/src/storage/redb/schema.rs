@@ -32,3 +32,7 @@ pub const RETRIES: TableDefinition<(u128, u32), (u32, u64)> = TableDefinition::n
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// (tenant, state name) → how many of the tenant's invocations are in that state.
 pub const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counts");
+/// Tenant name → encoded `TenantRecord`.
+pub const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
+/// sha256 of an API key → encoded `KeyRecord`.
+pub const KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("keys");

@@ -14,6 +14,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
+use super::schema::{KEYS, TENANTS};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
@@ -22,8 +23,9 @@ use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
 use crate::journal::{Deployment, InvocationRecord, InvocationState};
 use crate::journal::{Effects, Op, RetryState, StepEffect};
+use crate::journal::{KeyRecord, TenantRecord};
 use crate::journal::{StorageFailure, StoreError};
-use crate::storage::{Deployments, Invocations, Journals, Signals, Storage, Waits};
+use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
 
 fn storage(e: impl Into<StorageFailure>) -> StoreError {
     StoreError::Storage(e.into())
@@ -77,6 +79,8 @@ impl Store {
             txn.open_table(COUNTS).map_err(storage)?;
             txn.open_table(RETRIES).map_err(storage)?;
             txn.open_table(META).map_err(storage)?;
+            txn.open_table(TENANTS).map_err(storage)?;
+            txn.open_table(KEYS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -107,6 +111,21 @@ impl Store {
     ) -> Result<Option<T>, StoreError> {
         self.read(table, |t| decoded(&t, key, what))
     }
+}
+
+/// Every value of `table`, in key order, decoded as `what`s.
+fn all_decoded<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+    table: &redb::ReadOnlyTable<K, &'static [u8]>,
+    what: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    table
+        .iter()
+        .map_err(storage)?
+        .map(|row| {
+            let (_, v) = row.map_err(storage)?;
+            Ok(decode(what, v.value())?)
+        })
+        .collect()
 }
 
 /// The value under `key` in `table`, decoded as a `what`.
@@ -471,6 +490,40 @@ impl Signals for Store {
             payload,
         };
         Ok(self.writer.submit(op).await?)
+    }
+}
+
+#[async_trait]
+impl Access for Store {
+    fn tenant(&self, name: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        self.get(TENANTS, name.as_str(), "tenant")
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        self.read(TENANTS, |t| all_decoded(&t, "tenant"))
+    }
+
+    fn key(&self, hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
+        self.get(KEYS, hash.as_slice(), "key")
+    }
+
+    fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.read(KEYS, |t| all_decoded(&t, "key"))
+    }
+
+    async fn create_tenant(&self, tenant: TenantRecord) -> Result<(), StoreError> {
+        self.writer.submit(Op::CreateTenant { tenant }).await?;
+        Ok(())
+    }
+
+    async fn create_key(&self, key: KeyRecord) -> Result<(), StoreError> {
+        self.writer.submit(Op::CreateKey { key }).await?;
+        Ok(())
+    }
+
+    async fn revoke_key(&self, hash: [u8; 32]) -> Result<(), StoreError> {
+        self.writer.submit(Op::RevokeKey { hash }).await?;
+        Ok(())
     }
 }
 

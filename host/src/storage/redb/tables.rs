@@ -8,12 +8,14 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
+use super::schema::{KEYS, TENANTS};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
-    DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
+    AccessRows, DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
 };
 use crate::journal::{Deployment, InvocationRecord, InvocationState, RetryState, WaitState};
+use crate::journal::{KeyRecord, TenantRecord};
 
 /// Every table a write may touch, opened once per batch.
 pub(super) struct Tables<'txn> {
@@ -29,6 +31,8 @@ pub(super) struct Tables<'txn> {
     signals: Table<'txn, (&'static str, u128, &'static str, u64), &'static [u8]>,
     counts: Table<'txn, (&'static str, &'static str), u64>,
     retries: Table<'txn, (u128, u32), (u32, u64)>,
+    tenants: Table<'txn, &'static str, &'static [u8]>,
+    keys: Table<'txn, &'static [u8], &'static [u8]>,
     /// Where journal entries go: kept aside until the batch is durable (then to [`Recent`]),
     /// or, when `None`, into the journal table.
     staged: Option<Staged>,
@@ -73,6 +77,8 @@ impl<'txn> Tables<'txn> {
             signals: txn.open_table(SIGNALS)?,
             counts: txn.open_table(COUNTS)?,
             retries: txn.open_table(RETRIES)?,
+            tenants: txn.open_table(TENANTS)?,
+            keys: txn.open_table(KEYS)?,
             staged: recent.map(|_| Staged::new()),
             recent,
         })
@@ -346,6 +352,32 @@ impl DeploymentRows for Tables<'_> {
         let key = (deployment.tenant.as_str(), deployment.name.as_str());
         self.deployments
             .insert(key, encode(deployment).as_slice())?;
+        Ok(())
+    }
+}
+
+impl AccessRows for Tables<'_> {
+    fn tenant(&self, name: &TenantId) -> RowResult<Option<TenantRecord>> {
+        let value = self.tenants.get(name.as_str())?;
+        value
+            .map(|v| decode_stored("tenant", v.value()))
+            .transpose()
+    }
+
+    fn put_tenant(&mut self, tenant: &TenantRecord) -> RowResult<()> {
+        self.tenants
+            .insert(tenant.name.as_str(), encode(tenant).as_slice())?;
+        Ok(())
+    }
+
+    fn key(&self, hash: &[u8; 32]) -> RowResult<Option<KeyRecord>> {
+        let value = self.keys.get(hash.as_slice())?;
+        value.map(|v| decode_stored("key", v.value())).transpose()
+    }
+
+    fn put_key(&mut self, key: &KeyRecord) -> RowResult<()> {
+        self.keys
+            .insert(key.hash.as_slice(), encode(key).as_slice())?;
         Ok(())
     }
 }

@@ -11,9 +11,9 @@ use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::encode;
 use crate::journal::{AwaitMode, Awaitable};
 use crate::journal::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+use crate::journal::{KeyRecord, KeyRole, RetryState, StoredPolicy, TenantRecord};
 use crate::journal::{Op, StepEffect};
 use crate::journal::{Outcome, StepEntry, StepKind};
-use crate::journal::{RetryState, StoredPolicy};
 use crate::storage::{Invocations, Journals, Signals, Waits};
 
 /// The signal names workloads use.
@@ -47,7 +47,8 @@ impl Generator {
             72..76 => self.cancel(),
             76..90 => self.finish(store, now),
             90..96 => self.rerun(store, now),
-            _ => self.deploy(now),
+            96..98 => self.deploy(now),
+            _ => self.access(now),
         };
         (op, now)
     }
@@ -275,6 +276,34 @@ impl Generator {
                 policy: StoredPolicy::default(),
             },
             component,
+        }
+    }
+
+    /// A tenant or key op: some refused (an existing tenant, a key of a missing tenant, a
+    /// second revocation).
+    fn access(&mut self, now: u64) -> Op {
+        let tenant = TenantId::from(["t", "u", "v"][self.rng.random_range(0..3)]);
+        let hash = [self.rng.random_range(0..4u8); 32];
+        match self.rng.random_range(0..3) {
+            0 => Op::CreateTenant {
+                tenant: TenantRecord {
+                    name: tenant,
+                    created_at_ms: now,
+                },
+            },
+            1 => Op::CreateKey {
+                key: KeyRecord {
+                    hash,
+                    role: if self.rng.random_bool(0.2) {
+                        KeyRole::Admin
+                    } else {
+                        KeyRole::Tenant(tenant)
+                    },
+                    created_at_ms: now,
+                    revoked_at_ms: None,
+                },
+            },
+            _ => Op::RevokeKey { hash },
         }
     }
 }

@@ -1,0 +1,31 @@
+//! Tenants and API keys.
+
+use async_trait::async_trait;
+
+use crate::ids::TenantId;
+use crate::journal::{KeyRecord, StoreError, TenantRecord};
+
+/// Stores tenants and the hashes of their keys.
+#[async_trait]
+pub trait Access: Send + Sync {
+    /// The tenant `name`.
+    fn tenant(&self, name: &TenantId) -> Result<Option<TenantRecord>, StoreError>;
+
+    /// Every tenant, by name.
+    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
+
+    /// The key whose sha256 is `hash`.
+    fn key(&self, hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Every key, revoked ones included.
+    fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Durably creates `tenant`; refused if it exists.
+    async fn create_tenant(&self, tenant: TenantRecord) -> Result<(), StoreError>;
+
+    /// Durably stores `key`; refused if its tenant does not exist.
+    async fn create_key(&self, key: KeyRecord) -> Result<(), StoreError>;
+
+    /// Durably revokes the key with `hash`; refused if there is none or it is revoked.
+    async fn revoke_key(&self, hash: [u8; 32]) -> Result<(), StoreError>;
+}
