@@ -37,7 +37,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let db_path = options.data.join(DATABASE_FILE);
     let store = std::sync::Arc::new(Store::open_with(&db_path, &options.store)?);
     if let Some(first) = crate::access::first_start(&*store, &options.data).await? {
-        println!(
+        // On stderr: stdout's first line is the address, which scripts read.
+        eprintln!(
             "first start: the admin key is in {} and the `default` tenant's key in {} \
              (readable by this user only; the CLI on this machine reads them)",
             first.admin.display(),

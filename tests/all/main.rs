@@ -14,4 +14,5 @@ mod resilience;
 mod retries;
 mod roundtrip;
 mod signals;
+mod tenants;
 mod timers;

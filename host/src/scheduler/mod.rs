@@ -299,24 +299,33 @@ impl Scheduler {
         id: InvocationId,
         timeout: Duration,
     ) -> Result<Option<InvocationRecord>, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.inner.waiters_for(id, |w| w.push(tx));
-        let deferred = self
-            .inner
-            .deferred
-            .lock()
-            .ok()
-            .and_then(|d| d.get(&id).cloned());
-        let deferred = deferred.filter(|d| d.record().tenant == *tenant);
-        let record = match (self.inner.store.invocation(tenant, id)?, deferred) {
-            (Some(record), _) if record.state.is_terminal() => Some(record),
-            (None, None) => None,
-            (_, deferred) => {
-                let _ = tokio::time::timeout(timeout, rx).await;
-                if let Some(deferred) = deferred {
-                    deferred.ensure(&*self.inner.store).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let record = loop {
+            let (tx, rx) = oneshot::channel();
+            self.inner.waiters_for(id, |w| w.push(tx));
+            let deferred = self
+                .inner
+                .deferred
+                .lock()
+                .ok()
+                .and_then(|d| d.get(&id).cloned());
+            let deferred = deferred.filter(|d| d.record().tenant == *tenant);
+            match (self.inner.store.invocation(tenant, id)?, deferred) {
+                (Some(record), _) if record.state.is_terminal() => break Some(record),
+                (None, None) => break None,
+                (_, deferred) => {
+                    // A run that ends without finishing (a suspension) wakes the waiters too:
+                    // wait again, until it finishes or the time is up.
+                    if tokio::time::timeout_at(deadline, rx).await.is_ok()
+                        && tokio::time::Instant::now() < deadline
+                    {
+                        continue;
+                    }
+                    if let Some(deferred) = deferred {
+                        deferred.ensure(&*self.inner.store).await?;
+                    }
+                    break self.inner.store.invocation(tenant, id)?;
                 }
-                self.inner.store.invocation(tenant, id)?
             }
         };
         self.inner

@@ -376,6 +376,22 @@ pub fn signals(input: SignalsInput) -> Result<Vec<serde_json::Value>, Error> {
         .collect()
 }
 
+/// Input of [`relay`].
+#[derive(Deserialize)]
+pub struct Relay {
+    /// `deployment.function` to dispatch.
+    pub target: String,
+    /// Its input.
+    pub input: serde_json::Value,
+}
+
+/// Dispatches `target` with `input` and returns its output (or why it could not start).
+#[reprise_sdk::function]
+pub fn relay(input: Relay) -> Result<serde_json::Value, Error> {
+    reprise_sdk::children::dispatch::<_, serde_json::Value>(&input.target, &input.input, false)?
+        .join()
+}
+
 /// Computes for `rounds` rounds without any host call; returns a checksum.
 #[reprise_sdk::function]
 pub fn spin(rounds: u64) -> u64 {
@@ -494,6 +510,7 @@ reprise_sdk::export!(
     post_then_fail,
     random_steps,
     spin,
+    relay,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {
