@@ -14,6 +14,8 @@ bin=target/release
 guests=target/wasm32-wasip2/guest
 work=$(mktemp -d)
 export REPRISE_URL=http://127.0.0.1:7421
+# The host writes its keys under its data directory at first start; the CLI reads them there.
+export REPRISE_DATA="$work/data"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -23,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 limits=(--max-concurrency 20 --rate-limit 200 --latency-ms 50..150)
-"$bin/reprise" serve --data "$work/data" --listen 127.0.0.1:7421 2>"$work/host.log" &
+"$bin/reprise" serve --listen 127.0.0.1:7421 2>"$work/host.log" &
 pids+=($!)
 "$bin/mock-crm" --listen 127.0.0.1:7481 "${limits[@]}" --outage 8+10 >"$work/limited.log" &
 limited=$!

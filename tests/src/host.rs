@@ -178,13 +178,13 @@ impl Host {
         ApiClient::new(url).with_token(token)
     }
 
-    /// Runs `reprise ARGS --url URL --data DATA` (so the CLI finds the host's key files) and
-    /// returns its output.
+    /// Runs `reprise ARGS --url URL` with `REPRISE_DATA` set to the host's data directory (so
+    /// the CLI finds its key files) and returns its output.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(reprise_bin())
             .args(args)
-            .args(["--url", &self.url, "--data"])
-            .arg(&self.data)
+            .args(["--url", &self.url])
+            .env("REPRISE_DATA", &self.data)
             .env_remove("REPRISE_TOKEN")
             .stdin(Stdio::null())
             .output()

@@ -24,12 +24,12 @@ const WAIT_SLICE_SECS: f64 = 60.0;
 /// Runs `cli`; the exit code is 1 when a waited-for invocation failed.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let admin = matches!(cli.command, Command::Tenant { .. } | Command::Key { .. });
-    let token = cli.token.clone().or_else(|| key_file(&cli.data, admin));
+    let token = cli.token.clone().or_else(|| key_file(admin));
     let api = ApiClient::new(&cli.url).with_token(token);
     let json = cli.json;
-    let data = cli.data;
     match cli.command {
         Command::Serve {
+            data,
             listen,
             max_running,
             cache_mb,
@@ -215,10 +215,11 @@ async fn wait_until_finished(
     Ok(view)
 }
 
-/// Percent-encodes a path segment or query value.
-/// The key a host's first start wrote under `data` (the admin key if `admin`), if it is
-/// there and readable.
-fn key_file(data: &std::path::Path, admin: bool) -> Option<String> {
+/// The key a host's first start wrote in its data directory (`$REPRISE_DATA`, else the
+/// default), the admin key if `admin`, if it is there and readable.
+fn key_file(admin: bool) -> Option<String> {
+    let data = std::env::var_os("REPRISE_DATA")
+        .map_or_else(|| std::path::PathBuf::from(super::DEFAULT_DATA), Into::into);
     let file = if admin {
         ADMIN_KEY_FILE
     } else {
@@ -228,6 +229,7 @@ fn key_file(data: &std::path::Path, admin: bool) -> Option<String> {
     Some(text.trim().to_string()).filter(|k| !k.is_empty())
 }
 
+/// Percent-encodes a path segment or query value.
 fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {

@@ -31,12 +31,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
     /// API key (client commands); without it the CLI reads the key a host's first start
-    /// wrote under --data (`default.key`, or `admin.key` for `tenant` and `key`).
+    /// wrote in its data directory, `$REPRISE_DATA` or `./reprise-data` (`default.key`, or
+    /// `admin.key` for `tenant` and `key`).
     #[arg(long, global = true, env = "REPRISE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Data directory of the host (`serve`), where the CLI also looks for key files.
-    #[arg(long, global = true, env = "REPRISE_DATA", default_value = DEFAULT_DATA)]
-    pub data: PathBuf,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -47,6 +45,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a host: the API, the scheduler and the journal in DIR.
     Serve {
+        /// Data directory (holds reprise.redb).
+        #[arg(long, env = "REPRISE_DATA", default_value = DEFAULT_DATA)]
+        data: PathBuf,
         /// Address to listen on.
         #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
