@@ -10,6 +10,7 @@ mod crash;
 mod deferred;
 mod determinism;
 mod mock_crm;
+mod quotas;
 mod resilience;
 mod retries;
 mod roundtrip;

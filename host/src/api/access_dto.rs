@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::dto::rfc3339;
-use crate::journal::{KeyRecord, KeyRole, TenantRecord};
+use crate::journal::{KeyRecord, KeyRole, Limits, Quotas, TenantRecord};
 
 /// `POST /v1/tenants` body.
 #[derive(Debug, Serialize, Deserialize)]
@@ -94,4 +94,16 @@ pub struct NewKeyView {
     /// What is listed of it.
     #[serde(flatten)]
     pub view: KeyView,
+}
+
+/// A tenant with its quotas: `GET /v1/tenants/{name}`, and the answer to setting them.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TenantDetail {
+    /// The tenant.
+    #[serde(flatten)]
+    pub tenant: TenantView,
+    /// The quotas set for it (`null`: the host's default).
+    pub quotas: Quotas,
+    /// What it runs under: its quotas, else the defaults.
+    pub limits: Limits,
 }

@@ -7,7 +7,8 @@ use hyper::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::access_dto::{
-    CreateKeyRequest, CreateTenantRequest, KeyList, KeyView, NewKeyView, TenantList, TenantView,
+    CreateKeyRequest, CreateTenantRequest, KeyList, KeyView, NewKeyView, TenantDetail, TenantList,
+    TenantView,
 };
 use super::auth::Admin;
 use super::body::{MAX_JSON_BYTES, read};
@@ -15,7 +16,7 @@ use super::error::ApiError;
 use super::params::Segments;
 use crate::access;
 use crate::ids::TenantId;
-use crate::journal::{KeyRecord, KeyRole};
+use crate::journal::{KeyRecord, KeyRole, Limits, Quotas};
 use crate::scheduler::Scheduler;
 
 /// `GET /v1/tenants`.
@@ -104,5 +105,86 @@ async fn json_body<T: DeserializeOwned>(body: Body, what: &str) -> Result<T, Api
             "invalid_json",
             format!("the request body is not a valid {what} request: {e}"),
         )
+    })
+}
+
+/// `GET /v1/tenants/{name}`: the tenant, its quotas and the limits it runs under.
+pub async fn tenant(
+    State(scheduler): State<Scheduler>,
+    _: Admin,
+    Segments(name): Segments<String>,
+) -> Result<Json<TenantDetail>, ApiError> {
+    Ok(Json(detail(&scheduler, &TenantId::new(name))?))
+}
+
+/// `POST /v1/tenants/{name}/quotas`: sets the quotas named in the body (a number), resets
+/// those given as `null` to the default, and keeps the others.
+pub async fn set_quotas(
+    State(scheduler): State<Scheduler>,
+    _: Admin,
+    Segments(name): Segments<String>,
+    body: Body,
+) -> Result<Json<TenantDetail>, ApiError> {
+    let changes: serde_json::Map<String, serde_json::Value> = json_body(body, "quotas").await?;
+    let tenant = TenantId::new(name);
+    let store = scheduler.store();
+    detail(&scheduler, &tenant)?;
+    let mut quotas = store.quotas(&tenant)?;
+    for (name, value) in &changes {
+        let value = match value {
+            serde_json::Value::Null => None,
+            value => Some(value.as_u64().ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_quota",
+                    format!("quota `{name}` must be a whole number ≥ 0 or null, not {value}"),
+                )
+            })?),
+        };
+        *quota_field(&mut quotas, name)? = value;
+    }
+    store
+        .set_quotas(&tenant, quotas)
+        .await
+        .map_err(access::AccessError::from)?;
+    Ok(Json(detail(&scheduler, &tenant)?))
+}
+
+/// The quota called `name` in `quotas`.
+fn quota_field<'q>(quotas: &'q mut Quotas, name: &str) -> Result<&'q mut Option<u64>, ApiError> {
+    Ok(match name {
+        "max_running" => &mut quotas.max_running,
+        "max_waiting" => &mut quotas.max_waiting,
+        "run_ms" => &mut quotas.run_ms,
+        "memory_bytes" => &mut quotas.memory_bytes,
+        "component_bytes" => &mut quotas.component_bytes,
+        "input_bytes" => &mut quotas.input_bytes,
+        "output_bytes" => &mut quotas.output_bytes,
+        "journal_entries" => &mut quotas.journal_entries,
+        "journal_bytes" => &mut quotas.journal_bytes,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_quota",
+                format!(
+                    "no quota is called `{}`; quotas: max_running, max_waiting, run_ms, \
+                     memory_bytes, component_bytes, input_bytes, output_bytes, \
+                     journal_entries, journal_bytes",
+                    other.chars().take(64).collect::<String>()
+                ),
+            ));
+        }
+    })
+}
+
+/// `tenant` with its quotas and limits; 404 if there is no such tenant.
+fn detail(scheduler: &Scheduler, tenant: &TenantId) -> Result<TenantDetail, ApiError> {
+    let store = scheduler.store();
+    let record = store.tenant(tenant)?.ok_or_else(|| {
+        ApiError::not_found("unknown_tenant", format!("no tenant named `{tenant}`"))
+    })?;
+    let quotas = store.quotas(tenant)?;
+    Ok(TenantDetail {
+        tenant: TenantView::from(&record),
+        limits: Limits::DEFAULT.with(&quotas),
+        quotas,
     })
 }

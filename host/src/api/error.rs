@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// A message for people.
     pub message: String,
+    /// Seconds after which a retry may succeed (`Retry-After`), for a 429.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -55,7 +58,13 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(hyper::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -76,6 +85,9 @@ impl From<DeployError> for ApiError {
         match err {
             DeployError::BadName(_) => ApiError::bad_request("invalid_name", message),
             DeployError::BadPolicy(_) => ApiError::bad_request("invalid_policy", message),
+            DeployError::TooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", message)
+            }
             DeployError::Component(
                 ComponentError::Empty | ComponentError::NotWasm | ComponentError::CoreModule,
             ) => ApiError::bad_request("not_a_component", message),
@@ -109,6 +121,13 @@ impl From<InvokeError> for ApiError {
             }
             InvokeError::Target(_) => ApiError::not_found("unknown_function", message),
             InvokeError::BadInput(_) => ApiError::bad_request("invalid_input", message),
+            InvokeError::InputTooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", message)
+            }
+            InvokeError::Busy(_) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+            },
             InvokeError::Store(err) => err.into(),
         }
     }

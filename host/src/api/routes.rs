@@ -32,6 +32,8 @@ pub fn router(scheduler: Scheduler) -> Router {
             "/v1/tenants",
             get(admin::tenants).post(admin::create_tenant),
         )
+        .route("/v1/tenants/{name}", get(admin::tenant))
+        .route("/v1/tenants/{name}/quotas", post(admin::set_quotas))
         .route("/v1/keys", get(admin::keys).post(admin::create_key))
         .route("/v1/keys/{id}/revoke", post(admin::revoke_key))
         // On the routes above only: health, and the answers for unknown routes, need no key.

@@ -10,7 +10,9 @@ use super::client::ApiClient;
 use super::output;
 use super::{Cli, Command, KeyCommand, TenantCommand};
 use crate::access::{ADMIN_KEY_FILE, TENANT_KEY_FILE};
-use crate::api::access_dto::{CreateKeyRequest, CreateTenantRequest, KeyList, KeyView, NewKeyView};
+use crate::api::access_dto::{
+    CreateKeyRequest, CreateTenantRequest, KeyList, KeyView, NewKeyView, TenantDetail,
+};
 use crate::api::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
@@ -90,6 +92,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 output::new_key(&key, json)?;
             }
             TenantCommand::Ls => output::tenants(&api.get("/v1/tenants").await?, json)?,
+            TenantCommand::Show { name } => {
+                let path = format!("/v1/tenants/{}", encode(&name));
+                output::tenant(&api.get(&path).await?, json)?;
+            }
+            TenantCommand::Set { name, quotas } => {
+                let body: serde_json::Map<String, serde_json::Value> = quotas
+                    .into_iter()
+                    .map(|(quota, value)| {
+                        (quota, value.map_or(serde_json::Value::Null, Into::into))
+                    })
+                    .collect();
+                let path = format!("/v1/tenants/{}/quotas", encode(&name));
+                let body = serde_json::to_vec(&body)?;
+                let detail: TenantDetail = api
+                    .call(Method::POST, &path, "application/json", body)
+                    .await?;
+                output::tenant(&detail, json)?;
+            }
         },
         Command::Key { command } => match command {
             KeyCommand::Create { tenant, admin } => {

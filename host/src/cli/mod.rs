@@ -164,6 +164,35 @@ pub enum TenantCommand {
     },
     /// List tenants.
     Ls,
+    /// Show a tenant's quotas and the limits it runs under.
+    Show {
+        /// Tenant name.
+        name: String,
+    },
+    /// Set a tenant's quotas (the others keep their values).
+    Set {
+        /// Tenant name.
+        name: String,
+        /// Quotas to set: `QUOTA=N` (`max_running`, `max_waiting`, `run_ms`, `memory_bytes`,
+        /// `component_bytes`, `input_bytes`, `output_bytes`, `journal_entries`,
+        /// `journal_bytes`), or `QUOTA=default` to go back to the host's default.
+        #[arg(required = true, value_parser = parse_quota)]
+        quotas: Vec<(String, Option<u64>)>,
+    },
+}
+
+/// Parses `QUOTA=N` or `QUOTA=default`.
+fn parse_quota(text: &str) -> Result<(String, Option<u64>), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected QUOTA=N or QUOTA=default, got `{text}`"))?;
+    let value = match value {
+        "default" => None,
+        n => Some(n.replace('_', "").parse().map_err(|_| {
+            format!("`{n}` is not a whole number (or `default`) for quota `{name}`")
+        })?),
+    };
+    Ok((name.to_string(), value))
 }
 
 /// `reprise key …`.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::api::access_dto::{KeyList, NewKeyView, TenantList};
+use crate::api::access_dto::{KeyList, NewKeyView, TenantDetail, TenantList};
 use crate::api::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
@@ -211,6 +211,30 @@ pub fn keys(list: &KeyList, json: bool) -> anyhow::Result<()> {
             k.created_at,
             k.revoked_at.as_deref().unwrap_or("-")
         );
+    }
+    Ok(())
+}
+
+/// A tenant's quotas and limits, one per line: `QUOTA  LIMIT  (set|default)`.
+pub fn tenant(detail: &TenantDetail, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(detail);
+    }
+    println!(
+        "tenant {} (created {})",
+        detail.tenant.name, detail.tenant.created_at
+    );
+    let quotas = serde_json::to_value(&detail.quotas)?;
+    let limits = serde_json::to_value(detail.limits)?;
+    if let serde_json::Value::Object(limits) = limits {
+        for (name, limit) in limits {
+            let origin = if quotas[&name].is_null() {
+                "default"
+            } else {
+                "set"
+            };
+            println!("  {name:<16} {limit:>14}  {origin}");
+        }
     }
     Ok(())
 }

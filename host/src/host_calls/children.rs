@@ -51,6 +51,14 @@ fn child_record(
         )));
     }
     let running = live.running;
+    let quota =
+        |e: crate::journal::OverQuota| Refused::Guest(format!("cannot start `{function}`: {e}"));
+    running.limits.check_input(input.len()).map_err(quota)?;
+    let counts = live
+        .store
+        .counts(&running.tenant)
+        .map_err(|e| Refused::Host(e.into()))?;
+    running.limits.check_waiting(&counts).map_err(quota)?;
     if !function.contains('.') {
         if !running.functions.iter().any(|f| f == function) {
             return Err(guest(&TargetError::UnknownFunction {

@@ -58,6 +58,12 @@ pub enum StepError {
     /// The step could not be made durable.
     #[error("journal write of step {seq} failed: {source}")]
     Journal { seq: u32, source: StoreError },
+    /// The step would take the journal over a quota of its tenant's.
+    #[error("step {seq}: {source}")]
+    OverQuota {
+        seq: u32,
+        source: crate::journal::OverQuota,
+    },
 }
 
 /// Where live host calls send (tenant, id) of each invocation they made runnable (a
@@ -91,6 +97,8 @@ pub struct Running {
     pub retry: crate::outbound::RetryPolicy,
     /// Its record, if its creation is deferred to its first durable write.
     pub deferred: Option<Arc<Deferred>>,
+    /// Its tenant's limits.
+    pub limits: crate::journal::Limits,
 }
 
 /// What a live step may use.
@@ -109,6 +117,8 @@ pub struct Steps {
     next: u32,
     /// The largest monotonic instant seen, so the clock never goes back across a replay.
     last_instant: u64,
+    /// What the journal's entries so far count towards the `journal_bytes` quota.
+    journal_bytes: u64,
 }
 
 enum Mode {
@@ -131,6 +141,7 @@ impl Steps {
             mode: Mode::Discovery,
             next: 0,
             last_instant: 0,
+            journal_bytes: 0,
         }
     }
 
@@ -151,6 +162,7 @@ impl Steps {
             },
             next: 0,
             last_instant: 0,
+            journal_bytes: 0,
         }
     }
 
@@ -197,8 +209,17 @@ impl Steps {
                 .into());
             }
             crate::metrics::METRICS.step_replayed();
+            self.journal_bytes += entry.size();
             entry.outcome
         } else {
+            let limits = &running.limits;
+            crate::journal::OverQuota::check(
+                "journal_entries",
+                u64::from(seq) + 1,
+                limits.journal_entries,
+                "entries per invocation",
+            )
+            .map_err(|source| StepError::OverQuota { seq, source })?;
             let live = Live {
                 services,
                 store: &**store,
@@ -225,6 +246,14 @@ impl Steps {
                 recorded_at_ms: crate::clock::now_ms(),
                 outcome,
             };
+            self.journal_bytes += entry.size();
+            crate::journal::OverQuota::check(
+                "journal_bytes",
+                self.journal_bytes,
+                limits.journal_bytes,
+                "bytes of journal per invocation",
+            )
+            .map_err(|source| StepError::OverQuota { seq, source })?;
             let append = async |create: Option<&crate::journal::InvocationRecord>| {
                 store
                     .append_step(

@@ -103,6 +103,29 @@ fn settled_summary(items: &[Option<Settled>]) -> String {
     }
 }
 
+impl StepEntry {
+    /// What the entry counts towards the `journal_bytes` quota: its request summary and
+    /// outcome payload, plus 32 bytes for the rest.
+    pub fn size(&self) -> u64 {
+        let payload = match &self.outcome {
+            Outcome::Http(Ok(resp)) => {
+                resp.body.len()
+                    + resp
+                        .headers
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len())
+                        .sum::<usize>()
+            }
+            Outcome::Http(Err(err)) => err.to_string().len(),
+            Outcome::Bytes(bytes) => bytes.len(),
+            Outcome::Dispatched(Err(err)) => err.len(),
+            Outcome::Settled(items) => items.len() * 8,
+            _ => 16,
+        };
+        (self.summary.len() + payload + 32) as u64
+    }
+}
+
 /// One journal entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepEntry {

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::access::{KeyRecord, TenantRecord};
+use super::quota::Quotas;
 use super::records::{Deployment, InvocationRecord};
 use super::waits::{AwaitMode, Awaitable};
 use crate::ids::{InvocationId, TenantId};
@@ -70,6 +71,8 @@ pub enum Op {
     CreateKey { key: KeyRecord },
     /// Revoke the key with this hash.
     RevokeKey { hash: [u8; 32] },
+    /// Set an existing tenant's quotas (replacing the ones it had).
+    SetQuotas { tenant: TenantId, quotas: Quotas },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

@@ -90,6 +90,8 @@ pub enum FailureKind {
     Host,
     /// It was cancelled before it finished.
     Cancelled,
+    /// It went over one of its tenant's quotas (added last: kinds are stored by position).
+    Quota,
 }
 
 /// Why an invocation failed.

@@ -9,6 +9,7 @@
 use super::access::{KeyRecord, TenantRecord};
 use super::error::StorageFailure;
 use super::op::RetryState;
+use super::quota::Quotas;
 use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::waits::WaitState;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
@@ -148,6 +149,8 @@ pub trait AccessRows {
     fn key(&self, hash: &[u8; 32]) -> RowResult<Option<KeyRecord>>;
     /// Writes `key` under its hash.
     fn put_key(&mut self, key: &KeyRecord) -> RowResult<()>;
+    /// Writes the quotas of `tenant`.
+    fn put_quotas(&mut self, tenant: &TenantId, quotas: &Quotas) -> RowResult<()>;
 }
 
 /// Every concern's rows: one write transaction of a backend.

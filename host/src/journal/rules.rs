@@ -163,6 +163,13 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 }
                 _ => refuse(WriteError::NoSuchKey(super::access::key_id(hash))),
             },
+            Op::SetQuotas { tenant, quotas } => {
+                if self.rows.tenant(tenant)?.is_none() {
+                    return refuse(WriteError::NoSuchTenant(tenant.to_string()));
+                }
+                self.rows.put_quotas(tenant, quotas)?;
+                Ok(Ok(()))
+            }
         }
     }
 

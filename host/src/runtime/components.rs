@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::compiled::CompiledCache;
 use crate::bindings::FunctionPre;
 use crate::host_calls::{InvocationCtx, Steps, shadow_wasi_with_journal};
 use crate::ids::ComponentHash;
+use crate::journal::{Limits, OverQuota};
 
 /// Epoch ticks a component may spend listing its functions at deploy time.
 const DISCOVERY_TICKS: u64 = 200;
@@ -125,13 +126,25 @@ impl Components {
             .is_ok_and(|cache| cache.get(hash).is_some_and(|cell| cell.initialized()))
     }
 
-    /// A store for one invocation around its journal cursor `steps`, within the host's
-    /// limits, yielding to other tasks at every epoch tick.
-    pub fn new_store(&self, steps: Steps) -> Store<InvocationCtx> {
-        let ctx = InvocationCtx::new(steps, super::engine::store_limits());
+    /// A store for one invocation around its journal cursor `steps`, within `limits` (its
+    /// tenant's): it yields to other tasks at every epoch tick, and traps with
+    /// [`OverQuota`] once its guest code has run for `limits.run_ms` (counted in ticks
+    /// that find it running).
+    pub fn new_store(&self, steps: Steps, limits: &Limits) -> Store<InvocationCtx> {
+        let ctx = InvocationCtx::new(steps, super::engine::store_limits(limits.memory_bytes));
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
-        store.epoch_deadline_async_yield_and_update(1);
+        let tick_ms = super::engine::EPOCH_TICK.as_millis().max(1) as u64;
+        let (run_ms, mut ticks_left) = (limits.run_ms, limits.run_ms.div_ceil(tick_ms));
+        store.epoch_deadline_callback(move |_| {
+            if ticks_left == 0 {
+                return Err(
+                    OverQuota::new("run_ms", run_ms, "ms of guest run time per run").into(),
+                );
+            }
+            ticks_left -= 1;
+            Ok(UpdateDeadline::Yield(1))
+        });
         store
     }
 
@@ -209,7 +222,8 @@ impl Components {
         &self,
         pre: &FunctionPre<InvocationCtx>,
     ) -> Result<Vec<String>, ComponentError> {
-        let ctx = InvocationCtx::new(Steps::discovery(), super::engine::store_limits());
+        let memory = crate::journal::Limits::DEFAULT.memory_bytes;
+        let ctx = InvocationCtx::new(Steps::discovery(), super::engine::store_limits(memory));
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
         store.set_epoch_deadline(DISCOVERY_TICKS);

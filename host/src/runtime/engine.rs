@@ -7,13 +7,16 @@ use wasmtime::{
     StoreLimitsBuilder,
 };
 
-/// Most linear memory one invocation may use.
+/// Most linear memory one invocation may use, whatever its tenant's quota.
 pub const MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 
-/// The limits of one invocation's store.
-pub fn store_limits() -> StoreLimits {
+/// The limits of one invocation's store: at most `memory_bytes` of linear memory (and never
+/// more than [`MAX_MEMORY_BYTES`]).
+pub fn store_limits(memory_bytes: u64) -> StoreLimits {
+    let memory =
+        usize::try_from(memory_bytes).map_or(MAX_MEMORY_BYTES, |m| m.min(MAX_MEMORY_BYTES));
     StoreLimitsBuilder::new()
-        .memory_size(MAX_MEMORY_BYTES)
+        .memory_size(memory)
         .instances(64)
         .tables(64)
         .memories(16)

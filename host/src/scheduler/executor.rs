@@ -9,8 +9,8 @@ use super::Inner;
 use crate::host_calls::{InvocationCtx, Running, StepError, Steps, Suspend};
 use crate::ids::{InvocationId, TenantId};
 use crate::journal::{
-    AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, Recorded,
-    RetryState, StoreError, WriteError,
+    AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, Limits,
+    OverQuota, Recorded, RetryState, StoreError, WriteError,
 };
 use crate::outbound::RetryPolicy;
 use crate::runtime::ComponentError;
@@ -45,6 +45,22 @@ pub(super) async fn execute(
     id: InvocationId,
     deferred: Option<Arc<Deferred>>,
 ) {
+    let limits = match inner.limits(&tenant) {
+        Ok(limits) => limits,
+        Err(err) => {
+            tracing::error!(invocation = %id, "cannot read its tenant's quotas, resumes at next start: {err}");
+            return;
+        }
+    };
+    // The tenant's slot first: a tenant at its `max_running` waits without holding one of
+    // the host's.
+    let Ok(_tenant_slot) = inner
+        .tenant_slots(&tenant, limits.max_running)
+        .acquire_owned()
+        .await
+    else {
+        return;
+    };
     let Ok(_slot) = inner.slots.acquire().await else {
         return;
     };
@@ -54,7 +70,7 @@ pub(super) async fn execute(
         let stop = stop.clone();
         running.insert(id, super::Executing { tenant, stop });
     }
-    let outcome = run(&inner, &tenant, id, &stop, deferred.as_ref()).await;
+    let outcome = run(&inner, &tenant, id, &stop, deferred.as_ref(), &limits).await;
     // Only this execution's entry: a wake-up this run caused (a wait already satisfied when
     // it suspended) may have started the next execution, which has put its own.
     if let Ok(mut running) = inner.running.lock()
@@ -85,6 +101,7 @@ async fn run(
     id: InvocationId,
     stop: &Notify,
     deferred: Option<&Arc<Deferred>>,
+    limits: &Limits,
 ) -> Result<(), StoreError> {
     let mut record = match deferred {
         Some(deferred) => deferred.record().clone(),
@@ -113,10 +130,18 @@ async fn run(
         None => (RetryPolicy::default(), RetryPolicy::rerun_default()),
     };
     let ending = tokio::select! {
-        ending = attempt(inner, &record, &policy, deferred) => ending,
+        ending = attempt(inner, &record, &policy, deferred, limits) => ending,
         () = stop.notified() => Ending::Cancelled,
     };
     let now = crate::clock::now_ms();
+    let ending = match ending {
+        Ending::Completed(output) if output.len() as u64 > limits.output_bytes => {
+            let over = OverQuota::new("output_bytes", limits.output_bytes, "bytes of output");
+            let message = format!("the output ({} bytes) is {over}", output.len());
+            failed(FailureKind::Quota, message)
+        }
+        other => other,
+    };
     let ending = match ending {
         Ending::Failed(failure, true) => retry_or_fail(&mut record, &rerun, failure, now),
         other => other,
@@ -213,6 +238,7 @@ async fn attempt(
     record: &InvocationRecord,
     policy: &RetryPolicy,
     deferred: Option<&Arc<Deferred>>,
+    limits: &Limits,
 ) -> Ending {
     let load = || async {
         inner
@@ -244,6 +270,7 @@ async fn attempt(
         functions: prepared.functions.clone().into(),
         retry: policy.clone(),
         deferred: deferred.cloned(),
+        limits: *limits,
     };
     let steps = Steps::run(
         running,
@@ -251,7 +278,7 @@ async fn attempt(
         journal,
         inner.services.clone(),
     );
-    let mut store = inner.components.new_store(steps);
+    let mut store = inner.components.new_store(steps, limits);
     let instance = match prepared.pre.instantiate_async(&mut store).await {
         Ok(instance) => instance,
         Err(err) => return trapped(err, store.data()),
@@ -300,6 +327,16 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
         }
         None => {}
     }
+    // Over its run time: fails this run, and reruns under the policy like a trap.
+    if let Some(over) = err.downcast_ref::<OverQuota>() {
+        return Ending::Failed(
+            Failure {
+                kind: FailureKind::Quota,
+                message: format!("the run was stopped: {over}"),
+            },
+            true,
+        );
+    }
     match err.downcast_ref::<StepError>() {
         Some(violation @ StepError::DeterminismViolation { .. }) => {
             return failed(FailureKind::DeterminismViolation, violation.to_string());
@@ -315,6 +352,10 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
         }
         Some(corrupt @ StepError::Gap { .. }) => {
             return failed(FailureKind::Host, corrupt.to_string());
+        }
+        // A journal over its quota stays over it on every replay: no rerun.
+        Some(over @ StepError::OverQuota { .. }) => {
+            return failed(FailureKind::Quota, over.to_string());
         }
         Some(StepError::NotAvailable(_) | StepError::BadArgument { .. }) | None => {}
     }

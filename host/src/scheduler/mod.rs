@@ -14,7 +14,9 @@ use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::host_calls::{HttpClient, Services};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
-use crate::journal::{Deployment, Effects, InvocationRecord, InvocationState, StoreError};
+use crate::journal::{
+    Deployment, Effects, InvocationRecord, InvocationState, Limits, OverQuota, StoreError,
+};
 use crate::outbound::{Destinations, Policy};
 use crate::runtime::{ComponentError, Components};
 use crate::storage::{Deferred, SharedStorage};
@@ -33,6 +35,9 @@ pub enum DeployError {
     /// The policy does not fit the component.
     #[error("{0}")]
     BadPolicy(String),
+    /// The component is over the tenant's `component_bytes`.
+    #[error("the component ({size} bytes) is {over}")]
+    TooLarge { size: usize, over: OverQuota },
     /// Storage failed; nothing was deployed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -47,6 +52,12 @@ pub enum InvokeError {
     /// The input is not JSON.
     #[error("`input` is not valid JSON: {0}")]
     BadInput(String),
+    /// The input is over the tenant's `input_bytes`.
+    #[error("`input` ({size} bytes) is {over}")]
+    InputTooLarge { size: usize, over: OverQuota },
+    /// The tenant has `max_waiting` invocations pending or suspended already.
+    #[error("the tenant has too many invocations waiting: {0}; retry once some have finished")]
+    Busy(OverQuota),
     /// Storage failed; nothing was created.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -110,6 +121,8 @@ struct Inner {
     /// Invocations whose creation is deferred to their first write, until they end.
     deferred: Mutex<HashMap<InvocationId, Arc<Deferred>>>,
     slots: Semaphore,
+    /// Per tenant: its `max_running` and the semaphore enforcing it.
+    tenant_slots: Mutex<HashMap<TenantId, (u64, Arc<Semaphore>)>>,
     /// Signalled when a new timer may be earlier than the one the timer service waits for.
     timers_changed: Notify,
 }
@@ -137,6 +150,7 @@ impl Scheduler {
             running: Mutex::new(HashMap::new()),
             deferred: Mutex::new(HashMap::new()),
             slots: Semaphore::new(config.max_running.max(1)),
+            tenant_slots: Mutex::new(HashMap::new()),
             timers_changed: Notify::new(),
         });
         // Starts dispatched children. It holds the scheduler weakly, so it ends with it (the
@@ -234,6 +248,17 @@ impl Scheduler {
         if !crate::names::valid(name) {
             return Err(DeployError::BadName(name.chars().take(200).collect()));
         }
+        let limits = self.inner.limits(tenant)?;
+        OverQuota::check(
+            "component_bytes",
+            component.len() as u64,
+            limits.component_bytes,
+            "bytes per component",
+        )
+        .map_err(|over| DeployError::TooLarge {
+            size: component.len(),
+            over,
+        })?;
         let component = Arc::new(component);
         let prepared = self.inner.components.prepare(component.clone()).await?;
         policy
@@ -270,6 +295,16 @@ impl Scheduler {
         let function = target.resolve(&deployment)?;
         serde_json::from_slice::<serde::de::IgnoredAny>(&input)
             .map_err(|e| InvokeError::BadInput(e.to_string()))?;
+        let limits = self.inner.limits(tenant)?;
+        limits
+            .check_input(input.len())
+            .map_err(|over| InvokeError::InputTooLarge {
+                size: input.len(),
+                over,
+            })?;
+        limits
+            .check_waiting(&self.inner.store.counts(tenant)?)
+            .map_err(InvokeError::Busy)?;
         let record = InvocationRecord::pending(
             tenant,
             &deployment.name,
@@ -412,6 +447,30 @@ impl Scheduler {
 }
 
 impl Inner {
+    /// The limits `tenant` runs under now.
+    fn limits(&self, tenant: &TenantId) -> Result<Limits, StoreError> {
+        Ok(Limits::DEFAULT.with(&self.store.quotas(tenant)?))
+    }
+
+    /// The semaphore of `tenant`'s running instances, with `max_running` permits (a new one
+    /// when the quota changed: runs holding the old one's permits end as they would).
+    fn tenant_slots(&self, tenant: &TenantId, max_running: u64) -> Arc<Semaphore> {
+        let permits = usize::try_from(max_running.max(1))
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
+        let Ok(mut all) = self.tenant_slots.lock() else {
+            return Arc::new(Semaphore::new(permits));
+        };
+        match all.get(tenant) {
+            Some((limit, slots)) if *limit == max_running => slots.clone(),
+            _ => {
+                let slots = Arc::new(Semaphore::new(permits));
+                all.insert(tenant.clone(), (max_running, slots.clone()));
+                slots
+            }
+        }
+    }
+
     /// Runs `f` on the waiters of `id`, dropping the entry when none are left.
     fn waiters_for(&self, id: InvocationId, f: impl FnOnce(&mut Vec<oneshot::Sender<()>>)) {
         if let Ok(mut waiters) = self.waiters.lock() {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::ids::TenantId;
-use crate::journal::{KeyRecord, StoreError, TenantRecord};
+use crate::journal::{KeyRecord, Quotas, StoreError, TenantRecord};
 
 /// Stores tenants and the hashes of their keys.
 #[async_trait]
@@ -28,4 +28,10 @@ pub trait Access: Send + Sync {
 
     /// Durably revokes the key with `hash`; refused if there is none or it is revoked.
     async fn revoke_key(&self, hash: [u8; 32]) -> Result<(), StoreError>;
+
+    /// The quotas set for `tenant` (none set: all defaults).
+    fn quotas(&self, tenant: &TenantId) -> Result<Quotas, StoreError>;
+
+    /// Durably sets the quotas of existing `tenant`.
+    async fn set_quotas(&self, tenant: &TenantId, quotas: Quotas) -> Result<(), StoreError>;
 }

@@ -443,7 +443,8 @@ async fn start(count: usize) -> anyhow::Result<()> {
     let mut times = Vec::with_capacity(count);
     for _ in 0..count {
         let started = Instant::now();
-        let mut store = components.new_store(Steps::discovery());
+        let mut store =
+            components.new_store(Steps::discovery(), &reprise::journal::Limits::DEFAULT);
         let instance = prepared.pre.instantiate_async(&mut store).await?;
         let output = instance
             .reprise_function_guest()

@@ -36,3 +36,5 @@ pub const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("cou
 pub const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
 /// sha256 of an API key → encoded `KeyRecord`.
 pub const KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("keys");
+/// Tenant name → encoded `Quotas` of a tenant that has any set.
+pub const QUOTAS: TableDefinition<&str, &[u8]> = TableDefinition::new("quotas");

@@ -14,7 +14,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{KEYS, TENANTS};
+use super::schema::{KEYS, QUOTAS, TENANTS};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
@@ -23,7 +23,7 @@ use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
 use crate::journal::{Deployment, InvocationRecord, InvocationState};
 use crate::journal::{Effects, Op, RetryState, StepEffect};
-use crate::journal::{KeyRecord, TenantRecord};
+use crate::journal::{KeyRecord, Quotas, TenantRecord};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
 
@@ -81,6 +81,7 @@ impl Store {
             txn.open_table(META).map_err(storage)?;
             txn.open_table(TENANTS).map_err(storage)?;
             txn.open_table(KEYS).map_err(storage)?;
+            txn.open_table(QUOTAS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -523,6 +524,18 @@ impl Access for Store {
 
     async fn revoke_key(&self, hash: [u8; 32]) -> Result<(), StoreError> {
         self.writer.submit(Op::RevokeKey { hash }).await?;
+        Ok(())
+    }
+
+    fn quotas(&self, tenant: &TenantId) -> Result<Quotas, StoreError> {
+        Ok(self
+            .get(QUOTAS, tenant.as_str(), "quotas")?
+            .unwrap_or_default())
+    }
+
+    async fn set_quotas(&self, tenant: &TenantId, quotas: Quotas) -> Result<(), StoreError> {
+        let tenant = tenant.clone();
+        self.writer.submit(Op::SetQuotas { tenant, quotas }).await?;
         Ok(())
     }
 }

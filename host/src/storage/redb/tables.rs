@@ -8,14 +8,14 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{KEYS, TENANTS};
+use super::schema::{KEYS, QUOTAS, TENANTS};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
     AccessRows, DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
 };
 use crate::journal::{Deployment, InvocationRecord, InvocationState, RetryState, WaitState};
-use crate::journal::{KeyRecord, TenantRecord};
+use crate::journal::{KeyRecord, Quotas, TenantRecord};
 
 /// Every table a write may touch, opened once per batch.
 pub(super) struct Tables<'txn> {
@@ -33,6 +33,7 @@ pub(super) struct Tables<'txn> {
     retries: Table<'txn, (u128, u32), (u32, u64)>,
     tenants: Table<'txn, &'static str, &'static [u8]>,
     keys: Table<'txn, &'static [u8], &'static [u8]>,
+    quotas: Table<'txn, &'static str, &'static [u8]>,
     /// Where journal entries go: kept aside until the batch is durable (then to [`Recent`]),
     /// or, when `None`, into the journal table.
     staged: Option<Staged>,
@@ -79,6 +80,7 @@ impl<'txn> Tables<'txn> {
             retries: txn.open_table(RETRIES)?,
             tenants: txn.open_table(TENANTS)?,
             keys: txn.open_table(KEYS)?,
+            quotas: txn.open_table(QUOTAS)?,
             staged: recent.map(|_| Staged::new()),
             recent,
         })
@@ -378,6 +380,12 @@ impl AccessRows for Tables<'_> {
     fn put_key(&mut self, key: &KeyRecord) -> RowResult<()> {
         self.keys
             .insert(key.hash.as_slice(), encode(key).as_slice())?;
+        Ok(())
+    }
+
+    fn put_quotas(&mut self, tenant: &TenantId, quotas: &Quotas) -> RowResult<()> {
+        self.quotas
+            .insert(tenant.as_str(), encode(quotas).as_slice())?;
         Ok(())
     }
 }

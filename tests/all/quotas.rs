@@ -1,0 +1,194 @@
+//! Per-tenant quotas against a real host: each refusal names its quota and value, a run over
+//! its run time is stopped while the tenant's other work goes on, and the defaults come back.
+
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use reprise::api::dto::InvocationView;
+use reprise::cli::client::ApiClient;
+use reprise_tests::host::{Host, guest};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// POST `body` to `path` as `client`: status, `Retry-After`, and the JSON answer.
+async fn post(client: &ApiClient, path: &str, body: Value) -> (StatusCode, Value) {
+    let (status, bytes) = client
+        .raw(
+            Method::POST,
+            path,
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+        .await
+        .expect("request");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Invokes `function` with `input` as `client` and waits for its end.
+async fn run(client: &ApiClient, function: &str, input: Value) -> InvocationView {
+    let body = json!({"function": function, "input": input});
+    let (status, view) = post(client, "/v1/invocations?wait=60", body).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    serde_json::from_value(view).expect("invocation")
+}
+
+/// The error message of a failed invocation.
+fn failure(view: &InvocationView) -> String {
+    assert_eq!(view.state, "failed", "{view:?}");
+    let error = view.error.as_ref().expect("error");
+    assert_eq!(error.kind, "quota", "{view:?}");
+    error.message.clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    let key = host
+        .cli_ok(&["tenant", "create", "small"])
+        .trim()
+        .to_string();
+    let small = host.client_as(Some(&key));
+    let wasm = guest("reprise_test_guests");
+    let wasm = wasm.to_str().expect("utf-8 path");
+    // No rerun of spin: a run stopped by its run time fails at once.
+    let policy = r#"{"functions": {"spin": {"rerun": {"max_attempts": 1}}}}"#;
+
+    host.cli_ok(&["tenant", "set", "small", "component_bytes=1000"]);
+    let refused = host.cli(&["--token", &key, "deploy", "tg", wasm, "--policy", policy]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("over the tenant's quota `component_bytes` (1000 bytes per component)"),
+        "{stderr}"
+    );
+    let shown = host.cli_ok(&["tenant", "show", "small"]);
+    assert!(
+        shown.contains("component_bytes") && shown.contains("set"),
+        "{shown}"
+    );
+    host.cli_ok(&[
+        "tenant",
+        "set",
+        "small",
+        "component_bytes=default",
+        "run_ms=1000",
+        "journal_entries=5",
+        "input_bytes=100",
+        "output_bytes=50",
+        "max_waiting=2",
+        "max_running=1",
+    ]);
+    host.cli_ok(&["--token", &key, "deploy", "tg", wasm, "--policy", policy]);
+
+    // Input and output sizes.
+    let (status, body) = post(
+        &small,
+        "/v1/invocations",
+        json!({"function": "tg.echo", "input": "x".repeat(200)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`input_bytes` (100 bytes of input)")
+    );
+    let view = run(&small, "tg.echo", json!("y".repeat(60))).await;
+    assert!(
+        failure(&view).contains("`output_bytes` (50 bytes of output)"),
+        "{view:?}"
+    );
+    assert_eq!(
+        run(&small, "tg.echo", json!("short")).await.output,
+        Some(json!("short"))
+    );
+
+    // Journal entries: the sixth step stops the invocation, for good (a replay would repeat).
+    let view = run(&small, "tg.random_steps", json!({"count": 10})).await;
+    assert!(
+        failure(&view).contains("`journal_entries` (5 entries per invocation)"),
+        "{view:?}"
+    );
+    assert_eq!(view.attempts, 1, "not rerun: {view:?}");
+
+    // Run time: a loop is stopped after its second of guest code, and, with max_running=1,
+    // the tenant's next invocation runs once the loop's slot is free — not before, and not
+    // never.
+    let (status, spin) = post(
+        &small,
+        "/v1/invocations",
+        json!({"function": "tg.spin", "input": u64::MAX}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{spin}");
+    let spin_id = spin["id"].as_str().expect("id").to_string();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let echo = run(&small, "tg.echo", json!(1)).await;
+    let stopped: InvocationView = small
+        .get(&format!("/v1/invocations/{spin_id}?wait=60"))
+        .await
+        .expect("spin");
+    let message = failure(&stopped);
+    assert!(
+        message.contains("`run_ms` (1000 ms of guest run time per run)"),
+        "{message}"
+    );
+    assert_eq!(echo.output, Some(json!(1)));
+    let (spin_end, echo_end) = (
+        stopped.finished_at.clone().expect("finished"),
+        echo.finished_at.clone().expect("finished"),
+    );
+    assert!(
+        echo_end >= spin_end,
+        "echo ran beside the loop: {echo_end} < {spin_end}"
+    );
+
+    // Waiting invocations: two suspended, the third refused with 429 and Retry-After.
+    for _ in 0..2 {
+        let (status, view) = post(
+            &small,
+            "/v1/invocations",
+            json!({"function": "tg.signals", "input": {"names": ["never"]}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{view}");
+    }
+    let (status, bytes) = small
+        .raw(
+            Method::POST,
+            "/v1/invocations",
+            "application/json",
+            json!({"function": "tg.echo", "input": 1})
+                .to_string()
+                .into_bytes(),
+        )
+        .await
+        .expect("request");
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`max_waiting` (2 pending or suspended invocations)")
+    );
+    // The default tenant is not limited by another tenant's quotas.
+    host.deploy("tg", "reprise_test_guests");
+    let view = host.invoke("tg.echo", json!("y".repeat(60))).await;
+    let done = host.finished(&view.id, WAIT).await;
+    assert_eq!(done.state, "completed", "{done:?}");
+
+    // Bad quota requests name what is wrong.
+    let refused = host.cli(&["tenant", "set", "small", "no_such=1"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no quota is called `no_such`"));
+    let refused = host.cli(&["tenant", "set", "nobody", "run_ms=1"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no tenant named `nobody`"));
+    let refused = host.cli(&["tenant", "set", "small", "run_ms=soon"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a whole number"));
+}
