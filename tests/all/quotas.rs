@@ -81,6 +81,7 @@ async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() 
         "output_bytes=50",
         "max_waiting=2",
         "max_running=1",
+        "memory_bytes=16777216",
     ]);
     host.cli_ok(&["--token", &key, "deploy", "tg", wasm, "--policy", policy]);
 
@@ -108,6 +109,14 @@ async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() 
         run(&small, "tg.echo", json!("short")).await.output,
         Some(json!("short"))
     );
+
+    // Memory: 32 MiB in a 16 MiB instance fails, naming the quota; 4 MiB is fine.
+    let view = run(&small, "tg.hog", json!(32)).await;
+    assert!(
+        failure(&view).contains("`memory_bytes` (16777216 bytes of memory per instance)"),
+        "{view:?}"
+    );
+    assert_eq!(run(&small, "tg.hog", json!(4)).await.state, "completed");
 
     // Journal entries: the sixth step stops the invocation, for good (a replay would repeat).
     let view = run(&small, "tg.random_steps", json!({"count": 10})).await;

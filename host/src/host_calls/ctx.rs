@@ -1,11 +1,10 @@
 //! The per-store state of one running invocation (or of a deploy-time function listing).
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::Steps;
+use super::{Limiter, Steps};
 
 /// How much of the guest's stderr is kept for failure messages.
 const STDERR_CAPACITY: usize = 64 * 1024;
@@ -15,14 +14,14 @@ pub struct InvocationCtx {
     wasi: WasiCtx,
     table: ResourceTable,
     /// Memory and table limits for this store.
-    pub limits: StoreLimits,
+    pub limits: Limiter,
     stderr: MemoryOutputPipe,
     steps: Steps,
 }
 
 impl InvocationCtx {
     /// A sandboxed context around the journal cursor `steps`, within `limits`.
-    pub fn new(steps: Steps, limits: StoreLimits) -> Self {
+    pub fn new(steps: Steps, limits: Limiter) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -37,6 +36,11 @@ impl InvocationCtx {
             stderr,
             steps,
         }
+    }
+
+    /// The memory a refused growth asked for and the quota it was over, if one was refused.
+    pub fn memory_refused(&self) -> Option<(usize, u64)> {
+        self.limits.refused()
     }
 
     /// The journal cursor.

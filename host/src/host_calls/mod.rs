@@ -9,6 +9,7 @@ mod clock;
 mod ctx;
 mod guest_api;
 mod http;
+mod limiter;
 mod log;
 mod random;
 mod request;
@@ -17,6 +18,7 @@ mod wasi;
 
 pub use ctx::InvocationCtx;
 pub use http::HttpClient;
+pub use limiter::Limiter;
 pub use request::StepRequest;
 pub use waits::{SHORT_SLEEP, Suspend};
 pub use wasi::shadow_wasi_with_journal;

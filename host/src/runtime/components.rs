@@ -12,7 +12,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::compiled::CompiledCache;
 use crate::bindings::FunctionPre;
-use crate::host_calls::{InvocationCtx, Steps, shadow_wasi_with_journal};
+use crate::host_calls::{InvocationCtx, Limiter, Steps, shadow_wasi_with_journal};
 use crate::ids::ComponentHash;
 use crate::journal::{Limits, OverQuota};
 
@@ -131,7 +131,9 @@ impl Components {
     /// [`OverQuota`] once its guest code has run for `limits.run_ms` (counted in ticks
     /// that find it running).
     pub fn new_store(&self, steps: Steps, limits: &Limits) -> Store<InvocationCtx> {
-        let ctx = InvocationCtx::new(steps, super::engine::store_limits(limits.memory_bytes));
+        let memory = limits.memory_bytes;
+        let limiter = Limiter::new(super::engine::store_limits(memory), memory);
+        let ctx = InvocationCtx::new(steps, limiter);
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
         let tick_ms = super::engine::EPOCH_TICK.as_millis().max(1) as u64;
@@ -223,7 +225,8 @@ impl Components {
         pre: &FunctionPre<InvocationCtx>,
     ) -> Result<Vec<String>, ComponentError> {
         let memory = crate::journal::Limits::DEFAULT.memory_bytes;
-        let ctx = InvocationCtx::new(Steps::discovery(), super::engine::store_limits(memory));
+        let limiter = Limiter::new(super::engine::store_limits(memory), memory);
+        let ctx = InvocationCtx::new(Steps::discovery(), limiter);
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
         store.set_epoch_deadline(DISCOVERY_TICKS);

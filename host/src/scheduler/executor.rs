@@ -359,6 +359,14 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
         }
         Some(StepError::NotAvailable(_) | StepError::BadArgument { .. }) | None => {}
     }
+    // A trap after a refused memory growth: the guest ran out of its quota.
+    if let Some((desired, limit)) = ctx.memory_refused() {
+        let over = OverQuota::new("memory_bytes", limit, "bytes of memory per instance");
+        return failed(
+            FailureKind::Quota,
+            format!("the guest asked for {desired} bytes of memory: {over}"),
+        );
+    }
     let mut message = match err.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => format!("guest trapped: {trap}"),
         None => format!("guest trapped: {err:#}"),

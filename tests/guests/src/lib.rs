@@ -392,6 +392,17 @@ pub fn relay(input: Relay) -> Result<serde_json::Value, Error> {
         .join()
 }
 
+/// Allocates and touches `mib` MiB of memory; returns a checksum of it.
+#[reprise_sdk::function]
+pub fn hog(mib: usize) -> u64 {
+    let memory = vec![1u8; mib * 1024 * 1024];
+    std::hint::black_box(&memory)
+        .iter()
+        .step_by(4096)
+        .map(|&b| u64::from(b))
+        .sum()
+}
+
 /// Computes for `rounds` rounds without any host call; returns a checksum.
 #[reprise_sdk::function]
 pub fn spin(rounds: u64) -> u64 {
@@ -511,6 +522,7 @@ reprise_sdk::export!(
     random_steps,
     spin,
     relay,
+    hog,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {
