@@ -216,6 +216,13 @@ async fn bad_requests_get_clear_errors_while_the_host_keeps_serving() {
         .filter_map(|d| d["name"].as_str())
         .collect();
     assert_eq!(names, ["hello", "tg"]);
+    // A refused component leaves no compiled code behind: only the two deployed ones are.
+    let compiled: Vec<_> = std::fs::read_dir(dir.path().join("compiled"))
+        .expect("compiled dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(compiled.len(), 2, "{compiled:?}");
     let invocations: Value = host.api.get("/v1/invocations").await.expect("list");
     assert_eq!(invocations["invocations"].as_array().map(Vec::len), Some(1));
 

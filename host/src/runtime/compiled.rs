@@ -69,6 +69,16 @@ impl CompiledCache {
         Ok(component)
     }
 
+    /// Forgets component `hash`: a component refused after it compiled leaves nothing on disk.
+    pub fn remove(&self, hash: &ComponentHash) {
+        let path = self.path(hash);
+        if let Err(err) = std::fs::remove_file(&path)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot remove {}: {err:#}", path.display());
+        }
+    }
+
     fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
         let serialized = component.serialize()?;
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));

@@ -196,6 +196,22 @@ impl Components {
         hash: ComponentHash,
         bytes: Arc<Vec<u8>>,
     ) -> Result<Prepared, ComponentError> {
+        let prepared = self.compile_and_check(hash, bytes).await;
+        if prepared.is_err()
+            && let Some(compiled) = &self.compiled
+        {
+            compiled.remove(&hash);
+        }
+        prepared
+    }
+
+    /// Compiles (or loads) component `hash`, checks it against the linker and lists its
+    /// functions.
+    async fn compile_and_check(
+        &self,
+        hash: ComponentHash,
+        bytes: Arc<Vec<u8>>,
+    ) -> Result<Prepared, ComponentError> {
         let engine = self.engine.clone();
         let compiled = self.compiled.clone();
         let component = tokio::task::spawn_blocking(move || match compiled {
