@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 limits=(--max-concurrency 20 --rate-limit 200 --latency-ms 50..150)
-"$bin/reprise" serve --listen 127.0.0.1:7421 2>"$work/host.log" &
+"$bin/reprise" serve --allow-egress 127.0.0.0/8 --listen 127.0.0.1:7421 2>"$work/host.log" &
 pids+=($!)
 "$bin/mock-crm" --listen 127.0.0.1:7481 "${limits[@]}" --outage 8+10 >"$work/limited.log" &
 limited=$!

@@ -15,7 +15,8 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-"$bin/reprise" serve &
+# The mock CRM runs on this machine: let guests reach loopback.
+"$bin/reprise" serve --allow-egress 127.0.0.0/8 &
 pids+=($!)
 "$bin/mock-crm" --listen 127.0.0.1:7480 --token demo-token --latency-ms 5..20 &
 pids+=($!)

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::host_calls::HttpClient;
+use crate::outbound::{Cidr, EgressPolicy};
 use crate::runtime::CompiledCache;
 use crate::runtime::{Components, new_engine};
 use crate::scheduler::{Scheduler, SchedulerConfig};
@@ -29,6 +30,8 @@ pub struct ServeOptions {
     pub store: StoreOptions,
     /// Fixed rate limits (requests per second) by destination `host:port`.
     pub rate_limits: std::collections::HashMap<String, f64>,
+    /// Address ranges guests may reach besides public addresses.
+    pub allow_egress: Vec<Cidr>,
 }
 
 /// Runs a host until SIGINT or SIGTERM.
@@ -56,17 +59,19 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", compiled_dir.display()))?;
     let components = Components::new(engine, Some(compiled))
         .map_err(|e| anyhow::anyhow!("cannot build the linker: {e:#}"))?;
-    let scheduler = Scheduler::new(
-        store,
-        components,
-        HttpClient::new(),
-        crate::outbound::Destinations::new(options.rate_limits.clone()),
-        options.scheduler.clone(),
-    );
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
+    // Guests never reach this host's own API, whatever ranges are allowed.
+    let egress = EgressPolicy::new(options.allow_egress.clone()).with_own_address(addr);
+    let scheduler = Scheduler::new(
+        store,
+        components,
+        HttpClient::new(egress),
+        crate::outbound::Destinations::new(options.rate_limits.clone()),
+        options.scheduler.clone(),
+    );
     let resumed = scheduler.resume_unfinished()?;
     scheduler.start_timers();
     tracing::info!(resumed, data = %db_path.display(), "host started");

@@ -9,6 +9,7 @@ mod children;
 mod crash;
 mod deferred;
 mod determinism;
+mod egress;
 mod mock_crm;
 mod quotas;
 mod resilience;

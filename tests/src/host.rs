@@ -74,8 +74,18 @@ impl Host {
         Self::start_with(data, &[])
     }
 
-    /// Starts a host on `data` with extra `reprise serve` arguments.
+    /// Starts a host on `data` with extra `reprise serve` arguments. Its guests may reach
+    /// loopback (where the tests' HTTP servers are): see [`Host::start_fenced`] for the
+    /// default egress policy.
     pub fn start_with(data: &Path, args: &[&str]) -> Host {
+        let mut all = vec!["--allow-egress", "127.0.0.0/8", "--allow-egress", "::1"];
+        all.extend_from_slice(args);
+        Self::start_fenced(data, &all)
+    }
+
+    /// Starts a host on `data` with `reprise serve` arguments `args` and nothing else: its
+    /// guests reach only what the default egress policy allows (no loopback).
+    pub fn start_fenced(data: &Path, args: &[&str]) -> Host {
         let mut host = Host {
             child: None,
             data: data.to_path_buf(),

@@ -51,7 +51,7 @@ impl Api {
         let scheduler = Scheduler::new(
             store,
             components,
-            HttpClient::new(),
+            HttpClient::new(crate::outbound::EgressPolicy::default()),
             Destinations::new(HashMap::new()),
             SchedulerConfig::default(),
         );

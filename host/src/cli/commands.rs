@@ -38,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commit_batch,
             no_log,
             rate_limits,
+            allow_egress,
         } => {
             serve(ServeOptions {
                 data,
@@ -50,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ..StoreOptions::default()
                 },
                 rate_limits: rate_limits.into_iter().collect(),
+                allow_egress,
             })
             .await?;
         }

@@ -69,6 +69,11 @@ pub enum Command {
         /// A fixed rate limit for a destination: `HOST:PORT=REQUESTS_PER_SECOND` (repeatable).
         #[arg(long = "rate-limit", value_parser = parse_rate_limit)]
         rate_limits: Vec<(String, f64)>,
+        /// An address range guests may reach although it is not public, e.g. `127.0.0.0/8`
+        /// for APIs on this machine (repeatable). Loopback, private, link-local (cloud
+        /// metadata) and the like are denied otherwise; this host's own API always is.
+        #[arg(long = "allow-egress", value_name = "CIDR")]
+        allow_egress: Vec<crate::outbound::Cidr>,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {

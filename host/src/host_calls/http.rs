@@ -16,11 +16,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use std::sync::Arc;
+
+use super::egress::{NameDenied, PolicyResolver};
 use super::{Live, SHORT_SLEEP, StepRequest, Steps, Suspend, mismatched};
 use crate::bindings::{self, HttpRequest};
 use crate::journal::{HttpError, HttpOutcome, HttpResponse, Outcome, RetryState, StepEffect};
 use crate::metrics::METRICS;
-use crate::outbound::{Admit, Verdict, retry_after, transient};
+use crate::outbound::{Admit, EgressPolicy, Verdict, retry_after, transient};
 
 /// Timeout of a request that sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,35 +32,45 @@ pub const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 /// The header that lets a receiver drop a request repeated after a crash.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// A shared HTTP/1 client for `http://` and `https://` (webpki roots).
+/// A shared HTTP/1 client for `http://` and `https://` (webpki roots), under an egress
+/// policy.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector<PolicyResolver>>, Full<Bytes>>,
+    policy: Arc<EgressPolicy>,
 }
 
 impl HttpClient {
-    /// A client with the platform-independent webpki trust roots.
-    pub fn new() -> Self {
+    /// A client with the platform-independent webpki trust roots, reaching only what
+    /// `policy` allows.
+    pub fn new(policy: EgressPolicy) -> Self {
+        let policy = Arc::new(policy);
+        let mut http = HttpConnector::new_with_resolver(PolicyResolver::new(policy.clone()));
+        http.enforce_http(false);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        HttpClient { client }
+        HttpClient { client, policy }
     }
 
     /// Sends `req` with `Idempotency-Key: idempotency_key` and reads the whole response.
+    /// A request the egress policy denies is never sent: it is an invalid request.
     pub async fn send(&self, req: &HttpRequest, idempotency_key: &str) -> HttpOutcome {
         let request = build(req, idempotency_key)?;
+        self.check_egress(request.uri()).await?;
         let timeout = req
             .timeout_ms
             .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()));
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| {
-                if e.is_connect() {
+                if let Some(denied) = name_denied(&e) {
+                    HttpError::InvalidRequest(denied.to_string())
+                } else if e.is_connect() {
                     HttpError::Connect(error_chain(&e))
                 } else {
                     HttpError::Transport(error_chain(&e))
@@ -97,10 +110,52 @@ impl HttpClient {
     }
 }
 
-impl Default for HttpClient {
-    fn default() -> Self {
-        Self::new()
+impl HttpClient {
+    /// Refuses `uri` before anything is sent if its host is an address the policy denies, or
+    /// is the host's own API (by address, or by a name that resolves to it).
+    async fn check_egress(&self, uri: &Uri) -> Result<(), HttpError> {
+        let denied = |d: crate::outbound::Denied| HttpError::InvalidRequest(d.to_string());
+        let host = uri.host().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return self
+                .policy
+                .check(std::net::SocketAddr::new(ip, port))
+                .map_err(denied);
+        }
+        // A name: its addresses are checked again as the connection resolves it; here, only
+        // whether it names the host's own API.
+        if self.policy.guards_port(port)
+            && let Ok(addrs) = tokio::net::lookup_host((host, port)).await
+        {
+            for addr in addrs {
+                self.policy.check(addr).map_err(denied)?;
+            }
+        }
+        Ok(())
     }
+}
+
+/// The egress refusal in `err`'s chain of causes, if there is one.
+fn name_denied<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e NameDenied> {
+    let mut source = Some(err);
+    while let Some(cause) = source {
+        if let Some(denied) = cause.downcast_ref::<NameDenied>() {
+            return Some(denied);
+        }
+        // The resolver's refusal travels inside an `io::Error`, whose `source` skips it.
+        if let Some(denied) = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<NameDenied>())
+        {
+            return Some(denied);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// Validates `req` and turns it into a hyper request.

@@ -7,6 +7,7 @@
 mod children;
 mod clock;
 mod ctx;
+mod egress;
 mod guest_api;
 mod http;
 mod limiter;

@@ -1,5 +1,5 @@
-//! Resilient outbound HTTP: retry policy, and per-destination adaptive concurrency, circuit
-//! breaking and rate limiting.
+//! Resilient, fenced outbound HTTP: the egress policy, the retry policy, and per-destination
+//! adaptive concurrency, circuit breaking and rate limiting.
 //!
 //! The journaled `http-send` step (`host_calls/http.rs`) asks the destination for a permit
 //! before each attempt and reports how it went; between attempts it backs off under the
@@ -8,7 +8,9 @@
 
 mod breaker;
 mod destination;
+mod egress;
 mod policy;
 
 pub use destination::{Admit, Destination, DestinationStats, Destinations, Permit, Verdict};
+pub use egress::{BadCidr, Cidr, Denied, EgressPolicy};
 pub use policy::{FunctionPolicy, Policy, PolicyError, RetryPolicy, retry_after, transient};
