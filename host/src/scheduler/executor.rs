@@ -61,9 +61,7 @@ pub(super) async fn execute(
     else {
         return;
     };
-    let Ok(_slot) = inner.slots.acquire().await else {
-        return;
-    };
+    let _slot = inner.slots.acquire(&tenant).await;
     let stop = Arc::new(Notify::new());
     if let Ok(mut running) = inner.running.lock() {
         let tenant = tenant.clone();

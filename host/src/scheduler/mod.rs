@@ -2,6 +2,7 @@
 //! unfinished ones at start, and tells waiters when an invocation ends.
 
 mod executor;
+mod fair;
 mod timers;
 
 pub use crate::target::{Target, TargetError};
@@ -120,7 +121,7 @@ struct Inner {
     running: Mutex<HashMap<InvocationId, Executing>>,
     /// Invocations whose creation is deferred to their first write, until they end.
     deferred: Mutex<HashMap<InvocationId, Arc<Deferred>>>,
-    slots: Semaphore,
+    slots: Arc<fair::FairSlots>,
     /// Per tenant: its `max_running` and the semaphore enforcing it.
     tenant_slots: Mutex<HashMap<TenantId, (u64, Arc<Semaphore>)>>,
     /// Signalled when a new timer may be earlier than the one the timer service waits for.
@@ -149,7 +150,7 @@ impl Scheduler {
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
             deferred: Mutex::new(HashMap::new()),
-            slots: Semaphore::new(config.max_running.max(1)),
+            slots: fair::FairSlots::new(config.max_running.max(1)),
             tenant_slots: Mutex::new(HashMap::new()),
             timers_changed: Notify::new(),
         });

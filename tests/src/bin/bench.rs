@@ -71,6 +71,17 @@ enum Scenario {
         #[arg(long, default_value_t = 20_000)]
         count: usize,
     },
+    /// Fair share: a light tenant's sequential `echo` latency on an idle host, then while a
+    /// heavy tenant's HEAVY invocations (each holding a slot for 200 ms) flood the host's 64
+    /// slots.
+    Fairness {
+        /// Invocations the heavy tenant submits at once.
+        #[arg(long, default_value_t = 5_000)]
+        heavy: usize,
+        /// Calls the light tenant times, idle and loaded.
+        #[arg(long, default_value_t = 300)]
+        light: usize,
+    },
     /// Replay rate and journal size: one invocation takes ENTRIES steps, then suspends five
     /// times; each wake-up replays the whole journal
     Replay {
@@ -112,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Timers => timers(&args.data).await,
         Scenario::Memory { count } => memory(&args.data, count).await,
         Scenario::Replay { entries } => replay(&args.data, entries).await,
+        Scenario::Fairness { heavy, light } => fairness(&args.data, heavy, light).await,
     }
 }
 
@@ -416,6 +428,65 @@ fn p(times: &[Duration], q: f64) -> String {
     } else {
         format!("{:.2} ms", d.as_secs_f64() * 1e3)
     }
+}
+
+/// A light tenant's latency, idle and while a heavy tenant floods the host.
+async fn fairness(data: &std::path::Path, heavy: usize, light: usize) -> anyhow::Result<()> {
+    let (host, light_api) = host_with_guests(data, &["--max-running", "64"]);
+    let key = host
+        .cli_ok(&["tenant", "create", "heavy"])
+        .trim()
+        .to_string();
+    let wasm = reprise_tests::host::guest("reprise_test_guests");
+    host.cli_ok(&[
+        "--token",
+        &key,
+        "deploy",
+        "tg",
+        wasm.to_str().context("utf-8 path")?,
+    ]);
+    let heavy_api = Arc::new(host.client_as(Some(&key)));
+    calls(&light_api, "tg.echo", json!(1), 50, 1).await?; // warm up
+    let (idle, _) = calls(&light_api, "tg.echo", json!(1), light, 1).await?;
+
+    let started = Instant::now();
+    let input = Arc::new(json!({"millis": 200}));
+    parallel(heavy, 64, move |_| {
+        let (api, input) = (heavy_api.clone(), input.clone());
+        async move {
+            post_invocation(&api, "tg.doze", &input, None)
+                .await
+                .map(drop)
+        }
+    })
+    .await?;
+    let submitted = started.elapsed();
+    let (loaded, _) = calls(&light_api, "tg.echo", json!(1), light, 1).await?;
+    let measured = started.elapsed();
+    let stats: Value = host
+        .client_as(Some(&key))
+        .get("/v1/stats")
+        .await
+        .context("heavy's stats")?;
+    println!(
+        "fairness: a light tenant's sequential tg.echo, {light} calls, with 64 slots; a heavy \
+         tenant submitted {heavy} tg.doze(200 ms) in {:.1} s",
+        submitted.as_secs_f64()
+    );
+    println!("  idle:   p50 {}   p99 {}", p(&idle, 50.0), p(&idle, 99.0));
+    println!(
+        "  loaded: p50 {}   p99 {}   (measured {:.1}–{:.1} s after the flood began; heavy's counts then: {})",
+        p(&loaded, 50.0),
+        p(&loaded, 99.0),
+        submitted.as_secs_f64(),
+        measured.as_secs_f64(),
+        stats["invocations"]
+    );
+    println!(
+        "  p99 loaded / idle: {:.2}",
+        percentile(&loaded, 99.0).as_secs_f64() / percentile(&idle, 99.0).as_secs_f64()
+    );
+    Ok(())
 }
 
 /// A host on a fresh `data` with the test guests deployed, and a client of its API.
