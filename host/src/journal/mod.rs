@@ -2,9 +2,9 @@
 //! waits and signals, the writes that change them ([`Op`]) and the rules every write follows
 //! ([`rules::apply`], against the rows of [`rows`]).
 //!
-//! Nothing here knows a database. `crate::storage` is the seam the rest of the host uses, and
-//! its backends apply these ops with these rules; every persisted byte is encoded by `codec`
-//! from types defined here, pinned by `formats`.
+//! Nothing here knows a database. The storage seam (`storage/`) is what the rest of the host
+//! uses, and its backends apply these ops with these rules; every persisted byte is encoded by
+//! `codec` from types defined here, pinned by `formats`.
 
 mod access;
 mod bytes;

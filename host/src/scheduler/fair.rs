@@ -40,7 +40,13 @@ impl State {
     }
 
     fn take(&mut self, tenant: &TenantId) {
-        *self.held.entry(tenant.clone()).or_default() += 1;
+        // No clone of the name when the tenant holds slots already (the common case).
+        match self.held.get_mut(tenant) {
+            Some(n) => *n += 1,
+            None => {
+                self.held.insert(tenant.clone(), 1);
+            }
+        }
     }
 
     fn give_back(&mut self, tenant: &TenantId) {
