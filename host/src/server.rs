@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub rate_limits: std::collections::HashMap<String, f64>,
     /// Address ranges guests may reach besides public addresses.
     pub allow_egress: Vec<Cidr>,
+    /// Most API connections open at once.
+    pub max_connections: usize,
 }
 
 /// Runs a host until SIGINT or SIGTERM.
@@ -85,7 +87,11 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         let store = scheduler.store().clone();
         async move { store.halted().await }
     };
-    let api = tokio::spawn(crate::api::serve(listener, scheduler));
+    let api = tokio::spawn(crate::api::serve(
+        listener,
+        scheduler,
+        options.max_connections,
+    ));
     tokio::select! {
         () = shutdown_signal() => {
             tracing::info!("stopping; unfinished invocations resume at next start");

@@ -3,6 +3,7 @@
 //! They start the real `reprise` binary on real redb files and talk to real HTTP servers on
 //! loopback. Build the binary and the guest components first: `scripts/test.sh` does.
 
+mod abuse;
 mod bad_input;
 mod cancel;
 mod children;

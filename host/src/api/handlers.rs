@@ -18,7 +18,7 @@ use super::dto::{
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
 use crate::ids::InvocationId;
-use crate::journal::{InvocationRecord, InvocationState};
+use crate::journal::{InvocationRecord, InvocationState, OverQuota};
 use crate::metrics::METRICS;
 use crate::outbound::Policy;
 use crate::scheduler::Scheduler;
@@ -74,7 +74,21 @@ pub async fn deploy(
     body: Body,
 ) -> AnswerWith<DeploymentView> {
     let policy = policy(&headers)?;
-    let bytes = read(body, MAX_COMPONENT_BYTES).await?;
+    // The tenant's quota bounds what is buffered, checked as the bytes arrive.
+    let quota = scheduler.limits(&tenant)?.component_bytes;
+    let limit = usize::try_from(quota).map_or(MAX_COMPONENT_BYTES, |q| q.min(MAX_COMPONENT_BYTES));
+    let bytes = read(body, limit).await.map_err(|err| {
+        if limit < MAX_COMPONENT_BYTES && err.status == StatusCode::PAYLOAD_TOO_LARGE {
+            let over = OverQuota::new("component_bytes", quota, "bytes per component");
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "quota_exceeded",
+                format!("the component is {over}"),
+            )
+        } else {
+            err
+        }
+    })?;
     let deployment = scheduler
         .deploy(&tenant, &name, bytes.to_vec(), policy)
         .await?;

@@ -5,6 +5,7 @@ pub mod access_dto;
 mod admin;
 mod auth;
 mod body;
+mod connections;
 pub mod dto;
 mod error;
 mod handlers;
@@ -23,9 +24,15 @@ use tokio::net::TcpListener;
 
 use crate::scheduler::Scheduler;
 
-/// Serves the API on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, scheduler: Scheduler) {
+/// How long a connection may take to send a request's headers (and stay silent between
+/// requests) before it is closed.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the API on `listener` until the process ends, with at most `max_connections` open
+/// (at the cap a newcomer closes the connection idle longest).
+pub async fn serve(listener: TcpListener, scheduler: Scheduler, max_connections: usize) {
     let service = TowerToHyperService::new(routes::router(scheduler));
+    let connections = connections::Connections::new(max_connections);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -35,14 +42,41 @@ pub async fn serve(listener: TcpListener, scheduler: Scheduler) {
                 continue;
             }
         };
+        let Some(connection) = connections.admit() else {
+            tracing::warn!("refused a connection: all {max_connections} are serving requests");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         tokio::spawn(async move {
-            if let Err(err) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!("connection ended: {err}");
+            let connection = std::sync::Arc::new(connection);
+            let tracked = {
+                let connection = connection.clone();
+                hyper::service::service_fn(move |request| {
+                    let (service, connection) = (service.clone(), connection.clone());
+                    connection.busy();
+                    async move {
+                        let response = hyper::service::Service::call(&service, request).await;
+                        connection.idle();
+                        response
+                    }
+                })
+            };
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let serving = builder.serve_connection(TokioIo::new(stream), tracked);
+            tokio::pin!(serving);
+            tokio::select! {
+                result = serving.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::debug!("connection ended: {err}");
+                    }
+                }
+                () = connection.closing.notify.notified() => {
+                    tracing::debug!("closed an idle connection for a new one");
+                }
             }
         });
     }

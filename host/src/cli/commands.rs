@@ -39,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_log,
             rate_limits,
             allow_egress,
+            max_connections,
         } => {
             serve(ServeOptions {
                 data,
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 rate_limits: rate_limits.into_iter().collect(),
                 allow_egress,
+                max_connections,
             })
             .await?;
         }

@@ -74,6 +74,10 @@ pub enum Command {
         /// metadata) and the like are denied otherwise; this host's own API always is.
         #[arg(long = "allow-egress", value_name = "CIDR")]
         allow_egress: Vec<crate::outbound::Cidr>,
+        /// Most API connections open at once; at the cap a new one closes the connection idle
+        /// longest (keep it below the open-file limit).
+        #[arg(long, default_value_t = 10_000)]
+        max_connections: usize,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {

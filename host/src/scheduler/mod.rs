@@ -166,6 +166,11 @@ impl Scheduler {
         Scheduler { inner }
     }
 
+    /// The limits `tenant` runs under now: its quotas, else the defaults.
+    pub fn limits(&self, tenant: &TenantId) -> Result<Limits, StoreError> {
+        self.inner.limits(tenant)
+    }
+
     /// The store.
     pub fn store(&self) -> &SharedStorage {
         &self.inner.store
