@@ -7,6 +7,8 @@
 //! `codec` from types defined here, pinned by `formats`.
 
 mod access;
+#[cfg(test)]
+mod arbitrary_input;
 mod bytes;
 pub(crate) mod codec;
 mod digest;
