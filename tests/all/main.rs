@@ -12,6 +12,7 @@ mod deferred;
 mod determinism;
 mod egress;
 mod mock_crm;
+mod paging;
 mod quotas;
 mod resilience;
 mod retries;

@@ -76,6 +76,19 @@ pub struct InvocationView {
     pub error: Option<FailureView>,
     /// What it waits for, when suspended.
     pub waiting: Option<WaitView>,
+    /// In a list: the sizes of an input and an output too large to list (they are `null`
+    /// there; `GET /v1/invocations/{id}` has them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omitted: Option<Omitted>,
+}
+
+/// The sizes of values a list leaves out.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Omitted {
+    /// Bytes of the input, if it was left out.
+    pub input_bytes: Option<usize>,
+    /// Bytes of the output, if it was left out.
+    pub output_bytes: Option<usize>,
 }
 
 /// What a suspended invocation waits for.
@@ -153,8 +166,11 @@ pub struct StepView {
 pub struct JournalView {
     /// The invocation.
     pub id: String,
-    /// Its steps in order.
+    /// Its steps in order (a page of them: see `next`).
     pub steps: Vec<StepView>,
+    /// Where the next page starts (`?from=`), when there are more steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u32>,
 }
 
 /// A list of invocations.
@@ -162,6 +178,9 @@ pub struct JournalView {
 pub struct InvocationList {
     /// Newest first.
     pub invocations: Vec<InvocationView>,
+    /// The cursor of the next page (`?before=`), when this one is full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// A list of deployments.
@@ -230,6 +249,7 @@ impl InvocationView {
             finished_at: r.finished_at_ms.map(rfc3339),
             input: json_value(&r.input),
             output: r.output.as_deref().map(json_value),
+            omitted: None,
             error: r.failure.as_ref().map(|f| FailureView {
                 kind: serde_json::to_value(f.kind)
                     .ok()

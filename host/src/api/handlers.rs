@@ -13,7 +13,7 @@ use super::auth::{Admin, Tenant};
 use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read};
 use super::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, InvokeRequest,
-    JournalView, StepView,
+    JournalView, Omitted, StepView,
 };
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
@@ -168,21 +168,28 @@ pub async fn invocations(
     let tenant = &tenant;
     let state = params.state()?;
     let limit = params.limit()?;
+    let before = params.before()?;
     let keep = |r: &InvocationRecord| state.is_none_or(|s| s == scheduler.live_state(r));
     let records = match params.parent()? {
         Some(parent) => {
             let mut children = scheduler.store().children(tenant, parent, usize::MAX)?;
-            children.retain(keep);
+            children.retain(|c| keep(c) && before.is_none_or(|b| c.id < b));
             children.truncate(limit);
             children
         }
-        None => scheduler.store().invocations(tenant, &keep, limit)?,
+        None => scheduler
+            .store()
+            .invocations(tenant, &keep, before, limit)?,
     };
+    let next = (records.len() == limit)
+        .then(|| records.last().map(|r| r.id.to_string()))
+        .flatten();
     Ok(Json(InvocationList {
         invocations: records
             .iter()
-            .map(|r| view(&scheduler, r))
+            .map(|r| listed(view(&scheduler, r)?, r))
             .collect::<Result<_, _>>()?,
+        next,
     }))
 }
 
@@ -242,6 +249,7 @@ pub async fn journal(
     State(scheduler): State<Scheduler>,
     Tenant(tenant): Tenant,
     Segments(id): Segments<String>,
+    params: Params,
 ) -> Answer<JournalView> {
     let id = invocation_id(&id)?;
     // Look the record up first: another tenant's id is unknown here.
@@ -249,13 +257,22 @@ pub async fn journal(
         .store()
         .invocation(&tenant, id)?
         .ok_or_else(|| unknown_invocation(id))?;
-    let steps = scheduler.store().steps(id)?;
+    let (from, limit) = (params.from()?, params.limit_or(MAX_JOURNAL_PAGE)?);
+    let mut recorded = scheduler.store().recorded(id)?;
+    recorded.skip_to(from);
+    let mut steps = Vec::with_capacity(limit.min(recorded.remaining()));
+    for entry in recorded.by_ref().take(limit) {
+        let (seq, entry) = entry.map_err(crate::journal::StoreError::from)?;
+        steps.push(StepView::new(seq, &entry));
+    }
+    let next = match recorded.next() {
+        Some(Ok((seq, _))) => Some(seq),
+        _ => None,
+    };
     Ok(Json(JournalView {
         id: id.to_string(),
-        steps: steps
-            .iter()
-            .map(|(seq, entry)| StepView::new(*seq, entry))
-            .collect(),
+        steps,
+        next,
     }))
 }
 
@@ -284,6 +301,35 @@ fn policy(headers: &HeaderMap) -> Result<Policy, ApiError> {
             format!("the `{POLICY_HEADER}` header is not a valid policy: {e}"),
         )
     })
+}
+
+/// Largest input or output a list shows (larger ones are left out, their sizes given).
+const MAX_LISTED_VALUE: usize = 64 * 1024;
+/// Most journal steps one page returns (and the default).
+const MAX_JOURNAL_PAGE: usize = 10_000;
+
+/// `view` of `record` as a list shows it: inputs and outputs over [`MAX_LISTED_VALUE`] left
+/// out, so a list's size is bounded by its length.
+fn listed(mut view: InvocationView, record: &InvocationRecord) -> Result<InvocationView, ApiError> {
+    let input = (record.input.len() > MAX_LISTED_VALUE).then_some(record.input.len());
+    let output = record
+        .output
+        .as_ref()
+        .map(Vec::len)
+        .filter(|n| *n > MAX_LISTED_VALUE);
+    if input.is_some() {
+        view.input = Value::Null;
+    }
+    if output.is_some() {
+        view.output = None;
+    }
+    if input.is_some() || output.is_some() {
+        view.omitted = Some(Omitted {
+            input_bytes: input,
+            output_bytes: output,
+        });
+    }
+    Ok(view)
 }
 
 /// The view of `record`, with what it waits for if it is suspended.

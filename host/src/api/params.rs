@@ -102,19 +102,46 @@ impl Params {
 
     /// `limit=N`, how many invocations a list returns (100 unless given, at most [`MAX_LIST`]).
     pub fn limit(&self) -> Result<usize, ApiError> {
+        self.limit_within(DEFAULT_LIST, MAX_LIST)
+    }
+
+    /// `limit=N` for a page of at most `max` (and `max` unless given).
+    pub fn limit_or(&self, max: usize) -> Result<usize, ApiError> {
+        self.limit_within(max, max)
+    }
+
+    fn limit_within(&self, default: usize, max: usize) -> Result<usize, ApiError> {
         let Some(text) = self.get("limit") else {
-            return Ok(DEFAULT_LIST);
+            return Ok(default);
         };
         text.parse::<usize>()
             .ok()
             .filter(|n| *n > 0)
-            .map(|n| n.min(MAX_LIST))
+            .map(|n| n.min(max))
             .ok_or_else(|| {
                 ApiError::bad_request(
                     "invalid_limit",
                     format!("`limit` must be a positive number, got `{text}`"),
                 )
             })
+    }
+
+    /// `before=ID`, a list page's cursor: only invocations older than `ID`.
+    pub fn before(&self) -> Result<Option<InvocationId>, ApiError> {
+        self.get("before").map(invocation_id).transpose()
+    }
+
+    /// `from=SEQ`, where a page of a journal starts (0 unless given).
+    pub fn from(&self) -> Result<u32, ApiError> {
+        let Some(text) = self.get("from") else {
+            return Ok(0);
+        };
+        text.parse().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_from",
+                format!("`from` must be a step number (0 or more), got `{text}`"),
+            )
+        })
     }
 
     /// `parent=ID`, the invocation whose children a list shows.

@@ -193,9 +193,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output::cancelled(&view, json)?;
         }
         Command::Journal { id } => {
-            let journal: JournalView = api
-                .get(&format!("/v1/invocations/{}/journal", encode(&id)))
-                .await?;
+            // Every page, in order.
+            let path = format!("/v1/invocations/{}/journal", encode(&id));
+            let mut journal: JournalView = api.get(&path).await?;
+            while let Some(from) = journal.next.take() {
+                let page: JournalView = api.get(&format!("{path}?from={from}")).await?;
+                journal.steps.extend(page.steps);
+                journal.next = page.next;
+            }
             output::journal(&journal, json)?;
         }
         Command::Ls {

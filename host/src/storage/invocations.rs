@@ -22,11 +22,13 @@ pub trait Invocations: Send + Sync {
         ids: &[InvocationId],
     ) -> Result<Vec<Option<InvocationRecord>>, StoreError>;
 
-    /// Invocations of `tenant` that `keep` accepts, newest first, at most `limit`.
+    /// Invocations of `tenant` that `keep` accepts, newest first, older than `before` if
+    /// given (a page's cursor), at most `limit`.
     fn invocations(
         &self,
         tenant: &TenantId,
         keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
+        before: Option<InvocationId>,
         limit: usize,
     ) -> Result<Vec<InvocationRecord>, StoreError>;
 

@@ -213,12 +213,17 @@ impl Invocations for Store {
         &self,
         tenant: &TenantId,
         keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
+        before: Option<InvocationId>,
         limit: usize,
     ) -> Result<Vec<InvocationRecord>, StoreError> {
         self.read(INVOCATIONS, |t| {
             let mut out = Vec::new();
+            let end = before.map_or(u128::MAX, |b| b.0.saturating_sub(1));
+            if before.is_some_and(|b| b.0 == 0) {
+                return Ok(out);
+            }
             for row in t
-                .range((tenant.as_str(), 0u128)..=(tenant.as_str(), u128::MAX))
+                .range((tenant.as_str(), 0u128)..=(tenant.as_str(), end))
                 .map_err(storage)?
                 .rev()
             {
