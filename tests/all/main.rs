@@ -11,6 +11,7 @@ mod crash;
 mod deferred;
 mod determinism;
 mod egress;
+mod hostile;
 mod mock_crm;
 mod paging;
 mod quotas;

@@ -129,7 +129,7 @@ impl Components {
     /// A store for one invocation around its journal cursor `steps`, within `limits` (its
     /// tenant's): it yields to other tasks at every epoch tick, and traps with
     /// [`OverQuota`] once its guest code has run for `limits.run_ms` (counted in ticks
-    /// that find it running).
+    /// that find it running with no host call since the last).
     pub fn new_store(&self, steps: Steps, limits: &Limits) -> Store<InvocationCtx> {
         let memory = limits.memory_bytes;
         let limiter = Limiter::new(super::engine::store_limits(memory), memory);
@@ -138,13 +138,20 @@ impl Components {
         store.limiter(|ctx| &mut ctx.limits);
         let tick_ms = super::engine::EPOCH_TICK.as_millis().max(1) as u64;
         let (run_ms, mut ticks_left) = (limits.run_ms, limits.run_ms.div_ceil(tick_ms));
-        store.epoch_deadline_callback(move |_| {
-            if ticks_left == 0 {
-                return Err(
-                    OverQuota::new("run_ms", run_ms, "ms of guest run time per run").into(),
-                );
+        let mut last_step = 0;
+        store.epoch_deadline_callback(move |mut ctx| {
+            // A tick that passed while the run awaited a host call is not guest time: only
+            // ticks with no step taken since the last one count (a guest taking steps is
+            // bounded by the journal quotas instead).
+            let step = ctx.data_mut().steps_mut().position();
+            if step == last_step {
+                if ticks_left == 0 {
+                    let over = OverQuota::new("run_ms", run_ms, "ms of guest run time per run");
+                    return Err(over.into());
+                }
+                ticks_left -= 1;
             }
-            ticks_left -= 1;
+            last_step = step;
             Ok(UpdateDeadline::Yield(1))
         });
         store

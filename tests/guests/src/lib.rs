@@ -403,6 +403,25 @@ pub fn hog(mib: usize) -> u64 {
         .sum()
 }
 
+/// Recurses `depth` levels deep (no host call); returns the depth reached.
+#[reprise_sdk::function]
+pub fn recurse(depth: u64) -> u64 {
+    fn down(n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            1 + std::hint::black_box(down(n - 1))
+        }
+    }
+    down(depth)
+}
+
+/// Returns a string of `mib` MiB.
+#[reprise_sdk::function]
+pub fn big_output(mib: usize) -> String {
+    "x".repeat(mib * 1024 * 1024)
+}
+
 /// Computes for `rounds` rounds without any host call; returns a checksum.
 #[reprise_sdk::function]
 pub fn spin(rounds: u64) -> u64 {
@@ -523,6 +542,8 @@ reprise_sdk::export!(
     spin,
     relay,
     hog,
+    recurse,
+    big_output,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {

@@ -1,0 +1,139 @@
+//! Hostile guests, each stopped with a clear error in its own status while every other
+//! invocation goes on and the host keeps serving.
+
+use std::time::{Duration, Instant};
+
+use hyper::{Method, StatusCode};
+use reprise::api::dto::InvocationView;
+use reprise_tests::host::{Host, guest};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_guests_fail_alone_and_a_flood_of_loops_leaves_room_for_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start_with(dir.path(), &["--max-running", "16"]);
+    host.deploy("tg", "reprise_test_guests");
+    let key = host
+        .cli_ok(&["tenant", "create", "evil"])
+        .trim()
+        .to_string();
+    let evil = host.client_as(Some(&key));
+    let wasm = guest("reprise_test_guests");
+    let policy = r#"{"rerun": {"max_attempts": 1}}"#;
+    host.cli_ok(&[
+        "--token",
+        &key,
+        "deploy",
+        "tg",
+        wasm.to_str().expect("utf-8"),
+        "--policy",
+        policy,
+    ]);
+    host.cli_ok(&[
+        "tenant",
+        "set",
+        "evil",
+        "run_ms=300",
+        "journal_entries=1000",
+    ]);
+
+    // 32 infinite loops for 16 slots.
+    let mut loops = Vec::new();
+    for _ in 0..32 {
+        let (status, bytes) = evil
+            .raw(
+                Method::POST,
+                "/v1/invocations",
+                "application/json",
+                json!({"function": "tg.spin", "input": u64::MAX})
+                    .to_string()
+                    .into_bytes(),
+            )
+            .await
+            .expect("invoke");
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let view: Value = serde_json::from_slice(&bytes).expect("json");
+        loops.push(view["id"].as_str().expect("id").to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile another tenant's work starts at once and completes.
+    let started = Instant::now();
+    let view = host.invoke("tg.echo", json!("still here")).await;
+    let done = host.finished(&view.id, WAIT).await;
+    assert_eq!(done.output, Some(json!("still here")));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the echo waited {:?} behind the loops",
+        started.elapsed()
+    );
+
+    // Each loop is stopped by its run time, in its own status.
+    for id in &loops {
+        let stopped: InvocationView = evil
+            .get(&format!("/v1/invocations/{id}?wait=120"))
+            .await
+            .expect("loop");
+        assert_eq!(stopped.state, "failed", "{stopped:?}");
+        let error = stopped.error.expect("error");
+        assert_eq!(error.kind, "quota");
+        assert!(
+            error.message.contains("`run_ms` (300 ms"),
+            "{}",
+            error.message
+        );
+    }
+
+    // Unbounded recursion: a stack overflow fails that invocation only.
+    let view = host.invoke("tg.recurse", json!(u64::MAX)).await;
+    let done = host.finished(&view.id, WAIT).await;
+    assert_eq!(done.state, "failed", "{done:?}");
+    assert!(
+        done.error.expect("error").message.contains("stack"),
+        "a stack overflow"
+    );
+
+    // A 16 MiB output: over the default 4 MiB quota.
+    let view = host.invoke("tg.big_output", json!(16)).await;
+    let done = host.finished(&view.id, WAIT).await;
+    let error = done.error.expect("error");
+    assert_eq!(error.kind, "quota", "{error:?}");
+    assert!(
+        error
+            .message
+            .contains("`output_bytes` (4194304 bytes of output)")
+    );
+
+    // A host-call flood: stopped at the journal quota — not by run_ms, which counts guest
+    // code, not the time its host calls take.
+    let (status, bytes) = evil
+        .raw(
+            Method::POST,
+            "/v1/invocations?wait=120",
+            "application/json",
+            json!({"function": "tg.random_steps", "input": {"count": 100000}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await
+        .expect("invoke");
+    assert_eq!(status, StatusCode::OK);
+    let flood: InvocationView = serde_json::from_slice(&bytes).expect("json");
+    let error = flood.error.expect("error");
+    assert!(
+        error.message.contains("`journal_entries` (1000 entries"),
+        "{}",
+        error.message
+    );
+    let journal = host
+        .client_as(Some(&key))
+        .get::<Value>(&format!("/v1/invocations/{}/journal", flood.id))
+        .await
+        .expect("journal");
+    assert_eq!(journal["steps"].as_array().map(Vec::len), Some(1000));
+
+    // The host still serves.
+    let view = host.invoke("tg.echo", json!(1)).await;
+    assert_eq!(host.finished(&view.id, WAIT).await.output, Some(json!(1)));
+}
