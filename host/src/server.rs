@@ -34,6 +34,8 @@ pub struct ServeOptions {
     pub allow_egress: Vec<Cidr>,
     /// Most API connections open at once.
     pub max_connections: usize,
+    /// MiB of linear memory all guests may hold together.
+    pub memory_budget_mb: u64,
 }
 
 /// Runs a host until SIGINT or SIGTERM.
@@ -60,7 +62,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let compiled = CompiledCache::open(&compiled_dir, &engine)
         .with_context(|| format!("cannot create {}", compiled_dir.display()))?;
     let components = Components::new(engine, Some(compiled))
-        .map_err(|e| anyhow::anyhow!("cannot build the linker: {e:#}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot build the linker: {e:#}"))?
+        .with_memory_budget(options.memory_budget_mb.saturating_mul(1024 * 1024));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;

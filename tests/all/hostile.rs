@@ -137,3 +137,34 @@ async fn hostile_guests_fail_alone_and_a_flood_of_loops_leaves_room_for_others()
     let view = host.invoke("tg.echo", json!(1)).await;
     assert_eq!(host.finished(&view.id, WAIT).await.output, Some(json!(1)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_hogs_together_stay_within_the_host_budget_and_finish_by_rerunning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start_with(dir.path(), &["--memory-budget-mb", "96"]);
+    let policy = r#"{"rerun": {"max_attempts": 30, "initial_delay_ms": 200, "max_delay_ms": 500}}"#;
+    let out = host.deploy_with_policy("tg", "reprise_test_guests", policy);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Eight guests each holding 32 MiB for half a second: at most two fit at once.
+    let mut hogs = Vec::new();
+    for _ in 0..8 {
+        hogs.push(
+            host.invoke("tg.hold", json!({"mib": 32, "millis": 500}))
+                .await,
+        );
+    }
+    let mut rerun = 0;
+    for hog in hogs {
+        let done = host.finished(&hog.id, WAIT).await;
+        assert_eq!(done.state, "completed", "{done:?}");
+        if done.attempts > 1 {
+            rerun += 1;
+        }
+    }
+    assert!(rerun > 0, "some hogs were refused memory and ran again");
+    let metrics = host.metrics().await;
+    assert!(
+        metrics.contains("reprise_invocations"),
+        "the host still serves"
+    );
+}

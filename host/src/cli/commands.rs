@@ -40,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rate_limits,
             allow_egress,
             max_connections,
+            memory_budget_mb,
         } => {
             serve(ServeOptions {
                 data,
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 rate_limits: rate_limits.into_iter().collect(),
                 allow_egress,
                 max_connections,
+                memory_budget_mb,
             })
             .await?;
         }

@@ -78,6 +78,10 @@ pub enum Command {
         /// longest (keep it below the open-file limit).
         #[arg(long, default_value_t = 10_000)]
         max_connections: usize,
+        /// MiB of linear memory all guests may hold together; a guest growing past it fails
+        /// that run, which is run again later under its rerun policy.
+        #[arg(long, default_value_t = 4096)]
+        memory_budget_mb: u64,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {

@@ -38,8 +38,8 @@ impl InvocationCtx {
         }
     }
 
-    /// The memory a refused growth asked for and the quota it was over, if one was refused.
-    pub fn memory_refused(&self) -> Option<(usize, u64)> {
+    /// The last memory growth refused, and the limit it was over, if one was refused.
+    pub fn memory_refused(&self) -> Option<super::Refused> {
         self.limits.refused()
     }
 

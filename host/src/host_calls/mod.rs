@@ -19,7 +19,7 @@ mod wasi;
 
 pub use ctx::InvocationCtx;
 pub use http::HttpClient;
-pub use limiter::Limiter;
+pub use limiter::{Limiter, MemoryBudget, Refused};
 pub use request::StepRequest;
 pub use waits::{SHORT_SLEEP, Suspend};
 pub use wasi::shadow_wasi_with_journal;

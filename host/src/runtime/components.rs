@@ -12,9 +12,12 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::compiled::CompiledCache;
 use crate::bindings::FunctionPre;
-use crate::host_calls::{InvocationCtx, Limiter, Steps, shadow_wasi_with_journal};
+use crate::host_calls::{InvocationCtx, Limiter, MemoryBudget, Steps, shadow_wasi_with_journal};
 use crate::ids::ComponentHash;
 use crate::journal::{Limits, OverQuota};
+
+/// The linear memory all instances hold together, unless configured (`--memory-budget-mb`).
+pub const DEFAULT_MEMORY_BUDGET: u64 = 4 * 1024 * 1024 * 1024;
 
 /// Epoch ticks a component may spend listing its functions at deploy time.
 const DISCOVERY_TICKS: u64 = 200;
@@ -92,6 +95,8 @@ pub struct Components {
     compiled: Option<CompiledCache>,
     linker: Linker<InvocationCtx>,
     cache: Mutex<HashMap<ComponentHash, Arc<OnceCell<Arc<Prepared>>>>>,
+    /// The linear memory all stores may hold together.
+    memory: Arc<MemoryBudget>,
 }
 
 impl Components {
@@ -111,7 +116,14 @@ impl Components {
             compiled,
             linker,
             cache: Mutex::new(HashMap::new()),
+            memory: MemoryBudget::new(DEFAULT_MEMORY_BUDGET),
         })
+    }
+
+    /// These components, their stores holding at most `bytes` of linear memory together.
+    pub fn with_memory_budget(mut self, bytes: u64) -> Self {
+        self.memory = MemoryBudget::new(bytes);
+        self
     }
 
     /// The engine.
@@ -132,7 +144,11 @@ impl Components {
     /// that find it running with no host call since the last).
     pub fn new_store(&self, steps: Steps, limits: &Limits) -> Store<InvocationCtx> {
         let memory = limits.memory_bytes;
-        let limiter = Limiter::new(super::engine::store_limits(memory), memory);
+        let limiter = Limiter::new(
+            super::engine::store_limits(memory),
+            memory,
+            self.memory.clone(),
+        );
         let ctx = InvocationCtx::new(steps, limiter);
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
@@ -248,7 +264,11 @@ impl Components {
         pre: &FunctionPre<InvocationCtx>,
     ) -> Result<Vec<String>, ComponentError> {
         let memory = crate::journal::Limits::DEFAULT.memory_bytes;
-        let limiter = Limiter::new(super::engine::store_limits(memory), memory);
+        let limiter = Limiter::new(
+            super::engine::store_limits(memory),
+            memory,
+            self.memory.clone(),
+        );
         let ctx = InvocationCtx::new(Steps::discovery(), limiter);
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);

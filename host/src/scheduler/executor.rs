@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use super::Inner;
-use crate::host_calls::{InvocationCtx, Running, StepError, Steps, Suspend};
+use crate::host_calls::{InvocationCtx, Refused, Running, StepError, Steps, Suspend};
 use crate::ids::{InvocationId, TenantId};
 use crate::journal::{
     AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, Limits,
@@ -358,12 +358,28 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
         Some(StepError::NotAvailable(_) | StepError::BadArgument { .. }) | None => {}
     }
     // A trap after a refused memory growth: the guest ran out of its quota.
-    if let Some((desired, limit)) = ctx.memory_refused() {
-        let over = OverQuota::new("memory_bytes", limit, "bytes of memory per instance");
-        return failed(
-            FailureKind::Quota,
-            format!("the guest asked for {desired} bytes of memory: {over}"),
-        );
+    match ctx.memory_refused() {
+        Some(Refused::Quota { desired, limit }) => {
+            let over = OverQuota::new("memory_bytes", limit, "bytes of memory per instance");
+            return failed(
+                FailureKind::Quota,
+                format!("the guest asked for {desired} bytes of memory: {over}"),
+            );
+        }
+        // The host's budget is the others' too: run again later, under the rerun policy.
+        Some(Refused::Budget { desired, cap }) => {
+            return Ending::Failed(
+                Failure {
+                    kind: FailureKind::Host,
+                    message: format!(
+                        "the guest asked for {desired} bytes of memory while the host's \
+                         budget for all guests ({cap} bytes, serve --memory-budget-mb) was in use"
+                    ),
+                },
+                true,
+            );
+        }
+        None => {}
     }
     let mut message = match err.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => format!("guest trapped: {trap}"),

@@ -416,6 +416,27 @@ pub fn recurse(depth: u64) -> u64 {
     down(depth)
 }
 
+/// Input of [`hold`].
+#[derive(Deserialize)]
+pub struct Hold {
+    /// MiB to allocate and touch.
+    pub mib: usize,
+    /// How long to keep them (an in-memory sleep), in ms.
+    pub millis: u64,
+}
+
+/// Allocates `mib` MiB, keeps them `millis` ms, returns a checksum.
+#[reprise_sdk::function]
+pub fn hold(input: Hold) -> u64 {
+    let memory = vec![1u8; input.mib * 1024 * 1024];
+    reprise_sdk::sleep(Duration::from_millis(input.millis));
+    std::hint::black_box(&memory)
+        .iter()
+        .step_by(4096)
+        .map(|&b| u64::from(b))
+        .sum()
+}
+
 /// Returns a string of `mib` MiB.
 #[reprise_sdk::function]
 pub fn big_output(mib: usize) -> String {
@@ -544,6 +565,7 @@ reprise_sdk::export!(
     hog,
     recurse,
     big_output,
+    hold,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {
