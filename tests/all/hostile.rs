@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use hyper::{Method, StatusCode};
 use reprise::api::dto::InvocationView;
-use reprise_tests::host::{Host, guest};
+use reprise_tests::host::{Host, ask, guest};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -42,19 +42,9 @@ async fn hostile_guests_fail_alone_and_a_flood_of_loops_leaves_room_for_others()
     // 32 infinite loops for 16 slots.
     let mut loops = Vec::new();
     for _ in 0..32 {
-        let (status, bytes) = evil
-            .raw(
-                Method::POST,
-                "/v1/invocations",
-                "application/json",
-                json!({"function": "tg.spin", "input": u64::MAX})
-                    .to_string()
-                    .into_bytes(),
-            )
-            .await
-            .expect("invoke");
+        let body = json!({"function": "tg.spin", "input": u64::MAX});
+        let (status, view) = ask(&evil, Method::POST, "/v1/invocations", body).await;
         assert_eq!(status, StatusCode::ACCEPTED);
-        let view: Value = serde_json::from_slice(&bytes).expect("json");
         loops.push(view["id"].as_str().expect("id").to_string());
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -107,19 +97,10 @@ async fn hostile_guests_fail_alone_and_a_flood_of_loops_leaves_room_for_others()
 
     // A host-call flood: stopped at the journal quota — not by run_ms, which counts guest
     // code, not the time its host calls take.
-    let (status, bytes) = evil
-        .raw(
-            Method::POST,
-            "/v1/invocations?wait=120",
-            "application/json",
-            json!({"function": "tg.random_steps", "input": {"count": 100000}})
-                .to_string()
-                .into_bytes(),
-        )
-        .await
-        .expect("invoke");
+    let body = json!({"function": "tg.random_steps", "input": {"count": 100000}});
+    let (status, flood) = ask(&evil, Method::POST, "/v1/invocations?wait=120", body).await;
     assert_eq!(status, StatusCode::OK);
-    let flood: InvocationView = serde_json::from_slice(&bytes).expect("json");
+    let flood: InvocationView = serde_json::from_value(flood).expect("invocation");
     let error = flood.error.expect("error");
     assert!(
         error.message.contains("`journal_entries` (1000 entries"),
@@ -144,7 +125,11 @@ async fn memory_hogs_together_stay_within_the_host_budget_and_finish_by_rerunnin
     let host = Host::start_with(dir.path(), &["--memory-budget-mb", "96"]);
     let policy = r#"{"rerun": {"max_attempts": 30, "initial_delay_ms": 200, "max_delay_ms": 500}}"#;
     let out = host.deploy_with_policy("tg", "reprise_test_guests", policy);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Eight guests each holding 32 MiB for half a second: at most two fit at once.
     let mut hogs = Vec::new();
     for _ in 0..8 {

@@ -6,26 +6,14 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use reprise::api::dto::InvocationView;
 use reprise::cli::client::ApiClient;
-use reprise_tests::host::{Host, guest};
+use reprise_tests::host::{Host, ask, guest};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// POST `body` to `path` as `client`: status, `Retry-After`, and the JSON answer.
+/// POST `body` to `path` as `client`: the status and the JSON answer.
 async fn post(client: &ApiClient, path: &str, body: Value) -> (StatusCode, Value) {
-    let (status, bytes) = client
-        .raw(
-            Method::POST,
-            path,
-            "application/json",
-            body.to_string().into_bytes(),
-        )
-        .await
-        .expect("request");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    ask(client, Method::POST, path, body).await
 }
 
 /// Invokes `function` with `input` as `client` and waits for its end.
@@ -168,18 +156,8 @@ async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() 
         .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{view}");
     }
-    let (status, bytes) = small
-        .raw(
-            Method::POST,
-            "/v1/invocations",
-            "application/json",
-            json!({"function": "tg.echo", "input": 1})
-                .to_string()
-                .into_bytes(),
-        )
-        .await
-        .expect("request");
-    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    let body = json!({"function": "tg.echo", "input": 1});
+    let (status, body) = post(&small, "/v1/invocations", body).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(
         body["error"]["message"]

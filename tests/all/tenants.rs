@@ -7,8 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use reprise::cli::client::ApiClient;
-use reprise_tests::host::{Host, guest};
+use reprise_tests::host::{Host, ask, guest};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -22,21 +21,6 @@ fn mode(path: &std::path::Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-/// `method path` with `body` as `client`: the status and the body as JSON.
-async fn ask(client: &ApiClient, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    let (status, bytes) = client
-        .raw(method, path, "application/json", body)
-        .await
-        .expect("request");
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, value)
 }
 
 /// A new tenant `name` made with the CLI (the admin key from the key file); its key.

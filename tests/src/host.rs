@@ -352,6 +352,29 @@ impl Host {
 
 pub use reprise::api::dto::{InvocationList, InvocationView, JournalView};
 
+/// `method path` with JSON `body` (none when `null`) as `client`: the status and the answer
+/// as JSON (`null` when it is not JSON).
+pub async fn ask(
+    client: &ApiClient,
+    method: hyper::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (hyper::StatusCode, serde_json::Value) {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let (status, bytes) = client
+        .raw(method, path, "application/json", body)
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e:#}"));
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// `POST /v1/invocations` of `function` with `input` through `api`, waiting up to `wait`
 /// seconds for the result if given.
 pub async fn post_invocation(

@@ -106,6 +106,17 @@ impl ApiClient {
         Err(api_error(status, &body))
     }
 
+    /// POST `body` as JSON to `path` and decode the JSON answer.
+    pub async fn post_json<T: DeserializeOwned, B: serde::Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let body = serde_json::to_vec(body)?;
+        self.call(Method::POST, path, "application/json", body)
+            .await
+    }
+
     /// GET `path`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.call(Method::GET, path, "application/json", Vec::new())

@@ -91,9 +91,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tenant { command } => match command {
             TenantCommand::Create { name } => {
-                let body = serde_json::to_vec(&CreateTenantRequest { name })?;
                 let key: NewKeyView = api
-                    .call(Method::POST, "/v1/tenants", "application/json", body)
+                    .post_json("/v1/tenants", &CreateTenantRequest { name })
                     .await?;
                 output::new_key(&key, json)?;
             }
@@ -110,18 +109,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     })
                     .collect();
                 let path = format!("/v1/tenants/{}/quotas", encode(&name));
-                let body = serde_json::to_vec(&body)?;
-                let detail: TenantDetail = api
-                    .call(Method::POST, &path, "application/json", body)
-                    .await?;
+                let detail: TenantDetail = api.post_json(&path, &body).await?;
                 output::tenant(&detail, json)?;
             }
         },
         Command::Key { command } => match command {
             KeyCommand::Create { tenant, admin } => {
-                let body = serde_json::to_vec(&CreateKeyRequest { tenant, admin })?;
                 let key: NewKeyView = api
-                    .call(Method::POST, "/v1/keys", "application/json", body)
+                    .post_json("/v1/keys", &CreateKeyRequest { tenant, admin })
                     .await?;
                 output::new_key(&key, json)?;
             }

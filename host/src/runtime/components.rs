@@ -143,15 +143,7 @@ impl Components {
     /// [`OverQuota`] once its guest code has run for `limits.run_ms` (counted in ticks
     /// that find it running with no host call since the last).
     pub fn new_store(&self, steps: Steps, limits: &Limits) -> Store<InvocationCtx> {
-        let memory = limits.memory_bytes;
-        let limiter = Limiter::new(
-            super::engine::store_limits(memory),
-            memory,
-            self.memory.clone(),
-        );
-        let ctx = InvocationCtx::new(steps, limiter);
-        let mut store = Store::new(&self.engine, ctx);
-        store.limiter(|ctx| &mut ctx.limits);
+        let mut store = self.limited_store(steps, limits.memory_bytes);
         let tick_ms = super::engine::EPOCH_TICK.as_millis().max(1) as u64;
         let (run_ms, mut ticks_left) = (limits.run_ms, limits.run_ms.div_ceil(tick_ms));
         let mut last_step = 0;
@@ -170,6 +162,16 @@ impl Components {
             last_step = step;
             Ok(UpdateDeadline::Yield(1))
         });
+        store
+    }
+
+    /// A store around `steps` whose linear memory is at most `memory_bytes`, within the
+    /// host's budget.
+    fn limited_store(&self, steps: Steps, memory_bytes: u64) -> Store<InvocationCtx> {
+        let limits = super::engine::store_limits(memory_bytes);
+        let limiter = Limiter::new(limits, memory_bytes, self.memory.clone());
+        let mut store = Store::new(&self.engine, InvocationCtx::new(steps, limiter));
+        store.limiter(|ctx| &mut ctx.limits);
         store
     }
 
@@ -264,14 +266,7 @@ impl Components {
         pre: &FunctionPre<InvocationCtx>,
     ) -> Result<Vec<String>, ComponentError> {
         let memory = crate::journal::Limits::DEFAULT.memory_bytes;
-        let limiter = Limiter::new(
-            super::engine::store_limits(memory),
-            memory,
-            self.memory.clone(),
-        );
-        let ctx = InvocationCtx::new(Steps::discovery(), limiter);
-        let mut store = Store::new(&self.engine, ctx);
-        store.limiter(|ctx| &mut ctx.limits);
+        let mut store = self.limited_store(Steps::discovery(), memory);
         store.set_epoch_deadline(DISCOVERY_TICKS);
         store.epoch_deadline_trap();
         let failed = |e: wasmtime::Error| ComponentError::Discovery(format!("{e:#}"));

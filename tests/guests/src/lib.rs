@@ -395,8 +395,17 @@ pub fn relay(input: Relay) -> Result<serde_json::Value, Error> {
 /// Allocates and touches `mib` MiB of memory; returns a checksum of it.
 #[reprise_sdk::function]
 pub fn hog(mib: usize) -> u64 {
-    let memory = vec![1u8; mib * 1024 * 1024];
-    std::hint::black_box(&memory)
+    checksum(&touched(mib))
+}
+
+/// `mib` MiB of memory, every page touched.
+fn touched(mib: usize) -> Vec<u8> {
+    vec![1u8; mib * 1024 * 1024]
+}
+
+/// A sum over every page of `memory`, so that it is not optimised away.
+fn checksum(memory: &[u8]) -> u64 {
+    std::hint::black_box(memory)
         .iter()
         .step_by(4096)
         .map(|&b| u64::from(b))
@@ -428,13 +437,9 @@ pub struct Hold {
 /// Allocates `mib` MiB, keeps them `millis` ms, returns a checksum.
 #[reprise_sdk::function]
 pub fn hold(input: Hold) -> u64 {
-    let memory = vec![1u8; input.mib * 1024 * 1024];
+    let memory = touched(input.mib);
     reprise_sdk::sleep(Duration::from_millis(input.millis));
-    std::hint::black_box(&memory)
-        .iter()
-        .step_by(4096)
-        .map(|&b| u64::from(b))
-        .sum()
+    checksum(&memory)
 }
 
 /// Returns a string of `mib` MiB.
