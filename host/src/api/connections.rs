@@ -2,7 +2,7 @@
 //! connection that has been idle longest (between requests, or before its first), never one
 //! serving a request — so a flood of half-open connections cannot lock keyed clients out.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -16,11 +16,13 @@ pub struct Connections {
 
 #[derive(Default)]
 struct State {
-    next: u64,
+    /// The last ticket given: a connection going idle takes the next, so tickets order the
+    /// idle connections by how long they have been idle.
+    ticket: u64,
     /// Connections counted against the cap.
     open: usize,
-    /// Idle connections, longest idle first.
-    idle: VecDeque<(u64, Arc<Closing>)>,
+    /// Idle connections by ticket, longest idle first.
+    idle: BTreeMap<u64, Arc<Closing>>,
 }
 
 /// How a connection is told to close, and whether it was.
@@ -29,11 +31,12 @@ pub struct Closing {
     /// Notified when the connection must close.
     pub notify: Notify,
     evicted: AtomicBool,
+    /// Its ticket in the idle list while it is idle (0: not idle).
+    ticket: std::sync::atomic::AtomicU64,
 }
 
 /// One open connection; dropping it closes its account.
 pub struct Connection {
-    id: u64,
     /// Tells the connection's task to close it.
     pub closing: Arc<Closing>,
     connections: Arc<Connections>,
@@ -54,28 +57,44 @@ impl Connections {
     pub fn admit(self: &Arc<Self>) -> Option<Connection> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.open >= self.max {
-            let (_, evicted) = state.idle.pop_front()?;
+            let (_, evicted) = state.idle.pop_first()?;
             // It no longer counts: its task closes it.
+            evicted.ticket.store(0, Ordering::Relaxed);
             evicted.evicted.store(true, Ordering::Relaxed);
             evicted.notify.notify_one();
             state.open -= 1;
         }
         state.open += 1;
-        state.next += 1;
-        let (id, closing) = (state.next, Arc::new(Closing::default()));
-        state.idle.push_back((id, closing.clone()));
+        let closing = Arc::new(Closing::default());
+        state.make_idle(&closing);
         Some(Connection {
-            id,
             closing,
             connections: self.clone(),
         })
     }
 
-    fn set_idle(&self, id: u64, closing: &Arc<Closing>, idle: bool) {
+    fn set_idle(&self, closing: &Arc<Closing>, idle: bool) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.idle.retain(|(other, _)| *other != id);
+        state.forget(closing);
         if idle && !closing.evicted.load(Ordering::Relaxed) {
-            state.idle.push_back((id, closing.clone()));
+            state.make_idle(closing);
+        }
+    }
+}
+
+impl State {
+    /// Puts `closing`'s connection at the end of the idle list.
+    fn make_idle(&mut self, closing: &Arc<Closing>) {
+        self.ticket += 1;
+        closing.ticket.store(self.ticket, Ordering::Relaxed);
+        self.idle.insert(self.ticket, closing.clone());
+    }
+
+    /// Takes `closing`'s connection off the idle list, if it is on it.
+    fn forget(&mut self, closing: &Closing) {
+        let ticket = closing.ticket.swap(0, Ordering::Relaxed);
+        if ticket != 0 {
+            self.idle.remove(&ticket);
         }
     }
 }
@@ -83,12 +102,12 @@ impl Connections {
 impl Connection {
     /// The connection serves a request: it is not closed for a newcomer meanwhile.
     pub fn busy(&self) {
-        self.connections.set_idle(self.id, &self.closing, false);
+        self.connections.set_idle(&self.closing, false);
     }
 
     /// The connection finished a request and waits for the next.
     pub fn idle(&self) {
-        self.connections.set_idle(self.id, &self.closing, true);
+        self.connections.set_idle(&self.closing, true);
     }
 
     /// Whether it was closed to make room for a newcomer.
@@ -104,7 +123,7 @@ impl Drop for Connection {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        state.idle.retain(|(other, _)| *other != self.id);
+        state.forget(&self.closing);
         if !self.evicted() {
             state.open = state.open.saturating_sub(1);
         }
