@@ -3,14 +3,19 @@
 //! A leaf: every concern writes its counters here (and hands in snapshots of what it
 //! tracks, such as [`DestinationStats`]), and this module depends on none of them.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the journal commit latency histogram.
 const COMMIT_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+/// A per-tenant counter: name, help, and how to read it.
+type TenantCounter = (&'static str, &'static str, fn(&TenantCounters) -> u64);
 
 /// A per-destination gauge: name, help, and how to read it.
 type Gauge = (&'static str, &'static str, fn(&DestinationStats) -> f64);
@@ -32,8 +37,18 @@ pub struct DestinationStats {
     pub breaker: &'static str,
 }
 
+/// What one tenant's invocations did, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+struct TenantCounters {
+    steps_live: u64,
+    http_attempts: u64,
+    quota_refusals: u64,
+}
+
 /// The counters.
 pub struct Metrics {
+    /// Per tenant (a step taken live costs far more than this lock).
+    tenants: Mutex<BTreeMap<String, TenantCounters>>,
     steps_live: AtomicU64,
     steps_replayed: AtomicU64,
     http_attempts: AtomicU64,
@@ -50,6 +65,7 @@ pub struct Metrics {
 
 /// The counters of this process.
 pub static METRICS: Metrics = Metrics {
+    tenants: Mutex::new(BTreeMap::new()),
     steps_live: AtomicU64::new(0),
     steps_replayed: AtomicU64::new(0),
     http_attempts: AtomicU64::new(0),
@@ -65,9 +81,23 @@ pub static METRICS: Metrics = Metrics {
 };
 
 impl Metrics {
-    /// A step was journaled live.
-    pub fn step_live(&self) {
+    /// A step of `tenant` was journaled live.
+    pub fn step_live(&self, tenant: &str) {
         self.steps_live.fetch_add(1, Ordering::Relaxed);
+        self.for_tenant(tenant, |c| c.steps_live += 1);
+    }
+
+    /// Something of `tenant` was refused or stopped by one of its quotas.
+    pub fn quota_refused(&self, tenant: &str) {
+        self.for_tenant(tenant, |c| c.quota_refusals += 1);
+    }
+
+    fn for_tenant(&self, tenant: &str, f: impl FnOnce(&mut TenantCounters)) {
+        let mut all = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        match all.get_mut(tenant) {
+            Some(counters) => f(counters),
+            None => f(all.entry(tenant.to_string()).or_default()),
+        }
     }
 
     /// A step was replayed from the journal.
@@ -75,9 +105,10 @@ impl Metrics {
         self.steps_replayed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// An HTTP request was sent (one attempt).
-    pub fn http_attempt(&self) {
+    /// An HTTP request of `tenant` was sent (one attempt).
+    pub fn http_attempt(&self, tenant: &str) {
         self.http_attempts.fetch_add(1, Ordering::Relaxed);
+        self.for_tenant(tenant, |c| c.http_attempts += 1);
     }
 
     /// An HTTP attempt failed transiently and will be retried.
@@ -250,6 +281,40 @@ impl Metrics {
             "Time spent writing and syncing the write-ahead log, within commits.",
             get(&self.log_micros) as f64 / 1e6,
         );
+        let tenants = self
+            .tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let per_tenant: [TenantCounter; 3] = [
+            (
+                "reprise_tenant_steps_live_total",
+                "Steps journaled live, by tenant.",
+                |c| c.steps_live,
+            ),
+            (
+                "reprise_tenant_http_attempts_total",
+                "HTTP requests sent, by tenant.",
+                |c| c.http_attempts,
+            ),
+            (
+                "reprise_tenant_quota_refusals_total",
+                "Requests refused and runs stopped by a quota, by tenant.",
+                |c| c.quota_refusals,
+            ),
+        ];
+        for (name, help, read) in per_tenant {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (tenant, counters) in &tenants {
+                let _ = writeln!(
+                    out,
+                    "{name}{{tenant=\"{}\"}} {}",
+                    escape(tenant),
+                    read(counters)
+                );
+            }
+        }
         out
     }
 }

@@ -171,6 +171,24 @@ async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() 
     let done = host.finished(&view.id, WAIT).await;
     assert_eq!(done.state, "completed", "{done:?}");
 
+    // /metrics counts each tenant's refusals and steps apart.
+    let metrics = host.metrics().await;
+    let value = |line: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        value("reprise_tenant_quota_refusals_total{tenant=\"small\"}") >= 6,
+        "{metrics}"
+    );
+    assert_eq!(
+        value("reprise_tenant_quota_refusals_total{tenant=\"default\"}"),
+        0
+    );
+    assert!(value("reprise_tenant_steps_live_total{tenant=\"small\"}") >= 5);
+
     // Bad quota requests name what is wrong.
     let refused = host.cli(&["tenant", "set", "small", "no_such=1"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no quota is called `no_such`"));

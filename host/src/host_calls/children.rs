@@ -51,8 +51,10 @@ fn child_record(
         )));
     }
     let running = live.running;
-    let quota =
-        |e: crate::journal::OverQuota| Refused::Guest(format!("cannot start `{function}`: {e}"));
+    let quota = |e: crate::journal::OverQuota| {
+        crate::metrics::METRICS.quota_refused(running.tenant.as_str());
+        Refused::Guest(format!("cannot start `{function}`: {e}"))
+    };
     running.limits.check_input(input.len()).map_err(quota)?;
     let counts = live
         .store

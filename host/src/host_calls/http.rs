@@ -245,7 +245,7 @@ pub(super) async fn perform(
         };
         let outcome = live.services.http.send(req, &key).await;
         attempts += 1;
-        METRICS.http_attempt();
+        METRICS.http_attempt(live.running.tenant.as_str());
         if let (Some(d), Some(permit)) = (&destination, permit) {
             d.record(permit, verdict(&outcome));
         }

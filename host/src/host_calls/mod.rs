@@ -274,7 +274,7 @@ impl Steps {
                 None => append(None).await,
             }
             .map_err(|source| StepError::Journal { seq, source })?;
-            crate::metrics::METRICS.step_live();
+            crate::metrics::METRICS.step_live(running.tenant.as_str());
             if let Outcome::Dispatched(Ok(child)) = entry.outcome {
                 // Without a scheduler to start it (the host is stopping), the child is durable
                 // and runnable: it starts with the next host.

@@ -140,6 +140,11 @@ async fn run(
         }
         other => other,
     };
+    if let Ending::Failed(failure, _) = &ending
+        && failure.kind == FailureKind::Quota
+    {
+        crate::metrics::METRICS.quota_refused(tenant.as_str());
+    }
     let ending = match ending {
         Ending::Failed(failure, true) => retry_or_fail(&mut record, &rerun, failure, now),
         other => other,

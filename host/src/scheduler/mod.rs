@@ -261,6 +261,7 @@ impl Scheduler {
             limits.component_bytes,
             "bytes per component",
         )
+        .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
         .map_err(|over| DeployError::TooLarge {
             size: component.len(),
             over,
@@ -304,12 +305,14 @@ impl Scheduler {
         let limits = self.inner.limits(tenant)?;
         limits
             .check_input(input.len())
+            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
             .map_err(|over| InvokeError::InputTooLarge {
                 size: input.len(),
                 over,
             })?;
         limits
             .check_waiting(&self.inner.store.counts(tenant)?)
+            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
             .map_err(InvokeError::Busy)?;
         let record = InvocationRecord::pending(
             tenant,
