@@ -288,6 +288,20 @@ fn records_keep_their_bytes() {
         let stored = pinned("v1", name, &encode(&key));
         assert_eq!(decode::<KeyRecord>(name, &stored).expect(name), key);
     }
+    let stored = pinned("v1", "quotas", &encode(&sample_quotas()));
+    assert_eq!(
+        decode::<Quotas>("quotas", &stored).expect("quotas"),
+        sample_quotas()
+    );
+}
+
+fn sample_quotas() -> Quotas {
+    Quotas {
+        max_running: Some(8),
+        run_ms: Some(5_000),
+        journal_bytes: Some(1 << 20),
+        ..Quotas::default()
+    }
 }
 
 fn sample_tenant() -> TenantRecord {
@@ -331,6 +345,14 @@ pub(crate) fn sample_access_ops() -> Vec<Op> {
         Op::CreateKey { key: tenant },
         Op::RevokeKey { hash: [0xa5; 32] },
     ]
+}
+
+/// The op on quotas (added after `sample_access_ops`'s, whose fixture predates it).
+pub(crate) fn sample_quota_ops() -> Vec<Op> {
+    vec![Op::SetQuotas {
+        tenant: "acme".into(),
+        quotas: sample_quotas(),
+    }]
 }
 
 #[test]

@@ -53,7 +53,7 @@ pub(super) fn decode(payload: &[u8], replay_ms: u64) -> Result<Vec<Stamped>, Dec
 mod tests {
     use super::*;
     use crate::journal::codec;
-    use crate::journal::formats::{pinned, sample_access_ops, sample_ops};
+    use crate::journal::formats::{pinned, sample_access_ops, sample_ops, sample_quota_ops};
 
     #[test]
     fn log_records_keep_their_bytes() {
@@ -95,12 +95,17 @@ mod tests {
 
     #[test]
     fn log_records_of_tenants_and_keys_keep_their_bytes() {
-        let ops = sample_access_ops();
+        pin_stamped("log_record_access", &sample_access_ops());
+        pin_stamped("log_record_quotas", &sample_quota_ops());
+    }
+
+    /// Pins a format-2 record of `ops` as fixture `name`, and checks it decodes to them.
+    fn pin_stamped(name: &str, ops: &[Op]) {
         let stamped = ops.iter().map(|op| Stamped {
             at_ms: 1_700_000_000_000,
             op,
         });
-        let stored = pinned("v2", "log_record_access", &encode(stamped));
+        let stored = pinned("v2", name, &encode(stamped));
         let back = decode(&stored, 42).expect("a format-2 log record");
         let back: Vec<&Op> = back.iter().map(|s| &s.op).collect();
         assert_eq!(
