@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// MiB of linear memory all guests may hold together.
     pub memory_budget_mb: u64,
+    /// MiB all uploads being received may buffer together.
+    pub upload_budget_mb: usize,
 }
 
 /// Runs a host until SIGINT or SIGTERM.
@@ -94,6 +96,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         listener,
         scheduler,
         options.max_connections,
+        crate::api::Uploads::new(options.upload_budget_mb),
     ));
     tokio::select! {
         () = shutdown_signal() => {

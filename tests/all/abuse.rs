@@ -42,3 +42,33 @@ async fn half_open_connections_past_the_cap_are_closed_and_keyed_clients_still_g
         "only {closed} of the 200 oldest silent connections were closed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_past_the_hosts_budget_are_refused_while_they_stream_and_the_budget_comes_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start_with(dir.path(), &["--upload-budget-mb", "1"]);
+    let client = host.client();
+    let big = vec![0x5au8; 2 * 1024 * 1024];
+    let (status, body) = client
+        .raw(
+            hyper::Method::PUT,
+            "/v1/deployments/big",
+            "application/wasm",
+            big,
+        )
+        .await
+        .expect("upload");
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(status, hyper::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "busy");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--upload-budget-mb")
+    );
+    // The refused upload gave its share back: a component under the budget deploys.
+    host.deploy("hello", "hello");
+    let list: serde_json::Value = client.get("/v1/deployments").await.expect("list");
+    assert_eq!(list["deployments"][0]["name"], "hello");
+}

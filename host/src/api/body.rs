@@ -1,9 +1,12 @@
 //! Reading request bodies with a size limit.
 
 use axum::body::Body;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::StatusCode;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
 
@@ -17,8 +20,21 @@ pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
 /// The whole body, or 413 when it is larger than `limit`.
-pub async fn read(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    read_within(body, limit, None).await.map(|(bytes, _)| bytes)
+}
+
+/// The whole body, or 413 when it is larger than `limit`; with `budget` (KiB permits shared
+/// by every upload), each KiB kept is taken from it as it arrives, and the body is refused
+/// with 503 when the budget is spent. The permits returned hold the bytes' share until
+/// dropped.
+pub async fn read_within(
+    mut body: Body,
+    limit: usize,
+    budget: Option<&Arc<Semaphore>>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
     let mut collected = bytes::BytesMut::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|err| {
@@ -29,6 +45,9 @@ pub async fn read(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
         };
         total = total.saturating_add(data.len());
         if total <= limit {
+            if let Some(budget) = budget {
+                reserve(budget, &mut held, total.div_ceil(1024))?;
+            }
             collected.extend_from_slice(&data);
         } else if total > limit.saturating_add(DRAIN_BYTES) {
             break;
@@ -41,5 +60,35 @@ pub async fn read(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
             format!("the request body is larger than {limit} bytes"),
         ));
     }
-    Ok(collected.freeze())
+    Ok((collected.freeze(), held))
+}
+
+/// Makes `held` hold `kib` permits of `budget`, or answers 503 when they are not free.
+fn reserve(
+    budget: &Arc<Semaphore>,
+    held: &mut Option<OwnedSemaphorePermit>,
+    kib: usize,
+) -> Result<(), ApiError> {
+    let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+    let more = u32::try_from(kib.saturating_sub(have)).unwrap_or(u32::MAX);
+    if more == 0 {
+        return Ok(());
+    }
+    let permit = budget
+        .clone()
+        .try_acquire_many_owned(more)
+        .map_err(|_| ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the host is receiving as many uploads as it buffers at once \
+             (serve --upload-budget-mb); retry shortly",
+            )
+        })?;
+    match held {
+        Some(held) => held.merge(permit),
+        None => *held = Some(permit),
+    }
+    Ok(())
 }

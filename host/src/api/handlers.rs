@@ -10,7 +10,7 @@ use hyper::{Method, StatusCode, Uri};
 use serde_json::{Value, json};
 
 use super::auth::{Admin, Tenant};
-use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read};
+use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read, read_within};
 use super::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, InvokeRequest,
     JournalView, Omitted, StepView,
@@ -68,6 +68,7 @@ pub async fn metrics(
 /// `PUT /v1/deployments/{name}`: the body is the component, the policy in [`POLICY_HEADER`].
 pub async fn deploy(
     State(scheduler): State<Scheduler>,
+    axum::Extension(uploads): axum::Extension<super::Uploads>,
     Tenant(tenant): Tenant,
     Segments(name): Segments<String>,
     headers: HeaderMap,
@@ -77,18 +78,21 @@ pub async fn deploy(
     // The tenant's quota bounds what is buffered, checked as the bytes arrive.
     let quota = scheduler.limits(&tenant)?.component_bytes;
     let limit = usize::try_from(quota).map_or(MAX_COMPONENT_BYTES, |q| q.min(MAX_COMPONENT_BYTES));
-    let bytes = read(body, limit).await.map_err(|err| {
-        if limit < MAX_COMPONENT_BYTES && err.status == StatusCode::PAYLOAD_TOO_LARGE {
-            let over = OverQuota::new("component_bytes", quota, "bytes per component");
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "quota_exceeded",
-                format!("the component is {over}"),
-            )
-        } else {
-            err
-        }
-    })?;
+    // `_buffered` holds the upload's share of the host's budget until the deploy ends.
+    let (bytes, _buffered) = read_within(body, limit, Some(&uploads.0))
+        .await
+        .map_err(|err| {
+            if limit < MAX_COMPONENT_BYTES && err.status == StatusCode::PAYLOAD_TOO_LARGE {
+                let over = OverQuota::new("component_bytes", quota, "bytes per component");
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "quota_exceeded",
+                    format!("the component is {over}"),
+                )
+            } else {
+                err
+            }
+        })?;
     let deployment = scheduler
         .deploy(&tenant, &name, bytes.to_vec(), policy)
         .await?;

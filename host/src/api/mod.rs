@@ -24,14 +24,33 @@ use tokio::net::TcpListener;
 
 use crate::scheduler::Scheduler;
 
+/// What all uploads being received may buffer together, in KiB permits.
+#[derive(Clone)]
+pub struct Uploads(pub std::sync::Arc<tokio::sync::Semaphore>);
+
+impl Uploads {
+    /// At most `mib` MiB buffered by all uploads together.
+    pub fn new(mib: usize) -> Self {
+        let kib = mib
+            .saturating_mul(1024)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        Uploads(std::sync::Arc::new(tokio::sync::Semaphore::new(kib)))
+    }
+}
+
 /// How long a connection may take to send a request's headers (and stay silent between
 /// requests) before it is closed.
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves the API on `listener` until the process ends, with at most `max_connections` open
 /// (at the cap a newcomer closes the connection idle longest).
-pub async fn serve(listener: TcpListener, scheduler: Scheduler, max_connections: usize) {
-    let service = TowerToHyperService::new(routes::router(scheduler));
+pub async fn serve(
+    listener: TcpListener,
+    scheduler: Scheduler,
+    max_connections: usize,
+    uploads: Uploads,
+) {
+    let service = TowerToHyperService::new(routes::router(scheduler, uploads));
     let connections = connections::Connections::new(max_connections);
     loop {
         let (stream, _) = match listener.accept().await {

@@ -4,11 +4,12 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use super::{admin, auth, handlers};
+use super::{Uploads, admin, auth, handlers};
 use crate::scheduler::Scheduler;
 
-/// The API's routes over `scheduler`; every one but health needs a key.
-pub fn router(scheduler: Scheduler) -> Router {
+/// The API's routes over `scheduler`, uploads buffered within `uploads` (KiB permits);
+/// every route but health needs a key.
+pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
     Router::new()
         .route("/v1/stats", get(handlers::stats))
         .route("/metrics", get(handlers::metrics))
@@ -45,5 +46,6 @@ pub fn router(scheduler: Scheduler) -> Router {
         // After the routes: it is set on those already added.
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .fallback(handlers::not_found)
+        .layer(axum::Extension(uploads))
         .with_state(scheduler)
 }

@@ -56,7 +56,7 @@ impl Api {
             SchedulerConfig::default(),
         );
         Api {
-            service: TowerToHyperService::new(router(scheduler)),
+            service: TowerToHyperService::new(router(scheduler, super::Uploads::new(64))),
             key: Some(key),
             admin,
             _dir: dir,

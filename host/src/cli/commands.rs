@@ -41,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_egress,
             max_connections,
             memory_budget_mb,
+            upload_budget_mb,
         } => {
             serve(ServeOptions {
                 data,
@@ -56,6 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 allow_egress,
                 max_connections,
                 memory_budget_mb,
+                upload_budget_mb,
             })
             .await?;
         }

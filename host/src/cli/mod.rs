@@ -82,6 +82,10 @@ pub enum Command {
         /// that run, which is run again later under its rerun policy.
         #[arg(long, default_value_t = 4096)]
         memory_budget_mb: u64,
+        /// MiB all component uploads being received may buffer together; an upload past it
+        /// is answered 503 (retry shortly).
+        #[arg(long, default_value_t = 256)]
+        upload_budget_mb: usize,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {
