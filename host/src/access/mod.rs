@@ -129,14 +129,16 @@ pub async fn create_tenant(
     create_key(store, KeyRole::Tenant(tenant)).await
 }
 
-/// Durably revokes the key whose id is `id`.
-pub async fn revoke_key(store: &dyn Access, id: &str) -> Result<(), AccessError> {
+/// Durably revokes the key whose id is `id`; returns it as stored now (revoked).
+pub async fn revoke_key(store: &dyn Access, id: &str) -> Result<KeyRecord, AccessError> {
+    let missing = || AccessError::NoSuchKey(id.chars().take(64).collect());
     let key = store
         .keys()?
         .into_iter()
         .find(|k| k.id() == id)
-        .ok_or_else(|| AccessError::NoSuchKey(id.chars().take(64).collect()))?;
-    Ok(store.revoke_key(key.hash).await?)
+        .ok_or_else(missing)?;
+    store.revoke_key(key.hash).await?;
+    store.key(&key.hash)?.ok_or_else(missing)
 }
 
 /// Who sends `authorization` (the value of a request's `Authorization` header, if any).

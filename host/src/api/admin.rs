@@ -76,13 +76,7 @@ pub async fn revoke_key(
     _: Admin,
     Segments(id): Segments<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    let store = scheduler.store();
-    access::revoke_key(&**store, &id).await?;
-    let key = store
-        .keys()?
-        .into_iter()
-        .find(|k| k.id() == id)
-        .ok_or_else(|| ApiError::from(access::AccessError::NoSuchKey(id.clone())))?;
+    let key = access::revoke_key(&**scheduler.store(), &id).await?;
     Ok(Json(KeyView::from(&key)))
 }
 

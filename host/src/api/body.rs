@@ -19,19 +19,30 @@ pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 /// client still sending can finish and read the answer instead of seeing a reset.
 const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
+/// What all uploads being received may buffer together, in KiB permits.
+#[derive(Clone)]
+pub struct Uploads(Arc<Semaphore>);
+
+impl Uploads {
+    /// At most `mib` MiB buffered by all uploads together.
+    pub fn new(mib: usize) -> Self {
+        let kib = mib.saturating_mul(1024).min(Semaphore::MAX_PERMITS);
+        Uploads(Arc::new(Semaphore::new(kib)))
+    }
+}
+
 /// The whole body, or 413 when it is larger than `limit`.
 pub async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     read_within(body, limit, None).await.map(|(bytes, _)| bytes)
 }
 
-/// The whole body, or 413 when it is larger than `limit`; with `budget` (KiB permits shared
-/// by every upload), each KiB kept is taken from it as it arrives, and the body is refused
-/// with 503 when the budget is spent. The permits returned hold the bytes' share until
-/// dropped.
+/// The whole body, or 413 when it is larger than `limit`; with `budget`, each KiB kept is
+/// taken from it as it arrives, and the body is refused with 503 when the budget is spent.
+/// The permits returned hold the bytes' share until dropped.
 pub async fn read_within(
     mut body: Body,
     limit: usize,
-    budget: Option<&Arc<Semaphore>>,
+    budget: Option<&Uploads>,
 ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
     let mut collected = bytes::BytesMut::new();
     let mut held: Option<OwnedSemaphorePermit> = None;
@@ -46,7 +57,7 @@ pub async fn read_within(
         total = total.saturating_add(data.len());
         if total <= limit {
             if let Some(budget) = budget {
-                reserve(budget, &mut held, total.div_ceil(1024))?;
+                reserve(&budget.0, &mut held, total.div_ceil(1024))?;
             }
             collected.extend_from_slice(&data);
         } else if total > limit.saturating_add(DRAIN_BYTES) {

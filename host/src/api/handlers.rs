@@ -79,7 +79,7 @@ pub async fn deploy(
     let quota = scheduler.limits(&tenant)?.component_bytes;
     let limit = usize::try_from(quota).map_or(MAX_COMPONENT_BYTES, |q| q.min(MAX_COMPONENT_BYTES));
     // `_buffered` holds the upload's share of the host's budget until the deploy ends.
-    let (bytes, _buffered) = read_within(body, limit, Some(&uploads.0))
+    let (bytes, _buffered) = read_within(body, limit, Some(&uploads))
         .await
         .map_err(|err| {
             if limit < MAX_COMPONENT_BYTES && err.status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -191,7 +191,7 @@ pub async fn invocations(
     Ok(Json(InvocationList {
         invocations: records
             .iter()
-            .map(|r| listed(view(&scheduler, r)?, r))
+            .map(|r| view(&scheduler, r).map(|v| listed(v, r)))
             .collect::<Result<_, _>>()?,
         next,
     }))
@@ -262,8 +262,9 @@ pub async fn journal(
         .invocation(&tenant, id)?
         .ok_or_else(|| unknown_invocation(id))?;
     let (from, limit) = (params.from()?, params.limit_or(MAX_JOURNAL_PAGE)?);
-    let mut recorded = scheduler.store().recorded(id)?;
-    recorded.skip_to(from);
+    // The page, and one step past it to tell whether there is a next page.
+    let last = from.saturating_add(u32::try_from(limit).unwrap_or(u32::MAX));
+    let mut recorded = scheduler.store().recorded_range(id, from..=last)?;
     let mut steps = Vec::with_capacity(limit.min(recorded.remaining()));
     for entry in recorded.by_ref().take(limit) {
         let (seq, entry) = entry.map_err(crate::journal::StoreError::from)?;
@@ -314,7 +315,7 @@ const MAX_JOURNAL_PAGE: usize = 10_000;
 
 /// `view` of `record` as a list shows it: inputs and outputs over [`MAX_LISTED_VALUE`] left
 /// out, so a list's size is bounded by its length.
-fn listed(mut view: InvocationView, record: &InvocationRecord) -> Result<InvocationView, ApiError> {
+fn listed(mut view: InvocationView, record: &InvocationRecord) -> InvocationView {
     let input = (record.input.len() > MAX_LISTED_VALUE).then_some(record.input.len());
     let output = record
         .output
@@ -333,7 +334,7 @@ fn listed(mut view: InvocationView, record: &InvocationRecord) -> Result<Invocat
             output_bytes: output,
         });
     }
-    Ok(view)
+    view
 }
 
 /// The view of `record`, with what it waits for if it is suspended.

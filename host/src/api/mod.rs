@@ -14,6 +14,7 @@ mod routes;
 #[cfg(test)]
 mod tests;
 
+pub use body::Uploads;
 pub use error::ApiError;
 pub use handlers::POLICY_HEADER;
 
@@ -23,20 +24,6 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::scheduler::Scheduler;
-
-/// What all uploads being received may buffer together, in KiB permits.
-#[derive(Clone)]
-pub struct Uploads(pub std::sync::Arc<tokio::sync::Semaphore>);
-
-impl Uploads {
-    /// At most `mib` MiB buffered by all uploads together.
-    pub fn new(mib: usize) -> Self {
-        let kib = mib
-            .saturating_mul(1024)
-            .min(tokio::sync::Semaphore::MAX_PERMITS);
-        Uploads(std::sync::Arc::new(tokio::sync::Semaphore::new(kib)))
-    }
-}
 
 /// How long a connection may take to send a request's headers (and stay silent between
 /// requests) before it is closed.

@@ -84,7 +84,7 @@ impl Limits {
 
 /// How many invocations count towards `max_waiting` in `counts` (by state): the pending
 /// (running ones included: they are stored as pending) and the suspended.
-pub fn waiting(counts: &[(InvocationState, u64)]) -> u64 {
+fn waiting(counts: &[(InvocationState, u64)]) -> u64 {
     counts
         .iter()
         .filter(|(state, _)| matches!(state, InvocationState::Pending | InvocationState::Suspended))

@@ -41,11 +41,6 @@ impl Recorded {
         self.entries.last().map(|(seq, _)| *seq)
     }
 
-    /// Skips, without decoding them, the entries before step `seq`.
-    pub fn skip_to(&mut self, seq: u32) {
-        self.next = self.entries.partition_point(|(s, _)| *s < seq);
-    }
-
     /// How many entries are left to replay.
     pub fn remaining(&self) -> usize {
         self.entries.len() - self.next

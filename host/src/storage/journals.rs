@@ -1,5 +1,7 @@
 //! Journals: the steps of each invocation, and the attempts of HTTP steps between retries.
 
+use std::ops::RangeInclusive;
+
 use async_trait::async_trait;
 
 use crate::ids::{InvocationId, TenantId};
@@ -8,8 +10,18 @@ use crate::journal::{InvocationRecord, Recorded, RetryState, StepEffect, StepEnt
 /// Stores journals: the steps of each invocation.
 #[async_trait]
 pub trait Journals: Send + Sync {
+    /// The steps `seqs` of invocation `id`'s journal as stored, to be decoded as they are
+    /// read.
+    fn recorded_range(
+        &self,
+        id: InvocationId,
+        seqs: RangeInclusive<u32>,
+    ) -> Result<Recorded, StoreError>;
+
     /// The journal of invocation `id` as stored, to be decoded as a replay goes.
-    fn recorded(&self, id: InvocationId) -> Result<Recorded, StoreError>;
+    fn recorded(&self, id: InvocationId) -> Result<Recorded, StoreError> {
+        self.recorded_range(id, 0..=u32::MAX)
+    }
 
     /// The attempts made so far by HTTP step `seq` of `id`, if it waits to be retried.
     fn retry_state(&self, id: InvocationId, seq: u32) -> Result<Option<RetryState>, StoreError>;

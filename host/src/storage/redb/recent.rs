@@ -28,10 +28,11 @@ impl Recent {
         self.read().contains_key(&key)
     }
 
-    /// The entries of invocation `id`: (sequence number, encoded entry), in order.
-    pub fn of(&self, id: u128) -> Vec<(u32, Vec<u8>)> {
+    /// The entries of invocation `id` numbered within `seqs`: (sequence number, encoded
+    /// entry), in order.
+    pub fn of(&self, id: u128, seqs: std::ops::RangeInclusive<u32>) -> Vec<(u32, Vec<u8>)> {
         self.read()
-            .range((id, 0)..=(id, u32::MAX))
+            .range((id, *seqs.start())..=(id, *seqs.end()))
             .map(|(&(_, seq), entry)| (seq, entry.clone()))
             .collect()
     }

@@ -1,6 +1,7 @@
 //! The redb store: opening the file and its log, reads, and durable writes through the
 //! writer; every storage trait is implemented here.
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -333,18 +334,22 @@ impl Invocations for Store {
 
 #[async_trait]
 impl Journals for Store {
-    fn recorded(&self, id: InvocationId) -> Result<Recorded, StoreError> {
+    fn recorded_range(
+        &self,
+        id: InvocationId,
+        seqs: RangeInclusive<u32>,
+    ) -> Result<Recorded, StoreError> {
         // The recent entries first: a checkpoint that moves them to redb between the two
         // reads leaves them in both (the same entries), never in neither.
-        let recent = self.recent.of(id.0);
+        let recent = self.recent.of(id.0, seqs.clone());
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(JOURNAL).map_err(storage)?;
-        let range = (id.0, 0u32)..=(id.0, u32::MAX);
-        // Sequence numbers start at 0 without gaps: the last one tells how many there are.
+        let range = (id.0, *seqs.start())..=(id.0, *seqs.end());
+        // Sequence numbers have no gaps: the last one tells how many there are.
         let mut recorded = match table.range(range.clone()).map_err(storage)?.next_back() {
             Some(row) => {
                 let (k, v) = row.map_err(storage)?;
-                let count = k.value().1 as usize + 1 + recent.len();
+                let count = (k.value().1 - seqs.start()) as usize + 1 + recent.len();
                 Recorded::with_capacity(count, v.value().len())
             }
             None => Recorded::with_capacity(recent.len(), 0),
