@@ -3,7 +3,8 @@
 //! By default only public addresses: loopback, private (RFC 1918, unique-local), shared
 //! (100.64/10), link-local (169.254/16 — the cloud metadata address among them — and fe80::/10),
 //! unspecified, multicast and broadcast addresses are denied, and so is the host's own API
-//! address. `reprise serve --allow-egress CIDR` allows a range besides (tests and demos allow
+//! (on every address of the machine's interfaces when it listens on all of them, on loopback
+//! under any loopback address). `reprise serve --allow-egress CIDR` allows a range besides (tests and demos allow
 //! loopback that way). The check is made on every address a connection may use: an IP in
 //! the URL before anything is sent, a name's addresses as it is resolved for the connection
 //! (so a name cannot resolve to an allowed address for a check and another for the connect).
@@ -145,9 +146,13 @@ impl EgressPolicy {
             let ip = canonical(addr.ip());
             let own_ip = canonical(own.ip());
             // Any loopback or unspecified address reaches a host listening on loopback or on
+            // every interface; so does any of this machine's own addresses, when it listens on
             // every interface.
             let local = ip.is_loopback() || ip.is_unspecified();
-            if ip == own_ip || local && (own_ip.is_loopback() || own_ip.is_unspecified()) {
+            if ip == own_ip
+                || local && (own_ip.is_loopback() || own_ip.is_unspecified())
+                || own_ip.is_unspecified() && is_own_interface(ip)
+            {
                 return Err(Denied {
                     ip,
                     why: "the host's own API",
@@ -156,6 +161,12 @@ impl EgressPolicy {
         }
         self.check_ip(addr.ip())
     }
+}
+
+/// Whether `ip` is an address of one of this machine's interfaces: a socket binds only to
+/// those.
+fn is_own_interface(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
 /// What kind of non-public address `ip` is, if it is one.
@@ -264,6 +275,20 @@ mod tests {
             any.check("93.184.216.34:7420".parse().expect("addr"))
                 .is_ok()
         );
+        // Listening on every interface, the host is reached on each of its own addresses
+        // (whatever ranges are allowed): every address a socket binds to is one.
+        let everywhere = EgressPolicy::new(vec!["0.0.0.0/0".parse().expect("cidr")])
+            .with_own_address("0.0.0.0:7420".parse().expect("addr"));
+        let probe = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+        // The address this machine would send from: one of its own interfaces.
+        if probe.connect("192.0.2.1:9").is_ok()
+            && let Ok(own) = probe.local_addr()
+        {
+            let own = SocketAddr::new(own.ip(), 7420);
+            let denied = everywhere.check(own).expect_err("own interface");
+            assert_eq!(denied.why, "the host's own API");
+            assert!(everywhere.check(SocketAddr::new(own.ip(), 7421)).is_ok());
+        }
     }
 
     #[test]
