@@ -146,18 +146,25 @@ async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() 
         "echo ran beside the loop: {echo_end} < {spin_end}"
     );
 
-    // Waiting invocations: two suspended, the third refused with 429 and Retry-After.
-    for _ in 0..2 {
-        let (status, view) = post(
-            &small,
-            "/v1/invocations",
-            json!({"function": "tg.signals", "input": {"names": ["never"]}}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{view}");
-    }
-    let body = json!({"function": "tg.echo", "input": 1});
-    let (status, body) = post(&small, "/v1/invocations", body).await;
+    // Waiting invocations: one suspended, and one whose caller waits for it (not durable
+    // while it spins without a host call, yet counted): the third is refused with 429.
+    let (status, view) = post(
+        &small,
+        "/v1/invocations",
+        json!({"function": "tg.signals", "input": {"names": ["never"]}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{view}");
+    let spinning = {
+        let small = host.client_as(Some(&key));
+        tokio::spawn(async move {
+            let body = json!({"function": "tg.spin", "input": u64::MAX});
+            post(&small, "/v1/invocations?wait=30", body).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let echo = json!({"function": "tg.echo", "input": 1});
+    let (status, body) = post(&small, "/v1/invocations", echo.clone()).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(
         body["error"]["message"]
@@ -165,6 +172,11 @@ async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() 
             .unwrap_or_default()
             .contains("`max_waiting` (2 pending or suspended invocations)")
     );
+    // Once the spin is stopped by its run time, its place is free again.
+    let (status, body) = spinning.await.expect("spin");
+    assert_eq!((status, &body["state"]), (StatusCode::OK, &json!("failed")));
+    let (status, body) = post(&small, "/v1/invocations", echo).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     // The default tenant is not limited by another tenant's quotas.
     host.deploy("tg", "reprise_test_guests");
     let view = host.invoke("tg.echo", json!("y".repeat(60))).await;

@@ -60,7 +60,11 @@ fn child_record(
         .store
         .counts(&running.tenant)
         .map_err(|e| Refused::Host(e.into()))?;
-    running.limits.check_waiting(&counts).map_err(quota)?;
+    let unstored = live.services.not_durable.count(&running.tenant);
+    running
+        .limits
+        .check_waiting(&counts, unstored)
+        .map_err(quota)?;
     if !function.contains('.') {
         if !running.functions.iter().any(|f| f == function) {
             return Err(guest(&TargetError::UnknownFunction {

@@ -81,6 +81,8 @@ pub struct Services {
     pub destinations: crate::outbound::Destinations,
     /// Dispatched children go here once they are durable.
     pub runnable: Runnable,
+    /// Invocations accepted but not durable yet, counted towards `max_waiting`.
+    pub not_durable: crate::storage::NotDurable,
 }
 
 /// The invocation a cursor runs: what dispatches and waits need to know about it.

@@ -103,12 +103,16 @@ impl Limits {
         )
     }
 
-    /// `Err` if one more invocation would take the tenant, with `counts` by state, over
-    /// `max_waiting`.
-    pub fn check_waiting(&self, counts: &[(InvocationState, u64)]) -> Result<(), OverQuota> {
+    /// `Err` if one more invocation would take the tenant, with `counts` by state stored and
+    /// `unstored` more not written yet, over `max_waiting`.
+    pub fn check_waiting(
+        &self,
+        counts: &[(InvocationState, u64)],
+        unstored: u64,
+    ) -> Result<(), OverQuota> {
         OverQuota::check(
             "max_waiting",
-            waiting(counts) + 1,
+            waiting(counts) + unstored + 1,
             self.max_waiting,
             "pending or suspended invocations",
         )

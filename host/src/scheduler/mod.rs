@@ -20,7 +20,7 @@ use crate::journal::{
 };
 use crate::outbound::{Destinations, Policy};
 use crate::runtime::{ComponentError, Components};
-use crate::storage::{Deferred, SharedStorage};
+use crate::storage::{Deferred, NotDurable, SharedStorage};
 
 /// Why a deployment was refused.
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +146,7 @@ impl Scheduler {
                 http,
                 destinations,
                 runnable,
+                not_durable: NotDurable::default(),
             }),
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
@@ -311,7 +312,10 @@ impl Scheduler {
                 over,
             })?;
         limits
-            .check_waiting(&self.inner.store.counts(tenant)?)
+            .check_waiting(
+                &self.inner.store.counts(tenant)?,
+                self.inner.services.not_durable.count(tenant),
+            )
             .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
             .map_err(InvokeError::Busy)?;
         let record = InvocationRecord::pending(
@@ -322,7 +326,10 @@ impl Scheduler {
             input,
         );
         if defer {
-            let deferred = Arc::new(Deferred::new(record.clone()));
+            let deferred = Arc::new(Deferred::new(
+                record.clone(),
+                self.inner.services.not_durable.counter(tenant),
+            ));
             if let Ok(mut all) = self.inner.deferred.lock() {
                 all.insert(record.id, deferred.clone());
             }

@@ -21,7 +21,7 @@ mod signals;
 mod waits;
 
 pub use access::Access;
-pub use deferred::Deferred;
+pub use deferred::{Deferred, NotDurable};
 pub use deployments::Deployments;
 pub use invocations::Invocations;
 pub use journals::Journals;
