@@ -137,6 +137,10 @@ async fn another_tenants_objects_answer_as_missing_ones_and_lists_never_show_the
         );
     };
     missing_name("/v1/deployments/{}", Method::GET, Value::Null).await;
+    let rules = json!({"hosts": ["api.example.com"]});
+    missing_name("/v1/deployments/{}/egress", Method::GET, Value::Null).await;
+    missing_name("/v1/deployments/{}/egress", Method::PUT, rules).await;
+    missing_name("/v1/deployments/{}/egress", Method::DELETE, Value::Null).await;
     missing_name(
         "/v1/invocations",
         Method::POST,

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::dto::rfc3339;
-use crate::journal::{KeyRecord, KeyRole, Limits, Quotas, TenantRecord};
+use crate::journal::{
+    AllowedHost, BadHost, EgressRules, KeyRecord, KeyRole, Limits, Quotas, TenantRecord,
+};
 
 /// `POST /v1/tenants` body.
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,4 +108,78 @@ pub struct TenantDetail {
     pub quotas: Quotas,
     /// What it runs under: its quotas, else the defaults.
     pub limits: Limits,
+    /// Its egress rules, if an operator set any.
+    #[serde(default)]
+    pub egress: Option<EgressRulesView>,
+}
+
+/// Egress rules as the API takes and shows them: `PUT /v1/tenants/{name}/egress` and
+/// `PUT /v1/deployments/{name}/egress`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressRulesView {
+    /// Hosts allowed: names, `*.suffix` wildcards and address ranges; none: every host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Ports allowed; none: every port.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+}
+
+/// The egress rules of a tenant or a deployment, if set.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EgressAnswer {
+    /// The rules; `null` when none are set (only the host's policy applies).
+    pub egress: Option<EgressRulesView>,
+}
+
+/// The most hosts, and the most ports, one set of rules lists.
+pub const MAX_EGRESS_ENTRIES: usize = 256;
+
+/// Why egress rules were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BadEgress {
+    /// A host that does not parse.
+    #[error("`hosts`: {0}")]
+    Host(#[from] BadHost),
+    /// Port 0.
+    #[error("`ports`: 0 is not a port (expected 1 to 65535)")]
+    PortZero,
+    /// Too many entries.
+    #[error("`{0}` lists more than {MAX_EGRESS_ENTRIES} entries")]
+    TooMany(&'static str),
+}
+
+impl TryFrom<EgressRulesView> for EgressRules {
+    type Error = BadEgress;
+
+    fn try_from(view: EgressRulesView) -> Result<Self, BadEgress> {
+        if view.hosts.len() > MAX_EGRESS_ENTRIES {
+            return Err(BadEgress::TooMany("hosts"));
+        }
+        if view.ports.len() > MAX_EGRESS_ENTRIES {
+            return Err(BadEgress::TooMany("ports"));
+        }
+        if view.ports.contains(&0) {
+            return Err(BadEgress::PortZero);
+        }
+        let hosts = view
+            .hosts
+            .iter()
+            .map(|h| h.parse::<AllowedHost>())
+            .collect::<Result<_, _>>()?;
+        Ok(EgressRules {
+            hosts,
+            ports: view.ports,
+        })
+    }
+}
+
+impl From<&EgressRules> for EgressRulesView {
+    fn from(rules: &EgressRules) -> Self {
+        EgressRulesView {
+            hosts: rules.hosts.iter().map(ToString::to_string).collect(),
+            ports: rules.ports.clone(),
+        }
+    }
 }

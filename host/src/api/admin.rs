@@ -92,7 +92,7 @@ fn new_key(key: String, record: &KeyRecord) -> (StatusCode, Json<NewKeyView>) {
 }
 
 /// The JSON body of a request for a `what`.
-async fn json_body<T: DeserializeOwned>(body: Body, what: &str) -> Result<T, ApiError> {
+pub(super) async fn json_body<T: DeserializeOwned>(body: Body, what: &str) -> Result<T, ApiError> {
     let body = read(body, MAX_JSON_BYTES).await?;
     serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
@@ -170,7 +170,7 @@ fn quota_field<'q>(quotas: &'q mut Quotas, name: &str) -> Result<&'q mut Option<
 }
 
 /// `tenant` with its quotas and limits; 404 if there is no such tenant.
-fn detail(scheduler: &Scheduler, tenant: &TenantId) -> Result<TenantDetail, ApiError> {
+pub(super) fn detail(scheduler: &Scheduler, tenant: &TenantId) -> Result<TenantDetail, ApiError> {
     let store = scheduler.store();
     let record = store.tenant(tenant)?.ok_or_else(|| {
         ApiError::not_found("unknown_tenant", format!("no tenant named `{tenant}`"))
@@ -180,5 +180,6 @@ fn detail(scheduler: &Scheduler, tenant: &TenantId) -> Result<TenantDetail, ApiE
         tenant: TenantView::from(&record),
         limits: Limits::DEFAULT.with(&quotas),
         quotas,
+        egress: store.egress(tenant, None)?.as_ref().map(Into::into),
     })
 }

@@ -48,6 +48,14 @@ impl ApiError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
+
+    /// The 404 for a deployment the caller's tenant does not have.
+    pub fn unknown_deployment(name: &str) -> Self {
+        Self::not_found(
+            "unknown_deployment",
+            format!("no deployment named `{name}`"),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -169,6 +177,9 @@ impl From<AccessError> for ApiError {
             AccessError::Store(StoreError::Write(
                 WriteError::NoSuchTenant(_) | WriteError::NoSuchKey(_),
             )) => ApiError::not_found("unknown_tenant_or_key", message),
+            AccessError::Store(StoreError::Write(WriteError::NoSuchDeployment(name))) => {
+                ApiError::unknown_deployment(&name)
+            }
             AccessError::Store(err) => err.into(),
         }
     }

@@ -119,12 +119,7 @@ pub async fn deployment(
     let deployment = scheduler
         .store()
         .deployment(&tenant, &name)?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_deployment",
-                format!("no deployment named `{name}`"),
-            )
-        })?;
+        .ok_or_else(|| ApiError::unknown_deployment(&name))?;
     Ok(Json(DeploymentView::from(&deployment)))
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod connections;
 pub mod dto;
+mod egress;
 mod error;
 mod handlers;
 mod params;

@@ -2,9 +2,9 @@
 //! and 405 for the requests no route takes.
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
-use super::{Uploads, admin, auth, handlers};
+use super::{Uploads, admin, auth, egress, handlers};
 use crate::scheduler::Scheduler;
 
 /// The API's routes over `scheduler`, uploads buffered within `uploads` (KiB permits);
@@ -17,6 +17,12 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         .route(
             "/v1/deployments/{name}",
             get(handlers::deployment).put(handlers::deploy),
+        )
+        .route(
+            "/v1/deployments/{name}/egress",
+            get(egress::deployment_rules)
+                .put(egress::set_deployment_rules)
+                .delete(egress::clear_deployment_rules),
         )
         .route(
             "/v1/invocations",
@@ -35,6 +41,12 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         )
         .route("/v1/tenants/{name}", get(admin::tenant))
         .route("/v1/tenants/{name}/quotas", post(admin::set_quotas))
+        .route(
+            "/v1/tenants/{name}/egress",
+            put(egress::set_tenant_rules)
+                .get(egress::tenant_rules)
+                .delete(egress::clear_tenant_rules),
+        )
         .route("/v1/keys", get(admin::keys).post(admin::create_key))
         .route("/v1/keys/{id}/revoke", post(admin::revoke_key))
         // On the routes above only: health, and the answers for unknown routes, need no key.

@@ -242,6 +242,8 @@ async fn every_route_but_health_needs_a_valid_key_and_admin_routes_the_admin_key
         "/v1/stats",
         "/metrics",
         "/v1/keys",
+        "/v1/tenants/default/egress",
+        "/v1/deployments/any/egress",
     ] {
         assert_error(
             &api.get(path).await,
@@ -270,7 +272,12 @@ async fn every_route_but_health_needs_a_valid_key_and_admin_routes_the_admin_key
     // A tenant's key: its own routes, not the admin's.
     let api = api.with_key(Some(&tenant_key));
     assert_eq!(api.get("/v1/invocations").await.0, StatusCode::OK);
-    for path in ["/metrics", "/v1/keys", "/v1/tenants"] {
+    for path in [
+        "/metrics",
+        "/v1/keys",
+        "/v1/tenants",
+        "/v1/tenants/default/egress",
+    ] {
         assert_error(
             &api.get(path).await,
             StatusCode::FORBIDDEN,

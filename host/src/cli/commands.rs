@@ -8,10 +8,11 @@ use hyper::Method;
 
 use super::client::ApiClient;
 use super::output;
-use super::{Cli, Command, KeyCommand, TenantCommand};
+use super::{Cli, Command, EgressArgs, KeyCommand, TenantCommand};
 use crate::access::{ADMIN_KEY_FILE, TENANT_KEY_FILE};
 use crate::api::access_dto::{
-    CreateKeyRequest, CreateTenantRequest, KeyList, KeyView, NewKeyView, TenantDetail,
+    CreateKeyRequest, CreateTenantRequest, EgressAnswer, EgressRulesView, KeyList, KeyView,
+    NewKeyView, TenantDetail,
 };
 use crate::api::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
@@ -114,7 +115,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let detail: TenantDetail = api.post_json(&path, &body).await?;
                 output::tenant(&detail, json)?;
             }
+            TenantCommand::Egress { name, rules } => {
+                let path = format!("/v1/tenants/{}/egress", encode(&name));
+                egress(&api, &path, rules, json).await?;
+            }
         },
+        Command::Egress { deployment, rules } => {
+            let path = format!("/v1/deployments/{}/egress", encode(&deployment));
+            egress(&api, &path, rules, json).await?;
+        }
         Command::Key { command } => match command {
             KeyCommand::Create { tenant, admin } => {
                 let key: NewKeyView = api
@@ -219,6 +228,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Shows, sets or clears the egress rules at `path`.
+async fn egress(api: &ApiClient, path: &str, args: EgressArgs, json: bool) -> anyhow::Result<()> {
+    let answer: EgressAnswer = if args.clear {
+        api.call(Method::DELETE, path, "application/json", Vec::new())
+            .await?
+    } else if args.allow.is_empty() && args.port.is_empty() {
+        api.get(path).await?
+    } else {
+        let rules = EgressRulesView {
+            hosts: args.allow,
+            ports: args.port,
+        };
+        let body = serde_json::to_vec(&rules)?;
+        api.call(Method::PUT, path, "application/json", body)
+            .await?
+    };
+    output::egress(&answer, json)
 }
 
 /// Polls (with server-side waits) until `view` has finished or `timeout` seconds passed.

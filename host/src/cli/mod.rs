@@ -157,6 +157,15 @@ pub enum Command {
     },
     /// List deployments.
     Deployments,
+    /// Show, set or clear a deployment's egress rules, which narrow the tenant's: with
+    /// neither --allow, --port nor --clear, shows them.
+    Egress {
+        /// Deployment name.
+        deployment: String,
+        /// The rules.
+        #[command(flatten)]
+        rules: EgressArgs,
+    },
     /// Manage tenants (needs the admin key).
     Tenant {
         /// What to do.
@@ -196,6 +205,30 @@ pub enum TenantCommand {
         #[arg(required = true, value_parser = parse_quota)]
         quotas: Vec<(String, Option<u64>)>,
     },
+    /// Show, set or clear a tenant's egress rules, which narrow the host's policy for its
+    /// guests: with neither --allow, --port nor --clear, shows them.
+    Egress {
+        /// Tenant name.
+        name: String,
+        /// The rules.
+        #[command(flatten)]
+        rules: EgressArgs,
+    },
+}
+
+/// Egress rules on the command line: they replace the ones set before.
+#[derive(Debug, clap::Args)]
+pub struct EgressArgs {
+    /// A host guests may reach: a name (`api.example.com`), a wildcard (`*.example.com`) or
+    /// an address range (`203.0.113.0/24`) (repeatable; none: every host).
+    #[arg(long, value_name = "HOST")]
+    pub allow: Vec<String>,
+    /// A port guests may reach (repeatable; none: every port).
+    #[arg(long, value_name = "PORT")]
+    pub port: Vec<u16>,
+    /// Remove the rules instead.
+    #[arg(long, conflicts_with_all = ["allow", "port"])]
+    pub clear: bool,
 }
 
 /// Parses `QUOTA=N` or `QUOTA=default`.

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::api::access_dto::{KeyList, NewKeyView, TenantDetail, TenantList};
+use crate::api::access_dto::{
+    EgressAnswer, EgressRulesView, KeyList, NewKeyView, TenantDetail, TenantList,
+};
 use crate::api::dto::{
     CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
 };
@@ -236,5 +238,34 @@ pub fn tenant(detail: &TenantDetail, json: bool) -> anyhow::Result<()> {
             println!("  {name:<16} {limit:>14}  {origin}");
         }
     }
+    println!("  egress           {}", egress_line(detail.egress.as_ref()));
+    Ok(())
+}
+
+/// Egress rules on one line.
+fn egress_line(rules: Option<&EgressRulesView>) -> String {
+    let Some(rules) = rules else {
+        return "no rules (the host's policy only)".to_string();
+    };
+    let hosts = match rules.hosts.is_empty() {
+        true => "any host".to_string(),
+        false => rules.hosts.join(", "),
+    };
+    let ports = match rules.ports.is_empty() {
+        true => "any port".to_string(),
+        false => {
+            let ports: Vec<String> = rules.ports.iter().map(ToString::to_string).collect();
+            format!("port {}", ports.join(" or "))
+        }
+    };
+    format!("{hosts}; {ports}")
+}
+
+/// A tenant's or a deployment's egress rules.
+pub fn egress(answer: &EgressAnswer, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(answer);
+    }
+    println!("egress: {}", egress_line(answer.egress.as_ref()));
     Ok(())
 }

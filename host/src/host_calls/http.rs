@@ -16,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::egress::{NameDenied, PolicyResolver};
@@ -23,7 +24,7 @@ use super::{Live, SHORT_SLEEP, StepRequest, Steps, Suspend, mismatched};
 use crate::bindings::{self, HttpRequest};
 use crate::journal::{HttpError, HttpOutcome, HttpResponse, Outcome, RetryState, StepEffect};
 use crate::metrics::METRICS;
-use crate::outbound::{Admit, EgressPolicy, Verdict, retry_after, transient};
+use crate::outbound::{Admit, EgressPolicy, Narrowing, Verdict, retry_after, transient};
 
 /// Timeout of a request that sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,12 +33,37 @@ pub const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 /// The header that lets a receiver drop a request repeated after a crash.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// Pooled connections, each made under one policy and one narrowing of it.
+type Connections = Client<hyper_rustls::HttpsConnector<HttpConnector<PolicyResolver>>, Full<Bytes>>;
+
+/// How many narrowed sets of connections are kept (one per distinct set of rules in use);
+/// past it, they are all dropped and made again as needed.
+const MAX_NARROWED: usize = 1024;
+
 /// A shared HTTP/1 client for `http://` and `https://` (webpki roots), under an egress
-/// policy.
+/// policy. A connection is reused only under the rules it was made under: requests under
+/// other rules have connections of their own.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector<PolicyResolver>>, Full<Bytes>>,
     policy: Arc<EgressPolicy>,
+    /// Connections under the host's policy alone.
+    open: Connections,
+    /// Connections under a tenant's or a deployment's rules besides.
+    narrowed: Arc<std::sync::Mutex<HashMap<Arc<Narrowing>, Connections>>>,
+}
+
+/// Connections reaching only what `policy` and `narrowing` allow.
+fn connections(policy: Arc<EgressPolicy>, narrowing: Arc<Narrowing>) -> Connections {
+    let mut http = HttpConnector::new_with_resolver(PolicyResolver::new(policy, narrowing));
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
 }
 
 impl HttpClient {
@@ -45,29 +71,50 @@ impl HttpClient {
     /// `policy` allows.
     pub fn new(policy: EgressPolicy) -> Self {
         let policy = Arc::new(policy);
-        let mut http = HttpConnector::new_with_resolver(PolicyResolver::new(policy.clone()));
-        http.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        HttpClient { client, policy }
+        HttpClient {
+            open: connections(policy.clone(), Arc::default()),
+            policy,
+            narrowed: Arc::default(),
+        }
     }
 
-    /// Sends `req` with `Idempotency-Key: idempotency_key` and reads the whole response.
-    /// A request the egress policy denies is never sent: it is an invalid request.
-    pub async fn send(&self, req: &HttpRequest, idempotency_key: &str) -> HttpOutcome {
+    /// The connections to use under `narrowing`.
+    fn connections(&self, narrowing: &Arc<Narrowing>) -> Connections {
+        if narrowing.is_open() {
+            return self.open.clone();
+        }
+        let Ok(mut narrowed) = self.narrowed.lock() else {
+            // Poisoned: connections of this request's own.
+            return connections(self.policy.clone(), narrowing.clone());
+        };
+        if let Some(made) = narrowed.get(narrowing) {
+            return made.clone();
+        }
+        if narrowed.len() >= MAX_NARROWED {
+            narrowed.clear();
+        }
+        let made = connections(self.policy.clone(), narrowing.clone());
+        narrowed.insert(narrowing.clone(), made.clone());
+        made
+    }
+
+    /// Sends `req` with `Idempotency-Key: idempotency_key` and reads the whole response,
+    /// under the host's policy narrowed by `narrowing`. A request either denies is never
+    /// sent: it is an invalid request.
+    pub async fn send(
+        &self,
+        req: &HttpRequest,
+        idempotency_key: &str,
+        narrowing: &Arc<Narrowing>,
+    ) -> HttpOutcome {
         let request = build(req, idempotency_key)?;
-        self.check_egress(request.uri()).await?;
+        self.check_egress(request.uri(), narrowing).await?;
         let timeout = req
             .timeout_ms
             .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()));
+        let client = self.connections(narrowing);
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| {
+            let response = client.request(request).await.map_err(|e| {
                 if let Some(denied) = name_denied(&e) {
                     HttpError::InvalidRequest(denied.to_string())
                 } else if e.is_connect() {
@@ -111,14 +158,18 @@ impl HttpClient {
 }
 
 impl HttpClient {
-    /// Refuses `uri` before anything is sent if its host is an address the policy denies, or
-    /// is the host's own API (by address, or by a name that resolves to it).
-    async fn check_egress(&self, uri: &Uri) -> Result<(), HttpError> {
+    /// Refuses `uri` before anything is sent if `narrowing` does not allow its host and port,
+    /// if its host is an address the policy denies, or if it is the host's own API (by
+    /// address, or by a name that resolves to it).
+    async fn check_egress(&self, uri: &Uri, narrowing: &Narrowing) -> Result<(), HttpError> {
         let denied = |d: crate::outbound::Denied| HttpError::InvalidRequest(d.to_string());
         let host = uri.host().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        narrowing
+            .check_request(host, port)
+            .map_err(|n| HttpError::InvalidRequest(n.to_string()))?;
         if let Ok(ip) = host.parse::<std::net::IpAddr>() {
             return self
                 .policy
@@ -243,7 +294,7 @@ pub(super) async fn perform(
             },
             None => None,
         };
-        let outcome = live.services.http.send(req, &key).await;
+        let outcome = live.services.http.send(req, &key, &running.egress).await;
         attempts += 1;
         METRICS.http_attempt(live.running.tenant.as_str());
         if let (Some(d), Some(permit)) = (&destination, permit) {

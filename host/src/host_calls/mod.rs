@@ -104,6 +104,8 @@ pub struct Running {
     pub deferred: Option<Arc<Deferred>>,
     /// Its tenant's limits.
     pub limits: crate::journal::Limits,
+    /// Its tenant's and deployment's egress rules.
+    pub egress: Arc<crate::outbound::Narrowing>,
 }
 
 /// What a live step may use.

@@ -59,6 +59,9 @@ pub enum WriteError {
     /// There is no tenant with this name.
     #[error("tenant `{0}` does not exist")]
     NoSuchTenant(String),
+    /// The tenant has no deployment with this name.
+    #[error("deployment `{0}` does not exist")]
+    NoSuchDeployment(String),
     /// A key with this hash is stored already (a new key is random: this is a retry).
     #[error("key {0} exists already")]
     KeyExists(String),

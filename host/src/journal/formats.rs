@@ -293,6 +293,23 @@ fn records_keep_their_bytes() {
         decode::<Quotas>("quotas", &stored).expect("quotas"),
         sample_quotas()
     );
+    let stored = pinned("v1", "egress_rules", &encode(&sample_egress()));
+    assert_eq!(
+        decode::<EgressRules>("egress rules", &stored).expect("egress rules"),
+        sample_egress()
+    );
+}
+
+fn sample_egress() -> EgressRules {
+    EgressRules {
+        hosts: vec![
+            AllowedHost::Name("api.crm.test".into()),
+            AllowedHost::Under("stripe.test".into()),
+            AllowedHost::Range("203.0.113.0/24".parse().expect("cidr")),
+            AllowedHost::Range("2001:db8::/32".parse().expect("cidr")),
+        ],
+        ports: vec![443, 8443],
+    }
 }
 
 fn sample_quotas() -> Quotas {
@@ -353,6 +370,22 @@ pub(crate) fn sample_quota_ops() -> Vec<Op> {
         tenant: "acme".into(),
         quotas: sample_quotas(),
     }]
+}
+
+/// The ops on egress rules (added after `sample_quota_ops`'s, whose fixture predates them).
+pub(crate) fn sample_egress_ops() -> Vec<Op> {
+    vec![
+        Op::SetEgress {
+            tenant: "acme".into(),
+            deployment: None,
+            rules: Some(sample_egress()),
+        },
+        Op::SetEgress {
+            tenant: "acme".into(),
+            deployment: Some("export".into()),
+            rules: None,
+        },
+    ]
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod arbitrary_input;
 mod bytes;
 pub(crate) mod codec;
 mod digest;
+mod egress;
 mod entry;
 mod error;
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub mod waits;
 pub use access::{KeyRecord, KeyRole, TenantRecord, key_hash, key_id, same_hash};
 pub use codec::DecodeError;
 pub use digest::{Level, Request as CanonicalRequest};
+pub use egress::{AllowedHost, BadCidr, BadHost, Cidr, EgressRules, canonical_ip};
 pub use entry::{Outcome, StepEntry, StepKind};
 pub use error::{Halt, StorageFailure, StoreError, WriteError};
 pub use http::{HttpError, HttpOutcome, HttpResponse};

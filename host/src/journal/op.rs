@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::access::{KeyRecord, TenantRecord};
+use super::egress::EgressRules;
 use super::quota::Quotas;
 use super::records::{Deployment, InvocationRecord};
 use super::waits::{AwaitMode, Awaitable};
@@ -73,6 +74,13 @@ pub enum Op {
     RevokeKey { hash: [u8; 32] },
     /// Set an existing tenant's quotas (replacing the ones it had).
     SetQuotas { tenant: TenantId, quotas: Quotas },
+    /// Set (or, with `None`, remove) the egress rules of an existing tenant, or of one of its
+    /// deployments.
+    SetEgress {
+        tenant: TenantId,
+        deployment: Option<String>,
+        rules: Option<EgressRules>,
+    },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

@@ -7,6 +7,7 @@
 //! [`StorageFailure`], which aborts the whole batch: none of its writes may become visible.
 
 use super::access::{KeyRecord, TenantRecord};
+use super::egress::EgressRules;
 use super::error::StorageFailure;
 use super::op::RetryState;
 use super::quota::Quotas;
@@ -151,6 +152,14 @@ pub trait AccessRows {
     fn put_key(&mut self, key: &KeyRecord) -> RowResult<()>;
     /// Writes the quotas of `tenant`.
     fn put_quotas(&mut self, tenant: &TenantId, quotas: &Quotas) -> RowResult<()>;
+    /// Writes (or, with `None`, removes) the egress rules of `tenant`, or of its
+    /// `deployment`.
+    fn put_egress(
+        &mut self,
+        tenant: &TenantId,
+        deployment: Option<&str>,
+        rules: Option<&EgressRules>,
+    ) -> RowResult<()>;
 }
 
 /// Every concern's rows: one write transaction of a backend.

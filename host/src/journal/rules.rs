@@ -170,6 +170,23 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 self.rows.put_quotas(tenant, quotas)?;
                 Ok(Ok(()))
             }
+            Op::SetEgress {
+                tenant,
+                deployment,
+                rules,
+            } => {
+                if self.rows.tenant(tenant)?.is_none() {
+                    return refuse(WriteError::NoSuchTenant(tenant.to_string()));
+                }
+                if let Some(name) = deployment
+                    && self.rows.deployment(tenant, name)?.is_none()
+                {
+                    return refuse(WriteError::NoSuchDeployment(name.clone()));
+                }
+                self.rows
+                    .put_egress(tenant, deployment.as_deref(), rules.as_ref())?;
+                Ok(Ok(()))
+            }
         }
     }
 

@@ -11,75 +11,10 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::str::FromStr;
 
-/// An address range: an address and a prefix length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-/// Why a CIDR does not parse.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "`{0}` is not an address range: expected ADDRESS/PREFIX (e.g. 127.0.0.0/8, ::1/128) or an address"
-)]
-pub struct BadCidr(String);
-
-impl FromStr for Cidr {
-    type Err = BadCidr;
-
-    fn from_str(text: &str) -> Result<Self, BadCidr> {
-        let bad = || BadCidr(text.chars().take(64).collect());
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (text, None),
-        };
-        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
-            None => max,
-        };
-        Ok(Cidr { addr, prefix })
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-impl Cidr {
-    /// Whether `ip` is in this range.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// An IPv4-mapped IPv6 address as the IPv4 address it is.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
+use crate::journal::EgressRules;
+use crate::journal::canonical_ip as canonical;
+pub use crate::journal::{BadCidr, Cidr};
 
 /// A request the policy refuses: the address and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -160,6 +95,98 @@ impl EgressPolicy {
             }
         }
         self.check_ip(addr.ip())
+    }
+}
+
+/// Whose egress rules a set of rules is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The tenant's, set by an operator.
+    Tenant,
+    /// One of the tenant's deployments', set by the tenant.
+    Deployment(String),
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Tenant => f.write_str("the tenant's egress rules"),
+            Scope::Deployment(name) => write!(f, "the egress rules of deployment `{name}`"),
+        }
+    }
+}
+
+/// A request that a tenant's or a deployment's rules do not allow.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{scope} ({rules}) do not allow {target}; {hint}")]
+pub struct NotAllowed {
+    /// Whose rules.
+    pub scope: Scope,
+    /// The rules.
+    pub rules: EgressRules,
+    /// What was asked for: `host:port`, or an address of a host.
+    pub target: String,
+    /// Who may change them, and how.
+    hint: &'static str,
+}
+
+/// The egress rules narrowing the host's policy for one invocation: its tenant's, then its
+/// deployment's. A request must pass every one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Narrowing(Vec<(Scope, EgressRules)>);
+
+impl Narrowing {
+    /// `tenant`'s rules, then `deployment`'s, where set.
+    pub fn new(tenant: Option<EgressRules>, deployment: Option<(String, EgressRules)>) -> Self {
+        let tenant = tenant.map(|rules| (Scope::Tenant, rules));
+        let deployment = deployment.map(|(name, rules)| (Scope::Deployment(name), rules));
+        Narrowing(tenant.into_iter().chain(deployment).collect())
+    }
+
+    /// Whether no rule narrows anything.
+    pub fn is_open(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn not_allowed(scope: &Scope, rules: &EgressRules, target: String) -> NotAllowed {
+        let hint = match scope {
+            Scope::Tenant => "an operator sets them with `reprise tenant egress`",
+            Scope::Deployment(_) => "set them with `reprise egress`",
+        };
+        NotAllowed {
+            scope: scope.clone(),
+            rules: rules.clone(),
+            target,
+            hint,
+        }
+    }
+
+    /// Checks a request to `host` (a name or an address) on `port` before anything is sent.
+    /// A name allowed only by address ranges passes here: its addresses are checked as it
+    /// is resolved ([`Narrowing::check_resolved`]).
+    pub fn check_request(&self, host: &str, port: u16) -> Result<(), NotAllowed> {
+        let ip = host.parse::<IpAddr>().ok();
+        for (scope, rules) in &self.0 {
+            let allowed = rules.allows_port(port)
+                && match ip {
+                    Some(ip) => rules.hosts.is_empty() || rules.allows_ip(ip),
+                    None => rules.allows_name(host) || rules.has_ranges(),
+                };
+            if !allowed {
+                return Err(Self::not_allowed(scope, rules, format!("{host}:{port}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks `ip`, an address the name `host` resolved to, before connecting to it.
+    pub fn check_resolved(&self, host: &str, ip: IpAddr) -> Result<(), NotAllowed> {
+        for (scope, rules) in &self.0 {
+            if !(rules.allows_name(host) || rules.allows_ip(ip)) {
+                return Err(Self::not_allowed(scope, rules, format!("{host} at {ip}")));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -292,15 +319,48 @@ mod tests {
     }
 
     #[test]
-    fn ranges_parse_and_name_what_is_wrong() {
-        assert_eq!(
-            "10.0.0.0/8".parse::<Cidr>().expect("cidr").to_string(),
-            "10.0.0.0/8"
+    fn narrowing_needs_every_set_of_rules_and_names_the_one_that_refuses() {
+        let rules = |hosts: &[&str], ports: &[u16]| EgressRules {
+            hosts: hosts.iter().map(|h| h.parse().expect("host")).collect(),
+            ports: ports.to_vec(),
+        };
+        let narrowing = Narrowing::new(
+            Some(rules(&["*.crm.test", "203.0.113.0/24"], &[])),
+            Some(("export".into(), rules(&["api.crm.test"], &[443]))),
         );
-        assert_eq!("::1".parse::<Cidr>().expect("cidr").to_string(), "::1/128");
-        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x", "::1/129"] {
-            let err = bad.parse::<Cidr>().expect_err(bad).to_string();
-            assert!(err.contains(bad), "{err}");
-        }
+        assert!(narrowing.check_request("api.crm.test", 443).is_ok());
+        let port = narrowing
+            .check_request("api.crm.test", 80)
+            .expect_err("port");
+        assert_eq!(port.scope, Scope::Deployment("export".into()));
+        assert!(
+            port.to_string().starts_with(
+                "the egress rules of deployment `export` (api.crm.test, port 443) do not allow api.crm.test:80"
+            ),
+            "{port}"
+        );
+        let other = narrowing
+            .check_request("other.crm.test", 443)
+            .expect_err("name");
+        assert_eq!(other.scope, Scope::Deployment("export".into()));
+        // Only the tenant's rules: a name outside its names is checked by address.
+        let tenant = Narrowing::new(Some(rules(&["*.crm.test", "203.0.113.0/24"], &[])), None);
+        assert!(tenant.check_request("cdn.test", 443).is_ok());
+        assert!(tenant.check_resolved("cdn.test", ip("203.0.113.7")).is_ok());
+        let outside = tenant
+            .check_resolved("cdn.test", ip("198.51.100.1"))
+            .expect_err("outside");
+        assert_eq!(outside.scope, Scope::Tenant);
+        assert!(outside.to_string().contains("cdn.test at 198.51.100.1"));
+        assert!(tenant.check_request("198.51.100.1", 443).is_err());
+        assert!(tenant.check_request("203.0.113.1", 443).is_ok());
+        let names_only = Narrowing::new(Some(rules(&["api.crm.test"], &[])), None);
+        assert!(names_only.check_request("cdn.test", 443).is_err());
+        assert!(Narrowing::default().is_open());
+        assert!(
+            Narrowing::default()
+                .check_request("anything.test", 1)
+                .is_ok()
+        );
     }
 }

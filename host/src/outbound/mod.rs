@@ -12,5 +12,5 @@ mod egress;
 mod policy;
 
 pub use destination::{Admit, Destination, DestinationStats, Destinations, Permit, Verdict};
-pub use egress::{BadCidr, Cidr, Denied, EgressPolicy};
+pub use egress::{BadCidr, Cidr, Denied, EgressPolicy, Narrowing, NotAllowed, Scope};
 pub use policy::{FunctionPolicy, Policy, PolicyError, RetryPolicy, retry_after, transient};

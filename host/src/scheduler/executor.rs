@@ -265,6 +265,10 @@ async fn attempt(
         Ok(journal) => journal,
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
+    let egress = match inner.egress(&record.tenant, &record.deployment) {
+        Ok(egress) => Arc::new(egress),
+        Err(err) => return Ending::Abandoned(err.to_string()),
+    };
     let running = Running {
         tenant: record.tenant.clone(),
         id: record.id,
@@ -274,6 +278,7 @@ async fn attempt(
         retry: policy.clone(),
         deferred: deferred.cloned(),
         limits: *limits,
+        egress,
     };
     let steps = Steps::run(
         running,

@@ -18,7 +18,7 @@ use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::{
     Deployment, Effects, InvocationRecord, InvocationState, Limits, OverQuota, StoreError,
 };
-use crate::outbound::{Destinations, Policy};
+use crate::outbound::{Destinations, Narrowing, Policy};
 use crate::runtime::{ComponentError, Components};
 use crate::storage::{Deferred, NotDurable, SharedStorage};
 
@@ -463,6 +463,15 @@ impl Scheduler {
 }
 
 impl Inner {
+    /// The egress rules an invocation of `tenant`'s `deployment` runs under now.
+    fn egress(&self, tenant: &TenantId, deployment: &str) -> Result<Narrowing, StoreError> {
+        let own = self.store.egress(tenant, Some(deployment))?;
+        Ok(Narrowing::new(
+            self.store.egress(tenant, None)?,
+            own.map(|rules| (deployment.to_string(), rules)),
+        ))
+    }
+
     /// The limits `tenant` runs under now.
     fn limits(&self, tenant: &TenantId) -> Result<Limits, StoreError> {
         Ok(Limits::DEFAULT.with(&self.store.quotas(tenant)?))

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::ids::TenantId;
-use crate::journal::{KeyRecord, Quotas, StoreError, TenantRecord};
+use crate::journal::{EgressRules, KeyRecord, Quotas, StoreError, TenantRecord};
 
 /// Stores tenants and the hashes of their keys.
 #[async_trait]
@@ -34,4 +34,20 @@ pub trait Access: Send + Sync {
 
     /// Durably sets the quotas of existing `tenant`.
     async fn set_quotas(&self, tenant: &TenantId, quotas: Quotas) -> Result<(), StoreError>;
+
+    /// The egress rules of `tenant`, or of its `deployment`, if any are set.
+    fn egress(
+        &self,
+        tenant: &TenantId,
+        deployment: Option<&str>,
+    ) -> Result<Option<EgressRules>, StoreError>;
+
+    /// Durably sets (or, with `None`, removes) the egress rules of existing `tenant`, or of
+    /// its existing `deployment`.
+    async fn set_egress(
+        &self,
+        tenant: &TenantId,
+        deployment: Option<&str>,
+        rules: Option<EgressRules>,
+    ) -> Result<(), StoreError>;
 }

@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{KEYS, QUOTAS, TENANTS};
+use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS};
 use super::store::Store;
 use crate::journal::WaitState;
 use crate::journal::codec::decode;
@@ -63,6 +63,7 @@ impl Store {
         dump.insert("tenants", rows(&txn, TENANTS));
         dump.insert("keys", rows(&txn, KEYS));
         dump.insert("quotas", rows(&txn, QUOTAS));
+        dump.insert("egress", rows(&txn, EGRESS));
         dump.insert(
             "journal",
             journal

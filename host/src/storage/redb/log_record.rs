@@ -53,7 +53,9 @@ pub(super) fn decode(payload: &[u8], replay_ms: u64) -> Result<Vec<Stamped>, Dec
 mod tests {
     use super::*;
     use crate::journal::codec;
-    use crate::journal::formats::{pinned, sample_access_ops, sample_ops, sample_quota_ops};
+    use crate::journal::formats::{
+        pinned, sample_access_ops, sample_egress_ops, sample_ops, sample_quota_ops,
+    };
 
     #[test]
     fn log_records_keep_their_bytes() {
@@ -97,6 +99,7 @@ mod tests {
     fn log_records_of_tenants_and_keys_keep_their_bytes() {
         pin_stamped("log_record_access", &sample_access_ops());
         pin_stamped("log_record_quotas", &sample_quota_ops());
+        pin_stamped("log_record_egress", &sample_egress_ops());
     }
 
     /// Pins a format-2 record of `ops` as fixture `name`, and checks it decodes to them.

@@ -15,7 +15,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{KEYS, QUOTAS, TENANTS};
+use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
@@ -24,7 +24,7 @@ use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
 use crate::journal::{Deployment, InvocationRecord, InvocationState};
 use crate::journal::{Effects, Op, RetryState, StepEffect};
-use crate::journal::{KeyRecord, Quotas, TenantRecord};
+use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
 
@@ -83,6 +83,7 @@ impl Store {
             txn.open_table(TENANTS).map_err(storage)?;
             txn.open_table(KEYS).map_err(storage)?;
             txn.open_table(QUOTAS).map_err(storage)?;
+            txn.open_table(EGRESS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -546,6 +547,30 @@ impl Access for Store {
     async fn set_quotas(&self, tenant: &TenantId, quotas: Quotas) -> Result<(), StoreError> {
         let tenant = tenant.clone();
         self.writer.submit(Op::SetQuotas { tenant, quotas }).await?;
+        Ok(())
+    }
+
+    fn egress(
+        &self,
+        tenant: &TenantId,
+        deployment: Option<&str>,
+    ) -> Result<Option<EgressRules>, StoreError> {
+        let key = (tenant.as_str(), deployment.unwrap_or_default());
+        self.get(EGRESS, key, "egress rules")
+    }
+
+    async fn set_egress(
+        &self,
+        tenant: &TenantId,
+        deployment: Option<&str>,
+        rules: Option<EgressRules>,
+    ) -> Result<(), StoreError> {
+        let op = Op::SetEgress {
+            tenant: tenant.clone(),
+            deployment: deployment.map(str::to_string),
+            rules,
+        };
+        self.writer.submit(op).await?;
         Ok(())
     }
 }

@@ -8,14 +8,14 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{KEYS, QUOTAS, TENANTS};
+use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
     AccessRows, DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
 };
 use crate::journal::{Deployment, InvocationRecord, InvocationState, RetryState, WaitState};
-use crate::journal::{KeyRecord, Quotas, TenantRecord};
+use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord};
 
 /// Every table a write may touch, opened once per batch.
 pub(super) struct Tables<'txn> {
@@ -34,6 +34,7 @@ pub(super) struct Tables<'txn> {
     tenants: Table<'txn, &'static str, &'static [u8]>,
     keys: Table<'txn, &'static [u8], &'static [u8]>,
     quotas: Table<'txn, &'static str, &'static [u8]>,
+    egress: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     /// Where journal entries go: kept aside until the batch is durable (then to [`Recent`]),
     /// or, when `None`, into the journal table.
     staged: Option<Staged>,
@@ -81,6 +82,7 @@ impl<'txn> Tables<'txn> {
             tenants: txn.open_table(TENANTS)?,
             keys: txn.open_table(KEYS)?,
             quotas: txn.open_table(QUOTAS)?,
+            egress: txn.open_table(EGRESS)?,
             staged: recent.map(|_| Staged::new()),
             recent,
         })
@@ -386,6 +388,20 @@ impl AccessRows for Tables<'_> {
     fn put_quotas(&mut self, tenant: &TenantId, quotas: &Quotas) -> RowResult<()> {
         self.quotas
             .insert(tenant.as_str(), encode(quotas).as_slice())?;
+        Ok(())
+    }
+
+    fn put_egress(
+        &mut self,
+        tenant: &TenantId,
+        deployment: Option<&str>,
+        rules: Option<&EgressRules>,
+    ) -> RowResult<()> {
+        let key = (tenant.as_str(), deployment.unwrap_or_default());
+        match rules {
+            Some(rules) => self.egress.insert(key, encode(rules).as_slice())?,
+            None => self.egress.remove(key)?,
+        };
         Ok(())
     }
 }
