@@ -209,3 +209,86 @@ async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() 
     let refused = host.cli(&["tenant", "set", "small", "run_ms=soon"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not a whole number"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_bytes_refuses_new_data_and_lets_accepted_work_finish() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    let key = host
+        .cli_ok(&["tenant", "create", "full"])
+        .trim()
+        .to_string();
+    let full = host.client_as(Some(&key));
+    let wasm = guest("reprise_test_guests");
+    let size = std::fs::metadata(&wasm).expect("wasm").len();
+    let wasm = wasm.to_str().expect("utf-8 path");
+    host.cli_ok(&["--token", &key, "deploy", "tg", wasm]);
+    let stored = async || -> u64 {
+        let (_, stats) = ask(&full, Method::GET, "/v1/stats", Value::Null).await;
+        stats["stored_bytes"].as_u64().expect("stored_bytes")
+    };
+    assert_eq!(stored().await, size, "the component is counted");
+    let (status, waiting) = post(
+        &full,
+        "/v1/invocations",
+        json!({"function": "tg.signals", "input": {"names": ["go"]}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{waiting}");
+    let waiting = waiting["id"].as_str().expect("id").to_string();
+
+    // Room for a few small invocations, not for a hundred steps.
+    let quota = stored().await + 3_000;
+    host.cli_ok(&["tenant", "set", "full", &format!("stored_bytes={quota}")]);
+    let before = stored().await;
+    assert_eq!(
+        run(&full, "tg.echo", json!("hello")).await.output,
+        Some(json!("hello"))
+    );
+    assert!(stored().await > before, "input and output are counted");
+    let view = run(&full, "tg.random_steps", json!({"count": 100})).await;
+    let message = failure(&view);
+    assert!(
+        message.contains(&format!(
+            "over the tenant's quota `stored_bytes` ({quota} bytes stored)"
+        )),
+        "{message}"
+    );
+    assert!(stored().await <= quota, "a refused write stores nothing");
+
+    // Now every new datum is refused, naming the quota, and nothing is stored.
+    let at_quota = stored().await;
+    let body = json!({"function": "tg.echo", "input": "x".repeat(3_000)});
+    let (status, body) = post(&full, "/v1/invocations", body).await;
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`stored_bytes`"),
+        "{body}"
+    );
+    let path = format!("/v1/invocations/{waiting}/signals/go");
+    let (status, body) = post(&full, &path, json!("y".repeat(4_000))).await;
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
+    let refused = host.cli(&["--token", &key, "deploy", "tg2", wasm]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("`stored_bytes`"), "{stderr}");
+    assert_eq!(stored().await, at_quota, "refusals store nothing");
+    let shown = host.cli_ok(&["tenant", "show", "full"]);
+    assert!(shown.contains(&at_quota.to_string()), "{shown}");
+
+    // Another tenant is not limited; raising the quota lets the waiting one finish.
+    host.deploy("tg", "reprise_test_guests");
+    let view = host.invoke("tg.echo", json!("x".repeat(3_000))).await;
+    assert_eq!(host.finished(&view.id, WAIT).await.state, "completed");
+    host.cli_ok(&["tenant", "set", "full", "stored_bytes=default"]);
+    let (status, body) = post(&full, &path, json!(1)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let done: InvocationView = full
+        .get(&format!("/v1/invocations/{waiting}?wait=60"))
+        .await
+        .expect("waiting");
+    assert_eq!(done.state, "completed", "{done:?}");
+}

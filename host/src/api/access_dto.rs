@@ -111,6 +111,9 @@ pub struct TenantDetail {
     /// Its egress rules, if an operator set any.
     #[serde(default)]
     pub egress: Option<EgressRulesView>,
+    /// The bytes it stores now (what `stored_bytes` counts).
+    #[serde(default)]
+    pub stored_bytes: u64,
 }
 
 /// Egress rules as the API takes and shows them: `PUT /v1/tenants/{name}/egress` and

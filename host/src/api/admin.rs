@@ -155,13 +155,14 @@ fn quota_field<'q>(quotas: &'q mut Quotas, name: &str) -> Result<&'q mut Option<
         "output_bytes" => &mut quotas.output_bytes,
         "journal_entries" => &mut quotas.journal_entries,
         "journal_bytes" => &mut quotas.journal_bytes,
+        "stored_bytes" => &mut quotas.stored_bytes,
         other => {
             return Err(ApiError::bad_request(
                 "invalid_quota",
                 format!(
                     "no quota is called `{}`; quotas: max_running, max_waiting, run_ms, \
                      memory_bytes, component_bytes, input_bytes, output_bytes, \
-                     journal_entries, journal_bytes",
+                     journal_entries, journal_bytes, stored_bytes",
                     other.chars().take(64).collect::<String>()
                 ),
             ));
@@ -181,5 +182,6 @@ pub(super) fn detail(scheduler: &Scheduler, tenant: &TenantId) -> Result<TenantD
         limits: Limits::DEFAULT.with(&quotas),
         quotas,
         egress: store.egress(tenant, None)?.as_ref().map(Into::into),
+        stored_bytes: store.stored_bytes(tenant)?,
     })
 }

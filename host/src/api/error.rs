@@ -78,6 +78,10 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        if let StoreError::Write(WriteError::OverQuota(over)) = &err {
+            let message = format!("nothing was stored: {over}");
+            return ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded", message);
+        }
         tracing::error!("storage error answering a request: {err}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -131,6 +135,9 @@ impl From<InvokeError> for ApiError {
             InvokeError::BadInput(_) => ApiError::bad_request("invalid_input", message),
             InvokeError::InputTooLarge { .. } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", message)
+            }
+            InvokeError::StorageFull(_) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded", message)
             }
             InvokeError::Busy(_) => ApiError {
                 retry_after: Some(1),

@@ -47,7 +47,10 @@ pub async fn stats(State(scheduler): State<Scheduler>, Tenant(tenant): Tenant) -
         .filter(|(_, _, n)| *n > 0)
         .map(|(_, state, n)| (state.as_str().to_string(), n.into()))
         .collect();
-    Ok(Json(json!({"invocations": counts})))
+    let stored_bytes = scheduler.store().stored_bytes(tenant)?;
+    Ok(Json(
+        json!({"invocations": counts, "stored_bytes": stored_bytes}),
+    ))
 }
 
 /// `GET /metrics`: the Prometheus text.

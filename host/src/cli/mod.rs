@@ -201,7 +201,8 @@ pub enum TenantCommand {
         name: String,
         /// Quotas to set: `QUOTA=N` (`max_running`, `max_waiting`, `run_ms`, `memory_bytes`,
         /// `component_bytes`, `input_bytes`, `output_bytes`, `journal_entries`,
-        /// `journal_bytes`), or `QUOTA=default` to go back to the host's default.
+        /// `journal_bytes`, `stored_bytes`), or `QUOTA=default` to go back to the host's
+        /// default.
         #[arg(required = true, value_parser = parse_quota)]
         quotas: Vec<(String, Option<u64>)>,
     },

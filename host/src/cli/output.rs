@@ -239,6 +239,7 @@ pub fn tenant(detail: &TenantDetail, json: bool) -> anyhow::Result<()> {
         }
     }
     println!("  egress           {}", egress_line(detail.egress.as_ref()));
+    println!("  stored now       {:>14}  bytes", detail.stored_bytes);
     Ok(())
 }
 

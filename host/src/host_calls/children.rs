@@ -56,6 +56,14 @@ fn child_record(
         Refused::Guest(format!("cannot start `{function}`: {e}"))
     };
     running.limits.check_input(input.len()).map_err(quota)?;
+    let stored = live
+        .store
+        .stored_bytes(&running.tenant)
+        .map_err(|e| Refused::Host(e.into()))?;
+    running
+        .limits
+        .check_stored(stored, input.len() as u64)
+        .map_err(quota)?;
     let counts = live
         .store
         .counts(&running.tenant)

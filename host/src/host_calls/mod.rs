@@ -242,7 +242,7 @@ impl Steps {
                 deferred
                     .ensure(&**store)
                     .await
-                    .map_err(|source| StepError::Journal { seq, source })?;
+                    .map_err(|source| journal_error(seq, source, &running.tenant))?;
             }
             let (outcome, effect, attempts) = request.perform(&live).await?;
             let entry = StepEntry {
@@ -277,7 +277,7 @@ impl Steps {
                 Some(deferred) => deferred.write_with(append).await,
                 None => append(None).await,
             }
-            .map_err(|source| StepError::Journal { seq, source })?;
+            .map_err(|source| journal_error(seq, source, &running.tenant))?;
             crate::metrics::METRICS.step_live(running.tenant.as_str());
             if let Outcome::Dispatched(Ok(child)) = entry.outcome {
                 // Without a scheduler to start it (the host is stopping), the child is durable
@@ -295,6 +295,18 @@ impl Steps {
         }
         self.next += 1;
         Ok(outcome)
+    }
+}
+
+/// The error of a step whose write failed: over a quota of the tenant's (counted as a
+/// refusal), or lost.
+fn journal_error(seq: u32, source: crate::journal::StoreError, tenant: &TenantId) -> StepError {
+    match source {
+        crate::journal::StoreError::Write(crate::journal::WriteError::OverQuota(source)) => {
+            crate::metrics::METRICS.quota_refused(tenant.as_str());
+            StepError::OverQuota { seq, source }
+        }
+        source => StepError::Journal { seq, source },
     }
 }
 

@@ -19,7 +19,7 @@ fn decode_everything(bytes: &[u8]) {
     let _ = decode::<WaitState>("wait", bytes);
     let _ = decode::<TenantRecord>("tenant", bytes);
     let _ = decode::<KeyRecord>("key", bytes);
-    let _ = decode::<Quotas>("quotas", bytes);
+    let _ = decode_quotas(bytes);
     let _ = decode::<Vec<Op>>("ops", bytes);
     let _ = super::codec::decode_tagged::<Vec<(u64, Op)>>("log record", 2, bytes);
 }

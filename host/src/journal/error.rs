@@ -59,6 +59,9 @@ pub enum WriteError {
     /// There is no tenant with this name.
     #[error("tenant `{0}` does not exist")]
     NoSuchTenant(String),
+    /// The write would take the tenant over a quota (`stored_bytes`).
+    #[error(transparent)]
+    OverQuota(#[from] super::quota::OverQuota),
     /// The tenant has no deployment with this name.
     #[error("deployment `{0}` does not exist")]
     NoSuchDeployment(String),

@@ -288,11 +288,16 @@ fn records_keep_their_bytes() {
         let stored = pinned("v1", name, &encode(&key));
         assert_eq!(decode::<KeyRecord>(name, &stored).expect(name), key);
     }
-    let stored = pinned("v1", "quotas", &encode(&sample_quotas()));
+    let stored = pinned("v1", "quotas", &encode(&sample_quotas_v1()));
     assert_eq!(
-        decode::<Quotas>("quotas", &stored).expect("quotas"),
-        sample_quotas()
+        decode_quotas(&stored).expect("quotas"),
+        Quotas {
+            stored_bytes: None,
+            ..sample_quotas()
+        }
     );
+    let stored = pinned("v2", "quotas", &encode_quotas(&sample_quotas()));
+    assert_eq!(decode_quotas(&stored).expect("quotas"), sample_quotas());
     let stored = pinned("v1", "egress_rules", &encode(&sample_egress()));
     assert_eq!(
         decode::<EgressRules>("egress rules", &stored).expect("egress rules"),
@@ -317,7 +322,18 @@ fn sample_quotas() -> Quotas {
         max_running: Some(8),
         run_ms: Some(5_000),
         journal_bytes: Some(1 << 20),
+        stored_bytes: Some(1 << 30),
         ..Quotas::default()
+    }
+}
+
+/// [`sample_quotas`] as written before `stored_bytes` existed.
+fn sample_quotas_v1() -> QuotasV1 {
+    QuotasV1 {
+        max_running: Some(8),
+        run_ms: Some(5_000),
+        journal_bytes: Some(1 << 20),
+        ..QuotasV1::default()
     }
 }
 
@@ -364,8 +380,17 @@ pub(crate) fn sample_access_ops() -> Vec<Op> {
     ]
 }
 
-/// The op on quotas (added after `sample_access_ops`'s, whose fixture predates it).
+/// The op on quotas (added after `sample_access_ops`'s, whose fixture predates it), as
+/// written before `stored_bytes` existed.
 pub(crate) fn sample_quota_ops() -> Vec<Op> {
+    vec![Op::SetQuotasV1 {
+        tenant: "acme".into(),
+        quotas: sample_quotas_v1(),
+    }]
+}
+
+/// The op on quotas with `stored_bytes` (added after `sample_egress_ops`'s).
+pub(crate) fn sample_quota_ops_v2() -> Vec<Op> {
     vec![Op::SetQuotas {
         tenant: "acme".into(),
         quotas: sample_quotas(),

@@ -36,7 +36,7 @@ pub use error::{Halt, StorageFailure, StoreError, WriteError};
 pub use http::{HttpError, HttpOutcome, HttpResponse};
 pub use op::{Effects, Op, RetryState, StepEffect};
 pub use policy::{StoredFunctionPolicy, StoredPolicy, StoredRetry};
-pub use quota::{Limits, OverQuota, Quotas};
+pub use quota::{Limits, OverQuota, Quotas, QuotasV1, decode_quotas, encode_quotas};
 pub use recorded::Recorded;
 pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 pub use waits::{AwaitMode, Awaitable, Settled, WaitState};

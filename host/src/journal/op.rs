@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{KeyRecord, TenantRecord};
 use super::egress::EgressRules;
-use super::quota::Quotas;
+use super::quota::{Quotas, QuotasV1};
 use super::records::{Deployment, InvocationRecord};
 use super::waits::{AwaitMode, Awaitable};
 use crate::ids::{InvocationId, TenantId};
@@ -72,8 +72,9 @@ pub enum Op {
     CreateKey { key: KeyRecord },
     /// Revoke the key with this hash.
     RevokeKey { hash: [u8; 32] },
-    /// Set an existing tenant's quotas (replacing the ones it had).
-    SetQuotas { tenant: TenantId, quotas: Quotas },
+    /// Set an existing tenant's quotas, as written before `stored_bytes` existed (replaced
+    /// by [`Op::SetQuotas`]; kept so that old logs replay).
+    SetQuotasV1 { tenant: TenantId, quotas: QuotasV1 },
     /// Set (or, with `None`, remove) the egress rules of an existing tenant, or of one of its
     /// deployments.
     SetEgress {
@@ -81,6 +82,8 @@ pub enum Op {
         deployment: Option<String>,
         rules: Option<EgressRules>,
     },
+    /// Set an existing tenant's quotas (replacing the ones it had).
+    SetQuotas { tenant: TenantId, quotas: Quotas },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

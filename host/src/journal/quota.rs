@@ -1,7 +1,11 @@
 //! Per-tenant quotas: what a tenant may use, as overrides of the host's defaults.
+//!
+//! Stored quotas carry format tag 2 (with `stored_bytes`); tag 1 values (and `SetQuotasV1`
+//! ops), written before it existed, still decode, as [`QuotasV1`].
 
 use serde::{Deserialize, Serialize};
 
+use super::codec::{DecodeError, decode_tagged, encode_tagged};
 use super::records::InvocationState;
 
 /// A tenant's overrides of the host's default limits; a field left `None` keeps the default.
@@ -25,6 +29,58 @@ pub struct Quotas {
     pub journal_entries: Option<u64>,
     /// Bytes of journal entries of one invocation.
     pub journal_bytes: Option<u64>,
+    /// Bytes the tenant stores in all: components, inputs, outputs, journal entries and
+    /// signals.
+    pub stored_bytes: Option<u64>,
+}
+
+/// Quotas as stored before `stored_bytes` existed (format tag 1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotasV1 {
+    pub(super) max_running: Option<u64>,
+    pub(super) max_waiting: Option<u64>,
+    pub(super) run_ms: Option<u64>,
+    pub(super) memory_bytes: Option<u64>,
+    pub(super) component_bytes: Option<u64>,
+    pub(super) input_bytes: Option<u64>,
+    pub(super) output_bytes: Option<u64>,
+    pub(super) journal_entries: Option<u64>,
+    pub(super) journal_bytes: Option<u64>,
+}
+
+impl From<QuotasV1> for Quotas {
+    fn from(old: QuotasV1) -> Self {
+        Quotas {
+            max_running: old.max_running,
+            max_waiting: old.max_waiting,
+            run_ms: old.run_ms,
+            memory_bytes: old.memory_bytes,
+            component_bytes: old.component_bytes,
+            input_bytes: old.input_bytes,
+            output_bytes: old.output_bytes,
+            journal_entries: old.journal_entries,
+            journal_bytes: old.journal_bytes,
+            stored_bytes: None,
+        }
+    }
+}
+
+/// The format tag of stored quotas.
+const QUOTAS_FORMAT: u8 = 2;
+
+/// Encodes `quotas` as stored.
+pub fn encode_quotas(quotas: &Quotas) -> Vec<u8> {
+    encode_tagged(QUOTAS_FORMAT, quotas)
+}
+
+/// Decodes stored quotas, of this format or the one before.
+pub fn decode_quotas(bytes: &[u8]) -> Result<Quotas, DecodeError> {
+    match bytes.first() {
+        Some(&super::codec::FORMAT_V1) => {
+            decode_tagged::<QuotasV1>("quotas", super::codec::FORMAT_V1, bytes).map(Into::into)
+        }
+        _ => decode_tagged("quotas", QUOTAS_FORMAT, bytes),
+    }
 }
 
 /// The limits a tenant runs under: its quotas, else the host's defaults.
@@ -48,6 +104,8 @@ pub struct Limits {
     pub journal_entries: u64,
     /// See [`Quotas::journal_bytes`].
     pub journal_bytes: u64,
+    /// See [`Quotas::stored_bytes`].
+    pub stored_bytes: u64,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -64,6 +122,7 @@ impl Limits {
         output_bytes: 4 * MIB,
         journal_entries: 2_000_000,
         journal_bytes: 256 * MIB,
+        stored_bytes: 16 * 1024 * MIB,
     };
 
     /// `quotas` over these limits.
@@ -78,6 +137,7 @@ impl Limits {
             output_bytes: quotas.output_bytes.unwrap_or(self.output_bytes),
             journal_entries: quotas.journal_entries.unwrap_or(self.journal_entries),
             journal_bytes: quotas.journal_bytes.unwrap_or(self.journal_bytes),
+            stored_bytes: quotas.stored_bytes.unwrap_or(self.stored_bytes),
         }
     }
 }
@@ -115,6 +175,19 @@ impl Limits {
             waiting(counts) + unstored + 1,
             self.max_waiting,
             "pending or suspended invocations",
+        )
+    }
+}
+
+impl Limits {
+    /// `Err` if storing `more` bytes besides the `used` the tenant stores would take it over
+    /// `stored_bytes`.
+    pub fn check_stored(&self, used: u64, more: u64) -> Result<(), OverQuota> {
+        OverQuota::check(
+            "stored_bytes",
+            used.saturating_add(more),
+            self.stored_bytes,
+            "bytes stored",
         )
     }
 }

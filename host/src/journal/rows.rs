@@ -150,8 +150,14 @@ pub trait AccessRows {
     fn key(&self, hash: &[u8; 32]) -> RowResult<Option<KeyRecord>>;
     /// Writes `key` under its hash.
     fn put_key(&mut self, key: &KeyRecord) -> RowResult<()>;
+    /// The quotas set for `tenant` (none set: all defaults).
+    fn quotas(&mut self, tenant: &TenantId) -> RowResult<Quotas>;
     /// Writes the quotas of `tenant`.
     fn put_quotas(&mut self, tenant: &TenantId, quotas: &Quotas) -> RowResult<()>;
+    /// The bytes `tenant` stores (what `stored_bytes` counts).
+    fn stored_bytes(&mut self, tenant: &TenantId) -> RowResult<u64>;
+    /// Sets the bytes `tenant` stores.
+    fn set_stored_bytes(&mut self, tenant: &TenantId, bytes: u64) -> RowResult<()>;
     /// Writes (or, with `None`, removes) the egress rules of `tenant`, or of its
     /// `deployment`.
     fn put_egress(

@@ -5,10 +5,16 @@
 //! events that can satisfy a wait (a child finishing, a timer falling due, a signal arriving)
 //! update the waiting invocation's counters here, in the same transaction as the event itself.
 //! Applying an op never reads the clock: every time it writes is the op's own.
+//!
+//! What a tenant stores is counted here too (`stored_bytes`: components, inputs, outputs,
+//! journal entries, signal payloads). A write that adds data on the tenant's or its guests'
+//! behalf (a deployment, an invocation, a step, a signal) is refused over the quota; an
+//! invocation's end is counted but never refused, so work already accepted can finish.
 
 use super::access::KeyRole;
 use super::error::{StorageFailure, WriteError};
 use super::op::{Effects, Op, StepEffect};
+use super::quota::{Limits, Quotas};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::rows::{RowResult, Rows};
 use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
@@ -113,6 +119,10 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                     }
                     Some(_) => {}
                 }
+                if let Err(over) = self.check_stored(tenant, payload.len())? {
+                    return refuse(over);
+                }
+                self.add_stored(tenant, payload.len())?;
                 let next = self.rows.next_signal(tenant, *invocation, name)?;
                 self.rows
                     .put_signal(tenant, *invocation, name, next, payload)?;
@@ -133,6 +143,10 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 deployment,
                 component,
             } => {
+                if let Err(over) = self.check_stored(&deployment.tenant, component.len())? {
+                    return refuse(over);
+                }
+                self.add_stored(&deployment.tenant, component.len())?;
                 self.deploy(deployment, component)?;
                 Ok(Ok(()))
             }
@@ -163,13 +177,8 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 }
                 _ => refuse(WriteError::NoSuchKey(super::access::key_id(hash))),
             },
-            Op::SetQuotas { tenant, quotas } => {
-                if self.rows.tenant(tenant)?.is_none() {
-                    return refuse(WriteError::NoSuchTenant(tenant.to_string()));
-                }
-                self.rows.put_quotas(tenant, quotas)?;
-                Ok(Ok(()))
-            }
+            Op::SetQuotasV1 { tenant, quotas } => self.set_quotas(tenant, &quotas.clone().into()),
+            Op::SetQuotas { tenant, quotas } => self.set_quotas(tenant, quotas),
             Op::SetEgress {
                 tenant,
                 deployment,
@@ -188,6 +197,39 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 Ok(Ok(()))
             }
         }
+    }
+
+    /// `Err` naming the quota if storing `bytes` more would take `tenant` over
+    /// `stored_bytes`.
+    fn check_stored(
+        &mut self,
+        tenant: &TenantId,
+        bytes: usize,
+    ) -> RowResult<Result<(), WriteError>> {
+        let used = self.rows.stored_bytes(tenant)?;
+        let limits = Limits::DEFAULT.with(&self.rows.quotas(tenant)?);
+        Ok(limits
+            .check_stored(used, bytes as u64)
+            .map_err(WriteError::OverQuota))
+    }
+
+    /// Counts `bytes` more stored by `tenant`.
+    fn add_stored(&mut self, tenant: &TenantId, bytes: usize) -> RowResult<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let used = self.rows.stored_bytes(tenant)?;
+        self.rows
+            .set_stored_bytes(tenant, used.saturating_add(bytes as u64))
+    }
+
+    /// Sets the quotas of existing `tenant`.
+    fn set_quotas(&mut self, tenant: &TenantId, quotas: &Quotas) -> Applied {
+        if self.rows.tenant(tenant)?.is_none() {
+            return refuse(WriteError::NoSuchTenant(tenant.to_string()));
+        }
+        self.rows.put_quotas(tenant, quotas)?;
+        Ok(Ok(()))
     }
 
     /// Creates (`create`) or updates a record that is not suspending.
@@ -214,6 +256,19 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 })
             }
             (old, _) => {
+                let created = old.is_none();
+                // A new invocation may be refused; its end never is.
+                if created
+                    && !record.state.is_terminal()
+                    && let Err(over) = self.check_stored(&record.tenant, record.input.len())?
+                {
+                    return refuse(over);
+                }
+                let mut bytes = if created { record.input.len() } else { 0 };
+                if record.state.is_terminal() {
+                    bytes += record.output.as_ref().map_or(0, Vec::len);
+                }
+                self.add_stored(&record.tenant, bytes)?;
                 self.put_record(record, old.map(|o| o.state))?;
                 Ok(Ok(()))
             }
@@ -272,6 +327,16 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         {
             return refuse(WriteError::InvocationExists(child.id.to_string()));
         }
+        let inputs = |record: Option<&InvocationRecord>| record.map_or(0, |r| r.input.len());
+        let child = match effect {
+            StepEffect::CreateChild(child) => Some(&**child),
+            _ => None,
+        };
+        let bytes = entry.len() + inputs(create) + inputs(child);
+        if let Err(over) = self.check_stored(tenant, bytes)? {
+            return refuse(over);
+        }
+        self.add_stored(tenant, bytes)?;
         if let Some(record) = create {
             self.put_record(record, None)?;
         }

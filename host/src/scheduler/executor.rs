@@ -353,6 +353,7 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
             source: StoreError::Write(WriteError::NotRunning(_)),
             ..
         }) => return Ending::Cancelled,
+
         Some(lost @ StepError::Journal { .. }) => return Ending::Abandoned(lost.to_string()),
         // An entry that does not decode may be read by another version: resume at next start.
         Some(unreadable @ StepError::Corrupt { .. }) => {

@@ -56,6 +56,9 @@ pub enum InvokeError {
     /// The input is over the tenant's `input_bytes`.
     #[error("`input` ({size} bytes) is {over}")]
     InputTooLarge { size: usize, over: OverQuota },
+    /// The tenant stores its `stored_bytes` already.
+    #[error("nothing was stored: {0}")]
+    StorageFull(OverQuota),
     /// The tenant has `max_waiting` invocations pending or suspended already.
     #[error("the tenant has too many invocations waiting: {0}; retry once some have finished")]
     Busy(OverQuota),
@@ -311,6 +314,10 @@ impl Scheduler {
                 size: input.len(),
                 over,
             })?;
+        limits
+            .check_stored(self.inner.store.stored_bytes(tenant)?, input.len() as u64)
+            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
+            .map_err(InvokeError::StorageFull)?;
         limits
             .check_waiting(
                 &self.inner.store.counts(tenant)?,

@@ -35,6 +35,9 @@ pub trait Access: Send + Sync {
     /// Durably sets the quotas of existing `tenant`.
     async fn set_quotas(&self, tenant: &TenantId, quotas: Quotas) -> Result<(), StoreError>;
 
+    /// The bytes `tenant` stores: what its `stored_bytes` quota counts.
+    fn stored_bytes(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+
     /// The egress rules of `tenant`, or of its `deployment`, if any are set.
     fn egress(
         &self,

@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS};
+use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS, USAGE};
 use super::store::Store;
 use crate::journal::WaitState;
 use crate::journal::codec::decode;
@@ -64,6 +64,7 @@ impl Store {
         dump.insert("keys", rows(&txn, KEYS));
         dump.insert("quotas", rows(&txn, QUOTAS));
         dump.insert("egress", rows(&txn, EGRESS));
+        dump.insert("usage", rows(&txn, USAGE));
         dump.insert(
             "journal",
             journal

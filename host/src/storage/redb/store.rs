@@ -15,7 +15,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS};
+use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS, USAGE};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
@@ -24,7 +24,7 @@ use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
 use crate::journal::{Deployment, InvocationRecord, InvocationState};
 use crate::journal::{Effects, Op, RetryState, StepEffect};
-use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord};
+use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
 
@@ -84,6 +84,7 @@ impl Store {
             txn.open_table(KEYS).map_err(storage)?;
             txn.open_table(QUOTAS).map_err(storage)?;
             txn.open_table(EGRESS).map_err(storage)?;
+            txn.open_table(USAGE).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -539,15 +540,25 @@ impl Access for Store {
     }
 
     fn quotas(&self, tenant: &TenantId) -> Result<Quotas, StoreError> {
-        Ok(self
-            .get(QUOTAS, tenant.as_str(), "quotas")?
-            .unwrap_or_default())
+        self.read(QUOTAS, |t| {
+            match t.get(tenant.as_str()).map_err(storage)? {
+                Some(value) => Ok(decode_quotas(value.value())?),
+                None => Ok(Quotas::default()),
+            }
+        })
     }
 
     async fn set_quotas(&self, tenant: &TenantId, quotas: Quotas) -> Result<(), StoreError> {
         let tenant = tenant.clone();
         self.writer.submit(Op::SetQuotas { tenant, quotas }).await?;
         Ok(())
+    }
+
+    fn stored_bytes(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(USAGE).map_err(storage)?;
+        let bytes = table.get(tenant.as_str()).map_err(storage)?;
+        Ok(bytes.map_or(0, |v| v.value()))
     }
 
     fn egress(

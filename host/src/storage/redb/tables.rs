@@ -1,6 +1,8 @@
 //! The rows of one redb write transaction: every table a write may touch, opened once per
 //! batch, and the log-only staging of journal entries.
 
+use std::collections::HashMap;
+
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::recent::{Recent, Staged, StepKey};
@@ -8,14 +10,14 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS};
+use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS, USAGE};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
     AccessRows, DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
 };
 use crate::journal::{Deployment, InvocationRecord, InvocationState, RetryState, WaitState};
-use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord};
+use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas, encode_quotas};
 
 /// Every table a write may touch, opened once per batch.
 pub(super) struct Tables<'txn> {
@@ -35,6 +37,10 @@ pub(super) struct Tables<'txn> {
     keys: Table<'txn, &'static [u8], &'static [u8]>,
     quotas: Table<'txn, &'static str, &'static [u8]>,
     egress: Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    usage: Table<'txn, &'static str, u64>,
+    /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
+    /// the usage table by [`Tables::flush`]).
+    tenants_seen: HashMap<String, TenantSeen>,
     /// Where journal entries go: kept aside until the batch is durable (then to [`Recent`]),
     /// or, when `None`, into the journal table.
     staged: Option<Staged>,
@@ -52,6 +58,25 @@ impl<'txn> Tables<'txn> {
     /// and checked against `recent` as well as the journal table.
     pub fn staging(txn: &'txn WriteTransaction, recent: &'txn Recent) -> RowResult<Self> {
         Self::open_with(txn, Some(recent))
+    }
+
+    /// Writes what this batch changed of the tenants' stored bytes; call once all its ops
+    /// are applied, before the transaction commits.
+    pub fn flush(&mut self) -> RowResult<()> {
+        for (tenant, seen) in &mut self.tenants_seen {
+            if let Some(bytes) = seen.stored.filter(|_| seen.dirty) {
+                self.usage.insert(tenant.as_str(), bytes)?;
+                seen.dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// What this batch has seen of `tenant`.
+    fn seen(&mut self, tenant: &TenantId) -> &mut TenantSeen {
+        self.tenants_seen
+            .entry(tenant.as_str().to_string())
+            .or_default()
     }
 
     /// The journal entries kept aside by the ops applied so far.
@@ -83,10 +108,21 @@ impl<'txn> Tables<'txn> {
             keys: txn.open_table(KEYS)?,
             quotas: txn.open_table(QUOTAS)?,
             egress: txn.open_table(EGRESS)?,
+            usage: txn.open_table(USAGE)?,
+            tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::new()),
             recent,
         })
     }
+}
+
+/// What one batch has read or changed of a tenant.
+#[derive(Default)]
+struct TenantSeen {
+    quotas: Option<Quotas>,
+    stored: Option<u64>,
+    /// Whether `stored` changed since it was read or flushed.
+    dirty: bool,
 }
 
 /// Decodes a stored value; one that does not decode aborts the batch as corrupt.
@@ -385,9 +421,38 @@ impl AccessRows for Tables<'_> {
         Ok(())
     }
 
+    fn quotas(&mut self, tenant: &TenantId) -> RowResult<Quotas> {
+        if let Some(quotas) = &self.seen(tenant).quotas {
+            return Ok(quotas.clone());
+        }
+        let quotas = match self.quotas.get(tenant.as_str())? {
+            Some(value) => decode_quotas(value.value())?,
+            None => Quotas::default(),
+        };
+        self.seen(tenant).quotas = Some(quotas.clone());
+        Ok(quotas)
+    }
+
     fn put_quotas(&mut self, tenant: &TenantId, quotas: &Quotas) -> RowResult<()> {
         self.quotas
-            .insert(tenant.as_str(), encode(quotas).as_slice())?;
+            .insert(tenant.as_str(), encode_quotas(quotas).as_slice())?;
+        self.seen(tenant).quotas = Some(quotas.clone());
+        Ok(())
+    }
+
+    fn stored_bytes(&mut self, tenant: &TenantId) -> RowResult<u64> {
+        if let Some(bytes) = self.seen(tenant).stored {
+            return Ok(bytes);
+        }
+        let bytes = self.usage.get(tenant.as_str())?.map_or(0, |v| v.value());
+        self.seen(tenant).stored = Some(bytes);
+        Ok(bytes)
+    }
+
+    fn set_stored_bytes(&mut self, tenant: &TenantId, bytes: u64) -> RowResult<()> {
+        let seen = self.seen(tenant);
+        seen.stored = Some(bytes);
+        seen.dirty = true;
         Ok(())
     }
 

@@ -189,6 +189,7 @@ fn recover(db: &Database, wal: &Wal, checkpoint: u64) -> Result<u64, WriteError>
                 apply(&mut tables, &op, at_ms, &mut Effects::default()).map_err(storage)?;
         }
     }
+    tables.flush().map_err(storage)?;
     drop(tables);
     set_log_position(&txn, last)?;
     txn.commit().map_err(storage)?;
@@ -408,6 +409,7 @@ impl Batches {
             })
             .collect::<Result<Vec<_>, StorageFailure>>()
             .map_err(storage)?;
+        tables.flush().map_err(storage)?;
         let staged = tables.take_staged();
         drop(tables);
         set_log_position(&txn, lsn)?;
