@@ -39,13 +39,31 @@ pub async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 /// The whole body, or 413 when it is larger than `limit`; with `budget`, each KiB kept is
 /// taken from it as it arrives, and the body is refused with 503 when the budget is spent.
 /// The permits returned hold the bytes' share until dropped.
+///
+/// A body of known length (`Content-Length`) is kept in one allocation of its size, taken
+/// from the budget before it is read; one longer than `limit` is not kept at all, only read
+/// (up to a drain) so that its sender sees the answer.
 pub async fn read_within(
     mut body: Body,
     limit: usize,
     budget: Option<&Uploads>,
 ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
-    let mut collected = bytes::BytesMut::new();
+    use hyper::body::Body as _;
+    let length = body
+        .size_hint()
+        .exact()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let known_over = length.is_some_and(|n| n > limit);
     let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut collected = match length {
+        Some(n) if !known_over => {
+            if let Some(budget) = budget {
+                reserve(&budget.0, &mut held, n.div_ceil(1024))?;
+            }
+            bytes::BytesMut::with_capacity(n)
+        }
+        _ => bytes::BytesMut::new(),
+    };
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|err| {
@@ -55,7 +73,7 @@ pub async fn read_within(
             continue;
         };
         total = total.saturating_add(data.len());
-        if total <= limit {
+        if total <= limit && !known_over {
             if let Some(budget) = budget {
                 reserve(&budget.0, &mut held, total.div_ceil(1024))?;
             }

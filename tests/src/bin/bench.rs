@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use reprise::cli::client::ApiClient;
 use reprise_tests::floor::DurableFloor;
 use reprise_tests::host::{Host, InvocationView, post_invocation};
-use reprise_tests::measure::{dir_bytes, mib, percentile, rss_bytes};
+use reprise_tests::measure::{dir_bytes, mib, peak_rss_bytes, percentile, rss_bytes};
 
 /// The data directory's size without the write-ahead log, which is allocated in full (64 MiB)
 /// when the host first starts and does not grow.
@@ -89,6 +89,29 @@ enum Scenario {
         #[arg(long, default_value_t = 100_000)]
         entries: u32,
     },
+    /// Hostile loops: LOOPS infinite loops of one tenant, stopped by its `run_ms` quota, while
+    /// another tenant's sequential echo is timed (idle, during, after).
+    Loops {
+        /// Infinite loops submitted at once.
+        #[arg(long, default_value_t = 512)]
+        loops: usize,
+        /// The looping tenant's `run_ms` quota.
+        #[arg(long, default_value_t = 100)]
+        run_ms: u64,
+        /// Calls the other tenant times, idle and after.
+        #[arg(long, default_value_t = 200)]
+        light: usize,
+    },
+    /// Uploads under abuse: COUNT uploads of SIZE MiB at once, each over the 64 MiB
+    /// `component_bytes` quota: answers and the host's peak resident memory.
+    Uploads {
+        /// Uploads at once.
+        #[arg(long, default_value_t = 40)]
+        count: usize,
+        /// MiB each.
+        #[arg(long, default_value_t = 300)]
+        size_mib: u64,
+    },
     /// Resident memory and disk with 1,000 and COUNT invocations suspended on timers, then
     /// how late the timers fire when they fall due (spread over WINDOW seconds).
     Suspended {
@@ -124,6 +147,12 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Memory { count } => memory(&args.data, count).await,
         Scenario::Replay { entries } => replay(&args.data, entries).await,
         Scenario::Fairness { heavy, light } => fairness(&args.data, heavy, light).await,
+        Scenario::Loops {
+            loops,
+            run_ms,
+            light,
+        } => hostile_loops(&args.data, loops, run_ms, light).await,
+        Scenario::Uploads { count, size_mib } => uploads(&args.data, count, size_mib).await,
     }
 }
 
@@ -485,6 +514,177 @@ async fn fairness(data: &std::path::Path, heavy: usize, light: usize) -> anyhow:
     println!(
         "  p99 loaded / idle: {:.2}",
         percentile(&loaded, 99.0).as_secs_f64() / percentile(&idle, 99.0).as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Hostile loops: `loops` infinite loops of one tenant (its `run_ms` quota set to `run_ms`,
+/// no rerun) while another tenant's sequential `tg.echo` is timed: on the idle host, while the
+/// loops run, and once their limit has stopped every one.
+async fn hostile_loops(
+    data: &std::path::Path,
+    loops: usize,
+    run_ms: u64,
+    light: usize,
+) -> anyhow::Result<()> {
+    let (host, light_api) = host_with_guests(data, &[]);
+    let key = host
+        .cli_ok(&["tenant", "create", "hostile"])
+        .trim()
+        .to_string();
+    host.cli_ok(&["tenant", "set", "hostile", &format!("run_ms={run_ms}")]);
+    let wasm = reprise_tests::host::guest("reprise_test_guests");
+    let policy = r#"{"functions": {"spin": {"rerun": {"max_attempts": 1}}}}"#;
+    host.cli_ok(&[
+        "--token",
+        &key,
+        "deploy",
+        "tg",
+        wasm.to_str().context("utf-8 path")?,
+        "--policy",
+        policy,
+    ]);
+    let hostile = Arc::new(host.client_as(Some(&key)));
+    calls(&light_api, "tg.echo", json!(1), 50, 1).await?; // warm up
+    let (idle, _) = calls(&light_api, "tg.echo", json!(1), light, 1).await?;
+
+    let started = Instant::now();
+    let api = hostile.clone();
+    parallel(loops, 64, move |_| {
+        let api = api.clone();
+        async move {
+            post_invocation(&api, "tg.spin", &json!(u64::MAX), None)
+                .await
+                .map(drop)
+        }
+    })
+    .await?;
+    let submitted = started.elapsed();
+    let (during, _) = calls(&light_api, "tg.echo", json!(1), light.min(20), 1).await?;
+    let failed = |stats: &Value| stats["invocations"]["failed"].as_u64().unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let stats = loop {
+        let stats: Value = hostile.get("/v1/stats").await.context("stats")?;
+        if failed(&stats) >= loops as u64 {
+            break stats;
+        }
+        if Instant::now() > deadline {
+            bail!("the loops were not all stopped within 30 minutes: {stats}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let stopped = started.elapsed();
+    let list: Value = hostile
+        .get("/v1/invocations?limit=1")
+        .await
+        .context("a loop")?;
+    let why = list["invocations"][0]["error"]["message"].clone();
+    let (after, _) = calls(&light_api, "tg.echo", json!(1), light, 1).await?;
+    println!(
+        "hostile loops: {loops} tg.spin(forever) of one tenant with run_ms={run_ms}, submitted in \
+         {:.1} s, all stopped after {:.1} s ({}: {why}); another tenant's sequential tg.echo:",
+        submitted.as_secs_f64(),
+        stopped.as_secs_f64(),
+        stats["invocations"]
+    );
+    println!(
+        "  idle:          p50 {}   p99 {}",
+        p(&idle, 50.0),
+        p(&idle, 99.0)
+    );
+    println!(
+        "  loops running: p50 {}   p99 {}   ({} calls)",
+        p(&during, 50.0),
+        p(&during, 99.0),
+        during.len()
+    );
+    println!(
+        "  loops stopped: p50 {}   p99 {}",
+        p(&after, 50.0),
+        p(&after, 99.0)
+    );
+    println!(
+        "  p50 stopped / idle: {:.2}   p99: {:.2}   host RSS {}",
+        percentile(&after, 50.0).as_secs_f64() / percentile(&idle, 50.0).as_secs_f64(),
+        percentile(&after, 99.0).as_secs_f64() / percentile(&idle, 99.0).as_secs_f64(),
+        host.pid().and_then(rss_bytes).map_or("?".into(), mib)
+    );
+    Ok(())
+}
+
+/// Uploads under abuse: `count` uploads of `size_mib` MiB at once (a component header, then
+/// zeros), each streamed by raw TCP as fast as the host reads it: the answers, how much each
+/// sent before its answer, and the host's peak resident memory before and after.
+async fn uploads(data: &std::path::Path, count: usize, size_mib: u64) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (host, _) = host_with_guests(data, &[]);
+    let pid = host.pid().context("host pid")?;
+    let peak_before = peak_rss_bytes(pid).unwrap_or(0);
+    let addr = host
+        .url
+        .strip_prefix("http://")
+        .context("host url")?
+        .to_string();
+    let key = Arc::new(host.key_file("default.key"));
+    let size = size_mib * 1024 * 1024;
+    let started = Instant::now();
+    let answers = parallel(count, count, move |i| {
+        let (addr, key) = (addr.clone(), key.clone());
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(addr.as_str()).await?;
+            let head = format!(
+                "PUT /v1/deployments/up{i} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n\
+                 Content-Type: application/wasm\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            let mut chunk = vec![0u8; 1024 * 1024];
+            chunk[..8].copy_from_slice(b"\0asm\x0d\0\x01\0");
+            let mut sent = 0u64;
+            while sent < size {
+                if stream.write_all(&chunk).await.is_err() {
+                    break; // answered and closed
+                }
+                sent += chunk.len() as u64;
+                chunk[..8].fill(0);
+            }
+            let mut answer = Vec::new();
+            let read = tokio::time::timeout(
+                Duration::from_secs(120),
+                stream.read_to_end(&mut answer),
+            )
+            .await;
+            let status = match read {
+                Ok(_) => String::from_utf8_lossy(&answer)
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("none")
+                    .to_string(),
+                Err(_) => "timeout".to_string(),
+            };
+            anyhow::Ok((status, sent))
+        }
+    })
+    .await?;
+    let wall = started.elapsed();
+    let peak_after = peak_rss_bytes(pid).unwrap_or(0);
+    let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+    for (status, _) in &answers {
+        *by_status.entry(status.clone()).or_default() += 1;
+    }
+    let mut sent: Vec<u64> = answers.iter().map(|(_, s)| *s).collect();
+    sent.sort_unstable();
+    println!(
+        "uploads: {count} × {size_mib} MiB at once in {:.1} s; answers {by_status:?}; sent before \
+         the answer: median {}, most {}",
+        wall.as_secs_f64(),
+        mib(percentile(&sent, 50.0)),
+        mib(sent.last().copied().unwrap_or(0))
+    );
+    println!(
+        "  host peak RSS (VmHWM): {} before, {} after; RSS now {}",
+        mib(peak_before),
+        mib(peak_after),
+        rss_bytes(pid).map_or("?".into(), mib)
     );
     Ok(())
 }
