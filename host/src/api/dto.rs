@@ -151,9 +151,9 @@ pub struct StepView {
     pub seq: u32,
     /// Kind of host call.
     pub kind: String,
-    /// Request summary.
+    /// Request summary (at most [`MAX_SUMMARY_CHARS`] characters, then `…`).
     pub request: String,
-    /// Outcome summary.
+    /// Outcome summary (the same).
     pub outcome: String,
     /// Times the host performed it.
     pub attempts: u32,
@@ -262,14 +262,26 @@ impl InvocationView {
     }
 }
 
+/// Most characters of a step's request or outcome summary in a journal page (a guest's URL or
+/// error text can be long): so a page of 10,000 steps stays bounded.
+pub const MAX_SUMMARY_CHARS: usize = 1024;
+
+/// `text`, cut to [`MAX_SUMMARY_CHARS`] characters with `…` when it is longer.
+fn clipped(text: String) -> String {
+    match text.char_indices().nth(MAX_SUMMARY_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
 impl StepView {
     /// The view of step `seq`.
     pub fn new(seq: u32, entry: &StepEntry) -> Self {
         StepView {
             seq,
             kind: entry.kind.as_str().to_string(),
-            request: entry.summary.clone(),
-            outcome: entry.outcome.summary(),
+            request: clipped(entry.summary.clone()),
+            outcome: clipped(entry.outcome.summary()),
             attempts: entry.attempts,
             recorded_at: rfc3339(entry.recorded_at_ms),
         }

@@ -397,8 +397,42 @@ fn arbitrary_text_never_panics_the_parsers_of_ids_ranges_and_names() {
     proptest!(|(text in ".{0,80}")| {
         let _ = text.parse::<crate::ids::InvocationId>();
         let _ = text.parse::<crate::outbound::Cidr>();
+        let _ = text.parse::<crate::journal::AllowedHost>();
         let _ = crate::names::valid(&text);
         let _ = crate::target::Target::parse(&text);
         prop_assert!(crate::access::authenticate(&store, Some(text.as_bytes())).is_err());
     });
+}
+
+#[test]
+fn a_journal_page_clips_long_summaries() {
+    use crate::journal::{HttpError, Outcome, StepEntry, StepKind};
+    let long = "x".repeat(100_000);
+    let entry = StepEntry {
+        kind: StepKind::Http,
+        digest: [0; 16],
+        summary: format!("GET http://api.test/{long}"),
+        attempts: 1,
+        recorded_at_ms: 0,
+        outcome: Outcome::Http(Err(HttpError::InvalidRequest(long))),
+    };
+    let view = super::dto::StepView::new(3, &entry);
+    for text in [&view.request, &view.outcome] {
+        assert_eq!(
+            text.chars().count(),
+            super::dto::MAX_SUMMARY_CHARS + 1,
+            "{}",
+            &text[..40]
+        );
+        assert!(text.ends_with('…'));
+    }
+    assert!(view.request.starts_with("GET http://api.test/xxx"));
+    let short = StepEntry {
+        summary: "GET http://api.test/".into(),
+        ..entry
+    };
+    assert_eq!(
+        super::dto::StepView::new(3, &short).request,
+        "GET http://api.test/"
+    );
 }
