@@ -115,11 +115,7 @@ async fn tenant_and_deployment_rules_narrow_what_guests_reach() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let host = Host::start(dir.path());
-    let key = host
-        .cli_ok(&["tenant", "create", "narrow"])
-        .trim()
-        .to_string();
-    let narrow = host.client_as(Some(&key));
+    let (key, narrow) = host.create_tenant("narrow");
     let wasm = guest("reprise_test_guests");
     let wasm = wasm.to_str().expect("utf-8 path");
     for name in ["tg", "tg2"] {

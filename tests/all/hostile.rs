@@ -15,11 +15,7 @@ async fn hostile_guests_fail_alone_and_a_flood_of_loops_leaves_room_for_others()
     let dir = tempfile::tempdir().expect("tempdir");
     let host = Host::start_with(dir.path(), &["--max-running", "16"]);
     host.deploy("tg", "reprise_test_guests");
-    let key = host
-        .cli_ok(&["tenant", "create", "evil"])
-        .trim()
-        .to_string();
-    let evil = host.client_as(Some(&key));
+    let (key, evil) = host.create_tenant("evil");
     let wasm = guest("reprise_test_guests");
     let policy = r#"{"rerun": {"max_attempts": 1}}"#;
     host.cli_ok(&[

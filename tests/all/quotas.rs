@@ -36,11 +36,7 @@ fn failure(view: &InvocationView) -> String {
 async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = Host::start(dir.path());
-    let key = host
-        .cli_ok(&["tenant", "create", "small"])
-        .trim()
-        .to_string();
-    let small = host.client_as(Some(&key));
+    let (key, small) = host.create_tenant("small");
     let wasm = guest("reprise_test_guests");
     let wasm = wasm.to_str().expect("utf-8 path");
     // No rerun of spin: a run stopped by its run time fails at once.
@@ -214,11 +210,7 @@ async fn each_quota_refuses_with_its_name_and_value_and_a_long_run_is_stopped() 
 async fn stored_bytes_refuses_new_data_and_lets_accepted_work_finish() {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = Host::start(dir.path());
-    let key = host
-        .cli_ok(&["tenant", "create", "full"])
-        .trim()
-        .to_string();
-    let full = host.client_as(Some(&key));
+    let (key, full) = host.create_tenant("full");
     let wasm = guest("reprise_test_guests");
     let size = std::fs::metadata(&wasm).expect("wasm").len();
     let wasm = wasm.to_str().expect("utf-8 path");

@@ -220,6 +220,13 @@ impl Host {
         self.cli(&["deploy", name, path, "--policy", policy])
     }
 
+    /// Creates tenant `name` (with the admin key): its first key, and a client using it.
+    pub fn create_tenant(&self, name: &str) -> (String, ApiClient) {
+        let key = self.cli_ok(&["tenant", "create", name]).trim().to_string();
+        let client = self.client_as(Some(&key));
+        (key, client)
+    }
+
     /// Deploys guest component `file` (see [`guest`]) as `name`.
     pub fn deploy(&self, name: &str, file: &str) {
         let path = guest(file);

@@ -22,8 +22,7 @@ pub async fn tenant_rules(
     _: Admin,
     Segments(name): Segments<String>,
 ) -> Result<Json<EgressAnswer>, ApiError> {
-    let tenant = TenantId::new(name);
-    detail(&scheduler, &tenant)?;
+    let tenant = existing_tenant(&scheduler, name)?;
     answer(&scheduler, &tenant, None)
 }
 
@@ -34,8 +33,7 @@ pub async fn set_tenant_rules(
     Segments(name): Segments<String>,
     body: Body,
 ) -> Result<Json<EgressAnswer>, ApiError> {
-    let tenant = TenantId::new(name);
-    detail(&scheduler, &tenant)?;
+    let tenant = existing_tenant(&scheduler, name)?;
     let rules = parse(body).await?;
     store_rules(&scheduler, &tenant, None, Some(rules)).await
 }
@@ -46,8 +44,7 @@ pub async fn clear_tenant_rules(
     _: Admin,
     Segments(name): Segments<String>,
 ) -> Result<Json<EgressAnswer>, ApiError> {
-    let tenant = TenantId::new(name);
-    detail(&scheduler, &tenant)?;
+    let tenant = existing_tenant(&scheduler, name)?;
     store_rules(&scheduler, &tenant, None, None).await
 }
 
@@ -81,6 +78,13 @@ pub async fn clear_deployment_rules(
 ) -> Result<Json<EgressAnswer>, ApiError> {
     deployed(&scheduler, &tenant, &name)?;
     store_rules(&scheduler, &tenant, Some(&name), None).await
+}
+
+/// The tenant called `name`; 404 if there is none.
+fn existing_tenant(scheduler: &Scheduler, name: String) -> Result<TenantId, ApiError> {
+    let tenant = TenantId::new(name);
+    detail(scheduler, &tenant)?;
+    Ok(tenant)
 }
 
 /// 404, as for every missing deployment, unless `tenant` has one called `name`.

@@ -462,10 +462,7 @@ fn p(times: &[Duration], q: f64) -> String {
 /// A light tenant's latency, idle and while a heavy tenant floods the host.
 async fn fairness(data: &std::path::Path, heavy: usize, light: usize) -> anyhow::Result<()> {
     let (host, light_api) = host_with_guests(data, &["--max-running", "64"]);
-    let key = host
-        .cli_ok(&["tenant", "create", "heavy"])
-        .trim()
-        .to_string();
+    let (key, _) = host.create_tenant("heavy");
     let wasm = reprise_tests::host::guest("reprise_test_guests");
     host.cli_ok(&[
         "--token",
@@ -528,10 +525,7 @@ async fn hostile_loops(
     light: usize,
 ) -> anyhow::Result<()> {
     let (host, light_api) = host_with_guests(data, &[]);
-    let key = host
-        .cli_ok(&["tenant", "create", "hostile"])
-        .trim()
-        .to_string();
+    let (key, _) = host.create_tenant("hostile");
     host.cli_ok(&["tenant", "set", "hostile", &format!("run_ms={run_ms}")]);
     let wasm = reprise_tests::host::guest("reprise_test_guests");
     let policy = r#"{"functions": {"spin": {"rerun": {"max_attempts": 1}}}}"#;
