@@ -181,14 +181,28 @@ pub fn transient(outcome: &HttpOutcome) -> bool {
     }
 }
 
-/// The `Retry-After` of a response, when given in seconds (at most an hour is taken).
+/// The `Retry-After` of a response, in seconds or as an HTTP date (at most an hour is
+/// taken; a date already past is no wait).
 pub fn retry_after(response: &HttpResponse) -> Option<Duration> {
-    response
+    retry_after_at(response, std::time::SystemTime::now())
+}
+
+/// [`retry_after`] as seen at `now`.
+fn retry_after_at(response: &HttpResponse, now: std::time::SystemTime) -> Option<Duration> {
+    let value = response
         .headers
         .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
-        .and_then(|(_, value)| value.trim().parse::<u64>().ok())
-        .map(|secs| Duration::from_secs(secs.min(3600)))
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))?
+        .1
+        .trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(Duration::from_secs(3600)))
 }
 
 /// The stored form of a policy (what a deployment keeps).
@@ -299,6 +313,19 @@ mod tests {
             retry_after(&response(429, &[("retry-after", "soon")])),
             None
         );
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_is_the_time_until_it() {
+        let now = httpdate::parse_http_date("Wed, 02 Dec 2026 10:00:00 GMT").expect("date");
+        let at = |date: &str| retry_after_at(&response(503, &[("Retry-After", date)]), now);
+        assert_eq!(at("Wed, 02 Dec 2026 10:00:07 GMT"), Some(Duration::from_secs(7)));
+        // The obsolete forms HTTP still allows.
+        assert_eq!(at("Wednesday, 02-Dec-26 10:00:30 GMT"), Some(Duration::from_secs(30)));
+        assert_eq!(at("Wed Dec  2 10:01:00 2026"), Some(Duration::from_secs(60)));
+        assert_eq!(at("Wed, 02 Dec 2026 09:59:00 GMT"), Some(Duration::ZERO), "past");
+        assert_eq!(at("Thu, 03 Dec 2026 10:00:00 GMT"), Some(Duration::from_secs(3600)), "capped");
+        assert_eq!(at("Wed, 32 Dec 2026 10:00:00 GMT"), None);
     }
 
     #[test]
