@@ -13,7 +13,19 @@ pub struct InvokeRequest {
     pub function: String,
     /// The JSON input, passed to the function as written.
     pub input: Box<RawValue>,
+    /// When to start it: an RFC 3339 time (`2026-12-02T10:00:00Z`); until then it is
+    /// `scheduled`. A time already past starts it at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    /// Or: start it this many ms from now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
 }
+
+/// The header that makes an invocation or a signal idempotent.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The answer's header saying it is the first request's, found under its idempotency key.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 /// A deployment.
 #[derive(Debug, Serialize, Deserialize)]
@@ -53,7 +65,7 @@ pub struct InvocationView {
     pub function: String,
     /// sha256 of the component it is pinned to.
     pub component: String,
-    /// `pending`, `running`, `suspended`, `completed`, `failed` or `cancelled`.
+    /// `pending`, `running`, `suspended`, `scheduled`, `completed`, `failed` or `cancelled`.
     pub state: String,
     /// The invocation that dispatched it, if it is a child.
     pub parent: Option<String>,

@@ -143,6 +143,10 @@ impl From<InvokeError> for ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
             },
+            InvokeError::BadKey(_) => ApiError::bad_request("invalid_idempotency_key", message),
+            InvokeError::KeyReused { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", message)
+            }
             InvokeError::Store(err) => err.into(),
         }
     }
@@ -158,6 +162,10 @@ impl From<ControlError> for ApiError {
             }
             ControlError::BadSignalName(_) => ApiError::bad_request("invalid_signal_name", message),
             ControlError::BadData(_) => ApiError::bad_request("invalid_data", message),
+            ControlError::BadKey(_) => ApiError::bad_request("invalid_idempotency_key", message),
+            ControlError::KeyReused(_) => {
+                ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", message)
+            }
             ControlError::Store(err) => err.into(),
         }
     }

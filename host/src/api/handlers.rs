@@ -12,16 +12,16 @@ use serde_json::{Value, json};
 use super::auth::{Admin, Tenant};
 use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read, read_within};
 use super::dto::{
-    CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, InvokeRequest,
-    JournalView, Omitted, StepView,
+    CancelView, DeploymentList, DeploymentView, IDEMPOTENCY_KEY_HEADER, InvocationList,
+    InvocationView, InvokeRequest, JournalView, Omitted, REPLAYED_HEADER, StepView,
 };
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
 use crate::ids::InvocationId;
-use crate::journal::{InvocationRecord, InvocationState, OverQuota};
+use crate::journal::{InvocationRecord, OverQuota};
 use crate::metrics::METRICS;
 use crate::outbound::Policy;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{InvokeOptions, Invoked, Scheduler};
 
 /// The header carrying a deployment's policy (JSON).
 pub const POLICY_HEADER: &str = "reprise-policy";
@@ -131,10 +131,12 @@ pub async fn invoke(
     State(scheduler): State<Scheduler>,
     Tenant(tenant): Tenant,
     params: Params,
+    headers: HeaderMap,
     body: Body,
-) -> AnswerWith<InvocationView> {
+) -> Result<axum::response::Response, ApiError> {
     let tenant = &tenant;
     let wait = params.wait()?;
+    let key = idempotency_key(&headers)?;
     let body = read(body, MAX_JSON_BYTES).await?;
     let request: InvokeRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
@@ -142,9 +144,14 @@ pub async fn invoke(
             format!("the request body is not a valid invocation: {e}"),
         )
     })?;
+    let options = InvokeOptions {
+        waited: wait.is_some(),
+        key,
+        start_at_ms: start_at_ms(&request)?,
+    };
     let input = request.input.get().as_bytes().to_vec();
-    let record = scheduler
-        .invoke(tenant, &request.function, input, wait.is_some())
+    let Invoked { record, replayed } = scheduler
+        .invoke(tenant, &request.function, input, options)
         .await?;
     let record = match wait {
         Some(timeout) => scheduler
@@ -158,7 +165,65 @@ pub async fn invoke(
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((status, Json(view(&scheduler, &record)?)))
+    Ok(replayed_if(
+        replayed,
+        (status, Json(view(&scheduler, &record)?)),
+    ))
+}
+
+/// `answer`, marked as the first request's when `replayed`.
+fn replayed_if(replayed: bool, answer: impl IntoResponse) -> axum::response::Response {
+    let mut response = answer.into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The request's `Idempotency-Key`, if it has one.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) => Ok(Some(key.to_string())),
+        Err(_) => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "the Idempotency-Key header must be visible ASCII characters",
+        )),
+    }
+}
+
+/// Most a start may be put off: about ten years.
+const MAX_DELAY_MS: u64 = 10 * 366 * 24 * 60 * 60 * 1000;
+
+/// When the request asks the invocation to start, if later than now.
+fn start_at_ms(request: &InvokeRequest) -> Result<Option<u64>, ApiError> {
+    let bad = |message: String| ApiError::bad_request("invalid_start", message);
+    let now = crate::clock::now_ms();
+    let at = match (&request.start_at, request.delay_ms) {
+        (Some(_), Some(_)) => return Err(bad("give `start_at` or `delay_ms`, not both".into())),
+        (None, None) => return Ok(None),
+        (None, Some(delay)) => now.saturating_add(delay),
+        (Some(text), None) => {
+            let time = humantime::parse_rfc3339_weak(text).map_err(|e| {
+                let text: String = text.chars().take(64).collect();
+                bad(format!(
+                    "`start_at` `{text}` is not an RFC 3339 time such as 2026-12-02T10:00:00Z: {e}"
+                ))
+            })?;
+            time.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        }
+    };
+    if at.saturating_sub(now) > MAX_DELAY_MS {
+        return Err(bad(
+            "the start is more than ten years away; the most is about ten years".into(),
+        ));
+    }
+    Ok(Some(at))
 }
 
 /// `GET /v1/invocations[?state=STATE][&limit=N][&parent=ID]`, newest first.
@@ -216,21 +281,24 @@ pub async fn signal(
     State(scheduler): State<Scheduler>,
     Tenant(tenant): Tenant,
     Segments((id, name)): Segments<(String, String)>,
+    headers: HeaderMap,
     body: Body,
-) -> AnswerWith<InvocationView> {
+) -> Result<axum::response::Response, ApiError> {
     let id = invocation_id(&id)?;
+    let key = idempotency_key(&headers)?;
     let body = read(body, MAX_JSON_BYTES).await?;
     let data = if body.iter().all(u8::is_ascii_whitespace) {
         b"null".to_vec()
     } else {
         body.to_vec()
     };
-    scheduler.signal(&tenant, id, &name, data).await?;
+    let replayed = scheduler.signal(&tenant, id, &name, data, key).await?;
     let record = scheduler
         .store()
         .invocation(&tenant, id)?
         .ok_or_else(|| unknown_invocation(id))?;
-    Ok((StatusCode::ACCEPTED, Json(view(&scheduler, &record)?)))
+    let answer = (StatusCode::ACCEPTED, Json(view(&scheduler, &record)?));
+    Ok(replayed_if(replayed, answer))
 }
 
 /// `POST /v1/invocations/{id}/cancel`: the invocation and its attached descendants.
@@ -338,7 +406,7 @@ fn listed(mut view: InvocationView, record: &InvocationRecord) -> InvocationView
 /// The view of `record`, with what it waits for if it is suspended.
 fn view(scheduler: &Scheduler, record: &InvocationRecord) -> Result<InvocationView, ApiError> {
     let wait = match record.state {
-        InvocationState::Suspended => scheduler.store().wait_state(&record.tenant, record.id)?,
+        state if state.is_waiting() => scheduler.store().wait_state(&record.tenant, record.id)?,
         _ => None,
     };
     let mut view = InvocationView::new(record, wait.as_ref());

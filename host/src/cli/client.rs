@@ -54,6 +54,21 @@ impl ApiClient {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> anyhow::Result<(StatusCode, Bytes)> {
+        let response = self
+            .response(method, path, content_type, headers, body)
+            .await?;
+        Ok((response.status(), response.into_body()))
+    }
+
+    /// Sends a request with extra `headers`; the whole response, its headers included.
+    pub async fn response(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<hyper::Response<Bytes>> {
         let url = format!("{}{path}", self.base);
         let mut request = Request::builder()
             .method(method)
@@ -71,9 +86,9 @@ impl ApiClient {
             .request(request)
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach the host at {}: {e}", self.base))?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok(hyper::Response::from_parts(parts, body))
     }
 
     /// Sends a request and decodes a JSON answer, or turns an error answer into an error.

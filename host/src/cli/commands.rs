@@ -146,6 +146,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input_file,
             wait,
             timeout,
+            idempotency_key,
+            at,
+            delay,
         } => {
             let input = match input_file {
                 Some(path) => std::fs::read_to_string(&path)
@@ -154,14 +157,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let input: Box<serde_json::value::RawValue> =
                 serde_json::from_str(&input).context("--input is not valid JSON")?;
-            let body = serde_json::to_vec(&crate::api::dto::InvokeRequest { function, input })?;
+            let body = serde_json::to_vec(&crate::api::dto::InvokeRequest {
+                function,
+                input,
+                start_at: at,
+                delay_ms: delay.map(|d| d.as_millis() as u64),
+            })?;
+            let headers = key_header(idempotency_key);
             let path = if wait {
                 format!("/v1/invocations?wait={}", timeout.min(WAIT_SLICE_SECS))
             } else {
                 "/v1/invocations".to_string()
             };
             let view: InvocationView = api
-                .call(Method::POST, &path, "application/json", body)
+                .call_with(Method::POST, &path, "application/json", &headers, body)
                 .await?;
             if !wait {
                 output::invocation_id(&view, json)?;
@@ -180,12 +189,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             output::status(&view, json)?;
         }
-        Command::Signal { id, name, data } => {
+        Command::Signal {
+            id,
+            name,
+            data,
+            idempotency_key,
+        } => {
             serde_json::from_str::<serde::de::IgnoredAny>(&data)
                 .context("--data is not valid JSON")?;
             let path = format!("/v1/invocations/{}/signals/{}", encode(&id), encode(&name));
+            let headers = key_header(idempotency_key);
             let view: InvocationView = api
-                .call(Method::POST, &path, "application/json", data.into_bytes())
+                .call_with(
+                    Method::POST,
+                    &path,
+                    "application/json",
+                    &headers,
+                    data.into_bytes(),
+                )
                 .await?;
             if json {
                 output::status(&view, json)?;
@@ -247,6 +268,13 @@ async fn egress(api: &ApiClient, path: &str, args: EgressArgs, json: bool) -> an
             .await?
     };
     output::egress(&answer, json)
+}
+
+/// The `Idempotency-Key` header for `key`, if there is one.
+fn key_header(key: Option<String>) -> Vec<(&'static str, String)> {
+    key.map(|key| (crate::api::dto::IDEMPOTENCY_KEY_HEADER, key))
+        .into_iter()
+        .collect()
 }
 
 /// Polls (with server-side waits) until `view` has finished or `timeout` seconds passed.

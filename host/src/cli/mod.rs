@@ -114,6 +114,17 @@ pub enum Command {
         /// With --wait: give up after this many seconds.
         #[arg(long, default_value_t = 3600.0)]
         timeout: f64,
+        /// An idempotency key: invoking again with it (within 7 days) gets this invocation,
+        /// never a second one.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+        /// Start it at this RFC 3339 time (e.g. 2026-12-02T10:00:00Z); until then it is
+        /// `scheduled`.
+        #[arg(long, value_name = "TIME", conflicts_with = "delay")]
+        at: Option<String>,
+        /// Start it after this long (e.g. 90s, 10m, 2h 30m, 1day).
+        #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+        delay: Option<std::time::Duration>,
     },
     /// Show an invocation's state, result or error.
     Status {
@@ -132,6 +143,9 @@ pub enum Command {
         /// JSON payload.
         #[arg(long, short, default_value = "null")]
         data: String,
+        /// An idempotency key: the same signal sent again with it is dropped.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
     },
     /// Cancel an unfinished invocation and its children (except detached ones).
     Cancel {
@@ -265,6 +279,12 @@ pub enum KeyCommand {
         /// The key's id, as `reprise key ls` shows it.
         id: String,
     },
+}
+
+/// Parses a duration such as `90s`, `10m` or `2h 30m`.
+fn parse_delay(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as 90s, 10m or 2h 30m: {e}"))
 }
 
 /// Parses `HOST:PORT=RPS`.

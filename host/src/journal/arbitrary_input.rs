@@ -20,6 +20,8 @@ fn decode_everything(bytes: &[u8]) {
     let _ = decode::<TenantRecord>("tenant", bytes);
     let _ = decode::<KeyRecord>("key", bytes);
     let _ = decode_quotas(bytes);
+    let _ = decode::<KeyedRequest>("idempotency key", bytes);
+    let _ = decode::<EgressRules>("egress rules", bytes);
     let _ = decode::<Vec<Op>>("ops", bytes);
     let _ = super::codec::decode_tagged::<Vec<(u64, Op)>>("log record", 2, bytes);
 }

@@ -59,6 +59,20 @@ pub enum WriteError {
     /// There is no tenant with this name.
     #[error("tenant `{0}` does not exist")]
     NoSuchTenant(String),
+    /// The idempotency key holds already, for this same request: it made `invocation`.
+    #[error("idempotency key `{key}` was used already, for invocation {invocation}")]
+    Duplicate {
+        key: String,
+        invocation: crate::ids::InvocationId,
+    },
+    /// The idempotency key holds already, for another request.
+    #[error(
+        "idempotency key `{key}` was used for invocation {invocation} with another request; use a new key"
+    )]
+    KeyReused {
+        key: String,
+        invocation: crate::ids::InvocationId,
+    },
     /// The write would take the tenant over a quota (`stored_bytes`).
     #[error(transparent)]
     OverQuota(#[from] super::quota::OverQuota),

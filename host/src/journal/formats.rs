@@ -298,11 +298,57 @@ fn records_keep_their_bytes() {
     );
     let stored = pinned("v2", "quotas", &encode_quotas(&sample_quotas()));
     assert_eq!(decode_quotas(&stored).expect("quotas"), sample_quotas());
+    let stored = pinned("v1", "keyed_request", &encode(&sample_keyed()));
+    assert_eq!(
+        decode::<KeyedRequest>("idempotency key", &stored).expect("keyed"),
+        sample_keyed()
+    );
     let stored = pinned("v1", "egress_rules", &encode(&sample_egress()));
     assert_eq!(
         decode::<EgressRules>("egress rules", &stored).expect("egress rules"),
         sample_egress()
     );
+}
+
+fn sample_keyed() -> KeyedRequest {
+    KeyedRequest {
+        invocation: ID,
+        digest: [0x3c; 32],
+        created_at_ms: 1_700_000_000_000,
+    }
+}
+
+fn sample_key() -> IdempotencyKey {
+    IdempotencyKey {
+        scope: "invoke export.run".into(),
+        key: "order-42".into(),
+        digest: [0x3c; 32],
+    }
+}
+
+/// The ops of idempotent and scheduled work (added after `sample_quota_ops_v2`'s).
+pub(crate) fn sample_operate_ops() -> Vec<Op> {
+    let record = InvocationRecord {
+        state: InvocationState::Pending,
+        finished_at_ms: None,
+        output: None,
+        failure: None,
+        ..sample_record()
+    };
+    vec![
+        Op::CreateInvocation {
+            record: Box::new(record),
+            key: Some(sample_key()),
+            start_at_ms: Some(1_700_000_600_000),
+        },
+        Op::SignalOnce {
+            tenant: "acme".into(),
+            invocation: ID,
+            name: "approved".into(),
+            payload: b"true".to_vec(),
+            key: sample_key(),
+        },
+    ]
 }
 
 fn sample_egress() -> EgressRules {

@@ -18,6 +18,7 @@ mod error;
 #[cfg(test)]
 pub(crate) mod formats;
 mod http;
+mod idempotency;
 mod op;
 mod policy;
 mod quota;
@@ -34,6 +35,9 @@ pub use egress::{AllowedHost, BadCidr, BadHost, Cidr, EgressRules, canonical_ip}
 pub use entry::{Outcome, StepEntry, StepKind};
 pub use error::{Halt, StorageFailure, StoreError, WriteError};
 pub use http::{HttpError, HttpOutcome, HttpResponse};
+pub use idempotency::{
+    IdempotencyKey, KEY_RETENTION_MS, KeyedRequest, MAX_KEY_BYTES, canonical_json, valid_key,
+};
 pub use op::{Effects, Op, RetryState, StepEffect};
 pub use policy::{StoredFunctionPolicy, StoredPolicy, StoredRetry};
 pub use quota::{Limits, OverQuota, Quotas, QuotasV1, decode_quotas, encode_quotas};

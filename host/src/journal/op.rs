@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{KeyRecord, TenantRecord};
 use super::egress::EgressRules;
+use super::idempotency::IdempotencyKey;
 use super::quota::{Quotas, QuotasV1};
 use super::records::{Deployment, InvocationRecord};
 use super::waits::{AwaitMode, Awaitable};
@@ -84,6 +85,22 @@ pub enum Op {
     },
     /// Set an existing tenant's quotas (replacing the ones it had).
     SetQuotas { tenant: TenantId, quotas: Quotas },
+    /// Create a pending invocation, under an idempotency key (refused, as a duplicate or a
+    /// reuse, while the key holds) and/or to start at `start_at_ms` (scheduled until then).
+    CreateInvocation {
+        record: Box<InvocationRecord>,
+        key: Option<IdempotencyKey>,
+        start_at_ms: Option<u64>,
+    },
+    /// Deliver a signal under an idempotency key: refused the same way when repeated.
+    SignalOnce {
+        tenant: TenantId,
+        invocation: InvocationId,
+        name: String,
+        #[serde(with = "super::bytes")]
+        payload: Vec<u8>,
+        key: IdempotencyKey,
+    },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

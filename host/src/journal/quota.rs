@@ -143,11 +143,11 @@ impl Limits {
 }
 
 /// How many invocations count towards `max_waiting` in `counts` (by state): the pending
-/// (running ones included: they are stored as pending) and the suspended.
+/// (running ones included: they are stored as pending), the suspended and the scheduled.
 fn waiting(counts: &[(InvocationState, u64)]) -> u64 {
     counts
         .iter()
-        .filter(|(state, _)| matches!(state, InvocationState::Pending | InvocationState::Suspended))
+        .filter(|(state, _)| *state == InvocationState::Pending || state.is_waiting())
         .map(|(_, n)| n)
         .sum()
 }

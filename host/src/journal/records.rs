@@ -41,12 +41,20 @@ pub enum InvocationState {
     Failed,
     /// Ended because it was cancelled (or its parent was).
     Cancelled,
+    /// Created to start later: it waits for its start time (added last: states are stored by
+    /// position).
+    Scheduled,
 }
 
 impl InvocationState {
     /// Whether the invocation has ended and will never run again.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    /// Whether it waits on a wait row of its own (a suspension, or a start time).
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Self::Suspended | Self::Scheduled)
     }
 
     /// The lowercase name used in the API and CLI.
@@ -58,6 +66,7 @@ impl InvocationState {
             Self::Completed => "completed",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
+            Self::Scheduled => "scheduled",
         }
     }
 
@@ -70,6 +79,7 @@ impl InvocationState {
             Self::Completed,
             Self::Failed,
             Self::Cancelled,
+            Self::Scheduled,
         ]
         .into_iter()
         .find(|state| state.as_str() == s)

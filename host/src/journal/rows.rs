@@ -9,6 +9,7 @@
 use super::access::{KeyRecord, TenantRecord};
 use super::egress::EgressRules;
 use super::error::StorageFailure;
+use super::idempotency::{IdempotencyKey, KeyedRequest};
 use super::op::RetryState;
 use super::quota::Quotas;
 use super::records::{Deployment, InvocationRecord, InvocationState};
@@ -51,6 +52,15 @@ pub trait InvocationRows {
         tenant: &TenantId,
         parent: InvocationId,
     ) -> RowResult<Vec<InvocationId>>;
+    /// The row of idempotency key `key` within `scope` of `tenant`.
+    fn keyed(&self, tenant: &TenantId, scope: &str, key: &str) -> RowResult<Option<KeyedRequest>>;
+    /// Writes the row of `key`.
+    fn put_keyed(
+        &mut self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+        row: &KeyedRequest,
+    ) -> RowResult<()>;
 }
 
 /// Journal entries and the attempts of HTTP steps waiting to be retried.

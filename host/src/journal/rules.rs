@@ -13,6 +13,7 @@
 
 use super::access::KeyRole;
 use super::error::{StorageFailure, WriteError};
+use super::idempotency::{IdempotencyKey, KeyedRequest};
 use super::op::{Effects, Op, StepEffect};
 use super::quota::{Limits, Quotas};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
@@ -75,16 +76,17 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 Some(old) if old.state.is_terminal() => {
                     refuse(WriteError::InvocationFinished(record.id.to_string()))
                 }
-                // Only a pending or running invocation suspends: one already suspended waits
-                // on its wait, whose rows a second one would leave behind.
-                Some(old) if old.state == InvocationState::Suspended => {
+                // Only a pending or running invocation suspends: one already suspended (or
+                // scheduled) waits on its wait, whose rows a second one would leave behind.
+                Some(old) if old.state.is_waiting() => {
                     refuse(WriteError::NotRunning(record.id.to_string()))
                 }
                 Some(old) => {
                     if let Some(retry) = retry {
                         self.rows.put_retry(record.id, *seq, *retry)?;
                     }
-                    self.suspend(record, old.state, *seq, *mode, items)?;
+                    let suspended = InvocationState::Suspended;
+                    self.suspend(record, Some(old.state), *seq, *mode, items, suspended)?;
                     Ok(Ok(()))
                 }
             },
@@ -111,24 +113,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 invocation,
                 name,
                 payload,
-            } => {
-                match self.rows.record(tenant, *invocation)? {
-                    None => return refuse(WriteError::NoSuchInvocation(invocation.to_string())),
-                    Some(r) if r.state.is_terminal() => {
-                        return refuse(WriteError::InvocationFinished(invocation.to_string()));
-                    }
-                    Some(_) => {}
-                }
-                if let Err(over) = self.check_stored(tenant, payload.len())? {
-                    return refuse(over);
-                }
-                self.add_stored(tenant, payload.len())?;
-                let next = self.rows.next_signal(tenant, *invocation, name)?;
-                self.rows
-                    .put_signal(tenant, *invocation, name, next, payload)?;
-                self.update_wait(tenant, *invocation, |w| w.signal_arrived(name))?;
-                Ok(Ok(()))
-            }
+            } => self.signal(tenant, *invocation, name, payload, None),
             Op::Cancel { tenant, invocation } => match self.rows.record(tenant, *invocation)? {
                 None => refuse(WriteError::NoSuchInvocation(invocation.to_string())),
                 Some(r) if r.state.is_terminal() => {
@@ -196,7 +181,135 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                     .put_egress(tenant, deployment.as_deref(), rules.as_ref())?;
                 Ok(Ok(()))
             }
+            Op::CreateInvocation {
+                record,
+                key,
+                start_at_ms,
+            } => self.create(record, key.as_ref(), *start_at_ms),
+            Op::SignalOnce {
+                tenant,
+                invocation,
+                name,
+                payload,
+                key,
+            } => self.signal(tenant, *invocation, name, payload, Some(key)),
         }
+    }
+
+    /// Delivers signal `name` to unfinished `invocation`, under idempotency `key` if given.
+    fn signal(
+        &mut self,
+        tenant: &TenantId,
+        invocation: InvocationId,
+        name: &str,
+        payload: &[u8],
+        key: Option<&IdempotencyKey>,
+    ) -> Applied {
+        let Some(record) = self.rows.record(tenant, invocation)? else {
+            return refuse(WriteError::NoSuchInvocation(invocation.to_string()));
+        };
+        // A repeat is a repeat even once the invocation has finished.
+        if let Some(key) = key
+            && let Err(used) = self.check_key(tenant, key)?
+        {
+            return refuse(used);
+        }
+        if record.state.is_terminal() {
+            return refuse(WriteError::InvocationFinished(invocation.to_string()));
+        }
+        if let Err(over) = self.check_stored(tenant, payload.len())? {
+            return refuse(over);
+        }
+        self.add_stored(tenant, payload.len())?;
+        let next = self.rows.next_signal(tenant, invocation, name)?;
+        self.rows
+            .put_signal(tenant, invocation, name, next, payload)?;
+        self.update_wait(tenant, invocation, |w| w.signal_arrived(name))?;
+        self.keep_key(tenant, key, invocation)?;
+        Ok(Ok(()))
+    }
+
+    /// Creates pending `record`, under idempotency `key` if given; with `start_at_ms` still
+    /// to come, it is scheduled: it waits on a timer for its start.
+    fn create(
+        &mut self,
+        record: &InvocationRecord,
+        key: Option<&IdempotencyKey>,
+        start_at_ms: Option<u64>,
+    ) -> Applied {
+        let (tenant, id) = (&record.tenant, record.id);
+        if self.rows.record(tenant, id)?.is_some() {
+            return refuse(WriteError::InvocationExists(id.to_string()));
+        }
+        if record.state != InvocationState::Pending {
+            return refuse(WriteError::NotAllowed {
+                invocation: id.to_string(),
+                why: "a new invocation is created pending",
+            });
+        }
+        if let Some(key) = key
+            && let Err(used) = self.check_key(tenant, key)?
+        {
+            return refuse(used);
+        }
+        if let Err(over) = self.check_stored(tenant, record.input.len())? {
+            return refuse(over);
+        }
+        self.add_stored(tenant, record.input.len())?;
+        match start_at_ms.filter(|at| *at > self.now_ms) {
+            Some(due_ms) => {
+                let start = [Awaitable::Timer { due_ms }];
+                let scheduled = InvocationState::Scheduled;
+                self.suspend(record, None, 0, AwaitMode::All, &start, scheduled)?;
+            }
+            None => self.put_record(record, None)?,
+        }
+        self.keep_key(tenant, key, id)?;
+        Ok(Ok(()))
+    }
+
+    /// `Err` if `key` holds already: a duplicate of the request it came with, or a reuse for
+    /// another.
+    fn check_key(
+        &mut self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+    ) -> RowResult<Result<(), WriteError>> {
+        Ok(match self.rows.keyed(tenant, &key.scope, &key.key)? {
+            Some(row) if row.holds_at(self.now_ms) => {
+                let (name, invocation) = (key.key.clone(), row.invocation);
+                Err(if row.digest == key.digest {
+                    WriteError::Duplicate {
+                        key: name,
+                        invocation,
+                    }
+                } else {
+                    WriteError::KeyReused {
+                        key: name,
+                        invocation,
+                    }
+                })
+            }
+            _ => Ok(()),
+        })
+    }
+
+    /// Records that `key` (if any) made or reached `invocation`, now.
+    fn keep_key(
+        &mut self,
+        tenant: &TenantId,
+        key: Option<&IdempotencyKey>,
+        invocation: InvocationId,
+    ) -> RowResult<()> {
+        let Some(key) = key else {
+            return Ok(());
+        };
+        let row = KeyedRequest {
+            invocation,
+            digest: key.digest,
+            created_at_ms: self.now_ms,
+        };
+        self.rows.put_keyed(tenant, key, &row)
     }
 
     /// `Err` naming the quota if storing `bytes` more would take `tenant` over
@@ -243,13 +356,11 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             }
             // The wait rows follow the state: only a suspension makes an invocation suspended,
             // and only its wait (or its end) makes it anything else.
-            _ if record.state == InvocationState::Suspended => refuse(WriteError::NotAllowed {
+            _ if record.state.is_waiting() => refuse(WriteError::NotAllowed {
                 invocation: record.id.to_string(),
-                why: "only a suspension makes an invocation suspended",
+                why: "only a suspension or a start time makes an invocation wait",
             }),
-            (Some(old), false)
-                if old.state == InvocationState::Suspended && !record.state.is_terminal() =>
-            {
+            (Some(old), false) if old.state.is_waiting() && !record.state.is_terminal() => {
                 refuse(WriteError::NotAllowed {
                     invocation: record.id.to_string(),
                     why: "a suspended invocation is woken only by its wait",
@@ -447,25 +558,28 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         let Some(mut record) = self.rows.record(tenant, id)? else {
             return Ok(());
         };
-        if record.state != InvocationState::Suspended {
+        let old = record.state;
+        if !old.is_waiting() {
             return Ok(());
         }
         record.state = InvocationState::Pending;
         record.updated_at_ms = self.now_ms;
-        self.put_record(&record, Some(InvocationState::Suspended))?;
+        self.put_record(&record, Some(old))?;
         self.effects.woken.push((record.tenant, record.id));
         Ok(())
     }
 
-    /// Suspends `record` on `items`, counting what has already happened; if that satisfies
-    /// the wait the invocation becomes pending instead (and is reported woken).
+    /// Suspends `record` (in state `old`, if it exists) on `items`, in state `waiting`
+    /// (suspended, or scheduled), counting what has already happened; if that satisfies the
+    /// wait the invocation becomes pending instead (and is reported woken).
     fn suspend(
         &mut self,
         record: &InvocationRecord,
-        old: InvocationState,
+        old: Option<InvocationState>,
         seq: u32,
         mode: AwaitMode,
         items: &[Awaitable],
+        waiting: InvocationState,
     ) -> RowResult<()> {
         let (tenant, id) = (&record.tenant, record.id);
         let now = self.now_ms;
@@ -502,12 +616,12 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         record.updated_at_ms = now;
         if wait.satisfied() {
             record.state = InvocationState::Pending;
-            self.put_record(&record, Some(old))?;
+            self.put_record(&record, old)?;
             self.effects.woken.push((record.tenant.clone(), record.id));
             return Ok(());
         }
-        record.state = InvocationState::Suspended;
-        self.put_record(&record, Some(old))?;
+        record.state = waiting;
+        self.put_record(&record, old)?;
         for child in pending_children {
             self.rows.put_awaited(tenant, child, id, seq)?;
         }

@@ -319,12 +319,29 @@ mod tests {
     fn retry_after_as_an_http_date_is_the_time_until_it() {
         let now = httpdate::parse_http_date("Wed, 02 Dec 2026 10:00:00 GMT").expect("date");
         let at = |date: &str| retry_after_at(&response(503, &[("Retry-After", date)]), now);
-        assert_eq!(at("Wed, 02 Dec 2026 10:00:07 GMT"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            at("Wed, 02 Dec 2026 10:00:07 GMT"),
+            Some(Duration::from_secs(7))
+        );
         // The obsolete forms HTTP still allows.
-        assert_eq!(at("Wednesday, 02-Dec-26 10:00:30 GMT"), Some(Duration::from_secs(30)));
-        assert_eq!(at("Wed Dec  2 10:01:00 2026"), Some(Duration::from_secs(60)));
-        assert_eq!(at("Wed, 02 Dec 2026 09:59:00 GMT"), Some(Duration::ZERO), "past");
-        assert_eq!(at("Thu, 03 Dec 2026 10:00:00 GMT"), Some(Duration::from_secs(3600)), "capped");
+        assert_eq!(
+            at("Wednesday, 02-Dec-26 10:00:30 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            at("Wed Dec  2 10:01:00 2026"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            at("Wed, 02 Dec 2026 09:59:00 GMT"),
+            Some(Duration::ZERO),
+            "past"
+        );
+        assert_eq!(
+            at("Thu, 03 Dec 2026 10:00:00 GMT"),
+            Some(Duration::from_secs(3600)),
+            "capped"
+        );
         assert_eq!(at("Wed, 32 Dec 2026 10:00:00 GMT"), None);
     }
 

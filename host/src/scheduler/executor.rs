@@ -108,8 +108,9 @@ async fn run(
             None => return Ok(()),
         },
     };
-    // A suspended invocation runs only once its wait is over and it is made pending again.
-    if record.state.is_terminal() || record.state == InvocationState::Suspended {
+    // A suspended (or scheduled) invocation runs only once its wait is over and it is made
+    // pending again.
+    if record.state.is_terminal() || record.state.is_waiting() {
         return Ok(());
     }
     // The run is not recorded as it starts (that would cost a durable write before the first

@@ -16,7 +16,8 @@ use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use crate::host_calls::{HttpClient, Services};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::{
-    Deployment, Effects, InvocationRecord, InvocationState, Limits, OverQuota, StoreError,
+    Deployment, Effects, IdempotencyKey, InvocationRecord, InvocationState, Limits, OverQuota,
+    StoreError, WriteError, canonical_json, valid_key,
 };
 use crate::outbound::{Destinations, Narrowing, Policy};
 use crate::runtime::{ComponentError, Components};
@@ -62,9 +63,42 @@ pub enum InvokeError {
     /// The tenant has `max_waiting` invocations pending or suspended already.
     #[error("the tenant has too many invocations waiting: {0}; retry once some have finished")]
     Busy(OverQuota),
+    /// The idempotency key is not usable.
+    #[error(
+        "the Idempotency-Key `{0}` is invalid: use 1 to 255 visible ASCII characters (no spaces)"
+    )]
+    BadKey(String),
+    /// The idempotency key made an invocation with another input.
+    #[error(
+        "the Idempotency-Key `{key}` was used for invocation {invocation} with another input; use a new key"
+    )]
+    KeyReused {
+        key: String,
+        invocation: InvocationId,
+    },
     /// Storage failed; nothing was created.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How an invocation is to be created, besides its target and input.
+#[derive(Clone, Debug, Default)]
+pub struct InvokeOptions {
+    /// Its caller waits for its result (it may then be made durable with its first step).
+    pub waited: bool,
+    /// An idempotency key: a repeat within its window gets this first invocation.
+    pub key: Option<String>,
+    /// When to start it (ms since the Unix epoch); until then it is `scheduled`.
+    pub start_at_ms: Option<u64>,
+}
+
+/// An invocation created, or found under its idempotency key.
+#[derive(Debug)]
+pub struct Invoked {
+    /// Its record.
+    pub record: InvocationRecord,
+    /// Whether an earlier request with the same key made it.
+    pub replayed: bool,
 }
 
 /// Why a signal or a cancellation was refused.
@@ -84,6 +118,16 @@ pub enum ControlError {
     /// The signal payload is not JSON.
     #[error("the signal data is not valid JSON: {0}")]
     BadData(String),
+    /// The idempotency key is not usable.
+    #[error(
+        "the Idempotency-Key `{0}` is invalid: use 1 to 255 visible ASCII characters (no spaces)"
+    )]
+    BadKey(String),
+    /// The idempotency key delivered another signal to this invocation.
+    #[error(
+        "the Idempotency-Key `{0}` was used for another signal to this invocation; use a new key"
+    )]
+    KeyReused(String),
     /// Storage failed; nothing changed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -289,14 +333,18 @@ impl Scheduler {
         Ok(self.inner.store.deploy(deployment, component).await?)
     }
 
-    /// Durably records an invocation of `target` with JSON `input` and starts it.
+    /// Durably records an invocation of `target` with JSON `input` and starts it (or, under
+    /// a key already used for the same request, returns the invocation it made).
     pub async fn invoke(
         &self,
         tenant: &TenantId,
         target: &str,
         input: Vec<u8>,
-        defer: bool,
-    ) -> Result<InvocationRecord, InvokeError> {
+        options: InvokeOptions,
+    ) -> Result<Invoked, InvokeError> {
+        if let Some(key) = options.key.as_deref().filter(|k| !valid_key(k)) {
+            return Err(InvokeError::BadKey(key.chars().take(300).collect()));
+        }
         let target = Target::parse(target)?;
         let deployment = self
             .inner
@@ -332,7 +380,42 @@ impl Scheduler {
             function,
             input,
         );
-        if defer {
+        if options.key.is_some() || options.start_at_ms.is_some() {
+            let scope = format!("invoke {}.{}", deployment.name, record.function);
+            let input = canonical_json(&record.input);
+            let key = options
+                .key
+                .map(|key| IdempotencyKey::new(scope, key, &[&input]));
+            let created = self
+                .inner
+                .store
+                .create_invocation_with(&record, key, options.start_at_ms)
+                .await;
+            return match created {
+                Ok(()) => {
+                    self.spawn(record.tenant.clone(), record.id);
+                    Ok(Invoked {
+                        record,
+                        replayed: false,
+                    })
+                }
+                Err(StoreError::Write(WriteError::Duplicate { invocation, .. })) => {
+                    let first = self.inner.store.invocation(tenant, invocation)?;
+                    let first = first.ok_or(StoreError::Write(WriteError::NoSuchInvocation(
+                        invocation.to_string(),
+                    )))?;
+                    Ok(Invoked {
+                        record: first,
+                        replayed: true,
+                    })
+                }
+                Err(StoreError::Write(WriteError::KeyReused { key, invocation })) => {
+                    Err(InvokeError::KeyReused { key, invocation })
+                }
+                Err(err) => Err(err.into()),
+            };
+        }
+        if options.waited {
             let deferred = Arc::new(Deferred::new(
                 record.clone(),
                 self.inner.services.not_durable.counter(tenant),
@@ -346,7 +429,10 @@ impl Scheduler {
             self.inner.store.create_invocation(&record).await?;
             self.spawn(record.tenant.clone(), record.id);
         }
-        Ok(record)
+        Ok(Invoked {
+            record,
+            replayed: false,
+        })
     }
 
     /// The record of `id`, after waiting up to `timeout` for it to finish. An invocation
@@ -393,25 +479,42 @@ impl Scheduler {
 
     /// Durably delivers signal `name` with JSON `data` to unfinished invocation `id`; a wait
     /// for it, now or later, receives it (signals of one name in the order they arrived).
+    ///
+    /// Under idempotency `key`, a repeat of the same signal is dropped: `Ok(true)`.
     pub async fn signal(
         &self,
         tenant: &TenantId,
         id: InvocationId,
         name: &str,
         data: Vec<u8>,
-    ) -> Result<(), ControlError> {
+        key: Option<String>,
+    ) -> Result<bool, ControlError> {
         if !crate::names::valid(name) {
             return Err(ControlError::BadSignalName(
                 name.chars().take(200).collect(),
             ));
         }
+        if let Some(key) = key.as_deref().filter(|k| !valid_key(k)) {
+            return Err(ControlError::BadKey(key.chars().take(300).collect()));
+        }
         serde_json::from_slice::<serde::de::IgnoredAny>(&data)
             .map_err(|e| ControlError::BadData(e.to_string()))?;
-        let effects = self
-            .control(tenant, id, self.inner.store.signal(tenant, id, name, data))
-            .await?;
-        self.inner.apply(effects);
-        Ok(())
+        let key = key.map(|key| {
+            let data = canonical_json(&data);
+            IdempotencyKey::new(format!("signal {id}"), key, &[name.as_bytes(), &data])
+        });
+        let write = self.inner.store.signal(tenant, id, name, data, key);
+        match self.control(tenant, id, write).await {
+            Ok(effects) => {
+                self.inner.apply(effects);
+                Ok(false)
+            }
+            Err(ControlError::Store(StoreError::Write(WriteError::Duplicate { .. }))) => Ok(true),
+            Err(ControlError::Store(StoreError::Write(WriteError::KeyReused { key, .. }))) => {
+                Err(ControlError::KeyReused(key))
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Durably cancels unfinished invocation `id` and every descendant it did not detach;
@@ -436,7 +539,6 @@ impl Scheduler {
         id: InvocationId,
         write: impl std::future::Future<Output = Result<Effects, StoreError>>,
     ) -> Result<Effects, ControlError> {
-        use crate::journal::WriteError;
         match write.await {
             Ok(effects) => Ok(effects),
             Err(StoreError::Write(WriteError::NoSuchInvocation(_))) => {

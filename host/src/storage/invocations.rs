@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::ids::{InvocationId, TenantId};
-use crate::journal::{Effects, InvocationRecord, InvocationState, StoreError};
+use crate::journal::{Effects, IdempotencyKey, InvocationRecord, InvocationState, StoreError};
 
 /// Stores invocation records.
 #[async_trait]
@@ -60,6 +60,16 @@ pub trait Invocations: Send + Sync {
     async fn create_invocation(&self, record: &InvocationRecord) -> Result<(), StoreError> {
         self.put(record, true).await.map(drop)
     }
+
+    /// Durably creates pending `record` under idempotency `key` (refused with
+    /// `WriteError::Duplicate` or `KeyReused` while the key holds), and, with `start_at_ms`
+    /// still to come, scheduled to start then.
+    async fn create_invocation_with(
+        &self,
+        record: &InvocationRecord,
+        key: Option<IdempotencyKey>,
+        start_at_ms: Option<u64>,
+    ) -> Result<(), StoreError>;
 
     /// Durably replaces an unfinished invocation record; returns the invocations its
     /// finishing woke.

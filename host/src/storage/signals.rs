@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::ids::{InvocationId, TenantId};
-use crate::journal::{Effects, StoreError};
+use crate::journal::{Effects, IdempotencyKey, StoreError};
 
 /// Stores signals.
 #[async_trait]
@@ -18,12 +18,14 @@ pub trait Signals: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
 
-    /// Durably delivers signal `name` with `payload` to unfinished invocation `id`.
+    /// Durably delivers signal `name` with `payload` to unfinished invocation `id`, under
+    /// idempotency `key` if given (a repeat is refused with `WriteError::Duplicate`).
     async fn signal(
         &self,
         tenant: &TenantId,
         id: InvocationId,
         name: &str,
         payload: Vec<u8>,
+        key: Option<IdempotencyKey>,
     ) -> Result<Effects, StoreError>;
 }

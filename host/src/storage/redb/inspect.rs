@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, KEYED, KEYS, QUOTAS, TENANTS, USAGE};
 use super::store::Store;
 use crate::journal::WaitState;
 use crate::journal::codec::decode;
@@ -65,6 +65,7 @@ impl Store {
         dump.insert("quotas", rows(&txn, QUOTAS));
         dump.insert("egress", rows(&txn, EGRESS));
         dump.insert("usage", rows(&txn, USAGE));
+        dump.insert("idempotency", rows(&txn, KEYED));
         dump.insert(
             "journal",
             journal
@@ -138,7 +139,7 @@ impl Store {
             Ok(())
         })?;
         for ((tenant, id), r) in &records {
-            let suspended = r.state == InvocationState::Suspended;
+            let suspended = r.state.is_waiting();
             if suspended != waits.contains_key(&(tenant.clone(), *id)) {
                 return Err(format!(
                     "{id} is {:?} but its wait row is not as it",

@@ -15,7 +15,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, KEYED, KEYS, QUOTAS, TENANTS, USAGE};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
@@ -23,7 +23,7 @@ use crate::journal::StepEntry;
 use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
 use crate::journal::{Deployment, InvocationRecord, InvocationState};
-use crate::journal::{Effects, Op, RetryState, StepEffect};
+use crate::journal::{Effects, IdempotencyKey, Op, RetryState, StepEffect};
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
@@ -85,6 +85,7 @@ impl Store {
             txn.open_table(QUOTAS).map_err(storage)?;
             txn.open_table(EGRESS).map_err(storage)?;
             txn.open_table(USAGE).map_err(storage)?;
+            txn.open_table(KEYED).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -325,6 +326,21 @@ impl Invocations for Store {
         Ok(self.writer.submit(op).await?)
     }
 
+    async fn create_invocation_with(
+        &self,
+        record: &InvocationRecord,
+        key: Option<IdempotencyKey>,
+        start_at_ms: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let op = Op::CreateInvocation {
+            record: Box::new(record.clone()),
+            key,
+            start_at_ms,
+        };
+        self.writer.submit(op).await?;
+        Ok(())
+    }
+
     async fn cancel(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError> {
         let op = Op::Cancel {
             tenant: tenant.clone(),
@@ -495,12 +511,23 @@ impl Signals for Store {
         id: InvocationId,
         name: &str,
         payload: Vec<u8>,
+        key: Option<IdempotencyKey>,
     ) -> Result<Effects, StoreError> {
-        let op = Op::Signal {
-            tenant: tenant.clone(),
-            invocation: id,
-            name: name.to_string(),
-            payload,
+        let (tenant, name) = (tenant.clone(), name.to_string());
+        let op = match key {
+            Some(key) => Op::SignalOnce {
+                tenant,
+                invocation: id,
+                name,
+                payload,
+                key,
+            },
+            None => Op::Signal {
+                tenant,
+                invocation: id,
+                name,
+                payload,
+            },
         };
         Ok(self.writer.submit(op).await?)
     }
@@ -926,11 +953,11 @@ mod tests {
         let (_dir, store) = open();
         let (rec, _) = family(&store, 0).await;
         store
-            .signal(&t(), rec.id, "go", b"1".to_vec())
+            .signal(&t(), rec.id, "go", b"1".to_vec(), None)
             .await
             .expect("signal");
         store
-            .signal(&t(), rec.id, "go", b"2".to_vec())
+            .signal(&t(), rec.id, "go", b"2".to_vec(), None)
             .await
             .expect("signal");
         let kept = store.signals(&t(), rec.id, "go", 10).expect("signals");
@@ -944,7 +971,7 @@ mod tests {
             .expect("suspend");
         assert!(effects.woken.is_empty());
         let effects = store
-            .signal(&t(), rec.id, "go", b"3".to_vec())
+            .signal(&t(), rec.id, "go", b"3".to_vec(), None)
             .await
             .expect("signal");
         assert_eq!(effects.woken.len(), 1);

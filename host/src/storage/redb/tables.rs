@@ -10,13 +10,16 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYS, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, KEYED, KEYS, QUOTAS, TENANTS, USAGE};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
     AccessRows, DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
 };
-use crate::journal::{Deployment, InvocationRecord, InvocationState, RetryState, WaitState};
+use crate::journal::{
+    Deployment, IdempotencyKey, InvocationRecord, InvocationState, KeyedRequest, RetryState,
+    WaitState,
+};
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas, encode_quotas};
 
 /// Every table a write may touch, opened once per batch.
@@ -38,6 +41,7 @@ pub(super) struct Tables<'txn> {
     quotas: Table<'txn, &'static str, &'static [u8]>,
     egress: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     usage: Table<'txn, &'static str, u64>,
+    keyed: Table<'txn, (&'static str, &'static str, &'static str), &'static [u8]>,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
     /// the usage table by [`Tables::flush`]).
     tenants_seen: HashMap<String, TenantSeen>,
@@ -109,6 +113,7 @@ impl<'txn> Tables<'txn> {
             quotas: txn.open_table(QUOTAS)?,
             egress: txn.open_table(EGRESS)?,
             usage: txn.open_table(USAGE)?,
+            keyed: txn.open_table(KEYED)?,
             tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::new()),
             recent,
@@ -206,6 +211,24 @@ impl InvocationRows for Tables<'_> {
             }
         }
         Ok(out)
+    }
+
+    fn keyed(&self, tenant: &TenantId, scope: &str, key: &str) -> RowResult<Option<KeyedRequest>> {
+        let value = self.keyed.get((tenant.as_str(), scope, key))?;
+        value
+            .map(|v| decode_stored("idempotency key", v.value()))
+            .transpose()
+    }
+
+    fn put_keyed(
+        &mut self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+        row: &KeyedRequest,
+    ) -> RowResult<()> {
+        let at = (tenant.as_str(), key.scope.as_str(), key.key.as_str());
+        self.keyed.insert(at, encode(row).as_slice())?;
+        Ok(())
     }
 }
 

@@ -11,8 +11,8 @@ use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::encode;
 use crate::journal::{AwaitMode, Awaitable};
 use crate::journal::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+use crate::journal::{IdempotencyKey, Op, StepEffect};
 use crate::journal::{KeyRecord, KeyRole, RetryState, StoredPolicy, TenantRecord};
-use crate::journal::{Op, StepEffect};
 use crate::journal::{Outcome, StepEntry, StepKind};
 use crate::storage::{Invocations, Journals, Signals, Waits};
 
@@ -86,6 +86,22 @@ impl Generator {
         let tenant = TenantId::from(if self.rng.random_bool(0.1) { "u" } else { "t" });
         let record = self.record(&tenant, None, now);
         self.known.push((record.tenant.clone(), record.id));
+        // Now and then under one of a few idempotency keys (repeats are refused), or to
+        // start a little later (scheduled, then due).
+        if self.rng.random_bool(0.3) {
+            let keyed = self.rng.random_bool(0.5);
+            let key = keyed.then(|| {
+                let key = format!("k{}", self.rng.random_range(0..4));
+                IdempotencyKey::new("invoke d.f".into(), key, &[&record.input])
+            });
+            let start_at_ms =
+                (!keyed || self.rng.random_bool(0.5)).then(|| now + self.rng.random_range(0..40));
+            return Op::CreateInvocation {
+                record: Box::new(record),
+                key,
+                start_at_ms,
+            };
+        }
         Op::PutInvocation {
             record: Box::new(record),
             create: true,
@@ -198,11 +214,23 @@ impl Generator {
     fn signal(&mut self) -> Op {
         let (tenant, id) = self.pick();
         let name = SIGNALS[self.rng.random_range(0..2)];
+        let payload = format!("{}", self.rng.random::<u8>()).into_bytes();
+        if self.rng.random_bool(0.3) {
+            let key = format!("s{}", self.rng.random_range(0..3));
+            let key = IdempotencyKey::new(format!("signal {id}"), key, &[&payload]);
+            return Op::SignalOnce {
+                tenant,
+                invocation: id,
+                name: name.into(),
+                payload,
+                key,
+            };
+        }
         Op::Signal {
             tenant,
             invocation: id,
             name: name.into(),
-            payload: format!("{}", self.rng.random::<u8>()).into_bytes(),
+            payload,
         }
     }
 

@@ -1,0 +1,279 @@
+//! Operating durable work against a real host: idempotent invoke (during and after the first
+//! run, across a SIGKILL, racing), idempotent signals, and delayed (scheduled) invocations.
+
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use reprise::cli::client::ApiClient;
+use reprise_tests::host::{Host, InvocationView};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// POST `path` with `body` and, if given, an `Idempotency-Key`: the status, whether the
+/// answer says it was replayed, and the JSON answer.
+async fn post(
+    api: &ApiClient,
+    path: &str,
+    key: Option<&str>,
+    body: Value,
+) -> (StatusCode, bool, Value) {
+    let headers: Vec<(&str, String)> = key
+        .map(|k| ("Idempotency-Key", k.to_string()))
+        .into_iter()
+        .collect();
+    let response = api
+        .response(
+            Method::POST,
+            path,
+            "application/json",
+            &headers,
+            body.to_string().into_bytes(),
+        )
+        .await
+        .expect("request");
+    let replayed = response
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v == "true");
+    let answer = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+    (response.status(), replayed, answer)
+}
+
+/// POST an invocation of `function` with `input` under `key`.
+async fn invoke(
+    api: &ApiClient,
+    key: &str,
+    function: &str,
+    input: Value,
+) -> (StatusCode, bool, Value) {
+    let body = json!({"function": function, "input": input});
+    post(api, "/v1/invocations", Some(key), body).await
+}
+
+/// Every invocation of the tenant, newest first.
+async fn all(api: &ApiClient) -> Vec<InvocationView> {
+    let list: reprise_tests::host::InvocationList =
+        api.get("/v1/invocations?limit=10000").await.expect("list");
+    list.invocations
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_invoke_gets_the_first_invocation_during_after_and_across_a_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+    let api = host.client();
+    let nap = json!({"millis": 1500});
+
+    // While the first runs (it sleeps), a repeat gets it, marked as replayed.
+    let (status, replayed, first) = invoke(&api, "nap-1", "tg.doze", nap.clone()).await;
+    assert_eq!((status, replayed), (StatusCode::ACCEPTED, false), "{first}");
+    let id = first["id"].as_str().expect("id").to_string();
+    let (status, replayed, again) = invoke(&api, "nap-1", "tg.doze", nap.clone()).await;
+    assert_eq!((status, replayed), (StatusCode::ACCEPTED, true), "{again}");
+    assert_eq!(again["id"], json!(id));
+    // Another input under the key is refused, saying so; the key is per function.
+    let (status, _, reused) = invoke(&api, "nap-1", "tg.doze", json!({"millis": 1})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reused}");
+    assert_eq!(reused["error"]["code"], "idempotency_key_reused");
+    let message = reused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&id) && message.contains("another input"),
+        "{message}"
+    );
+    let (status, _, other) = invoke(&api, "nap-1", "tg.echo", json!(1)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{other}");
+    assert_ne!(other["id"], json!(id));
+
+    // Across a SIGKILL (the first still asleep) and a restart: still the first, run once.
+    host.kill();
+    host.restart();
+    let api = host.client();
+    let (_, replayed, again) = invoke(&api, "nap-1", "tg.doze", nap.clone()).await;
+    assert!(replayed, "{again}");
+    assert_eq!(again["id"], json!(id));
+    let done = host.finished(&id, WAIT).await;
+    assert_eq!(done.state, "completed", "{done:?}");
+    // After it finished, with ?wait: its result at once.
+    let body = json!({"function": "tg.doze", "input": nap});
+    let (status, replayed, after) =
+        post(&api, "/v1/invocations?wait=10", Some("nap-1"), body).await;
+    assert_eq!((status, replayed), (StatusCode::OK, true), "{after}");
+    assert_eq!(
+        (&after["id"], &after["state"]),
+        (&json!(id), &json!("completed"))
+    );
+    let dozes = all(&api)
+        .await
+        .into_iter()
+        .filter(|v| v.function == "tg.doze")
+        .count();
+    assert_eq!(dozes, 1, "one invocation for every request under the key");
+
+    // The CLI's --idempotency-key is the same key.
+    let printed = host.cli_ok(&[
+        "invoke",
+        "tg.doze",
+        "--input",
+        r#"{"millis": 1500}"#,
+        "--idempotency-key",
+        "nap-1",
+    ]);
+    assert_eq!(printed.trim(), id);
+
+    // Requests racing with one new key make one invocation.
+    let mut racers = Vec::new();
+    for _ in 0..16 {
+        let api = host.client();
+        racers.push(tokio::spawn(async move {
+            invoke(&api, "race", "tg.echo", json!("once")).await
+        }));
+    }
+    let mut ids = Vec::new();
+    for racer in racers {
+        let (status, _, view) = racer.await.expect("racer");
+        assert_eq!(status, StatusCode::ACCEPTED, "{view}");
+        ids.push(view["id"].as_str().expect("id").to_string());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+
+    // Bad keys are refused, naming the header.
+    for bad in ["has space", &"k".repeat(256)] {
+        let (status, _, answer) = invoke(&api, bad, "tg.echo", json!(1)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(answer["error"]["code"], "invalid_idempotency_key");
+    }
+    // Another tenant's same key is its own.
+    let (_, theirs) = host.create_tenant("other");
+    let body = json!({"function": "tg.echo", "input": "once"});
+    let (status, replayed, _) = post(&theirs, "/v1/invocations", Some("race"), body).await;
+    assert_eq!(
+        (status, replayed),
+        (StatusCode::NOT_FOUND, false),
+        "no deployment tg there"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_signal_is_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+    let api = host.client();
+    let view = host
+        .invoke("tg.signals", json!({"names": ["go", "go"]}))
+        .await;
+    let path = format!("/v1/invocations/{}/signals/go", view.id);
+    let (status, replayed, _) = post(&api, &path, Some("first"), json!(1)).await;
+    assert_eq!((status, replayed), (StatusCode::ACCEPTED, false));
+    let (status, replayed, _) = post(&api, &path, Some("first"), json!(1)).await;
+    assert_eq!((status, replayed), (StatusCode::ACCEPTED, true), "dropped");
+    let (status, _, reused) = post(&api, &path, Some("first"), json!(3)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reused}");
+    host.until(&view.id, "suspended", WAIT).await;
+    // The CLI's key: the second signal, then its repeat dropped.
+    for _ in 0..2 {
+        host.cli_ok(&[
+            "signal",
+            &view.id,
+            "go",
+            "--data",
+            "2",
+            "--idempotency-key",
+            "second",
+        ]);
+    }
+    let done = host.finished(&view.id, WAIT).await;
+    assert_eq!(done.output, Some(json!([1, 2])), "{done:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delayed_invocation_is_scheduled_until_its_time_across_a_restart_and_cancellable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+
+    // Scheduled now, run then.
+    let id = host
+        .cli_ok(&["invoke", "tg.echo", "--input", "\"later\"", "--delay", "2s"])
+        .trim()
+        .to_string();
+    let status = host.cli_ok(&["status", &id]);
+    assert!(status.contains("scheduled"), "{status}");
+    let listed = host.cli_ok(&["ls", "--state", "scheduled"]);
+    assert!(listed.contains(&id), "{listed}");
+    let view = host.status(&id).await;
+    let created = view.created_at.clone();
+    let done = host.finished(&id, WAIT).await;
+    assert_eq!(done.output, Some(json!("later")), "{done:?}");
+    let (created, finished) = (
+        humantime::parse_rfc3339_weak(&created).expect("created"),
+        humantime::parse_rfc3339_weak(done.finished_at.as_deref().expect("finished"))
+            .expect("finished"),
+    );
+    let waited = finished.duration_since(created).expect("after");
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "started early: {waited:?}"
+    );
+
+    // Due while the host is down: it runs after the restart.
+    let soon = host
+        .cli_ok(&[
+            "invoke",
+            "tg.echo",
+            "--input",
+            "\"after restart\"",
+            "--delay",
+            "1s",
+        ])
+        .trim()
+        .to_string();
+    let never = host
+        .cli_ok(&["invoke", "tg.echo", "--input", "1", "--delay", "1h"])
+        .trim()
+        .to_string();
+    host.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    host.restart();
+    let done = host.finished(&soon, WAIT).await;
+    assert_eq!(done.output, Some(json!("after restart")), "{done:?}");
+    // One an hour away is cancellable, and then never runs.
+    assert_eq!(host.status(&never).await.state, "scheduled");
+    host.cli_ok(&["cancel", &never]);
+    assert_eq!(host.status(&never).await.state, "cancelled");
+
+    // A time already past starts it at once; the API takes RFC 3339 or a delay.
+    let api = host.client();
+    let body = json!({"function": "tg.echo", "input": 2, "start_at": "2020-01-01T00:00:00Z"});
+    let (status, _, past) = post(&api, "/v1/invocations?wait=10", None, body).await;
+    assert_eq!(
+        (status, &past["output"]),
+        (StatusCode::OK, &json!(2)),
+        "{past}"
+    );
+    for (body, says) in [
+        (
+            json!({"function": "tg.echo", "input": 1, "start_at": "tomorrow"}),
+            "not an RFC 3339 time",
+        ),
+        (
+            json!({"function": "tg.echo", "input": 1, "start_at": "2030-01-01T00:00:00Z", "delay_ms": 5}),
+            "not both",
+        ),
+        (
+            json!({"function": "tg.echo", "input": 1, "delay_ms": u64::MAX}),
+            "ten years",
+        ),
+    ] {
+        let (status, _, answer) = post(&api, "/v1/invocations", None, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_start");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{message}");
+    }
+    let refused = host.cli(&["invoke", "tg.echo", "--delay", "soon"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a duration"));
+}
