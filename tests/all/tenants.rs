@@ -117,6 +117,8 @@ async fn another_tenants_objects_answer_as_missing_ones_and_lists_never_show_the
         same_as_missing(Method::GET, "/v1/invocations/{}?wait=0.1", id, Value::Null).await;
         same_as_missing(Method::GET, "/v1/invocations/{}/journal", id, Value::Null).await;
         same_as_missing(Method::POST, "/v1/invocations/{}/signals/go", id, json!(1)).await;
+        same_as_missing(Method::POST, "/v1/invocations/{}/pause", id, Value::Null).await;
+        same_as_missing(Method::POST, "/v1/invocations/{}/resume", id, Value::Null).await;
         same_as_missing(Method::POST, "/v1/invocations/{}/cancel", id, Value::Null).await;
         same_as_missing(Method::GET, "/v1/invocations?parent={}", id, Value::Null).await;
     }

@@ -1,5 +1,6 @@
 //! A probe HTTP server for test functions: records every request, answers `/step`-style
-//! posts with a value derived from the input, and holds requests to `/hold…` until released.
+//! posts with a value derived from the input, and holds requests to `/hold…` until released
+//! (then answers them the same).
 //! `/flaky/N…` answers the first N requests of each `Idempotency-Key` with 503, and
 //! `/limited…` the first of each key with 429 and `Retry-After: 2`.
 
@@ -153,15 +154,15 @@ async fn answer(state: Arc<State>, req: Request<Incoming>) -> Reply {
         );
         return response;
     }
+    let i = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("i").and_then(serde_json::Value::as_u64))
+        .unwrap_or(0);
     let reply = if path.starts_with("/hold") {
         let mut gate = state.gate.subscribe();
         let _ = gate.wait_for(|open| *open).await;
-        serde_json::json!({"ok": true})
+        serde_json::json!({"ok": true, "value": step_value(i)})
     } else {
-        let i = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("i").and_then(serde_json::Value::as_u64))
-            .unwrap_or(0);
         serde_json::json!({"value": step_value(i)})
     };
     Response::new(Full::new(Bytes::from(reply.to_string())))

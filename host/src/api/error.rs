@@ -163,6 +163,9 @@ impl From<ControlError> for ApiError {
             ControlError::BadSignalName(_) => ApiError::bad_request("invalid_signal_name", message),
             ControlError::BadData(_) => ApiError::bad_request("invalid_data", message),
             ControlError::BadKey(_) => ApiError::bad_request("invalid_idempotency_key", message),
+            ControlError::NotPaused(..) => {
+                ApiError::new(StatusCode::CONFLICT, "not_paused", message)
+            }
             ControlError::KeyReused(_) => {
                 ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", message)
             }

@@ -314,6 +314,41 @@ pub async fn cancel(
     }))
 }
 
+/// `POST /v1/invocations/{id}/pause`: it stops at once and does not wake until resumed.
+pub async fn pause(
+    State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
+    Segments(id): Segments<String>,
+) -> AnswerWith<InvocationView> {
+    let id = invocation_id(&id)?;
+    scheduler.pause(&tenant, id).await?;
+    controlled(&scheduler, &tenant, id)
+}
+
+/// `POST /v1/invocations/{id}/resume`: a paused invocation goes on where it was.
+pub async fn resume(
+    State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
+    Segments(id): Segments<String>,
+) -> AnswerWith<InvocationView> {
+    let id = invocation_id(&id)?;
+    scheduler.resume(&tenant, id).await?;
+    controlled(&scheduler, &tenant, id)
+}
+
+/// The answer to a control request on `id`: 202 and the invocation as it is now.
+fn controlled(
+    scheduler: &Scheduler,
+    tenant: &crate::ids::TenantId,
+    id: InvocationId,
+) -> AnswerWith<InvocationView> {
+    let record = scheduler
+        .store()
+        .invocation(tenant, id)?
+        .ok_or_else(|| unknown_invocation(id))?;
+    Ok((StatusCode::ACCEPTED, Json(view(scheduler, &record)?)))
+}
+
 /// `GET /v1/invocations/{id}/journal`.
 pub async fn journal(
     State(scheduler): State<Scheduler>,

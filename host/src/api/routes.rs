@@ -34,6 +34,8 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
             post(handlers::signal),
         )
         .route("/v1/invocations/{id}/cancel", post(handlers::cancel))
+        .route("/v1/invocations/{id}/pause", post(handlers::pause))
+        .route("/v1/invocations/{id}/resume", post(handlers::resume))
         .route("/v1/invocations/{id}/journal", get(handlers::journal))
         .route(
             "/v1/tenants",

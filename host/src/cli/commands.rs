@@ -214,6 +214,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("sent {name} to {id}");
             }
         }
+        Command::Pause { id } => control(&api, &id, "pause", json).await?,
+        Command::Resume { id } => control(&api, &id, "resume", json).await?,
         Command::Cancel { id } => {
             let path = format!("/v1/invocations/{}/cancel", encode(&id));
             let view: CancelView = api
@@ -268,6 +270,19 @@ async fn egress(api: &ApiClient, path: &str, args: EgressArgs, json: bool) -> an
             .await?
     };
     output::egress(&answer, json)
+}
+
+/// POSTs `action` (`pause`, `resume`) for invocation `id` and prints what it is now.
+async fn control(api: &ApiClient, id: &str, action: &str, json: bool) -> anyhow::Result<()> {
+    let path = format!("/v1/invocations/{}/{action}", encode(id));
+    let view: InvocationView = api
+        .call(Method::POST, &path, "application/json", Vec::new())
+        .await?;
+    if json {
+        return output::status(&view, json);
+    }
+    println!("{} is {}", view.id, view.state);
+    Ok(())
 }
 
 /// The `Idempotency-Key` header for `key`, if there is one.

@@ -152,6 +152,17 @@ pub enum Command {
         /// Invocation id.
         id: String,
     },
+    /// Pause an unfinished invocation: it stops at once (or, suspended, does not wake) until
+    /// resumed.
+    Pause {
+        /// Invocation id.
+        id: String,
+    },
+    /// Resume a paused invocation where it was.
+    Resume {
+        /// Invocation id.
+        id: String,
+    },
     /// Show an invocation's journal: each step's kind, request and outcome.
     Journal {
         /// Invocation id.

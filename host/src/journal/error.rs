@@ -73,6 +73,9 @@ pub enum WriteError {
         key: String,
         invocation: crate::ids::InvocationId,
     },
+    /// The invocation is not paused, so it cannot be resumed.
+    #[error("invocation {0} is not paused")]
+    NotPaused(String),
     /// The write would take the tenant over a quota (`stored_bytes`).
     #[error(transparent)]
     OverQuota(#[from] super::quota::OverQuota),

@@ -351,6 +351,31 @@ pub(crate) fn sample_operate_ops() -> Vec<Op> {
     ]
 }
 
+/// The ops of pausing (added after `sample_operate_ops`'s), and the state they record.
+pub(crate) fn sample_pause_ops() -> Vec<Op> {
+    vec![
+        Op::Pause {
+            tenant: "acme".into(),
+            invocation: ID,
+        },
+        Op::Resume {
+            tenant: "acme".into(),
+            invocation: ID,
+        },
+    ]
+}
+
+#[test]
+fn paused_states_keep_their_bytes() {
+    for (name, state) in [
+        ("state_scheduled", InvocationState::Scheduled),
+        ("state_paused", InvocationState::Paused),
+    ] {
+        let stored = pinned("v1", name, &encode(&state));
+        assert_eq!(decode::<InvocationState>(name, &stored).expect(name), state);
+    }
+}
+
 fn sample_egress() -> EgressRules {
     EgressRules {
         hosts: vec![

@@ -101,6 +101,16 @@ pub enum Op {
         payload: Vec<u8>,
         key: IdempotencyKey,
     },
+    /// Pause an unfinished invocation: it stops at its next host call and does not wake.
+    Pause {
+        tenant: TenantId,
+        invocation: InvocationId,
+    },
+    /// Resume a paused invocation where it was.
+    Resume {
+        tenant: TenantId,
+        invocation: InvocationId,
+    },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.
@@ -132,4 +142,6 @@ pub struct Effects {
     pub woken: Vec<(TenantId, InvocationId)>,
     /// Were cancelled: stop them if they run, and tell their waiters.
     pub cancelled: Vec<(TenantId, InvocationId)>,
+    /// Were paused: stop them if they run.
+    pub paused: Vec<(TenantId, InvocationId)>,
 }

@@ -44,6 +44,9 @@ pub enum InvocationState {
     /// Created to start later: it waits for its start time (added last: states are stored by
     /// position).
     Scheduled,
+    /// Stopped by an operator until resumed: takes no step and does not wake (its wait, if
+    /// it has one, still counts what arrives).
+    Paused,
 }
 
 impl InvocationState {
@@ -67,6 +70,7 @@ impl InvocationState {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::Scheduled => "scheduled",
+            Self::Paused => "paused",
         }
     }
 
@@ -80,6 +84,7 @@ impl InvocationState {
             Self::Failed,
             Self::Cancelled,
             Self::Scheduled,
+            Self::Paused,
         ]
         .into_iter()
         .find(|state| state.as_str() == s)

@@ -52,6 +52,15 @@ pub trait InvocationRows {
         tenant: &TenantId,
         parent: InvocationId,
     ) -> RowResult<Vec<InvocationId>>;
+    /// The state paused invocation `id` was paused in.
+    fn paused(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<InvocationState>>;
+    /// Records (`Some`) or forgets (`None`) the state `id` was paused in.
+    fn set_paused(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        from: Option<InvocationState>,
+    ) -> RowResult<()>;
     /// The row of idempotency key `key` within `scope` of `tenant`.
     fn keyed(&self, tenant: &TenantId, scope: &str, key: &str) -> RowResult<Option<KeyedRequest>>;
     /// Writes the row of `key`.

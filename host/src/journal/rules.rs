@@ -78,7 +78,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 }
                 // Only a pending or running invocation suspends: one already suspended (or
                 // scheduled) waits on its wait, whose rows a second one would leave behind.
-                Some(old) if old.state.is_waiting() => {
+                Some(old) if old.state.is_waiting() || old.state == InvocationState::Paused => {
                     refuse(WriteError::NotRunning(record.id.to_string()))
                 }
                 Some(old) => {
@@ -193,7 +193,58 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 payload,
                 key,
             } => self.signal(tenant, *invocation, name, payload, Some(key)),
+            Op::Pause { tenant, invocation } => self.pause(tenant, *invocation),
+            Op::Resume { tenant, invocation } => self.resume(tenant, *invocation),
         }
+    }
+
+    /// Pauses unfinished `id`: it keeps its wait (if any), which goes on counting what
+    /// arrives, but neither runs nor wakes until resumed. Pausing a paused one changes
+    /// nothing.
+    fn pause(&mut self, tenant: &TenantId, id: InvocationId) -> Applied {
+        let Some(mut record) = self.rows.record(tenant, id)? else {
+            return refuse(WriteError::NoSuchInvocation(id.to_string()));
+        };
+        let from = record.state;
+        if from.is_terminal() {
+            return refuse(WriteError::InvocationFinished(id.to_string()));
+        }
+        if from == InvocationState::Paused {
+            return Ok(Ok(()));
+        }
+        self.rows.set_paused(tenant, id, Some(from))?;
+        record.state = InvocationState::Paused;
+        record.updated_at_ms = self.now_ms;
+        self.put_record(&record, Some(from))?;
+        self.effects.paused.push((tenant.clone(), id));
+        Ok(Ok(()))
+    }
+
+    /// Resumes paused `id` in the state it was paused in — or pending, if its wait ended
+    /// meanwhile.
+    fn resume(&mut self, tenant: &TenantId, id: InvocationId) -> Applied {
+        let Some(mut record) = self.rows.record(tenant, id)? else {
+            return refuse(WriteError::NoSuchInvocation(id.to_string()));
+        };
+        if record.state.is_terminal() {
+            return refuse(WriteError::InvocationFinished(id.to_string()));
+        }
+        if record.state != InvocationState::Paused {
+            return refuse(WriteError::NotPaused(id.to_string()));
+        }
+        let from = self.rows.paused(tenant, id)?;
+        self.rows.set_paused(tenant, id, None)?;
+        let waiting = self.rows.wait(tenant, id)?.is_some();
+        record.state = match from {
+            Some(state) if state.is_waiting() && waiting => state,
+            _ => InvocationState::Pending,
+        };
+        record.updated_at_ms = self.now_ms;
+        self.put_record(&record, Some(InvocationState::Paused))?;
+        if record.state == InvocationState::Pending {
+            self.effects.woken.push((tenant.clone(), id));
+        }
+        Ok(Ok(()))
     }
 
     /// Delivers signal `name` to unfinished `invocation`, under idempotency `key` if given.
@@ -360,6 +411,14 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 invocation: record.id.to_string(),
                 why: "only a suspension or a start time makes an invocation wait",
             }),
+            (Some(old), false)
+                if old.state == InvocationState::Paused && !record.state.is_terminal() =>
+            {
+                refuse(WriteError::NotAllowed {
+                    invocation: record.id.to_string(),
+                    why: "a paused invocation goes on only when it is resumed",
+                })
+            }
             (Some(old), false) if old.state.is_waiting() && !record.state.is_terminal() => {
                 refuse(WriteError::NotAllowed {
                     invocation: record.id.to_string(),
@@ -502,6 +561,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     fn finished(&mut self, record: &InvocationRecord) -> RowResult<()> {
         let (tenant, id) = (&record.tenant, record.id);
         self.remove_wait(tenant, id)?;
+        self.rows.set_paused(tenant, id, None)?;
         self.rows.remove_retries(id)?;
         self.rows.remove_signals(tenant, id)?;
         let Some(parent) = record.parent else {

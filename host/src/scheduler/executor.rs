@@ -84,7 +84,8 @@ pub(super) async fn execute(
         all.remove(&id);
     }
     match outcome {
-        Err(StoreError::Write(WriteError::InvocationFinished(_))) => {} // cancelled meanwhile
+        // Cancelled or paused meanwhile.
+        Err(StoreError::Write(WriteError::InvocationFinished(_) | WriteError::NotRunning(_))) => {}
         Err(err) => {
             tracing::error!(invocation = %id, "cannot record the invocation's progress: {err}")
         }

@@ -118,6 +118,9 @@ pub enum ControlError {
     /// The signal payload is not JSON.
     #[error("the signal data is not valid JSON: {0}")]
     BadData(String),
+    /// The invocation is not paused (so not resumed).
+    #[error("invocation {0} is not paused (it is {1})")]
+    NotPaused(InvocationId, &'static str),
     /// The idempotency key is not usable.
     #[error(
         "the Idempotency-Key `{0}` is invalid: use 1 to 255 visible ASCII characters (no spaces)"
@@ -517,6 +520,27 @@ impl Scheduler {
         }
     }
 
+    /// Durably pauses unfinished invocation `id`: a running one stops at once (what it has
+    /// journaled stays; a step in flight is done again on resume, as after a crash), a
+    /// suspended or scheduled one does not wake. Pausing a paused one changes nothing.
+    pub async fn pause(&self, tenant: &TenantId, id: InvocationId) -> Result<(), ControlError> {
+        let effects = self
+            .control(tenant, id, self.inner.store.pause(tenant, id))
+            .await?;
+        self.inner.apply(effects);
+        Ok(())
+    }
+
+    /// Durably resumes paused invocation `id` where it was: it runs again (replaying its
+    /// journal), or waits on for what it waited for.
+    pub async fn resume(&self, tenant: &TenantId, id: InvocationId) -> Result<(), ControlError> {
+        let effects = self
+            .control(tenant, id, self.inner.store.resume(tenant, id))
+            .await?;
+        self.inner.apply(effects);
+        Ok(())
+    }
+
     /// Durably cancels unfinished invocation `id` and every descendant it did not detach;
     /// those running stop before their next step. Returns the ids cancelled.
     pub async fn cancel(
@@ -543,6 +567,14 @@ impl Scheduler {
             Ok(effects) => Ok(effects),
             Err(StoreError::Write(WriteError::NoSuchInvocation(_))) => {
                 Err(ControlError::NotFound(id))
+            }
+            Err(StoreError::Write(WriteError::NotPaused(_))) => {
+                let state = self
+                    .inner
+                    .store
+                    .invocation(tenant, id)?
+                    .map_or("unknown", |r| self.live_state(&r).as_str());
+                Err(ControlError::NotPaused(id, state))
             }
             Err(StoreError::Write(WriteError::InvocationFinished(_))) => {
                 let state = self
@@ -621,7 +653,7 @@ impl Inner {
         for (tenant, id) in effects.woken {
             tokio::spawn(executor::execute(self.clone(), tenant, id, None));
         }
-        for (_, id) in effects.cancelled {
+        for (_, id) in effects.cancelled.into_iter().chain(effects.paused) {
             let stop = self
                 .running
                 .lock()

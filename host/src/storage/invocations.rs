@@ -53,6 +53,12 @@ pub trait Invocations: Send + Sync {
     /// the unfinished record otherwise; returns the invocations its finishing woke.
     async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError>;
 
+    /// Durably pauses unfinished invocation `id` (a paused one stays so).
+    async fn pause(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError>;
+
+    /// Durably resumes paused invocation `id` where it was.
+    async fn resume(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError>;
+
     /// Durably cancels unfinished invocation `id` and its attached descendants.
     async fn cancel(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError>;
 

@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYED, KEYS, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
 use super::store::Store;
 use crate::journal::WaitState;
 use crate::journal::codec::decode;
@@ -66,6 +66,7 @@ impl Store {
         dump.insert("egress", rows(&txn, EGRESS));
         dump.insert("usage", rows(&txn, USAGE));
         dump.insert("idempotency", rows(&txn, KEYED));
+        dump.insert("paused", rows(&txn, PAUSED));
         dump.insert(
             "journal",
             journal
@@ -139,8 +140,10 @@ impl Store {
             Ok(())
         })?;
         for ((tenant, id), r) in &records {
-            let suspended = r.state.is_waiting();
-            if suspended != waits.contains_key(&(tenant.clone(), *id)) {
+            // A paused invocation keeps the wait it had, until that wait is over.
+            let has_wait = waits.contains_key(&(tenant.clone(), *id));
+            let paused = r.state == InvocationState::Paused;
+            if !paused && r.state.is_waiting() != has_wait {
                 return Err(format!(
                     "{id} is {:?} but its wait row is not as it",
                     r.state

@@ -15,7 +15,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYED, KEYS, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
@@ -86,6 +86,7 @@ impl Store {
             txn.open_table(EGRESS).map_err(storage)?;
             txn.open_table(USAGE).map_err(storage)?;
             txn.open_table(KEYED).map_err(storage)?;
+            txn.open_table(PAUSED).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -339,6 +340,22 @@ impl Invocations for Store {
         };
         self.writer.submit(op).await?;
         Ok(())
+    }
+
+    async fn pause(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError> {
+        let op = Op::Pause {
+            tenant: tenant.clone(),
+            invocation: id,
+        };
+        Ok(self.writer.submit(op).await?)
+    }
+
+    async fn resume(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError> {
+        let op = Op::Resume {
+            tenant: tenant.clone(),
+            invocation: id,
+        };
+        Ok(self.writer.submit(op).await?)
     }
 
     async fn cancel(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError> {

@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYED, KEYS, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
@@ -42,6 +42,7 @@ pub(super) struct Tables<'txn> {
     egress: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     usage: Table<'txn, &'static str, u64>,
     keyed: Table<'txn, (&'static str, &'static str, &'static str), &'static [u8]>,
+    paused: Table<'txn, (&'static str, u128), &'static [u8]>,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
     /// the usage table by [`Tables::flush`]).
     tenants_seen: HashMap<String, TenantSeen>,
@@ -114,6 +115,7 @@ impl<'txn> Tables<'txn> {
             egress: txn.open_table(EGRESS)?,
             usage: txn.open_table(USAGE)?,
             keyed: txn.open_table(KEYED)?,
+            paused: txn.open_table(PAUSED)?,
             tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::new()),
             recent,
@@ -211,6 +213,27 @@ impl InvocationRows for Tables<'_> {
             }
         }
         Ok(out)
+    }
+
+    fn paused(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<InvocationState>> {
+        let value = self.paused.get((tenant.as_str(), id.0))?;
+        value
+            .map(|v| decode_stored("paused state", v.value()))
+            .transpose()
+    }
+
+    fn set_paused(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        from: Option<InvocationState>,
+    ) -> RowResult<()> {
+        let key = (tenant.as_str(), id.0);
+        match from {
+            Some(state) => self.paused.insert(key, encode(&state).as_slice())?,
+            None => self.paused.remove(key)?,
+        };
+        Ok(())
     }
 
     fn keyed(&self, tenant: &TenantId, scope: &str, key: &str) -> RowResult<Option<KeyedRequest>> {

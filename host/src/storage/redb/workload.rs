@@ -44,7 +44,8 @@ impl Generator {
             45..57 => self.suspend(store, now),
             57..64 => self.signal(),
             64..72 => self.timer_due(store, now),
-            72..76 => self.cancel(),
+            72..74 => self.cancel(),
+            74..76 => self.pause_or_resume(),
             76..90 => self.finish(store, now),
             90..96 => self.rerun(store, now),
             96..98 => self.deploy(now),
@@ -208,6 +209,15 @@ impl Generator {
             mode,
             items,
             retry,
+        }
+    }
+
+    fn pause_or_resume(&mut self) -> Op {
+        let (tenant, invocation) = self.pick();
+        if self.rng.random_bool(0.5) {
+            Op::Pause { tenant, invocation }
+        } else {
+            Op::Resume { tenant, invocation }
         }
     }
 
