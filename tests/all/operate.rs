@@ -380,3 +380,106 @@ async fn pause_stops_a_running_or_waiting_invocation_and_resume_goes_on_where_it
     let listed = host.cli_ok(&["ls", "--state", "paused"]);
     assert!(!listed.contains(&waiting.id), "{listed}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_removes_exactly_the_finished_work_that_is_due() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No background sweep in this part: `gc` runs it.
+    let host = Host::start_with(dir.path(), &["--sweep-every-secs", "3600"]);
+    host.deploy("tg", "reprise_test_guests");
+    let api = host.client();
+    let (key, short) = host.create_tenant("short");
+    let wasm = reprise_tests::host::guest("reprise_test_guests");
+    host.cli_ok(&[
+        "--token",
+        &key,
+        "deploy",
+        "tg",
+        wasm.to_str().expect("path"),
+    ]);
+    let stored = async |api: &ApiClient| -> u64 {
+        let stats: Value = api.get("/v1/stats").await.expect("stats");
+        stats["stored_bytes"].as_u64().expect("stored_bytes")
+    };
+    let deployed = stored(&short).await;
+
+    // Finished work (one under an idempotency key), and work still waiting.
+    let (_, _, keyed) = invoke(&short, "k1", "tg.random_steps", json!({"count": 20})).await;
+    let keyed = keyed["id"].as_str().expect("id").to_string();
+    let body = json!({"function": "tg.fail_error", "input": {"message": "no"}});
+    let (_, _, failed) = post(&short, "/v1/invocations?wait=30", None, body).await;
+    let failed = failed["id"].as_str().expect("id").to_string();
+    let (_, _, waiting) = post(
+        &short,
+        "/v1/invocations",
+        None,
+        json!({"function": "tg.signals", "input": {"names": ["never"]}}),
+    )
+    .await;
+    let waiting = waiting["id"].as_str().expect("id").to_string();
+    let keyed_view: InvocationView = short
+        .get(&format!("/v1/invocations/{keyed}?wait=30"))
+        .await
+        .expect("keyed");
+    assert_eq!(keyed_view.state, "completed");
+    let mine = host.invoke("tg.echo", json!("kept")).await;
+    host.finished(&mine.id, WAIT).await;
+    assert!(stored(&short).await > deployed);
+
+    // With the default retention nothing is due; with one second, the two finished ones.
+    let dry = host.cli_ok(&["--token", &key, "gc", "--dry-run"]);
+    assert!(dry.contains("would remove 0 finished"), "{dry}");
+    host.cli_ok(&["tenant", "set", "short", "retention_secs=1"]);
+    // Due a second after they finished, and once their journals are checkpointed.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let dry = host.cli_ok(&["--token", &key, "gc", "--dry-run"]);
+        if dry.contains("would remove 2 finished") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{dry}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(all(&short).await.len(), 3, "a dry run removes nothing");
+    let swept = host.cli_ok(&["--token", &key, "gc"]);
+    assert!(swept.contains("removed 2 finished"), "{swept}");
+
+    // Exactly those went: records, journals, counts, bytes; the key makes a new one now.
+    let left: Vec<String> = all(&short).await.into_iter().map(|v| v.id).collect();
+    assert_eq!(left, vec![waiting.clone()]);
+    for gone in [&keyed, &failed] {
+        let (status, _) = reprise_tests::host::ask(
+            &short,
+            Method::GET,
+            &format!("/v1/invocations/{gone}/journal"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+    }
+    let stats: Value = short.get("/v1/stats").await.expect("stats");
+    assert_eq!(stats["invocations"], json!({"suspended": 1}), "{stats}");
+    assert!(
+        stats["stored_bytes"].as_u64().expect("bytes") < deployed + 200,
+        "freed: {stats}"
+    );
+    let (_, replayed, again) = invoke(&short, "k1", "tg.random_steps", json!({"count": 20})).await;
+    assert!(!replayed, "{again}");
+    assert_ne!(again["id"], json!(keyed));
+    // Another tenant's finished work is its own retention's (seven days).
+    assert_eq!(host.status(&mine.id).await.state, "completed");
+    drop(api);
+
+    // The background sweep does the same on its own.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start_with(dir.path(), &["--sweep-every-secs", "1"]);
+    host.deploy("tg", "reprise_test_guests");
+    host.cli_ok(&["tenant", "set", "default", "retention_secs=1"]);
+    let view = host.invoke("tg.echo", json!(1)).await;
+    host.finished(&view.id, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while !all(&host.client()).await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never swept");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -156,13 +156,14 @@ fn quota_field<'q>(quotas: &'q mut Quotas, name: &str) -> Result<&'q mut Option<
         "journal_entries" => &mut quotas.journal_entries,
         "journal_bytes" => &mut quotas.journal_bytes,
         "stored_bytes" => &mut quotas.stored_bytes,
+        "retention_secs" => &mut quotas.retention_secs,
         other => {
             return Err(ApiError::bad_request(
                 "invalid_quota",
                 format!(
                     "no quota is called `{}`; quotas: max_running, max_waiting, run_ms, \
                      memory_bytes, component_bytes, input_bytes, output_bytes, \
-                     journal_entries, journal_bytes, stored_bytes",
+                     journal_entries, journal_bytes, stored_bytes, retention_secs",
                     other.chars().take(64).collect::<String>()
                 ),
             ));

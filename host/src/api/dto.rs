@@ -22,6 +22,19 @@ pub struct InvokeRequest {
     pub delay_ms: Option<u64>,
 }
 
+/// `POST /v1/gc` answer: what the retention sweep removed (or, dry, would remove).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GcView {
+    /// Finished invocations, with their journals.
+    pub invocations: u64,
+    /// Idempotency keys that no longer hold.
+    pub keys: u64,
+    /// Invocations that finished before this RFC 3339 time went.
+    pub finished_before: String,
+    /// Whether nothing was removed (only counted).
+    pub dry_run: bool,
+}
+
 /// The header that makes an invocation or a signal idempotent.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// The answer's header saying it is the first request's, found under its idempotency key.

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::auth::{Admin, Tenant};
 use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read, read_within};
 use super::dto::{
-    CancelView, DeploymentList, DeploymentView, IDEMPOTENCY_KEY_HEADER, InvocationList,
+    CancelView, DeploymentList, DeploymentView, GcView, IDEMPOTENCY_KEY_HEADER, InvocationList,
     InvocationView, InvokeRequest, JournalView, Omitted, REPLAYED_HEADER, StepView,
 };
 use super::error::ApiError;
@@ -311,6 +311,22 @@ pub async fn cancel(
     let cancelled = scheduler.cancel(&tenant, id).await?;
     Ok(Json(CancelView {
         cancelled: cancelled.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+/// `POST /v1/gc[?dry_run=true]`: runs the tenant's retention sweep now (or only counts).
+pub async fn gc(
+    State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
+    params: Params,
+) -> Answer<GcView> {
+    let dry_run = params.flag("dry_run")?;
+    let swept = scheduler.gc(&tenant, dry_run).await?;
+    Ok(Json(GcView {
+        invocations: swept.invocations,
+        keys: swept.keys,
+        finished_before: super::dto::rfc3339(swept.before_ms),
+        dry_run,
     }))
 }
 

@@ -144,6 +144,21 @@ impl Params {
         })
     }
 
+    /// `NAME=true|false` (absent: false).
+    pub fn flag(&self, name: &'static str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1" | "") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "`{name}` must be true or false, got `{}`",
+                    other.chars().take(64).collect::<String>()
+                ),
+            )),
+        }
+    }
+
     /// `parent=ID`, the invocation whose children a list shows.
     pub fn parent(&self) -> Result<Option<InvocationId>, ApiError> {
         self.get("parent").map(invocation_id).transpose()

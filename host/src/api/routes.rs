@@ -35,6 +35,7 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         )
         .route("/v1/invocations/{id}/cancel", post(handlers::cancel))
         .route("/v1/invocations/{id}/pause", post(handlers::pause))
+        .route("/v1/gc", post(handlers::gc))
         .route("/v1/invocations/{id}/resume", post(handlers::resume))
         .route("/v1/invocations/{id}/journal", get(handlers::journal))
         .route(

@@ -15,7 +15,7 @@ use crate::api::access_dto::{
     NewKeyView, TenantDetail,
 };
 use crate::api::dto::{
-    CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
+    CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView, JournalView,
 };
 use crate::scheduler::SchedulerConfig;
 use crate::server::{ServeOptions, run as serve};
@@ -43,11 +43,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_connections,
             memory_budget_mb,
             upload_budget_mb,
+            sweep_every_secs,
         } => {
             serve(ServeOptions {
                 data,
                 listen,
-                scheduler: SchedulerConfig { max_running },
+                scheduler: SchedulerConfig {
+                    max_running,
+                    sweep_every: Duration::from_secs(sweep_every_secs.max(1)),
+                },
                 store: StoreOptions {
                     cache_bytes: cache_mb.saturating_mul(1024 * 1024),
                     max_batch: commit_batch,
@@ -213,6 +217,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 println!("sent {name} to {id}");
             }
+        }
+        Command::Gc { dry_run } => {
+            let path = format!("/v1/gc?dry_run={dry_run}");
+            let swept: GcView = api
+                .call(Method::POST, &path, "application/json", Vec::new())
+                .await?;
+            output::gc(&swept, json)?;
         }
         Command::Pause { id } => control(&api, &id, "pause", json).await?,
         Command::Resume { id } => control(&api, &id, "resume", json).await?,

@@ -86,6 +86,10 @@ pub enum Command {
         /// is answered 503 (retry shortly).
         #[arg(long, default_value_t = 256)]
         upload_budget_mb: usize,
+        /// Seconds between two retention sweeps (each removes the finished invocations
+        /// older than their tenant's `retention_secs`).
+        #[arg(long, default_value_t = 60)]
+        sweep_every_secs: u64,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {
@@ -191,6 +195,13 @@ pub enum Command {
         #[command(flatten)]
         rules: EgressArgs,
     },
+    /// Remove now the finished invocations (and idempotency keys) that the tenant's
+    /// retention lets go; with --dry-run, only count them.
+    Gc {
+        /// Count, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage tenants (needs the admin key).
     Tenant {
         /// What to do.
@@ -226,8 +237,8 @@ pub enum TenantCommand {
         name: String,
         /// Quotas to set: `QUOTA=N` (`max_running`, `max_waiting`, `run_ms`, `memory_bytes`,
         /// `component_bytes`, `input_bytes`, `output_bytes`, `journal_entries`,
-        /// `journal_bytes`, `stored_bytes`), or `QUOTA=default` to go back to the host's
-        /// default.
+        /// `journal_bytes`, `stored_bytes`, `retention_secs`), or `QUOTA=default` to go back
+        /// to the host's default.
         #[arg(required = true, value_parser = parse_quota)]
         quotas: Vec<(String, Option<u64>)>,
     },

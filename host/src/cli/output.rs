@@ -8,7 +8,7 @@ use crate::api::access_dto::{
     EgressAnswer, EgressRulesView, KeyList, NewKeyView, TenantDetail, TenantList,
 };
 use crate::api::dto::{
-    CancelView, DeploymentList, DeploymentView, InvocationList, InvocationView, JournalView,
+    CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView, JournalView,
 };
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
@@ -260,6 +260,23 @@ fn egress_line(rules: Option<&EgressRulesView>) -> String {
         }
     };
     format!("{hosts}; {ports}")
+}
+
+/// What a retention sweep removed, or would remove.
+pub fn gc(view: &GcView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(view);
+    }
+    let verb = if view.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    println!(
+        "{verb} {} finished invocations (finished before {}) and {} idempotency keys",
+        view.invocations, view.finished_before, view.keys
+    );
+    Ok(())
 }
 
 /// A tenant's or a deployment's egress rules.

@@ -293,6 +293,7 @@ fn records_keep_their_bytes() {
         decode_quotas(&stored).expect("quotas"),
         Quotas {
             stored_bytes: None,
+            retention_secs: None,
             ..sample_quotas()
         }
     );
@@ -365,6 +366,16 @@ pub(crate) fn sample_pause_ops() -> Vec<Op> {
     ]
 }
 
+/// The op of a retention sweep (added after `sample_pause_ops`'s).
+pub(crate) fn sample_forget_ops() -> Vec<Op> {
+    vec![Op::Forget {
+        tenant: "acme".into(),
+        invocations: vec![ID, OTHER],
+        keys: vec![("invoke export.run".into(), "order-42".into())],
+        before_ms: 1_700_000_000_000,
+    }]
+}
+
 #[test]
 fn paused_states_keep_their_bytes() {
     for (name, state) in [
@@ -394,6 +405,7 @@ fn sample_quotas() -> Quotas {
         run_ms: Some(5_000),
         journal_bytes: Some(1 << 20),
         stored_bytes: Some(1 << 30),
+        retention_secs: Some(86_400),
         ..Quotas::default()
     }
 }

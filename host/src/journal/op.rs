@@ -111,6 +111,16 @@ pub enum Op {
         tenant: TenantId,
         invocation: InvocationId,
     },
+    /// Remove these invocations of `tenant` that finished by `before_ms` (a retention
+    /// sweep), with their journals, and these idempotency keys (scope, key) if they no
+    /// longer hold. What is not due is left alone. The invocations' journal entries must all
+    /// be in the backend's journal already (none waiting for a checkpoint).
+    Forget {
+        tenant: TenantId,
+        invocations: Vec<InvocationId>,
+        keys: Vec<(String, String)>,
+        before_ms: u64,
+    },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

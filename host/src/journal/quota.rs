@@ -1,7 +1,7 @@
 //! Per-tenant quotas: what a tenant may use, as overrides of the host's defaults.
 //!
-//! Stored quotas carry format tag 2 (with `stored_bytes`); tag 1 values (and `SetQuotasV1`
-//! ops), written before it existed, still decode, as [`QuotasV1`].
+//! Stored quotas carry format tag 2 (with `stored_bytes` and `retention_secs`); tag 1 values
+//! (and `SetQuotasV1` ops), written before they existed, still decode, as [`QuotasV1`].
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,8 @@ pub struct Quotas {
     /// Bytes the tenant stores in all: components, inputs, outputs, journal entries and
     /// signals.
     pub stored_bytes: Option<u64>,
+    /// Seconds a finished invocation (with its journal) is kept before it is removed.
+    pub retention_secs: Option<u64>,
 }
 
 /// Quotas as stored before `stored_bytes` existed (format tag 1).
@@ -61,6 +63,7 @@ impl From<QuotasV1> for Quotas {
             journal_entries: old.journal_entries,
             journal_bytes: old.journal_bytes,
             stored_bytes: None,
+            retention_secs: None,
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct Limits {
     pub journal_bytes: u64,
     /// See [`Quotas::stored_bytes`].
     pub stored_bytes: u64,
+    /// See [`Quotas::retention_secs`].
+    pub retention_secs: u64,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -123,6 +128,7 @@ impl Limits {
         journal_entries: 2_000_000,
         journal_bytes: 256 * MIB,
         stored_bytes: 16 * 1024 * MIB,
+        retention_secs: 7 * 24 * 60 * 60,
     };
 
     /// `quotas` over these limits.
@@ -138,6 +144,7 @@ impl Limits {
             journal_entries: quotas.journal_entries.unwrap_or(self.journal_entries),
             journal_bytes: quotas.journal_bytes.unwrap_or(self.journal_bytes),
             stored_bytes: quotas.stored_bytes.unwrap_or(self.stored_bytes),
+            retention_secs: quotas.retention_secs.unwrap_or(self.retention_secs),
         }
     }
 }

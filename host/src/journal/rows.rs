@@ -23,6 +23,18 @@ pub type RowResult<T> = Result<T, StorageFailure>;
 pub trait InvocationRows {
     /// The record of `id` of `tenant`.
     fn record(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<InvocationRecord>>;
+    /// Removes the record of `id` (a finished invocation, forgotten).
+    fn remove_record(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()>;
+    /// Adds (or removes) `id` in the index of finished invocations by finishing time.
+    fn set_finished(
+        &mut self,
+        tenant: &TenantId,
+        finished_at_ms: u64,
+        id: InvocationId,
+        finished: bool,
+    ) -> RowResult<()>;
+    /// Removes the rows of the children `parent` dispatched.
+    fn remove_children(&mut self, tenant: &TenantId, parent: InvocationId) -> RowResult<()>;
     /// Writes `record` under its tenant and id (its index rows are the rules' to keep).
     fn put_record(&mut self, record: &InvocationRecord) -> RowResult<()>;
     /// Whether `id` is in the runnable index (pending or running).
@@ -63,6 +75,8 @@ pub trait InvocationRows {
     ) -> RowResult<()>;
     /// The row of idempotency key `key` within `scope` of `tenant`.
     fn keyed(&self, tenant: &TenantId, scope: &str, key: &str) -> RowResult<Option<KeyedRequest>>;
+    /// Removes the row of idempotency key `key` within `scope`.
+    fn remove_keyed(&mut self, tenant: &TenantId, scope: &str, key: &str) -> RowResult<()>;
     /// Writes the row of `key`.
     fn put_keyed(
         &mut self,
@@ -78,6 +92,8 @@ pub trait StepRows {
     fn step_exists(&self, id: InvocationId, seq: u32) -> RowResult<bool>;
     /// Writes the encoded `entry` as step `seq` of `id`.
     fn put_step(&mut self, id: InvocationId, seq: u32, entry: &[u8]) -> RowResult<()>;
+    /// Removes the journal of `id`; returns the bytes its entries held.
+    fn remove_journal(&mut self, id: InvocationId) -> RowResult<u64>;
     /// Keeps the attempts of HTTP step `seq` of `id`.
     fn put_retry(&mut self, id: InvocationId, seq: u32, retry: RetryState) -> RowResult<()>;
     /// Removes the kept attempts of step `seq` of `id`.

@@ -193,9 +193,69 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 payload,
                 key,
             } => self.signal(tenant, *invocation, name, payload, Some(key)),
+            Op::Forget {
+                tenant,
+                invocations,
+                keys,
+                before_ms,
+            } => {
+                self.forget(tenant, invocations, keys, *before_ms)?;
+                Ok(Ok(()))
+            }
             Op::Pause { tenant, invocation } => self.pause(tenant, *invocation),
             Op::Resume { tenant, invocation } => self.resume(tenant, *invocation),
         }
+    }
+
+    /// Removes the invocations that finished by `before_ms`, with their journals and
+    /// children rows (their bytes no longer count as stored), and the keys that no longer
+    /// hold (their window is over, or their invocation is gone).
+    fn forget(
+        &mut self,
+        tenant: &TenantId,
+        invocations: &[InvocationId],
+        keys: &[(String, String)],
+        before_ms: u64,
+    ) -> RowResult<()> {
+        let mut freed = 0u64;
+        for &id in invocations {
+            let Some(record) = self.rows.record(tenant, id)? else {
+                continue;
+            };
+            let Some(finished_at) = record.finished_at_ms.filter(|_| record.state.is_terminal())
+            else {
+                continue;
+            };
+            if finished_at > before_ms {
+                continue;
+            }
+            freed += self.rows.remove_journal(id)?;
+            freed += (record.input.len() + record.output.as_ref().map_or(0, Vec::len)) as u64;
+            self.rows.remove_children(tenant, id)?;
+            self.rows.set_finished(tenant, finished_at, id, false)?;
+            self.rows.remove_record(tenant, id)?;
+            let n = self.rows.count(tenant, record.state)?;
+            self.rows
+                .set_count(tenant, record.state, n.saturating_sub(1))?;
+        }
+        for (scope, key) in keys {
+            if let Some(row) = self.rows.keyed(tenant, scope, key)?
+                && !self.key_holds(tenant, &row)?
+            {
+                self.rows.remove_keyed(tenant, scope, key)?;
+            }
+        }
+        if freed > 0 {
+            let used = self.rows.stored_bytes(tenant)?;
+            self.rows
+                .set_stored_bytes(tenant, used.saturating_sub(freed))?;
+        }
+        Ok(())
+    }
+
+    /// Whether a key's `row` still holds: within its window, and its invocation kept.
+    fn key_holds(&mut self, tenant: &TenantId, row: &KeyedRequest) -> RowResult<bool> {
+        Ok(row.holds_at(self.now_ms) && self.rows.record(tenant, row.invocation)?.is_some())
     }
 
     /// Pauses unfinished `id`: it keeps its wait (if any), which goes on counting what
@@ -326,8 +386,12 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         tenant: &TenantId,
         key: &IdempotencyKey,
     ) -> RowResult<Result<(), WriteError>> {
-        Ok(match self.rows.keyed(tenant, &key.scope, &key.key)? {
-            Some(row) if row.holds_at(self.now_ms) => {
+        let row = match self.rows.keyed(tenant, &key.scope, &key.key)? {
+            Some(row) if self.key_holds(tenant, &row)? => Some(row),
+            _ => None,
+        };
+        Ok(match row {
+            Some(row) => {
                 let (name, invocation) = (key.key.clone(), row.invocation);
                 Err(if row.digest == key.digest {
                     WriteError::Duplicate {
@@ -341,7 +405,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                     }
                 })
             }
-            _ => Ok(()),
+            None => Ok(()),
         })
     }
 
@@ -545,6 +609,13 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             self.rows.set_count(tenant, record.state, n + 1)?;
         }
         self.rows.put_record(record)?;
+        if record.state.is_terminal()
+            && old.is_none_or(|old| !old.is_terminal())
+            && let Some(finished_at) = record.finished_at_ms
+        {
+            self.rows
+                .set_finished(tenant, finished_at, record.id, true)?;
+        }
         let runnable = matches!(
             record.state,
             InvocationState::Pending | InvocationState::Running

@@ -3,7 +3,10 @@
 
 mod executor;
 mod fair;
+mod retention;
 mod timers;
+
+pub use retention::Swept;
 
 pub use crate::target::{Target, TargetError};
 
@@ -141,11 +144,16 @@ pub enum ControlError {
 pub struct SchedulerConfig {
     /// Most invocations executing at once (each holds an instance while it runs).
     pub max_running: usize,
+    /// How often the retention sweep runs.
+    pub sweep_every: Duration,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { max_running: 512 }
+        SchedulerConfig {
+            max_running: 512,
+            sweep_every: Duration::from_secs(60),
+        }
     }
 }
 
@@ -176,6 +184,8 @@ struct Inner {
     tenant_slots: Mutex<HashMap<TenantId, (u64, Arc<Semaphore>)>>,
     /// Signalled when a new timer may be earlier than the one the timer service waits for.
     timers_changed: Notify,
+    /// How often the retention sweep runs.
+    sweep_every: Duration,
 }
 
 impl Scheduler {
@@ -202,6 +212,7 @@ impl Scheduler {
             running: Mutex::new(HashMap::new()),
             deferred: Mutex::new(HashMap::new()),
             slots: fair::FairSlots::new(config.max_running.max(1)),
+            sweep_every: config.sweep_every,
             tenant_slots: Mutex::new(HashMap::new()),
             timers_changed: Notify::new(),
         });
@@ -279,9 +290,17 @@ impl Scheduler {
     }
 
     /// Starts the timer service, which resumes suspended invocations when their timers are
-    /// due (those that fell due while the host was down first, in due order).
+    /// due (those that fell due while the host was down first, in due order), and the
+    /// retention sweep.
     pub fn start_timers(&self) {
         tokio::spawn(timers::run(self.clone()));
+        tokio::spawn(retention::run(self.clone(), self.inner.sweep_every));
+    }
+
+    /// Removes now (or, `dry_run`, counts) the finished invocations and the idempotency
+    /// keys of `tenant` that its retention lets go.
+    pub async fn gc(&self, tenant: &TenantId, dry_run: bool) -> Result<Swept, StoreError> {
+        retention::sweep(self, tenant, dry_run).await
     }
 
     /// Starts every invocation that was pending or running when the host last stopped.

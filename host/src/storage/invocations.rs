@@ -53,6 +53,36 @@ pub trait Invocations: Send + Sync {
     /// the unfinished record otherwise; returns the invocations its finishing woke.
     async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError>;
 
+    /// Invocations of `tenant` that finished by `before_ms`, oldest first, at most `limit`,
+    /// whose journals are wholly in the backend's journal (so `forget` may take them).
+    fn finished_before(
+        &self,
+        tenant: &TenantId,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<InvocationId>, StoreError>;
+
+    /// Idempotency keys (scope, key) of `tenant` after `after`, in key order, at most
+    /// `limit` looked at: those that no longer hold at `now_ms`, and where to look next
+    /// (`None`: the end).
+    fn expired_keys(
+        &self,
+        tenant: &TenantId,
+        now_ms: u64,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<(Vec<(String, String)>, Option<(String, String)>), StoreError>;
+
+    /// Durably removes `invocations` that finished by `before_ms`, with their journals, and
+    /// `keys` that no longer hold (what is not due is left).
+    async fn forget(
+        &self,
+        tenant: &TenantId,
+        invocations: Vec<InvocationId>,
+        keys: Vec<(String, String)>,
+        before_ms: u64,
+    ) -> Result<(), StoreError>;
+
     /// Durably pauses unfinished invocation `id` (a paused one stays so).
     async fn pause(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError>;
 

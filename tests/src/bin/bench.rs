@@ -102,6 +102,16 @@ enum Scenario {
         #[arg(long, default_value_t = 200)]
         light: usize,
     },
+    /// Retention: COUNT short invocations (in tenths) with a RETENTION-second retention and
+    /// a sweep every second: the data directory and the host's RSS after each tenth.
+    Retention {
+        /// Invocations to complete.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        /// The tenant's `retention_secs`.
+        #[arg(long, default_value_t = 60)]
+        retention: u64,
+    },
     /// Uploads under abuse: COUNT uploads of SIZE MiB at once, each over the 64 MiB
     /// `component_bytes` quota: answers and the host's peak resident memory.
     Uploads {
@@ -153,6 +163,9 @@ async fn main() -> anyhow::Result<()> {
             light,
         } => hostile_loops(&args.data, loops, run_ms, light).await,
         Scenario::Uploads { count, size_mib } => uploads(&args.data, count, size_mib).await,
+        Scenario::Retention { count, retention } => {
+            retention_run(&args.data, count, retention).await
+        }
     }
 }
 
@@ -512,6 +525,38 @@ async fn fairness(data: &std::path::Path, heavy: usize, light: usize) -> anyhow:
         "  p99 loaded / idle: {:.2}",
         percentile(&loaded, 99.0).as_secs_f64() / percentile(&idle, 99.0).as_secs_f64()
     );
+    Ok(())
+}
+
+/// Retention: disk and memory stay flat while finished work is swept as fast as it is made.
+async fn retention_run(data: &std::path::Path, count: usize, retention: u64) -> anyhow::Result<()> {
+    let (host, api) = host_with_guests(data, &["--sweep-every-secs", "1"]);
+    host.cli_ok(&[
+        "tenant",
+        "set",
+        "default",
+        &format!("retention_secs={retention}"),
+    ]);
+    let pid = host.pid().context("host pid")?;
+    println!(
+        "retention: {count} tg.echo invocations (64 clients) with retention_secs={retention}, a sweep every second"
+    );
+    let started = Instant::now();
+    let tenth = (count / 10).max(1);
+    for part in 1..=10 {
+        calls(&api, "tg.echo", json!(1), tenth, 64).await?;
+        let stats: Value = api.get("/v1/stats").await.context("stats")?;
+        println!(
+            "  {:>8} done at {:>6.1} s: data {} (redb file {}), RSS {}, stored {} bytes, kept {}",
+            tenth * part,
+            started.elapsed().as_secs_f64(),
+            mib(stored_bytes(data)),
+            mib(std::fs::metadata(data.join("reprise.redb")).map_or(0, |m| m.len())),
+            rss_bytes(pid).map_or("?".into(), mib),
+            stats["stored_bytes"],
+            stats["invocations"]
+        );
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, FINISHED, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
 use super::store::Store;
 use crate::journal::WaitState;
 use crate::journal::codec::decode;
@@ -67,6 +67,7 @@ impl Store {
         dump.insert("usage", rows(&txn, USAGE));
         dump.insert("idempotency", rows(&txn, KEYED));
         dump.insert("paused", rows(&txn, PAUSED));
+        dump.insert("finished", rows(&txn, FINISHED));
         dump.insert(
             "journal",
             journal
@@ -149,6 +150,26 @@ impl Store {
                     r.state
                 ));
             }
+        }
+        let mut finished_rows = BTreeSet::new();
+        each(&txn, FINISHED, |(tenant, at, id), ()| {
+            finished_rows.insert((tenant.to_string(), at, id));
+            Ok(())
+        })?;
+        let finished: BTreeSet<(String, u64, u128)> = records
+            .iter()
+            .filter(|(_, r)| r.state.is_terminal())
+            .filter_map(|((tenant, id), r)| Some((tenant.clone(), r.finished_at_ms?, *id)))
+            .collect();
+        if finished != finished_rows {
+            return Err(format!(
+                "the finished index is not the finished records: {:?} against {:?}",
+                finished_rows
+                    .symmetric_difference(&finished)
+                    .take(3)
+                    .collect::<Vec<_>>(),
+                finished.len()
+            ));
         }
         let mut timer_rows = BTreeSet::new();
         each(&txn, TIMERS, |(due, id), tenant| {

@@ -38,6 +38,8 @@ pub const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants"
 pub const KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("keys");
 /// Tenant name → encoded `Quotas` of a tenant that has any set.
 pub const QUOTAS: TableDefinition<&str, &[u8]> = TableDefinition::new("quotas");
+/// (tenant, finished at ms, id) → () — every finished invocation, for retention sweeps.
+pub const FINISHED: TableDefinition<(&str, u64, u128), ()> = TableDefinition::new("finished");
 /// (tenant, id) → encoded `InvocationState` a paused invocation was paused in.
 pub const PAUSED: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("paused");
 /// (tenant, scope, idempotency key) → encoded `KeyedRequest`: what the key made.

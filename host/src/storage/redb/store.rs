@@ -15,7 +15,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, FINISHED, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
@@ -23,7 +23,7 @@ use crate::journal::StepEntry;
 use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
 use crate::journal::{Deployment, InvocationRecord, InvocationState};
-use crate::journal::{Effects, IdempotencyKey, Op, RetryState, StepEffect};
+use crate::journal::{Effects, IdempotencyKey, KeyedRequest, Op, RetryState, StepEffect};
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
@@ -87,6 +87,8 @@ impl Store {
             txn.open_table(USAGE).map_err(storage)?;
             txn.open_table(KEYED).map_err(storage)?;
             txn.open_table(PAUSED).map_err(storage)?;
+            txn.open_table(FINISHED).map_err(storage)?;
+            index_finished(&txn).map_err(|e| open_err(storage(e)))?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -117,6 +119,33 @@ impl Store {
     ) -> Result<Option<T>, StoreError> {
         self.read(table, |t| decoded(&t, key, what))
     }
+}
+
+/// The key in `meta` that says the `finished` index is complete.
+const FINISHED_INDEXED: &str = "finished indexed";
+
+/// Adds every finished invocation to the `finished` index, once: a database written before
+/// the index existed gets it at its first open by this version.
+fn index_finished(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(FINISHED_INDEXED)?.is_some() {
+        return Ok(());
+    }
+    let invocations = txn.open_table(INVOCATIONS)?;
+    let mut finished = txn.open_table(FINISHED)?;
+    for row in invocations.iter()? {
+        let (key, value) = row?;
+        let (tenant, id) = key.value();
+        // A record that does not decode is left to the readers that report it.
+        let Ok(record) = decode::<InvocationRecord>("invocation", value.value()) else {
+            continue;
+        };
+        if let Some(at) = record.finished_at_ms.filter(|_| record.state.is_terminal()) {
+            finished.insert((tenant, at, id), ())?;
+        }
+    }
+    meta.insert(FINISHED_INDEXED, 1)?;
+    Ok(())
 }
 
 /// Every value of `table`, in key order, decoded as `what`s.
@@ -337,6 +366,90 @@ impl Invocations for Store {
             record: Box::new(record.clone()),
             key,
             start_at_ms,
+        };
+        self.writer.submit(op).await?;
+        Ok(())
+    }
+
+    fn finished_before(
+        &self,
+        tenant: &TenantId,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<InvocationId>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(FINISHED).map_err(storage)?;
+        let t = tenant.as_str();
+        let mut out = Vec::new();
+        for row in table
+            .range((t, 0u64, 0u128)..=(t, before_ms, u128::MAX))
+            .map_err(storage)?
+        {
+            let (key, _) = row.map_err(storage)?;
+            let id = key.value().2;
+            // Entries still waiting for a checkpoint would come back with it: later.
+            if self.recent.of(id, 0..=u32::MAX).is_empty() {
+                out.push(InvocationId(id));
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn expired_keys(
+        &self,
+        tenant: &TenantId,
+        now_ms: u64,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<(Vec<(String, String)>, Option<(String, String)>), StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let keyed = txn.open_table(KEYED).map_err(storage)?;
+        let invocations = txn.open_table(INVOCATIONS).map_err(storage)?;
+        let t = tenant.as_str();
+        let lower = after.clone().unwrap_or_default();
+        let (mut expired, mut seen) = (Vec::new(), 0);
+        for row in keyed
+            .range((t, lower.0.as_str(), lower.1.as_str())..=(t, "\u{10FFFF}", "\u{10FFFF}"))
+            .map_err(storage)?
+        {
+            let (k, v) = row.map_err(storage)?;
+            let (_, scope, key) = k.value();
+            let entry = (scope.to_string(), key.to_string());
+            // The cursor itself was looked at by the call that returned it.
+            if after.as_ref() == Some(&entry) {
+                continue;
+            }
+            seen += 1;
+            let row: KeyedRequest = decode("idempotency key", v.value())?;
+            let kept = invocations
+                .get((t, row.invocation.0))
+                .map_err(storage)?
+                .is_some();
+            if !row.holds_at(now_ms) || !kept {
+                expired.push(entry.clone());
+            }
+            if seen >= limit {
+                return Ok((expired, Some(entry)));
+            }
+        }
+        Ok((expired, None))
+    }
+
+    async fn forget(
+        &self,
+        tenant: &TenantId,
+        invocations: Vec<InvocationId>,
+        keys: Vec<(String, String)>,
+        before_ms: u64,
+    ) -> Result<(), StoreError> {
+        let op = Op::Forget {
+            tenant: tenant.clone(),
+            invocations,
+            keys,
+            before_ms,
         };
         self.writer.submit(op).await?;
         Ok(())

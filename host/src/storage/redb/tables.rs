@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, FINISHED, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
@@ -43,6 +43,7 @@ pub(super) struct Tables<'txn> {
     usage: Table<'txn, &'static str, u64>,
     keyed: Table<'txn, (&'static str, &'static str, &'static str), &'static [u8]>,
     paused: Table<'txn, (&'static str, u128), &'static [u8]>,
+    finished: Table<'txn, (&'static str, u64, u128), ()>,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
     /// the usage table by [`Tables::flush`]).
     tenants_seen: HashMap<String, TenantSeen>,
@@ -116,6 +117,7 @@ impl<'txn> Tables<'txn> {
             usage: txn.open_table(USAGE)?,
             keyed: txn.open_table(KEYED)?,
             paused: txn.open_table(PAUSED)?,
+            finished: txn.open_table(FINISHED)?,
             tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::new()),
             recent,
@@ -149,6 +151,36 @@ impl InvocationRows for Tables<'_> {
     fn put_record(&mut self, record: &InvocationRecord) -> RowResult<()> {
         let key = (record.tenant.as_str(), record.id.0);
         self.invocations.insert(key, encode(record).as_slice())?;
+        Ok(())
+    }
+
+    fn remove_record(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()> {
+        self.invocations.remove((tenant.as_str(), id.0))?;
+        Ok(())
+    }
+
+    fn set_finished(
+        &mut self,
+        tenant: &TenantId,
+        finished_at_ms: u64,
+        id: InvocationId,
+        finished: bool,
+    ) -> RowResult<()> {
+        let key = (tenant.as_str(), finished_at_ms, id.0);
+        if finished {
+            self.finished.insert(key, ())?;
+        } else {
+            self.finished.remove(key)?;
+        }
+        Ok(())
+    }
+
+    fn remove_children(&mut self, tenant: &TenantId, parent: InvocationId) -> RowResult<()> {
+        let (tenant, parent) = (tenant.as_str(), parent.0);
+        self.children.retain_in(
+            (tenant, parent, 0u128)..=(tenant, parent, u128::MAX),
+            |_, _| false,
+        )?;
         Ok(())
     }
 
@@ -243,6 +275,11 @@ impl InvocationRows for Tables<'_> {
             .transpose()
     }
 
+    fn remove_keyed(&mut self, tenant: &TenantId, scope: &str, key: &str) -> RowResult<()> {
+        self.keyed.remove((tenant.as_str(), scope, key))?;
+        Ok(())
+    }
+
     fn put_keyed(
         &mut self,
         tenant: &TenantId,
@@ -278,6 +315,17 @@ impl StepRows for Tables<'_> {
             }
         }
         Ok(())
+    }
+
+    fn remove_journal(&mut self, id: InvocationId) -> RowResult<u64> {
+        let id = id.0;
+        let mut bytes = 0u64;
+        self.journal
+            .retain_in((id, 0u32)..=(id, u32::MAX), |_, entry| {
+                bytes += entry.len() as u64;
+                false
+            })?;
+        Ok(bytes)
     }
 
     fn put_retry(&mut self, id: InvocationId, seq: u32, retry: RetryState) -> RowResult<()> {

@@ -48,7 +48,8 @@ impl Generator {
             74..76 => self.pause_or_resume(),
             76..90 => self.finish(store, now),
             90..96 => self.rerun(store, now),
-            96..98 => self.deploy(now),
+            96..97 => self.deploy(now),
+            97..98 => self.forget(store, now),
             _ => self.access(now),
         };
         (op, now)
@@ -209,6 +210,21 @@ impl Generator {
             mode,
             items,
             retry,
+        }
+    }
+
+    fn forget(&mut self, store: &Store, now: u64) -> Op {
+        use crate::storage::Invocations;
+        let tenant = TenantId::from(if self.rng.random_bool(0.1) { "u" } else { "t" });
+        let invocations = store.finished_before(&tenant, now, 4).unwrap_or_default();
+        let (keys, _) = store
+            .expired_keys(&tenant, now, None, 8)
+            .unwrap_or_default();
+        Op::Forget {
+            tenant,
+            invocations,
+            keys,
+            before_ms: now,
         }
     }
 
