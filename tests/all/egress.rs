@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 use reprise::cli::client::ApiClient;
-use reprise_tests::host::{Host, ask, guest, post_invocation};
+use reprise_tests::host::{Host, ask, post_invocation};
 use reprise_tests::probe::Probe;
 use serde_json::{Value, json};
 
@@ -116,10 +116,8 @@ async fn tenant_and_deployment_rules_narrow_what_guests_reach() {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = Host::start(dir.path());
     let (key, narrow) = host.create_tenant("narrow");
-    let wasm = guest("reprise_test_guests");
-    let wasm = wasm.to_str().expect("utf-8 path");
     for name in ["tg", "tg2"] {
-        host.cli_ok(&["--token", &key, "deploy", name, wasm]);
+        host.deploy_as(&key, name, "reprise_test_guests", None);
     }
     host.deploy("tg", "reprise_test_guests");
 

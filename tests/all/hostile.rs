@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use hyper::{Method, StatusCode};
 use reprise::api::dto::InvocationView;
-use reprise_tests::host::{Host, ask, guest};
+use reprise_tests::host::{Host, ask};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -16,17 +16,8 @@ async fn hostile_guests_fail_alone_and_a_flood_of_loops_leaves_room_for_others()
     let host = Host::start_with(dir.path(), &["--max-running", "16"]);
     host.deploy("tg", "reprise_test_guests");
     let (key, evil) = host.create_tenant("evil");
-    let wasm = guest("reprise_test_guests");
     let policy = r#"{"rerun": {"max_attempts": 1}}"#;
-    host.cli_ok(&[
-        "--token",
-        &key,
-        "deploy",
-        "tg",
-        wasm.to_str().expect("utf-8"),
-        "--policy",
-        policy,
-    ]);
+    host.deploy_as(&key, "tg", "reprise_test_guests", Some(policy));
     host.cli_ok(&[
         "tenant",
         "set",

@@ -389,14 +389,7 @@ async fn retention_removes_exactly_the_finished_work_that_is_due() {
     host.deploy("tg", "reprise_test_guests");
     let api = host.client();
     let (key, short) = host.create_tenant("short");
-    let wasm = reprise_tests::host::guest("reprise_test_guests");
-    host.cli_ok(&[
-        "--token",
-        &key,
-        "deploy",
-        "tg",
-        wasm.to_str().expect("path"),
-    ]);
+    host.deploy_as(&key, "tg", "reprise_test_guests", None);
     let stored = async |api: &ApiClient| -> u64 {
         let stats: Value = api.get("/v1/stats").await.expect("stats");
         stats["stored_bytes"].as_u64().expect("stored_bytes")

@@ -227,6 +227,16 @@ impl Host {
         (key, client)
     }
 
+    /// Deploys guest component `file` (see [`guest`]) as `name` for the tenant of `key`, with
+    /// `policy` if given.
+    pub fn deploy_as(&self, key: &str, name: &str, file: &str, policy: Option<&str>) {
+        let path = guest(file);
+        let path = path.to_str().expect("utf-8 path");
+        let mut args = vec!["--token", key, "deploy", name, path];
+        args.extend(policy.map(|p| ["--policy", p]).into_iter().flatten());
+        self.cli_ok(&args);
+    }
+
     /// Deploys guest component `file` (see [`guest`]) as `name`.
     pub fn deploy(&self, name: &str, file: &str) {
         let path = guest(file);

@@ -18,6 +18,9 @@ pub const KEY_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 /// Most bytes of a key.
 pub const MAX_KEY_BYTES: usize = 255;
 
+/// An idempotency key's name: (scope, key).
+pub type KeyName = (String, String);
+
 /// A key, with what scopes it and a digest of the request it came with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyKey {

@@ -36,7 +36,8 @@ pub use entry::{Outcome, StepEntry, StepKind};
 pub use error::{Halt, StorageFailure, StoreError, WriteError};
 pub use http::{HttpError, HttpOutcome, HttpResponse};
 pub use idempotency::{
-    IdempotencyKey, KEY_RETENTION_MS, KeyedRequest, MAX_KEY_BYTES, canonical_json, valid_key,
+    IdempotencyKey, KEY_RETENTION_MS, KeyName, KeyedRequest, MAX_KEY_BYTES, canonical_json,
+    valid_key,
 };
 pub use op::{Effects, Op, RetryState, StepEffect};
 pub use policy::{StoredFunctionPolicy, StoredPolicy, StoredRetry};

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 
 use crate::ids::{InvocationId, TenantId};
-use crate::journal::{Effects, IdempotencyKey, InvocationRecord, InvocationState, StoreError};
+use crate::journal::{
+    Effects, IdempotencyKey, InvocationRecord, InvocationState, KeyName, StoreError,
+};
 
 /// Stores invocation records.
 #[async_trait]
@@ -69,9 +71,9 @@ pub trait Invocations: Send + Sync {
         &self,
         tenant: &TenantId,
         now_ms: u64,
-        after: Option<(String, String)>,
+        after: Option<KeyName>,
         limit: usize,
-    ) -> Result<(Vec<(String, String)>, Option<(String, String)>), StoreError>;
+    ) -> Result<(Vec<KeyName>, Option<KeyName>), StoreError>;
 
     /// Durably removes `invocations` that finished by `before_ms`, with their journals, and
     /// `keys` that no longer hold (what is not due is left).
@@ -79,7 +81,7 @@ pub trait Invocations: Send + Sync {
         &self,
         tenant: &TenantId,
         invocations: Vec<InvocationId>,
-        keys: Vec<(String, String)>,
+        keys: Vec<KeyName>,
         before_ms: u64,
     ) -> Result<(), StoreError>;
 

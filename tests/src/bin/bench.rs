@@ -476,14 +476,7 @@ fn p(times: &[Duration], q: f64) -> String {
 async fn fairness(data: &std::path::Path, heavy: usize, light: usize) -> anyhow::Result<()> {
     let (host, light_api) = host_with_guests(data, &["--max-running", "64"]);
     let (key, _) = host.create_tenant("heavy");
-    let wasm = reprise_tests::host::guest("reprise_test_guests");
-    host.cli_ok(&[
-        "--token",
-        &key,
-        "deploy",
-        "tg",
-        wasm.to_str().context("utf-8 path")?,
-    ]);
+    host.deploy_as(&key, "tg", "reprise_test_guests", None);
     let heavy_api = Arc::new(host.client_as(Some(&key)));
     calls(&light_api, "tg.echo", json!(1), 50, 1).await?; // warm up
     let (idle, _) = calls(&light_api, "tg.echo", json!(1), light, 1).await?;
@@ -572,17 +565,8 @@ async fn hostile_loops(
     let (host, light_api) = host_with_guests(data, &[]);
     let (key, _) = host.create_tenant("hostile");
     host.cli_ok(&["tenant", "set", "hostile", &format!("run_ms={run_ms}")]);
-    let wasm = reprise_tests::host::guest("reprise_test_guests");
     let policy = r#"{"functions": {"spin": {"rerun": {"max_attempts": 1}}}}"#;
-    host.cli_ok(&[
-        "--token",
-        &key,
-        "deploy",
-        "tg",
-        wasm.to_str().context("utf-8 path")?,
-        "--policy",
-        policy,
-    ]);
+    host.deploy_as(&key, "tg", "reprise_test_guests", Some(policy));
     let hostile = Arc::new(host.client_as(Some(&key)));
     calls(&light_api, "tg.echo", json!(1), 50, 1).await?; // warm up
     let (idle, _) = calls(&light_api, "tg.echo", json!(1), light, 1).await?;

@@ -23,7 +23,7 @@ use crate::journal::StepEntry;
 use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
 use crate::journal::{Deployment, InvocationRecord, InvocationState};
-use crate::journal::{Effects, IdempotencyKey, KeyedRequest, Op, RetryState, StepEffect};
+use crate::journal::{Effects, IdempotencyKey, KeyName, KeyedRequest, Op, RetryState, StepEffect};
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
@@ -402,9 +402,9 @@ impl Invocations for Store {
         &self,
         tenant: &TenantId,
         now_ms: u64,
-        after: Option<(String, String)>,
+        after: Option<KeyName>,
         limit: usize,
-    ) -> Result<(Vec<(String, String)>, Option<(String, String)>), StoreError> {
+    ) -> Result<(Vec<KeyName>, Option<KeyName>), StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let keyed = txn.open_table(KEYED).map_err(storage)?;
         let invocations = txn.open_table(INVOCATIONS).map_err(storage)?;
@@ -442,7 +442,7 @@ impl Invocations for Store {
         &self,
         tenant: &TenantId,
         invocations: Vec<InvocationId>,
-        keys: Vec<(String, String)>,
+        keys: Vec<KeyName>,
         before_ms: u64,
     ) -> Result<(), StoreError> {
         let op = Op::Forget {
