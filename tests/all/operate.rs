@@ -476,3 +476,86 @@ async fn retention_removes_exactly_the_finished_work_that_is_due() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bulk_cancel_takes_exactly_the_ten_thousand_matches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+    let count = 10_000;
+    let mut makers = Vec::new();
+    for maker in 0..32 {
+        let api = host.client();
+        makers.push(tokio::spawn(async move {
+            let input = json!({"names": ["never"]});
+            for _ in (maker..count).step_by(32) {
+                reprise_tests::host::post_invocation(&api, "tg.signals", &input, None)
+                    .await
+                    .expect("invoke");
+            }
+        }));
+    }
+    for maker in makers {
+        maker.await.expect("maker");
+    }
+    // Others that the filter must leave: another function suspended, a finished one.
+    let dozing = host.invoke("tg.doze", json!({"millis": 3_600_000})).await;
+    let echo = host.invoke("tg.echo", json!(1)).await;
+    host.finished(&echo.id, WAIT).await;
+    let api = host.client();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let stats: Value = api.get("/v1/stats").await.expect("stats");
+        if stats["invocations"]["suspended"] == json!(count + 1) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let filter = "state=suspended function=tg.signals";
+    let dry = host.cli_ok(&["cancel", "--filter", filter, "--dry-run"]);
+    assert!(dry.contains("10000 invocations match (dry run"), "{dry}");
+    let out = host.cli(&["cancel", "--filter", filter]);
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stdout.contains("cancel: 10000 of 10000 matching invocations (0 skipped)"),
+        "{stdout}"
+    );
+    // Not a terminal: a plain progress line per page.
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("cancel: ")).count(),
+        10,
+        "{stderr}"
+    );
+    let stats: Value = api.get("/v1/stats").await.expect("stats");
+    assert_eq!(stats["invocations"]["cancelled"], json!(count), "{stats}");
+    assert_eq!(stats["invocations"]["suspended"], json!(1), "{stats}");
+    assert_eq!(host.status(&dozing.id).await.state, "suspended");
+    // Pause and resume by filter; bad requests name what is wrong.
+    let paused = host.cli_ok(&["pause", "--filter", "function=tg.doze state=suspended"]);
+    assert!(paused.contains("pause: 1 of 1"), "{paused}");
+    assert_eq!(host.status(&dozing.id).await.state, "paused");
+    host.cli_ok(&["resume", "--filter", "state=paused"]);
+    assert_eq!(host.status(&dozing.id).await.state, "suspended");
+    let refused = host.cli(&["cancel", "--filter", "colour=red"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no key `colour`"));
+    for (body, code) in [
+        (json!({"action": "rewind", "filter": ""}), "invalid_action"),
+        (
+            json!({"action": "cancel", "filter": "since=soon"}),
+            "invalid_filter",
+        ),
+        (json!({"action": "cancel", "limit": 0}), "invalid_limit"),
+    ] {
+        let (status, _, answer) = post(&api, "/v1/invocations/bulk", None, body).await;
+        assert_eq!(
+            (status, &answer["error"]["code"]),
+            (StatusCode::BAD_REQUEST, &json!(code))
+        );
+    }
+}

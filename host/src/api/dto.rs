@@ -22,6 +22,41 @@ pub struct InvokeRequest {
     pub delay_ms: Option<u64>,
 }
 
+/// `POST /v1/invocations/bulk` body.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    /// `cancel`, `pause` or `resume`.
+    pub action: String,
+    /// `state=S function=DEPLOYMENT[.FUNCTION] since=DURATION` (any of them; none: all).
+    #[serde(default)]
+    pub filter: String,
+    /// Only count the matches.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Most matches to act on (default 1,000, at most 10,000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Only invocations older than this id: the `next` of the previous page.
+    #[serde(default)]
+    pub before: Option<String>,
+}
+
+/// `POST /v1/invocations/bulk` answer: one page.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct BulkView {
+    /// Invocations the filter matched on this page.
+    pub matched: u64,
+    /// Those acted on.
+    pub done: u64,
+    /// Those the action did not apply to (finished meanwhile, not paused, …).
+    pub skipped: u64,
+    /// Where the next page starts (`before`), if there is one.
+    pub next: Option<String>,
+    /// Whether nothing was changed (only counted).
+    pub dry_run: bool,
+}
+
 /// `POST /v1/gc` answer: what the retention sweep removed (or, dry, would remove).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct GcView {

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use super::auth::{Admin, Tenant};
 use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read, read_within};
 use super::dto::{
-    CancelView, DeploymentList, DeploymentView, GcView, IDEMPOTENCY_KEY_HEADER, InvocationList,
-    InvocationView, InvokeRequest, JournalView, Omitted, REPLAYED_HEADER, StepView,
+    BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, GcView,
+    IDEMPOTENCY_KEY_HEADER, InvocationList, InvocationView, InvokeRequest, JournalView, Omitted,
+    REPLAYED_HEADER, StepView,
 };
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
@@ -21,7 +22,9 @@ use crate::ids::InvocationId;
 use crate::journal::{InvocationRecord, OverQuota};
 use crate::metrics::METRICS;
 use crate::outbound::Policy;
-use crate::scheduler::{InvokeOptions, Invoked, Scheduler};
+use crate::scheduler::{
+    BadAction, BadFilter, BulkAction, Filter, InvokeOptions, Invoked, MAX_BULK_PAGE, Scheduler,
+};
 
 /// The header carrying a deployment's policy (JSON).
 pub const POLICY_HEADER: &str = "reprise-policy";
@@ -311,6 +314,45 @@ pub async fn cancel(
     let cancelled = scheduler.cancel(&tenant, id).await?;
     Ok(Json(CancelView {
         cancelled: cancelled.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+/// `POST /v1/invocations/bulk`: one page of a bulk action (or a count of its matches).
+pub async fn bulk(
+    State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
+    body: Body,
+) -> Answer<BulkView> {
+    let body = read(body, MAX_JSON_BYTES).await?;
+    let request: BulkRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not a valid bulk request: {e}"),
+        )
+    })?;
+    let action: BulkAction = request
+        .action
+        .parse()
+        .map_err(|e: BadAction| ApiError::bad_request("invalid_action", e.to_string()))?;
+    let filter = Filter::parse(&request.filter, crate::clock::now_ms())
+        .map_err(|e: BadFilter| ApiError::bad_request("invalid_filter", e.to_string()))?;
+    let before = request.before.as_deref().map(invocation_id).transpose()?;
+    let limit = request.limit.unwrap_or(1_000);
+    if limit == 0 || limit > MAX_BULK_PAGE {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("`limit` must be 1 to {MAX_BULK_PAGE}, got {limit}"),
+        ));
+    }
+    let page = scheduler
+        .bulk(&tenant, action, &filter, request.dry_run, before, limit)
+        .await?;
+    Ok(Json(BulkView {
+        matched: page.matched,
+        done: page.done,
+        skipped: page.skipped,
+        next: page.next.map(|id| id.to_string()),
+        dry_run: request.dry_run,
     }))
 }
 

@@ -28,6 +28,7 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
             "/v1/invocations",
             get(handlers::invocations).post(handlers::invoke),
         )
+        .route("/v1/invocations/bulk", post(handlers::bulk))
         .route("/v1/invocations/{id}", get(handlers::invocation))
         .route(
             "/v1/invocations/{id}/signals/{name}",

@@ -8,14 +8,15 @@ use hyper::Method;
 
 use super::client::ApiClient;
 use super::output;
-use super::{Cli, Command, EgressArgs, KeyCommand, TenantCommand};
+use super::{Cli, Command, EgressArgs, KeyCommand, Targets, TenantCommand};
 use crate::access::{ADMIN_KEY_FILE, TENANT_KEY_FILE};
 use crate::api::access_dto::{
     CreateKeyRequest, CreateTenantRequest, EgressAnswer, EgressRulesView, KeyList, KeyView,
     NewKeyView, TenantDetail,
 };
 use crate::api::dto::{
-    CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView, JournalView,
+    BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, GcView, InvocationList,
+    InvocationView, JournalView,
 };
 use crate::scheduler::SchedulerConfig;
 use crate::server::{ServeOptions, run as serve};
@@ -225,15 +226,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             output::gc(&swept, json)?;
         }
-        Command::Pause { id } => control(&api, &id, "pause", json).await?,
-        Command::Resume { id } => control(&api, &id, "resume", json).await?,
-        Command::Cancel { id } => {
+        Command::Pause { target } => control(&api, target, "pause", json).await?,
+        Command::Resume { target } => control(&api, target, "resume", json).await?,
+        Command::Cancel {
+            target:
+                Targets {
+                    id: Some(id),
+                    filter: None,
+                    ..
+                },
+        } => {
             let path = format!("/v1/invocations/{}/cancel", encode(&id));
             let view: CancelView = api
                 .call(Method::POST, &path, "application/json", Vec::new())
                 .await?;
             output::cancelled(&view, json)?;
         }
+        Command::Cancel { target } => control(&api, target, "cancel", json).await?,
         Command::Journal { id } => {
             // Every page, in order.
             let path = format!("/v1/invocations/{}/journal", encode(&id));
@@ -283,17 +292,49 @@ async fn egress(api: &ApiClient, path: &str, args: EgressArgs, json: bool) -> an
     output::egress(&answer, json)
 }
 
-/// POSTs `action` (`pause`, `resume`) for invocation `id` and prints what it is now.
-async fn control(api: &ApiClient, id: &str, action: &str, json: bool) -> anyhow::Result<()> {
-    let path = format!("/v1/invocations/{}/{action}", encode(id));
-    let view: InvocationView = api
-        .call(Method::POST, &path, "application/json", Vec::new())
-        .await?;
-    if json {
-        return output::status(&view, json);
+/// POSTs `action` (`pause`, `resume`; or, with a filter, `cancel` too) for the invocation
+/// `target` names and prints what it is now, or for every match of its filter, page by page.
+async fn control(api: &ApiClient, target: Targets, action: &str, json: bool) -> anyhow::Result<()> {
+    let Some(filter) = target.filter else {
+        let id = target.id.unwrap_or_default();
+        let path = format!("/v1/invocations/{}/{action}", encode(&id));
+        let view: InvocationView = api
+            .call(Method::POST, &path, "application/json", Vec::new())
+            .await?;
+        if json {
+            return output::status(&view, json);
+        }
+        println!("{} is {}", view.id, view.state);
+        return Ok(());
+    };
+    let mut total = BulkView {
+        dry_run: target.dry_run,
+        ..BulkView::default()
+    };
+    let mut progress = output::Progress::new(action);
+    loop {
+        let request = BulkRequest {
+            action: action.to_string(),
+            filter: filter.clone(),
+            dry_run: target.dry_run,
+            limit: Some(1_000),
+            before: total.next.take(),
+        };
+        let page: BulkView = api.post_json("/v1/invocations/bulk", &request).await?;
+        total.matched += page.matched;
+        total.done += page.done;
+        total.skipped += page.skipped;
+        total.next = page.next;
+        // The page after a full last one is empty: nothing new to show.
+        if page.matched > 0 || total.matched == 0 {
+            progress.show(&total);
+        }
+        if total.next.is_none() {
+            break;
+        }
     }
-    println!("{} is {}", view.id, view.state);
-    Ok(())
+    progress.finish();
+    output::bulk(&total, action, json)
 }
 
 /// The `Idempotency-Key` header for `key`, if there is one.

@@ -151,21 +151,25 @@ pub enum Command {
         #[arg(long, value_name = "KEY")]
         idempotency_key: Option<String>,
     },
-    /// Cancel an unfinished invocation and its children (except detached ones).
+    /// Cancel an unfinished invocation and its children (except detached ones), or every
+    /// invocation a --filter matches.
     Cancel {
-        /// Invocation id.
-        id: String,
+        /// The invocation, or every match of the filter.
+        #[command(flatten)]
+        target: Targets,
     },
-    /// Pause an unfinished invocation: it stops at once (or, suspended, does not wake) until
-    /// resumed.
+    /// Pause an unfinished invocation (or every match of --filter): it stops at once (or,
+    /// suspended, does not wake) until resumed.
     Pause {
-        /// Invocation id.
-        id: String,
+        /// The invocation, or every match of the filter.
+        #[command(flatten)]
+        target: Targets,
     },
-    /// Resume a paused invocation where it was.
+    /// Resume a paused invocation (or every match of --filter) where it was.
     Resume {
-        /// Invocation id.
-        id: String,
+        /// The invocation, or every match of the filter.
+        #[command(flatten)]
+        target: Targets,
     },
     /// Show an invocation's journal: each step's kind, request and outcome.
     Journal {
@@ -251,6 +255,21 @@ pub enum TenantCommand {
         #[command(flatten)]
         rules: EgressArgs,
     },
+}
+
+/// One invocation, or every invocation of the tenant a filter matches.
+#[derive(Debug, clap::Args)]
+pub struct Targets {
+    /// Invocation id.
+    #[arg(required_unless_present = "filter", conflicts_with = "filter")]
+    pub id: Option<String>,
+    /// Every invocation matching `state=S function=DEPLOYMENT[.FUNCTION] since=DURATION`
+    /// (any of them), newest first, in pages of 1,000, with a progress line.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// With --filter: count the matches, change nothing.
+    #[arg(long, requires = "filter")]
+    pub dry_run: bool,
 }
 
 /// Egress rules on the command line: they replace the ones set before.

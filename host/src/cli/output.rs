@@ -8,7 +8,8 @@ use crate::api::access_dto::{
     EgressAnswer, EgressRulesView, KeyList, NewKeyView, TenantDetail, TenantList,
 };
 use crate::api::dto::{
-    CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView, JournalView,
+    BulkView, CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView,
+    JournalView,
 };
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
@@ -260,6 +261,66 @@ fn egress_line(rules: Option<&EgressRulesView>) -> String {
         }
     };
     format!("{hosts}; {ports}")
+}
+
+/// A progress line for a long action on stderr: rewritten in place on a terminal, a line
+/// per page otherwise.
+pub struct Progress {
+    action: String,
+    terminal: bool,
+    shown: bool,
+}
+
+impl Progress {
+    /// Progress of `action`.
+    pub fn new(action: &str) -> Self {
+        use std::io::IsTerminal;
+        Progress {
+            action: action.to_string(),
+            terminal: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    /// Shows the totals so far.
+    pub fn show(&mut self, total: &BulkView) {
+        let line = format!(
+            "{}: {} matched, {} done, {} skipped",
+            self.action, total.matched, total.done, total.skipped
+        );
+        if self.terminal {
+            eprint!("\r{line}");
+        } else {
+            eprintln!("{line}");
+        }
+        self.shown = true;
+    }
+
+    /// Ends the line on a terminal.
+    pub fn finish(&self) {
+        if self.terminal && self.shown {
+            eprintln!();
+        }
+    }
+}
+
+/// The totals of a bulk action.
+pub fn bulk(total: &BulkView, action: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(total);
+    }
+    if total.dry_run {
+        println!(
+            "{} invocations match (dry run: nothing changed)",
+            total.matched
+        );
+    } else {
+        println!(
+            "{action}: {} of {} matching invocations ({} skipped)",
+            total.done, total.matched, total.skipped
+        );
+    }
+    Ok(())
 }
 
 /// What a retention sweep removed, or would remove.

@@ -1,11 +1,15 @@
 //! The scheduler: accepts deployments and invocations, runs invocations on tokio, resumes the
 //! unfinished ones at start, and tells waiters when an invocation ends.
 
+mod bulk;
 mod executor;
 mod fair;
 mod retention;
 mod timers;
 
+pub use bulk::{
+    Action as BulkAction, BadAction, BadFilter, Filter, MAX_PAGE as MAX_BULK_PAGE, Page as BulkPage,
+};
 pub use retention::Swept;
 
 pub use crate::target::{Target, TargetError};

@@ -112,6 +112,13 @@ enum Scenario {
         #[arg(long, default_value_t = 60)]
         retention: u64,
     },
+    /// Bulk actions: COUNT suspended invocations, then a dry run and a cancel of them all by
+    /// filter, in pages of 10,000: matches per second.
+    Bulk {
+        /// Invocations to suspend, then cancel.
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+    },
     /// Uploads under abuse: COUNT uploads of SIZE MiB at once, each over the 64 MiB
     /// `component_bytes` quota: answers and the host's peak resident memory.
     Uploads {
@@ -163,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
             light,
         } => hostile_loops(&args.data, loops, run_ms, light).await,
         Scenario::Uploads { count, size_mib } => uploads(&args.data, count, size_mib).await,
+        Scenario::Bulk { count } => bulk(&args.data, count).await,
         Scenario::Retention { count, retention } => {
             retention_run(&args.data, count, retention).await
         }
@@ -517,6 +525,65 @@ async fn fairness(data: &std::path::Path, heavy: usize, light: usize) -> anyhow:
     println!(
         "  p99 loaded / idle: {:.2}",
         percentile(&loaded, 99.0).as_secs_f64() / percentile(&idle, 99.0).as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Bulk actions by filter at scale: how fast matches are counted and cancelled.
+async fn bulk(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
+    let (host, api) = host_with_guests(data, &[]);
+    let started = Instant::now();
+    let maker = api.clone();
+    parallel(count, 64, move |_| {
+        let api = maker.clone();
+        async move {
+            let input = json!({"names": ["never"]});
+            post_invocation(&api, "tg.signals", &input, None)
+                .await
+                .map(drop)
+        }
+    })
+    .await?;
+    until_suspended(&api, count).await?;
+    println!(
+        "bulk: {count} tg.signals invocations suspended in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for dry_run in [true, false] {
+        let started = Instant::now();
+        let (mut before, mut matched, mut done, mut pages) = (None::<String>, 0u64, 0u64, 0);
+        loop {
+            let body = json!({"action": "cancel", "filter": "state=suspended function=tg.signals",
+                "dry_run": dry_run, "limit": 10_000, "before": before});
+            let page: Value = api
+                .call(
+                    hyper::Method::POST,
+                    "/v1/invocations/bulk",
+                    "application/json",
+                    body.to_string().into_bytes(),
+                )
+                .await
+                .context("bulk page")?;
+            pages += 1;
+            matched += page["matched"].as_u64().unwrap_or(0);
+            done += page["done"].as_u64().unwrap_or(0);
+            match page["next"].as_str() {
+                Some(next) => before = Some(next.to_string()),
+                None => break,
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "  {}: {matched} matched, {done} cancelled, {pages} pages, in {secs:.2} s: {:.0} matches/s",
+            if dry_run { "dry run" } else { "cancel " },
+            matched as f64 / secs
+        );
+    }
+    let stats: Value = api.get("/v1/stats").await.context("stats")?;
+    println!(
+        "  then: {}; host RSS {}",
+        stats["invocations"],
+        host.pid().and_then(rss_bytes).map_or("?".into(), mib)
     );
     Ok(())
 }
