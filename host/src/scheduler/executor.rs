@@ -110,8 +110,11 @@ async fn run(
         },
     };
     // A suspended (or scheduled) invocation runs only once its wait is over and it is made
-    // pending again.
-    if record.state.is_terminal() || record.state.is_waiting() {
+    // pending again; a paused one once it is resumed.
+    if record.state.is_terminal()
+        || record.state.is_waiting()
+        || record.state == InvocationState::Paused
+    {
         return Ok(());
     }
     // The run is not recorded as it starts (that would cost a durable write before the first
