@@ -369,9 +369,10 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         self.add_stored(tenant, record.input.len())?;
         match start_at_ms.filter(|at| *at > self.now_ms) {
             Some(due_ms) => {
+                // Not a step of its journal: like a rerun's wait, at no step.
                 let start = [Awaitable::Timer { due_ms }];
                 let scheduled = InvocationState::Scheduled;
-                self.suspend(record, None, 0, AwaitMode::All, &start, scheduled)?;
+                self.suspend(record, None, u32::MAX, AwaitMode::All, &start, scheduled)?;
             }
             None => self.put_record(record, None)?,
         }
