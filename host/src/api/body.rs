@@ -40,9 +40,9 @@ pub async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 /// taken from it as it arrives, and the body is refused with 503 when the budget is spent.
 /// The permits returned hold the bytes' share until dropped.
 ///
-/// A body of known length (`Content-Length`) is kept in one allocation of its size, taken
-/// from the budget before it is read; one longer than `limit` is not kept at all, only read
-/// (up to a drain) so that its sender sees the answer.
+/// A body of known length (`Content-Length`) is kept in one allocation of its size (never
+/// grown, so never copied); one longer than `limit` is not kept at all, only read (up to a
+/// drain) so that its sender sees the answer.
 pub async fn read_within(
     mut body: Body,
     limit: usize,
@@ -55,13 +55,10 @@ pub async fn read_within(
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let known_over = length.is_some_and(|n| n > limit);
     let mut held: Option<OwnedSemaphorePermit> = None;
+    // Allocated, not touched: resident only as the bytes arrive, which is when the budget is
+    // taken (a client that announces a length and sends nothing holds none of it).
     let mut collected = match length {
-        Some(n) if !known_over => {
-            if let Some(budget) = budget {
-                reserve(&budget.0, &mut held, n.div_ceil(1024))?;
-            }
-            bytes::BytesMut::with_capacity(n)
-        }
+        Some(n) if !known_over => bytes::BytesMut::with_capacity(n),
         _ => bytes::BytesMut::new(),
     };
     let mut total = 0usize;

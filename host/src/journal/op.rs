@@ -113,8 +113,8 @@ pub enum Op {
     },
     /// Remove these invocations of `tenant` that finished by `before_ms` (a retention
     /// sweep), with their journals, and these idempotency keys (scope, key) if they no
-    /// longer hold. What is not due is left alone. The invocations' journal entries must all
-    /// be in the backend's journal already (none waiting for a checkpoint).
+    /// longer hold. What is not due is left alone, and so is a child whose parent has not
+    /// finished.
     Forget {
         tenant: TenantId,
         invocations: Vec<InvocationId>,

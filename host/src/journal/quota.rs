@@ -150,11 +150,15 @@ impl Limits {
 }
 
 /// How many invocations count towards `max_waiting` in `counts` (by state): the pending
-/// (running ones included: they are stored as pending), the suspended and the scheduled.
+/// (running ones included: they are stored as pending), the suspended, the scheduled and the
+/// paused.
 fn waiting(counts: &[(InvocationState, u64)]) -> u64 {
     counts
         .iter()
-        .filter(|(state, _)| *state == InvocationState::Pending || state.is_waiting())
+        .filter(|(state, _)| {
+            matches!(state, InvocationState::Pending | InvocationState::Paused)
+                || state.is_waiting()
+        })
         .map(|(_, n)| n)
         .sum()
 }

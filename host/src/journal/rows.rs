@@ -33,8 +33,13 @@ pub trait InvocationRows {
         id: InvocationId,
         finished: bool,
     ) -> RowResult<()>;
-    /// Removes the rows of the children `parent` dispatched.
-    fn remove_children(&mut self, tenant: &TenantId, parent: InvocationId) -> RowResult<()>;
+    /// Removes the rows of the children `parent` dispatched, or (with `child`) of that one.
+    fn remove_children(
+        &mut self,
+        tenant: &TenantId,
+        parent: InvocationId,
+        child: Option<InvocationId>,
+    ) -> RowResult<()>;
     /// Writes `record` under its tenant and id (its index rows are the rules' to keep).
     fn put_record(&mut self, record: &InvocationRecord) -> RowResult<()>;
     /// Whether `id` is in the runnable index (pending or running).
@@ -143,16 +148,16 @@ pub trait SignalRows {
         n: u64,
         payload: &[u8],
     ) -> RowResult<()>;
-    /// Removes kept signal `name` number `n` of `id`.
+    /// Removes kept signal `name` number `n` of `id`; returns the bytes of its payload.
     fn remove_signal(
         &mut self,
         tenant: &TenantId,
         id: InvocationId,
         name: &str,
         n: u64,
-    ) -> RowResult<()>;
-    /// Removes every signal kept for `id`.
-    fn remove_signals(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()>;
+    ) -> RowResult<u64>;
+    /// Removes every signal kept for `id`; returns the bytes of their payloads.
+    fn remove_signals(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<u64>;
     /// Whether at least `k + 1` signals named `name` are kept for `id`.
     fn has_signal(
         &self,

@@ -226,12 +226,17 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             else {
                 continue;
             };
-            if finished_at > before_ms {
+            // A parent that has not finished may still read its child's end (its wait is
+            // taken again when it wakes): the child stays until the parent has finished.
+            if finished_at > before_ms || self.parent_unfinished(tenant, &record)? {
                 continue;
             }
             freed += self.rows.remove_journal(id)?;
             freed += (record.input.len() + record.output.as_ref().map_or(0, Vec::len)) as u64;
-            self.rows.remove_children(tenant, id)?;
+            self.rows.remove_children(tenant, id, None)?;
+            if let Some(parent) = record.parent {
+                self.rows.remove_children(tenant, parent, Some(id))?;
+            }
             self.rows.set_finished(tenant, finished_at, id, false)?;
             self.rows.remove_record(tenant, id)?;
             let n = self.rows.count(tenant, record.state)?;
@@ -245,12 +250,28 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 self.rows.remove_keyed(tenant, scope, key)?;
             }
         }
-        if freed > 0 {
-            let used = self.rows.stored_bytes(tenant)?;
-            self.rows
-                .set_stored_bytes(tenant, used.saturating_sub(freed))?;
+        self.release_stored(tenant, freed)
+    }
+
+    /// Whether `record` has a parent that has not finished.
+    fn parent_unfinished(&self, tenant: &TenantId, record: &InvocationRecord) -> RowResult<bool> {
+        let Some(parent) = record.parent else {
+            return Ok(false);
+        };
+        Ok(self
+            .rows
+            .record(tenant, parent)?
+            .is_some_and(|p| !p.state.is_terminal()))
+    }
+
+    /// Counts `bytes` fewer stored by `tenant` (removed data).
+    fn release_stored(&mut self, tenant: &TenantId, bytes: u64) -> RowResult<()> {
+        if bytes == 0 {
+            return Ok(());
         }
-        Ok(())
+        let used = self.rows.stored_bytes(tenant)?;
+        self.rows
+            .set_stored_bytes(tenant, used.saturating_sub(bytes))
     }
 
     /// Whether a key's `row` still holds: within its window, and its invocation kept.
@@ -472,10 +493,12 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             }
             // The wait rows follow the state: only a suspension makes an invocation suspended,
             // and only its wait (or its end) makes it anything else.
-            _ if record.state.is_waiting() => refuse(WriteError::NotAllowed {
-                invocation: record.id.to_string(),
-                why: "only a suspension or a start time makes an invocation wait",
-            }),
+            _ if record.state.is_waiting() || record.state == InvocationState::Paused => {
+                refuse(WriteError::NotAllowed {
+                    invocation: record.id.to_string(),
+                    why: "only a suspension, a start time or a pause makes an invocation wait",
+                })
+            }
             (Some(old), false)
                 if old.state == InvocationState::Paused && !record.state.is_terminal() =>
             {
@@ -583,9 +606,11 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                     .add_child(tenant, invocation, child.id, child.detached)?;
             }
             StepEffect::ConsumeSignals(consumed) => {
+                let mut freed = 0;
                 for (name, n) in consumed {
-                    self.rows.remove_signal(tenant, invocation, name, *n)?;
+                    freed += self.rows.remove_signal(tenant, invocation, name, *n)?;
                 }
+                self.release_stored(tenant, freed)?;
             }
             StepEffect::EndRetries => self.rows.remove_retry(invocation, seq)?,
         }
@@ -635,7 +660,8 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         self.remove_wait(tenant, id)?;
         self.rows.set_paused(tenant, id, None)?;
         self.rows.remove_retries(id)?;
-        self.rows.remove_signals(tenant, id)?;
+        let freed = self.rows.remove_signals(tenant, id)?;
+        self.release_stored(tenant, freed)?;
         let Some(parent) = record.parent else {
             return Ok(());
         };

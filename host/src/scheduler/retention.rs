@@ -2,9 +2,9 @@
 //! `retention_secs`, with their journals, and the idempotency keys that no longer hold.
 //!
 //! It reads the `finished` index (oldest first) and hands the writer small batches, so a
-//! sweep never holds the writer for long; an invocation whose journal entries still wait for
-//! a checkpoint is left to the next sweep. Removed data frees its pages in the database
-//! file for reuse and no longer counts towards `stored_bytes`.
+//! sweep never holds the writer for long; a child whose parent has not finished is left for
+//! a later sweep. Removed data frees its pages in the database file for reuse and no longer
+//! counts towards `stored_bytes`.
 
 use std::time::Duration;
 

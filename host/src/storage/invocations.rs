@@ -55,8 +55,8 @@ pub trait Invocations: Send + Sync {
     /// the unfinished record otherwise; returns the invocations its finishing woke.
     async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError>;
 
-    /// Invocations of `tenant` that finished by `before_ms`, oldest first, at most `limit`,
-    /// whose journals are wholly in the backend's journal (so `forget` may take them).
+    /// Invocations of `tenant` that finished by `before_ms`, oldest first, at most `limit`
+    /// (not a child whose parent has not finished: the parent may still read its end).
     fn finished_before(
         &self,
         tenant: &TenantId,

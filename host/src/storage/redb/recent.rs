@@ -13,13 +13,38 @@ use std::sync::{PoisonError, RwLock};
 /// Key of a journal entry: (invocation id, sequence number).
 pub(super) type StepKey = (u128, u32);
 
-/// Entries of one batch, in key order, before they are durable.
-pub(super) type Staged = BTreeMap<StepKey, Vec<u8>>;
+/// Entries by key, in key order.
+type Entries = BTreeMap<StepKey, Vec<u8>>;
+
+/// What one batch does to the recent entries, until it is durable: the entries it adds, and
+/// the invocations whose journals it removed (a retention sweep).
+#[derive(Default)]
+pub(super) struct Staged {
+    entries: Entries,
+    forgotten: Vec<u128>,
+}
+
+impl Staged {
+    /// Adds the entry at `key`.
+    pub fn insert(&mut self, key: StepKey, entry: Vec<u8>) {
+        self.entries.insert(key, entry);
+    }
+
+    /// Whether an entry was added at `key`.
+    pub fn contains_key(&self, key: &StepKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Records that the journal of invocation `id` is removed.
+    pub fn forget(&mut self, id: u128) {
+        self.forgotten.push(id);
+    }
+}
 
 /// The durable journal entries not yet in redb.
 #[derive(Default)]
 pub(super) struct Recent {
-    entries: RwLock<Staged>,
+    entries: RwLock<Entries>,
 }
 
 impl Recent {
@@ -37,12 +62,26 @@ impl Recent {
             .collect()
     }
 
-    /// Adds the entries of a batch that has become durable.
+    /// Adds the entries of a batch that has become durable, and drops those of the
+    /// invocations whose journals it removed (else a checkpoint would write them back).
     pub fn publish(&self, staged: &mut Staged) {
+        let Staged {
+            entries: added,
+            forgotten,
+        } = std::mem::take(staged);
         // One insert per entry (`BTreeMap::append` would rebuild the whole map each time).
         let mut entries = self.write();
-        for (key, entry) in std::mem::take(staged) {
+        for (key, entry) in added {
             entries.insert(key, entry);
+        }
+        for id in forgotten {
+            let keys: Vec<StepKey> = entries
+                .range((id, 0)..=(id, u32::MAX))
+                .map(|(key, _)| *key)
+                .collect();
+            for key in keys {
+                entries.remove(&key);
+            }
         }
     }
 
@@ -58,7 +97,7 @@ impl Recent {
 
     /// Every entry (tests).
     #[cfg(test)]
-    pub fn all(&self) -> Staged {
+    pub fn all(&self) -> Entries {
         self.read().clone()
     }
 
@@ -72,12 +111,12 @@ impl Recent {
         self.write().clear();
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Staged> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
         // The map stays consistent even if a holder panicked: every change is one call.
         self.entries.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Staged> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
         self.entries.write().unwrap_or_else(PoisonError::into_inner)
     }
 }

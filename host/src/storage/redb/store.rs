@@ -89,6 +89,7 @@ impl Store {
             txn.open_table(PAUSED).map_err(storage)?;
             txn.open_table(FINISHED).map_err(storage)?;
             index_finished(&txn).map_err(|e| open_err(storage(e)))?;
+            count_usage(&txn).map_err(|e| open_err(storage(e)))?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -98,6 +99,22 @@ impl Store {
         let writer = Writer::start(db.clone(), log, options, recent.clone())
             .map_err(|e| open_err(e.into()))?;
         Ok(Store { db, recent, writer })
+    }
+
+    /// Whether invocation `id` of `tenant` has a parent that has not finished.
+    fn parent_unfinished(
+        &self,
+        invocations: &redb::ReadOnlyTable<(&'static str, u128), &'static [u8]>,
+        tenant: &str,
+        id: u128,
+    ) -> Result<bool, StoreError> {
+        let record: Option<InvocationRecord> = decoded(invocations, (tenant, id), "invocation")?;
+        let Some(parent) = record.and_then(|r| r.parent) else {
+            return Ok(false);
+        };
+        let parent: Option<InvocationRecord> =
+            decoded(invocations, (tenant, parent.0), "invocation")?;
+        Ok(parent.is_some_and(|p| !p.state.is_terminal()))
     }
 
     fn read<K: redb::Key + 'static, R>(
@@ -145,6 +162,53 @@ fn index_finished(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
         }
     }
     meta.insert(FINISHED_INDEXED, 1)?;
+    Ok(())
+}
+
+/// The key in `meta` that says the `usage` rows count everything stored.
+const USAGE_COUNTED: &str = "usage counted";
+
+/// Counts what each tenant stores (deployed components, inputs, outputs, journal entries,
+/// kept signals) into `usage`, once: a database written before usage was counted gets its
+/// rows at its first open by this version; later, every op keeps them.
+fn count_usage(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(USAGE_COUNTED)?.is_some() {
+        return Ok(());
+    }
+    let mut usage: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut owner: std::collections::HashMap<u128, String> = Default::default();
+    for row in txn.open_table(INVOCATIONS)?.iter()? {
+        let (key, value) = row?;
+        let (tenant, id) = key.value();
+        let Ok(record) = decode::<InvocationRecord>("invocation", value.value()) else {
+            continue;
+        };
+        let bytes = record.input.len() + record.output.as_ref().map_or(0, Vec::len);
+        *usage.entry(tenant.to_string()).or_default() += bytes as u64;
+        owner.insert(id, tenant.to_string());
+    }
+    for row in txn.open_table(JOURNAL)?.iter()? {
+        let (key, value) = row?;
+        if let Some(tenant) = owner.get(&key.value().0) {
+            *usage.entry(tenant.clone()).or_default() += value.value().len() as u64;
+        }
+    }
+    for row in txn.open_table(SIGNALS)?.iter()? {
+        let (key, value) = row?;
+        *usage.entry(key.value().0.to_string()).or_default() += value.value().len() as u64;
+    }
+    for row in txn.open_table(DEPLOYMENTS)?.iter()? {
+        let (key, value) = row?;
+        if let Ok(deployment) = decode::<Deployment>("deployment", value.value()) {
+            *usage.entry(key.value().0.to_string()).or_default() += deployment.size;
+        }
+    }
+    let mut table = txn.open_table(USAGE)?;
+    for (tenant, bytes) in usage {
+        table.insert(tenant.as_str(), bytes)?;
+    }
+    meta.insert(USAGE_COUNTED, 1)?;
     Ok(())
 }
 
@@ -379,6 +443,7 @@ impl Invocations for Store {
     ) -> Result<Vec<InvocationId>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(FINISHED).map_err(storage)?;
+        let invocations = txn.open_table(INVOCATIONS).map_err(storage)?;
         let t = tenant.as_str();
         let mut out = Vec::new();
         for row in table
@@ -387,8 +452,8 @@ impl Invocations for Store {
         {
             let (key, _) = row.map_err(storage)?;
             let id = key.value().2;
-            // Entries still waiting for a checkpoint would come back with it: later.
-            if self.recent.of(id, 0..=u32::MAX).is_empty() {
+            // A parent that has not finished may still read its child's end: later.
+            if !self.parent_unfinished(&invocations, t, id)? {
                 out.push(InvocationId(id));
             }
             if out.len() >= limit {
@@ -1178,5 +1243,93 @@ mod tests {
         }
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.invocation(&t(), rec.id).expect("read"), Some(rec));
+    }
+
+    #[tokio::test]
+    async fn usage_is_counted_from_what_an_older_database_stores_at_its_first_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let counted = {
+            let store = Store::open(&path).expect("open");
+            let mut rec = record(InvocationState::Running);
+            store.create_invocation(&rec).await.expect("create");
+            for seq in 0..3 {
+                append(&store, rec.id, seq, u64::from(seq))
+                    .await
+                    .expect("append");
+            }
+            let waiting = record(InvocationState::Running);
+            store.create_invocation(&waiting).await.expect("create");
+            store
+                .signal(&t(), waiting.id, "go", b"[1,2,3]".to_vec(), None)
+                .await
+                .expect("signal");
+            rec.output = Some(b"\"done\"".to_vec());
+            rec.finish(InvocationState::Completed, crate::clock::now_ms());
+            store.update_invocation(&rec).await.expect("complete");
+            store.stored_bytes(&t()).expect("usage")
+        };
+        assert!(counted > 0);
+        // As an older version left it: no usage rows, no mark that they were counted.
+        {
+            let db = Database::open(&path).expect("raw open");
+            let txn = db.begin_write().expect("write");
+            txn.open_table(USAGE)
+                .expect("usage")
+                .retain(|_, _| false)
+                .expect("clear");
+            txn.open_table(META)
+                .expect("meta")
+                .remove(USAGE_COUNTED)
+                .expect("unmark");
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.stored_bytes(&t()).expect("usage"), counted);
+    }
+
+    #[tokio::test]
+    async fn a_finished_child_is_kept_while_its_parent_has_not_finished() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let store = Store::open(&path).expect("open");
+        let (mut parent, children) = family(&store, 1).await;
+        let mut child = children[0].clone();
+        child.output = Some(b"1".to_vec());
+        child.finish(InvocationState::Completed, 1_000);
+        store.update_invocation(&child).await.expect("child ends");
+        let later = crate::clock::now_ms() + 1;
+        assert!(
+            store
+                .finished_before(&t(), later, 10)
+                .expect("due")
+                .is_empty()
+        );
+        store
+            .forget(&t(), vec![child.id], Vec::new(), later)
+            .await
+            .expect("forget");
+        assert!(
+            store.invocation(&t(), child.id).expect("read").is_some(),
+            "kept"
+        );
+        parent.finish(InvocationState::Completed, crate::clock::now_ms());
+        store.update_invocation(&parent).await.expect("parent ends");
+        let due = store.finished_before(&t(), later + 1, 10).expect("due");
+        assert_eq!(due, vec![child.id, parent.id]);
+        store
+            .forget(&t(), due, Vec::new(), later + 1)
+            .await
+            .expect("forget");
+        assert_eq!(store.invocation(&t(), child.id).expect("read"), None);
+        assert_eq!(store.invocation(&t(), parent.id).expect("read"), None);
+        // Its journal is gone, also the entries that waited for a checkpoint: after one (a
+        // clean close) they do not come back.
+        assert_eq!(store.steps(parent.id).expect("steps"), Vec::new());
+        store.check_indexes().expect("indexes");
+        drop(store);
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.steps(parent.id).expect("steps"), Vec::new());
+        store.check_indexes().expect("indexes");
     }
 }

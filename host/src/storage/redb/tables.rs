@@ -119,7 +119,7 @@ impl<'txn> Tables<'txn> {
             paused: txn.open_table(PAUSED)?,
             finished: txn.open_table(FINISHED)?,
             tenants_seen: HashMap::new(),
-            staged: recent.map(|_| Staged::new()),
+            staged: recent.map(|_| Staged::default()),
             recent,
         })
     }
@@ -175,12 +175,22 @@ impl InvocationRows for Tables<'_> {
         Ok(())
     }
 
-    fn remove_children(&mut self, tenant: &TenantId, parent: InvocationId) -> RowResult<()> {
+    fn remove_children(
+        &mut self,
+        tenant: &TenantId,
+        parent: InvocationId,
+        child: Option<InvocationId>,
+    ) -> RowResult<()> {
         let (tenant, parent) = (tenant.as_str(), parent.0);
-        self.children.retain_in(
-            (tenant, parent, 0u128)..=(tenant, parent, u128::MAX),
-            |_, _| false,
-        )?;
+        match child {
+            Some(child) => {
+                self.children.remove((tenant, parent, child.0))?;
+            }
+            None => {
+                let all = (tenant, parent, 0u128)..=(tenant, parent, u128::MAX);
+                self.children.retain_in(all, |_, _| false)?;
+            }
+        }
         Ok(())
     }
 
@@ -320,6 +330,17 @@ impl StepRows for Tables<'_> {
     fn remove_journal(&mut self, id: InvocationId) -> RowResult<u64> {
         let id = id.0;
         let mut bytes = 0u64;
+        // Its entries still waiting for a checkpoint go too, once this batch is durable.
+        if let Some(staged) = &mut self.staged {
+            staged.forget(id);
+            for (_, entry) in self
+                .recent
+                .map(|r| r.of(id, 0..=u32::MAX))
+                .unwrap_or_default()
+            {
+                bytes += entry.len() as u64;
+            }
+        }
         self.journal
             .retain_in((id, 0u32)..=(id, u32::MAX), |_, entry| {
                 bytes += entry.len() as u64;
@@ -436,19 +457,23 @@ impl SignalRows for Tables<'_> {
         id: InvocationId,
         name: &str,
         n: u64,
-    ) -> RowResult<()> {
+    ) -> RowResult<u64> {
         let (tenant, id) = (tenant.as_str(), id.0);
-        self.signals.remove((tenant, id, name, n))?;
-        Ok(())
+        let removed = self.signals.remove((tenant, id, name, n))?;
+        Ok(removed.map_or(0, |payload| payload.value().len() as u64))
     }
 
-    fn remove_signals(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()> {
+    fn remove_signals(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<u64> {
         let (tenant, id) = (tenant.as_str(), id.0);
+        let mut bytes = 0u64;
         self.signals.retain_in(
             (tenant, id, "", 0u64)..=(tenant, id, "\u{10FFFF}", u64::MAX),
-            |_, _| false,
+            |_, payload| {
+                bytes += payload.len() as u64;
+                false
+            },
         )?;
-        Ok(())
+        Ok(bytes)
     }
 
     fn has_signal(
