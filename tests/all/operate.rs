@@ -559,3 +559,20 @@ async fn a_bulk_cancel_takes_exactly_the_ten_thousand_matches() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeat_gets_the_first_invocation_even_when_the_tenant_is_at_its_quota() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    let (key, full) = host.create_tenant("full");
+    host.deploy_as(&key, "tg", "reprise_test_guests", None);
+    host.cli_ok(&["tenant", "set", "full", "max_waiting=1"]);
+    let waiting = json!({"names": ["never"]});
+    let (status, _, first) = invoke(&full, "w1", "tg.signals", waiting.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let (status, _, busy) = invoke(&full, "w2", "tg.signals", waiting.clone()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{busy}");
+    let (status, replayed, again) = invoke(&full, "w1", "tg.signals", waiting).await;
+    assert_eq!((status, replayed), (StatusCode::ACCEPTED, true), "{again}");
+    assert_eq!(again["id"], first["id"]);
+}

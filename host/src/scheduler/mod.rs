@@ -380,6 +380,17 @@ impl Scheduler {
         let function = target.resolve(&deployment)?;
         serde_json::from_slice::<serde::de::IgnoredAny>(&input)
             .map_err(|e| InvokeError::BadInput(e.to_string()))?;
+        let scope = format!("invoke {}.{function}", deployment.name);
+        let key = options
+            .key
+            .clone()
+            .map(|key| IdempotencyKey::new(scope, key, &[&canonical_json(&input)]));
+        // A repeat gets the first invocation even when the tenant is at a quota now.
+        if let Some(key) = &key
+            && let Some(first) = self.first_of(tenant, key)?
+        {
+            return first;
+        }
         let limits = self.inner.limits(tenant)?;
         limits
             .check_input(input.len())
@@ -406,12 +417,7 @@ impl Scheduler {
             function,
             input,
         );
-        if options.key.is_some() || options.start_at_ms.is_some() {
-            let scope = format!("invoke {}.{}", deployment.name, record.function);
-            let input = canonical_json(&record.input);
-            let key = options
-                .key
-                .map(|key| IdempotencyKey::new(scope, key, &[&input]));
+        if key.is_some() || options.start_at_ms.is_some() {
             let created = self
                 .inner
                 .store
@@ -459,6 +465,36 @@ impl Scheduler {
             record,
             replayed: false,
         })
+    }
+
+    /// What an earlier request under `key` made, if the key holds: the same invocation, or
+    /// the reuse refused. (The write that creates an invocation checks again, atomically.)
+    fn first_of(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Result<Invoked, InvokeError>>, StoreError> {
+        let store = &self.inner.store;
+        let Some(row) = store.idempotency_key(tenant, &key.scope, &key.key)? else {
+            return Ok(None);
+        };
+        if !row.holds_at(crate::clock::now_ms()) {
+            return Ok(None);
+        }
+        let Some(record) = store.invocation(tenant, row.invocation)? else {
+            return Ok(None);
+        };
+        Ok(Some(if row.digest == key.digest {
+            Ok(Invoked {
+                record,
+                replayed: true,
+            })
+        } else {
+            Err(InvokeError::KeyReused {
+                key: key.key.clone(),
+                invocation: row.invocation,
+            })
+        }))
     }
 
     /// The record of `id`, after waiting up to `timeout` for it to finish. An invocation

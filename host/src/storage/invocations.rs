@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use crate::ids::{InvocationId, TenantId};
 use crate::journal::{
-    Effects, IdempotencyKey, InvocationRecord, InvocationState, KeyName, StoreError,
+    Effects, IdempotencyKey, InvocationRecord, InvocationState, KeyName, KeyedRequest, StoreError,
 };
 
 /// Stores invocation records.
@@ -54,6 +54,14 @@ pub trait Invocations: Send + Sync {
     /// Durably writes `record`, creating it if `create` (refused if it exists) and replacing
     /// the unfinished record otherwise; returns the invocations its finishing woke.
     async fn put(&self, record: &InvocationRecord, create: bool) -> Result<Effects, StoreError>;
+
+    /// The row of idempotency key `key` within `scope` of `tenant`, if there is one.
+    fn idempotency_key(
+        &self,
+        tenant: &TenantId,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<KeyedRequest>, StoreError>;
 
     /// Invocations of `tenant` that finished by `before_ms`, oldest first, at most `limit`
     /// (not a child whose parent has not finished: the parent may still read its end).

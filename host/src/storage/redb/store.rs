@@ -435,6 +435,15 @@ impl Invocations for Store {
         Ok(())
     }
 
+    fn idempotency_key(
+        &self,
+        tenant: &TenantId,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<KeyedRequest>, StoreError> {
+        self.get(KEYED, (tenant.as_str(), scope, key), "idempotency key")
+    }
+
     fn finished_before(
         &self,
         tenant: &TenantId,
