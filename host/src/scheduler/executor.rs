@@ -37,6 +37,44 @@ enum Ending {
     Abandoned(String),
 }
 
+/// An invocation's turn to execute: held while one execution of it runs.
+struct Turn {
+    inner: Arc<Inner>,
+    id: InvocationId,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Turn {
+    /// Waits for invocation `id`'s turn.
+    async fn take(inner: &Arc<Inner>, id: InvocationId) -> Turn {
+        let lock = match inner.executions.lock() {
+            Ok(mut all) => all.entry(id).or_default().clone(),
+            // Poisoned: a turn of its own (the invariant is then as before: best effort).
+            Err(_) => Arc::default(),
+        };
+        let held = Some(lock.clone().lock_owned().await);
+        Turn {
+            inner: inner.clone(),
+            id,
+            lock,
+            held,
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.held = None;
+        if let Ok(mut all) = self.inner.executions.lock()
+            && Arc::strong_count(&self.lock) == 2
+        {
+            // Nobody else waits for a turn: the map forgets the invocation.
+            all.remove(&self.id);
+        }
+    }
+}
+
 /// Runs invocation `id` of `tenant` to its end (or until it suspends or the host cannot go on);
 /// `deferred` holds its record if its creation is deferred.
 pub(super) async fn execute(
@@ -45,6 +83,10 @@ pub(super) async fn execute(
     id: InvocationId,
     deferred: Option<Arc<Deferred>>,
 ) {
+    // One execution of an invocation at a time: another (a resume racing a run still queued
+    // for its slot, a wake-up caused by a run that is ending) waits for this one, then finds
+    // the invocation as it left it.
+    let _turn = Turn::take(&inner, id).await;
     let limits = match inner.limits(&tenant) {
         Ok(limits) => limits,
         Err(err) => {

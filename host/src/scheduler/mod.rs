@@ -181,6 +181,8 @@ struct Inner {
     waiters: Mutex<HashMap<InvocationId, Vec<oneshot::Sender<()>>>>,
     /// Invocations executing in this process.
     running: Mutex<HashMap<InvocationId, Executing>>,
+    /// Per invocation with an execution started: the turn its executions take one by one.
+    executions: Mutex<HashMap<InvocationId, Arc<tokio::sync::Mutex<()>>>>,
     /// Invocations whose creation is deferred to their first write, until they end.
     deferred: Mutex<HashMap<InvocationId, Arc<Deferred>>>,
     slots: Arc<fair::FairSlots>,
@@ -214,6 +216,7 @@ impl Scheduler {
             }),
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
+            executions: Mutex::new(HashMap::new()),
             deferred: Mutex::new(HashMap::new()),
             slots: fair::FairSlots::new(config.max_running.max(1)),
             sweep_every: config.sweep_every,
