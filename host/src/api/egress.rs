@@ -110,7 +110,6 @@ async fn store_rules(
     rules: Option<EgressRules>,
 ) -> Result<Json<EgressAnswer>, ApiError> {
     scheduler
-        .store()
         .set_egress(tenant, deployment, rules)
         .await
         .map_err(AccessError::from)?;

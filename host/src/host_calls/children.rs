@@ -56,22 +56,18 @@ fn child_record(
         Refused::Guest(format!("cannot start `{function}`: {e}"))
     };
     running.limits.check_input(input.len()).map_err(quota)?;
-    let stored = live
+    let admission = live
         .store
-        .stored_bytes(&running.tenant)
+        .admission(&running.tenant)
         .map_err(|e| Refused::Host(e.into()))?;
     running
         .limits
-        .check_stored(stored, input.len() as u64)
+        .check_stored(admission.stored_bytes, input.len() as u64)
         .map_err(quota)?;
-    let counts = live
-        .store
-        .counts(&running.tenant)
-        .map_err(|e| Refused::Host(e.into()))?;
     let unstored = live.services.not_durable.count(&running.tenant);
     running
         .limits
-        .check_waiting(&counts, unstored)
+        .check_waiting(&admission.counts, unstored)
         .map_err(quota)?;
     if !function.contains('.') {
         if !running.functions.iter().any(|f| f == function) {

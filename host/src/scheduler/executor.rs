@@ -313,7 +313,7 @@ async fn attempt(
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
     let egress = match inner.egress(&record.tenant, &record.deployment) {
-        Ok(egress) => Arc::new(egress),
+        Ok(egress) => egress,
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
     let running = Running {

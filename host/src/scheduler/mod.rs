@@ -167,6 +167,14 @@ pub struct Scheduler {
     inner: Arc<Inner>,
 }
 
+/// The egress rules runs were under, by (tenant, deployment), as last read.
+#[derive(Default)]
+struct EgressCache {
+    /// How many times rules were set: a read started before a change is not kept after it.
+    generation: u64,
+    rules: HashMap<(TenantId, String), Arc<Narrowing>>,
+}
+
 /// An invocation executing in this process.
 struct Executing {
     tenant: TenantId,
@@ -181,6 +189,9 @@ struct Inner {
     waiters: Mutex<HashMap<InvocationId, Vec<oneshot::Sender<()>>>>,
     /// Invocations executing in this process.
     running: Mutex<HashMap<InvocationId, Executing>>,
+    /// The egress rules each (tenant, deployment) runs under, as last read, and how many
+    /// times rules were set (a read started before a change is not kept after it).
+    egress_rules: Mutex<EgressCache>,
     /// Per invocation with an execution started: the turn its executions take one by one.
     executions: Mutex<HashMap<InvocationId, Arc<tokio::sync::Mutex<()>>>>,
     /// Invocations whose creation is deferred to their first write, until they end.
@@ -217,6 +228,7 @@ impl Scheduler {
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
             executions: Mutex::new(HashMap::new()),
+            egress_rules: Mutex::new(EgressCache::default()),
             deferred: Mutex::new(HashMap::new()),
             slots: fair::FairSlots::new(config.max_running.max(1)),
             sweep_every: config.sweep_every,
@@ -302,6 +314,24 @@ impl Scheduler {
     pub fn start_timers(&self) {
         tokio::spawn(timers::run(self.clone()));
         tokio::spawn(retention::run(self.clone(), self.inner.sweep_every));
+    }
+
+    /// Durably sets (or, `None`, removes) the egress rules of `tenant` or of its
+    /// `deployment`; runs started from now on are under them.
+    pub async fn set_egress(
+        &self,
+        tenant: &TenantId,
+        deployment: Option<&str>,
+        rules: Option<crate::journal::EgressRules>,
+    ) -> Result<(), StoreError> {
+        let written = self.inner.store.set_egress(tenant, deployment, rules).await;
+        // Whatever the write's outcome: forget what was read, and what reads started before
+        // now would keep.
+        if let Ok(mut known) = self.inner.egress_rules.lock() {
+            known.generation += 1;
+            known.rules.clear();
+        }
+        written
     }
 
     /// Removes now (or, `dry_run`, counts) the finished invocations and the idempotency
@@ -402,13 +432,14 @@ impl Scheduler {
                 size: input.len(),
                 over,
             })?;
+        let admission = self.inner.store.admission(tenant)?;
         limits
-            .check_stored(self.inner.store.stored_bytes(tenant)?, input.len() as u64)
+            .check_stored(admission.stored_bytes, input.len() as u64)
             .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
             .map_err(InvokeError::StorageFull)?;
         limits
             .check_waiting(
-                &self.inner.store.counts(tenant)?,
+                &admission.counts,
                 self.inner.services.not_durable.count(tenant),
             )
             .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
@@ -667,12 +698,30 @@ impl Scheduler {
 
 impl Inner {
     /// The egress rules an invocation of `tenant`'s `deployment` runs under now.
-    fn egress(&self, tenant: &TenantId, deployment: &str) -> Result<Narrowing, StoreError> {
-        let own = self.store.egress(tenant, Some(deployment))?;
-        Ok(Narrowing::new(
-            self.store.egress(tenant, None)?,
+    fn egress(&self, tenant: &TenantId, deployment: &str) -> Result<Arc<Narrowing>, StoreError> {
+        let key = (tenant.clone(), deployment.to_string());
+        let generation = match self.egress_rules.lock() {
+            Ok(known) => match known.rules.get(&key) {
+                Some(rules) => return Ok(rules.clone()),
+                None => Some(known.generation),
+            },
+            Err(_) => None,
+        };
+        let (tenant_rules, own) = self.store.egress_of(tenant, deployment)?;
+        let narrowing = Arc::new(Narrowing::new(
+            tenant_rules,
             own.map(|rules| (deployment.to_string(), rules)),
-        ))
+        ));
+        if let Ok(mut known) = self.egress_rules.lock()
+            && Some(known.generation) == generation
+        {
+            // One entry per deployment in use; a bound all the same.
+            if known.rules.len() >= 100_000 {
+                known.rules.clear();
+            }
+            known.rules.insert(key, narrowing.clone());
+        }
+        Ok(narrowing)
     }
 
     /// The limits `tenant` runs under now.

@@ -45,6 +45,19 @@ pub trait Access: Send + Sync {
         deployment: Option<&str>,
     ) -> Result<Option<EgressRules>, StoreError>;
 
+    /// The egress rules of `tenant` and of its `deployment` (what a run of it is under), read
+    /// together.
+    fn egress_of(
+        &self,
+        tenant: &TenantId,
+        deployment: &str,
+    ) -> Result<(Option<EgressRules>, Option<EgressRules>), StoreError> {
+        Ok((
+            self.egress(tenant, None)?,
+            self.egress(tenant, Some(deployment))?,
+        ))
+    }
+
     /// Durably sets (or, with `None`, removes) the egress rules of existing `tenant`, or of
     /// its existing `deployment`.
     async fn set_egress(

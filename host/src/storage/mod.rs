@@ -28,7 +28,8 @@ pub use journals::Journals;
 pub use signals::Signals;
 pub use waits::Waits;
 
-use crate::journal::Halt;
+use crate::ids::TenantId;
+use crate::journal::{Halt, InvocationState, StoreError};
 
 /// Every concern's storage, as one node's durable state.
 #[async_trait]
@@ -36,6 +37,24 @@ pub trait Storage: Deployments + Invocations + Journals + Waits + Signals + Acce
     /// Waits until the storage halts after a failure (it then refuses every write until the
     /// host restarts); returns why.
     async fn halted(&self) -> Arc<Halt>;
+
+    /// What admitting new work of `tenant` checks: its invocations by state, and the bytes
+    /// it stores (read together where the backend can).
+    fn admission(&self, tenant: &TenantId) -> Result<Admission, StoreError> {
+        Ok(Admission {
+            counts: self.counts(tenant)?,
+            stored_bytes: self.stored_bytes(tenant)?,
+        })
+    }
+}
+
+/// A tenant's counts by state and stored bytes, as admission checks them.
+#[derive(Debug, Default)]
+pub struct Admission {
+    /// Invocations by state (states with none left out).
+    pub counts: Vec<(InvocationState, u64)>,
+    /// Bytes stored.
+    pub stored_bytes: u64,
 }
 
 /// The storage a host runs on, shared by everything that reads or writes.

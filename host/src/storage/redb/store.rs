@@ -138,6 +138,28 @@ impl Store {
     }
 }
 
+/// How many invocations of `tenant` are in each state, as `txn` sees them.
+fn tenant_counts(
+    txn: &redb::ReadTransaction,
+    tenant: &TenantId,
+) -> Result<Vec<(InvocationState, u64)>, StoreError> {
+    let counts = txn.open_table(COUNTS).map_err(storage)?;
+    let mut out = Vec::new();
+    for row in counts.range((tenant.as_str(), "")..).map_err(storage)? {
+        let (key, value) = row.map_err(storage)?;
+        let (owner, state) = key.value();
+        if owner != tenant.as_str() {
+            break;
+        }
+        if let Some(state) = InvocationState::parse(state)
+            && value.value() > 0
+        {
+            out.push((state, value.value()));
+        }
+    }
+    Ok(out)
+}
+
 /// The key in `meta` that says the `finished` index is complete.
 const FINISHED_INDEXED: &str = "finished indexed";
 
@@ -367,21 +389,7 @@ impl Invocations for Store {
 
     fn counts(&self, tenant: &TenantId) -> Result<Vec<(InvocationState, u64)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
-        let counts = txn.open_table(COUNTS).map_err(storage)?;
-        let mut out = Vec::new();
-        for row in counts.range((tenant.as_str(), "")..).map_err(storage)? {
-            let (key, value) = row.map_err(storage)?;
-            let (owner, state) = key.value();
-            if owner != tenant.as_str() {
-                break;
-            }
-            if let Some(state) = InvocationState::parse(state)
-                && value.value() > 0
-            {
-                out.push((state, value.value()));
-            }
-        }
-        Ok(out)
+        tenant_counts(&txn, tenant)
     }
 
     fn all_counts(&self) -> Result<Vec<(TenantId, InvocationState, u64)>, StoreError> {
@@ -801,6 +809,18 @@ impl Access for Store {
         self.get(EGRESS, key, "egress rules")
     }
 
+    fn egress_of(
+        &self,
+        tenant: &TenantId,
+        deployment: &str,
+    ) -> Result<(Option<EgressRules>, Option<EgressRules>), StoreError> {
+        self.read(EGRESS, |t| {
+            let own = decoded(&t, (tenant.as_str(), ""), "egress rules")?;
+            let deployment = decoded(&t, (tenant.as_str(), deployment), "egress rules")?;
+            Ok((own, deployment))
+        })
+    }
+
     async fn set_egress(
         &self,
         tenant: &TenantId,
@@ -821,6 +841,19 @@ impl Access for Store {
 impl Storage for Store {
     async fn halted(&self) -> std::sync::Arc<crate::journal::Halt> {
         self.writer.halted().await
+    }
+
+    fn admission(&self, tenant: &TenantId) -> Result<crate::storage::Admission, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let usage = txn.open_table(USAGE).map_err(storage)?;
+        let stored_bytes = usage
+            .get(tenant.as_str())
+            .map_err(storage)?
+            .map_or(0, |v| v.value());
+        Ok(crate::storage::Admission {
+            counts: tenant_counts(&txn, tenant)?,
+            stored_bytes,
+        })
     }
 }
 
