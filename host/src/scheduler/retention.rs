@@ -14,7 +14,7 @@ use crate::journal::StoreError;
 
 /// Invocations removed per write.
 const BATCH: usize = 256;
-/// Idempotency keys looked at per read.
+/// Idempotency keys removed per write.
 const KEYS_BATCH: usize = 1024;
 
 /// What a sweep of one tenant removed, or (dry) would remove.
@@ -87,17 +87,25 @@ pub(super) async fn sweep(
             previous = due;
         }
     }
-    let mut cursor = None;
+    if dry_run {
+        swept.keys = store.expired_keys(tenant, now, usize::MAX)?.len() as u64;
+        return Ok(swept);
+    }
+    let mut previous = Vec::new();
     loop {
-        let (expired, next) = store.expired_keys(tenant, now, cursor, KEYS_BATCH)?;
+        let expired = store.expired_keys(tenant, now, KEYS_BATCH)?;
+        if expired.is_empty() || expired == previous {
+            break;
+        }
+        let full = expired.len() == KEYS_BATCH;
         swept.keys += expired.len() as u64;
-        if !dry_run && !expired.is_empty() {
-            store.forget(tenant, Vec::new(), expired, before_ms).await?;
+        store
+            .forget(tenant, Vec::new(), expired.clone(), before_ms)
+            .await?;
+        if !full {
+            break;
         }
-        match next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
+        previous = expired;
     }
     Ok(swept)
 }

@@ -72,16 +72,14 @@ pub trait Invocations: Send + Sync {
         limit: usize,
     ) -> Result<Vec<InvocationId>, StoreError>;
 
-    /// Idempotency keys (scope, key) of `tenant` after `after`, in key order, at most
-    /// `limit` looked at: those that no longer hold at `now_ms`, and where to look next
-    /// (`None`: the end).
+    /// Idempotency keys (scope, key) of `tenant` whose window is over at `now_ms`, oldest
+    /// first, at most `limit`.
     fn expired_keys(
         &self,
         tenant: &TenantId,
         now_ms: u64,
-        after: Option<KeyName>,
         limit: usize,
-    ) -> Result<(Vec<KeyName>, Option<KeyName>), StoreError>;
+    ) -> Result<Vec<KeyName>, StoreError>;
 
     /// Durably removes `invocations` that finished by `before_ms`, with their journals, and
     /// `keys` that no longer hold (what is not due is left).

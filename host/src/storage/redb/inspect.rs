@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, FINISHED, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, TENANTS, USAGE};
 use super::store::Store;
 use crate::journal::WaitState;
 use crate::journal::codec::decode;
@@ -68,6 +68,7 @@ impl Store {
         dump.insert("idempotency", rows(&txn, KEYED));
         dump.insert("paused", rows(&txn, PAUSED));
         dump.insert("finished", rows(&txn, FINISHED));
+        dump.insert("idempotency_by_age", rows(&txn, KEYS_BY_AGE));
         dump.insert(
             "journal",
             journal
@@ -150,6 +151,29 @@ impl Store {
                     r.state
                 ));
             }
+        }
+        let mut aged = BTreeSet::new();
+        each(&txn, KEYS_BY_AGE, |(tenant, at, scope, key), ()| {
+            aged.insert((tenant.to_string(), at, scope.to_string(), key.to_string()));
+            Ok(())
+        })?;
+        let mut keys = BTreeSet::new();
+        each(&txn, KEYED, |(tenant, scope, key), value| {
+            let row: crate::journal::KeyedRequest =
+                decode("idempotency key", value).map_err(|e| e.to_string())?;
+            keys.insert((
+                tenant.to_string(),
+                row.created_at_ms,
+                scope.to_string(),
+                key.to_string(),
+            ));
+            Ok(())
+        })?;
+        if aged != keys {
+            return Err(format!(
+                "the idempotency keys by age are not the key rows: {:?}",
+                aged.symmetric_difference(&keys).take(3).collect::<Vec<_>>()
+            ));
         }
         let mut finished_rows = BTreeSet::new();
         each(&txn, FINISHED, |(tenant, at, id), ()| {

@@ -42,6 +42,10 @@ pub const QUOTAS: TableDefinition<&str, &[u8]> = TableDefinition::new("quotas");
 pub const FINISHED: TableDefinition<(&str, u64, u128), ()> = TableDefinition::new("finished");
 /// (tenant, id) → encoded `InvocationState` a paused invocation was paused in.
 pub const PAUSED: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("paused");
+/// (tenant, created at ms, scope, idempotency key) → () — every key row by age, for the
+/// retention sweep.
+pub const KEYS_BY_AGE: TableDefinition<(&str, u64, &str, &str), ()> =
+    TableDefinition::new("idempotency_by_age");
 /// (tenant, scope, idempotency key) → encoded `KeyedRequest`: what the key made.
 pub const KEYED: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("idempotency");
 /// Tenant name → the bytes it stores (what the `stored_bytes` quota counts).

@@ -15,7 +15,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, FINISHED, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, TENANTS, USAGE};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
@@ -23,7 +23,9 @@ use crate::journal::StepEntry;
 use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
 use crate::journal::{Deployment, InvocationRecord, InvocationState};
-use crate::journal::{Effects, IdempotencyKey, KeyName, KeyedRequest, Op, RetryState, StepEffect};
+use crate::journal::{
+    Effects, IdempotencyKey, KEY_RETENTION_MS, KeyName, KeyedRequest, Op, RetryState, StepEffect,
+};
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
@@ -86,10 +88,12 @@ impl Store {
             txn.open_table(EGRESS).map_err(storage)?;
             txn.open_table(USAGE).map_err(storage)?;
             txn.open_table(KEYED).map_err(storage)?;
+            txn.open_table(KEYS_BY_AGE).map_err(storage)?;
             txn.open_table(PAUSED).map_err(storage)?;
             txn.open_table(FINISHED).map_err(storage)?;
             index_finished(&txn).map_err(|e| open_err(storage(e)))?;
             count_usage(&txn).map_err(|e| open_err(storage(e)))?;
+            index_keys_by_age(&txn).map_err(|e| open_err(storage(e)))?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -184,6 +188,28 @@ fn index_finished(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
         }
     }
     meta.insert(FINISHED_INDEXED, 1)?;
+    Ok(())
+}
+
+/// The key in `meta` that says the key rows are indexed by age.
+const KEYS_INDEXED: &str = "keys indexed by age";
+
+/// Indexes every idempotency key row by its age, once (a database written before the index).
+fn index_keys_by_age(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(KEYS_INDEXED)?.is_some() {
+        return Ok(());
+    }
+    let keyed = txn.open_table(KEYED)?;
+    let mut by_age = txn.open_table(KEYS_BY_AGE)?;
+    for row in keyed.iter()? {
+        let (key, value) = row?;
+        let (tenant, scope, name) = key.value();
+        if let Ok(row) = decode::<KeyedRequest>("idempotency key", value.value()) {
+            by_age.insert((tenant, row.created_at_ms, scope, name), ())?;
+        }
+    }
+    meta.insert(KEYS_INDEXED, 1)?;
     Ok(())
 }
 
@@ -484,40 +510,22 @@ impl Invocations for Store {
         &self,
         tenant: &TenantId,
         now_ms: u64,
-        after: Option<KeyName>,
         limit: usize,
-    ) -> Result<(Vec<KeyName>, Option<KeyName>), StoreError> {
+    ) -> Result<Vec<KeyName>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
-        let keyed = txn.open_table(KEYED).map_err(storage)?;
-        let invocations = txn.open_table(INVOCATIONS).map_err(storage)?;
+        let by_age = txn.open_table(KEYS_BY_AGE).map_err(storage)?;
         let t = tenant.as_str();
-        let lower = after.clone().unwrap_or_default();
-        let (mut expired, mut seen) = (Vec::new(), 0);
-        for row in keyed
-            .range((t, lower.0.as_str(), lower.1.as_str())..=(t, "\u{10FFFF}", "\u{10FFFF}"))
+        let before = now_ms.saturating_sub(KEY_RETENTION_MS);
+        by_age
+            .range((t, 0u64, "", "")..=(t, before, "\u{10FFFF}", "\u{10FFFF}"))
             .map_err(storage)?
-        {
-            let (k, v) = row.map_err(storage)?;
-            let (_, scope, key) = k.value();
-            let entry = (scope.to_string(), key.to_string());
-            // The cursor itself was looked at by the call that returned it.
-            if after.as_ref() == Some(&entry) {
-                continue;
-            }
-            seen += 1;
-            let row: KeyedRequest = decode("idempotency key", v.value())?;
-            let kept = invocations
-                .get((t, row.invocation.0))
-                .map_err(storage)?
-                .is_some();
-            if !row.holds_at(now_ms) || !kept {
-                expired.push(entry.clone());
-            }
-            if seen >= limit {
-                return Ok((expired, Some(entry)));
-            }
-        }
-        Ok((expired, None))
+            .take(limit)
+            .map(|row| {
+                let (key, _) = row.map_err(storage)?;
+                let (_, _, scope, name) = key.value();
+                Ok((scope.to_string(), name.to_string()))
+            })
+            .collect()
     }
 
     async fn forget(
@@ -1372,6 +1380,29 @@ mod tests {
         drop(store);
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.steps(parent.id).expect("steps"), Vec::new());
+        store.check_indexes().expect("indexes");
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_goes_when_its_window_is_over_and_not_before() {
+        let (_dir, store) = open();
+        let key = |name: &str| IdempotencyKey::new("invoke d.f".into(), name.into(), &[b"{}"]);
+        let now = crate::clock::now_ms();
+        let (old, young) = (record(InvocationState::Pending), record(InvocationState::Pending));
+        for (rec, name, at) in [(&old, "old", now - KEY_RETENTION_MS - 1), (&young, "young", now)] {
+            let op = Op::CreateInvocation {
+                record: Box::new(rec.clone()),
+                key: Some(key(name)),
+                start_at_ms: None,
+            };
+            store.writer.submit_at(op, at).await.expect("create");
+        }
+        let expired = store.expired_keys(&t(), now, 10).expect("expired");
+        assert_eq!(expired, vec![("invoke d.f".to_string(), "old".to_string())]);
+        store.forget(&t(), Vec::new(), expired, 0).await.expect("forget");
+        assert!(store.expired_keys(&t(), now, 10).expect("expired").is_empty());
+        assert!(store.idempotency_key(&t(), "invoke d.f", "old").expect("read").is_none());
+        assert!(store.idempotency_key(&t(), "invoke d.f", "young").expect("read").is_some());
         store.check_indexes().expect("indexes");
     }
 }

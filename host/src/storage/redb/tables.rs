@@ -10,7 +10,7 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, FINISHED, KEYED, KEYS, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, TENANTS, USAGE};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
@@ -42,6 +42,7 @@ pub(super) struct Tables<'txn> {
     egress: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     usage: Table<'txn, &'static str, u64>,
     keyed: Table<'txn, (&'static str, &'static str, &'static str), &'static [u8]>,
+    keys_by_age: Table<'txn, (&'static str, u64, &'static str, &'static str), ()>,
     paused: Table<'txn, (&'static str, u128), &'static [u8]>,
     finished: Table<'txn, (&'static str, u64, u128), ()>,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
@@ -116,6 +117,7 @@ impl<'txn> Tables<'txn> {
             egress: txn.open_table(EGRESS)?,
             usage: txn.open_table(USAGE)?,
             keyed: txn.open_table(KEYED)?,
+            keys_by_age: txn.open_table(KEYS_BY_AGE)?,
             paused: txn.open_table(PAUSED)?,
             finished: txn.open_table(FINISHED)?,
             tenants_seen: HashMap::new(),
@@ -286,7 +288,13 @@ impl InvocationRows for Tables<'_> {
     }
 
     fn remove_keyed(&mut self, tenant: &TenantId, scope: &str, key: &str) -> RowResult<()> {
-        self.keyed.remove((tenant.as_str(), scope, key))?;
+        let t = tenant.as_str();
+        let removed = self.keyed.remove((t, scope, key))?;
+        if let Some(old) = removed {
+            let old: KeyedRequest = decode_stored("idempotency key", old.value())?;
+            self.keys_by_age
+                .remove((t, old.created_at_ms, scope, key))?;
+        }
         Ok(())
     }
 
@@ -296,8 +304,13 @@ impl InvocationRows for Tables<'_> {
         key: &IdempotencyKey,
         row: &KeyedRequest,
     ) -> RowResult<()> {
-        let at = (tenant.as_str(), key.scope.as_str(), key.key.as_str());
-        self.keyed.insert(at, encode(row).as_slice())?;
+        let (t, scope, name) = (tenant.as_str(), key.scope.as_str(), key.key.as_str());
+        // A row written again (its key no longer held) is indexed at its new age only.
+        self.remove_keyed(tenant, scope, name)?;
+        self.keyed
+            .insert((t, scope, name), encode(row).as_slice())?;
+        self.keys_by_age
+            .insert((t, row.created_at_ms, scope, name), ())?;
         Ok(())
     }
 }

@@ -217,9 +217,7 @@ impl Generator {
         use crate::storage::Invocations;
         let tenant = TenantId::from(if self.rng.random_bool(0.1) { "u" } else { "t" });
         let invocations = store.finished_before(&tenant, now, 4).unwrap_or_default();
-        let (keys, _) = store
-            .expired_keys(&tenant, now, None, 8)
-            .unwrap_or_default();
+        let keys = store.expired_keys(&tenant, now, 8).unwrap_or_default();
         Op::Forget {
             tenant,
             invocations,
