@@ -1388,8 +1388,14 @@ mod tests {
         let (_dir, store) = open();
         let key = |name: &str| IdempotencyKey::new("invoke d.f".into(), name.into(), &[b"{}"]);
         let now = crate::clock::now_ms();
-        let (old, young) = (record(InvocationState::Pending), record(InvocationState::Pending));
-        for (rec, name, at) in [(&old, "old", now - KEY_RETENTION_MS - 1), (&young, "young", now)] {
+        let (old, young) = (
+            record(InvocationState::Pending),
+            record(InvocationState::Pending),
+        );
+        for (rec, name, at) in [
+            (&old, "old", now - KEY_RETENTION_MS - 1),
+            (&young, "young", now),
+        ] {
             let op = Op::CreateInvocation {
                 record: Box::new(rec.clone()),
                 key: Some(key(name)),
@@ -1399,10 +1405,28 @@ mod tests {
         }
         let expired = store.expired_keys(&t(), now, 10).expect("expired");
         assert_eq!(expired, vec![("invoke d.f".to_string(), "old".to_string())]);
-        store.forget(&t(), Vec::new(), expired, 0).await.expect("forget");
-        assert!(store.expired_keys(&t(), now, 10).expect("expired").is_empty());
-        assert!(store.idempotency_key(&t(), "invoke d.f", "old").expect("read").is_none());
-        assert!(store.idempotency_key(&t(), "invoke d.f", "young").expect("read").is_some());
+        store
+            .forget(&t(), Vec::new(), expired, 0)
+            .await
+            .expect("forget");
+        assert!(
+            store
+                .expired_keys(&t(), now, 10)
+                .expect("expired")
+                .is_empty()
+        );
+        assert!(
+            store
+                .idempotency_key(&t(), "invoke d.f", "old")
+                .expect("read")
+                .is_none()
+        );
+        assert!(
+            store
+                .idempotency_key(&t(), "invoke d.f", "young")
+                .expect("read")
+                .is_some()
+        );
         store.check_indexes().expect("indexes");
     }
 }
