@@ -62,50 +62,51 @@ pub(super) async fn sweep(
     let limits = scheduler.inner.limits(tenant)?;
     let now = crate::clock::now_ms();
     let before_ms = now.saturating_sub(limits.retention_secs.saturating_mul(1000));
-    let mut swept = Swept {
+    let invocations = drain(
+        BATCH,
+        dry_run,
+        |limit| store.finished_before(tenant, before_ms, limit),
+        |due| store.forget(tenant, due, Vec::new(), before_ms),
+    )
+    .await?;
+    let keys = drain(
+        KEYS_BATCH,
+        dry_run,
+        |limit| store.expired_keys(tenant, now, limit),
+        |expired| store.forget(tenant, Vec::new(), expired, before_ms),
+    )
+    .await?;
+    Ok(Swept {
+        invocations,
+        keys,
         before_ms,
-        ..Swept::default()
-    };
+    })
+}
+
+/// Removes what `due(limit)` names, `batch` at a time, with `forget`, until nothing is left
+/// or the last write removed nothing (the next sweep retries); or, `dry_run`, only counts
+/// it. Returns how many.
+async fn drain<T: PartialEq + Clone, F: Future<Output = Result<(), StoreError>>>(
+    batch: usize,
+    dry_run: bool,
+    due: impl Fn(usize) -> Result<Vec<T>, StoreError>,
+    forget: impl Fn(Vec<T>) -> F,
+) -> Result<u64, StoreError> {
     if dry_run {
-        swept.invocations = store.finished_before(tenant, before_ms, usize::MAX)?.len() as u64;
-    } else {
-        let mut previous = Vec::new();
-        loop {
-            let due = store.finished_before(tenant, before_ms, BATCH)?;
-            // Nothing left, or nothing the last write could remove: the next sweep retries.
-            if due.is_empty() || due == previous {
-                break;
-            }
-            let full = due.len() == BATCH;
-            swept.invocations += due.len() as u64;
-            store
-                .forget(tenant, due.clone(), Vec::new(), before_ms)
-                .await?;
-            if !full {
-                break;
-            }
-            previous = due;
-        }
+        return Ok(due(usize::MAX)?.len() as u64);
     }
-    if dry_run {
-        swept.keys = store.expired_keys(tenant, now, usize::MAX)?.len() as u64;
-        return Ok(swept);
-    }
-    let mut previous = Vec::new();
+    let (mut count, mut previous) = (0, Vec::new());
     loop {
-        let expired = store.expired_keys(tenant, now, KEYS_BATCH)?;
-        if expired.is_empty() || expired == previous {
-            break;
+        let next = due(batch)?;
+        if next.is_empty() || next == previous {
+            return Ok(count);
         }
-        let full = expired.len() == KEYS_BATCH;
-        swept.keys += expired.len() as u64;
-        store
-            .forget(tenant, Vec::new(), expired.clone(), before_ms)
-            .await?;
+        let full = next.len() == batch;
+        count += next.len() as u64;
+        forget(next.clone()).await?;
         if !full {
-            break;
+            return Ok(count);
         }
-        previous = expired;
+        previous = next;
     }
-    Ok(swept)
 }

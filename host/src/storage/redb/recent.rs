@@ -62,6 +62,14 @@ impl Recent {
             .collect()
     }
 
+    /// How many bytes the entries of invocation `id` hold.
+    pub fn bytes_of(&self, id: u128) -> u64 {
+        self.read()
+            .range((id, 0)..=(id, u32::MAX))
+            .map(|(_, entry)| entry.len() as u64)
+            .sum()
+    }
+
     /// Adds the entries of a batch that has become durable, and drops those of the
     /// invocations whose journals it removed (else a checkpoint would write them back).
     pub fn publish(&self, staged: &mut Staged) {

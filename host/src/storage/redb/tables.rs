@@ -346,13 +346,7 @@ impl StepRows for Tables<'_> {
         // Its entries still waiting for a checkpoint go too, once this batch is durable.
         if let Some(staged) = &mut self.staged {
             staged.forget(id);
-            for (_, entry) in self
-                .recent
-                .map(|r| r.of(id, 0..=u32::MAX))
-                .unwrap_or_default()
-            {
-                bytes += entry.len() as u64;
-            }
+            bytes += self.recent.map_or(0, |r| r.bytes_of(id));
         }
         self.journal
             .retain_in((id, 0u32)..=(id, u32::MAX), |_, entry| {
