@@ -19,6 +19,7 @@ mod quotas;
 mod resilience;
 mod retries;
 mod roundtrip;
+mod schedules;
 mod signals;
 mod tenants;
 mod timers;

@@ -347,3 +347,83 @@ impl StepView {
         }
     }
 }
+
+/// `POST /v1/schedules` body.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// Its name.
+    pub name: String,
+    /// Its cron expression: 5 fields, or 6 with seconds first.
+    pub cron: String,
+    /// The IANA time zone the expression is read in (default `UTC`).
+    #[serde(default = "utc")]
+    pub tz: String,
+    /// What each firing invokes: `DEPLOYMENT[.FUNCTION]`.
+    pub function: String,
+    /// The JSON input of each firing.
+    pub input: Box<RawValue>,
+    /// What happens to missed firings: `skip`, `once` (the default) or `all:N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<String>,
+    /// How late (ms) a firing may be and still count as on time (default 60,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_ms: Option<u64>,
+}
+
+fn utc() -> String {
+    "UTC".to_string()
+}
+
+/// A schedule, as the API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ScheduleView {
+    pub name: String,
+    pub cron: String,
+    pub tz: String,
+    pub function: String,
+    pub input: Value,
+    pub missed: String,
+    pub grace_ms: u64,
+    /// `active` or `paused`.
+    pub state: String,
+    /// The next firing (RFC 3339), if any is to come and it is not paused.
+    pub next: Option<String>,
+    pub fired: u64,
+    pub skipped: u64,
+    pub refused: u64,
+    /// The last firing made, and the invocation it made.
+    pub last_fired: Option<String>,
+    pub last_invocation: Option<String>,
+    pub last_refusal: Option<String>,
+    pub created: String,
+}
+
+impl From<&crate::journal::Schedule> for ScheduleView {
+    fn from(s: &crate::journal::Schedule) -> Self {
+        ScheduleView {
+            name: s.name.clone(),
+            cron: s.cron.clone(),
+            tz: s.tz.clone(),
+            function: s.target.clone(),
+            input: json_value(&s.input),
+            missed: s.missed.to_string(),
+            grace_ms: s.grace_ms,
+            state: if s.paused { "paused" } else { "active" }.to_string(),
+            next: s.next_ms.filter(|_| !s.paused).map(rfc3339),
+            fired: s.fired,
+            skipped: s.skipped,
+            refused: s.refused,
+            last_fired: s.last_fired.map(|(at, _)| rfc3339(at)),
+            last_invocation: s.last_fired.map(|(_, id)| id.to_string()),
+            last_refusal: s.last_refusal.clone(),
+            created: rfc3339(s.created_at_ms),
+        }
+    }
+}
+
+/// `GET /v1/schedules` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ScheduleList {
+    pub schedules: Vec<ScheduleView>,
+}

@@ -8,7 +8,9 @@ use super::dto::{ErrorBody, ErrorView};
 use crate::access::{AccessError, AuthError};
 use crate::journal::{StoreError, WriteError};
 use crate::runtime::ComponentError;
-use crate::scheduler::{ControlError, DeployError, InvokeError, TargetError};
+use crate::scheduler::{
+    ControlError, DeployError, InvokeError, ScheduleError, TargetError, WhenError,
+};
 
 /// An error answered to an API client.
 #[derive(Debug)]
@@ -148,6 +150,34 @@ impl From<InvokeError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", message)
             }
             InvokeError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(err: ScheduleError) -> Self {
+        let message = err.to_string();
+        match err {
+            ScheduleError::BadName(_) => ApiError::bad_request("invalid_name", message),
+            ScheduleError::When(WhenError::BadCron(_)) | ScheduleError::NeverFires(_) => {
+                ApiError::bad_request("invalid_cron", message)
+            }
+            ScheduleError::When(WhenError::BadTz(_)) => {
+                ApiError::bad_request("invalid_tz", message)
+            }
+            ScheduleError::Target(TargetError::Malformed(_)) => {
+                ApiError::bad_request("invalid_function", message)
+            }
+            ScheduleError::Target(TargetError::Ambiguous { .. }) => {
+                ApiError::bad_request("ambiguous_function", message)
+            }
+            ScheduleError::Target(_) => ApiError::not_found("unknown_function", message),
+            ScheduleError::BadInput(_) => ApiError::bad_request("invalid_input", message),
+            ScheduleError::Exists(_) => {
+                ApiError::new(StatusCode::CONFLICT, "schedule_exists", message)
+            }
+            ScheduleError::NotFound(_) => ApiError::not_found("unknown_schedule", message),
+            ScheduleError::Store(err) => err.into(),
         }
     }
 }

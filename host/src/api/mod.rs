@@ -12,6 +12,7 @@ mod error;
 mod handlers;
 mod params;
 mod routes;
+mod schedules;
 #[cfg(test)]
 mod tests;
 

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use super::{Uploads, admin, auth, egress, handlers};
+use super::{Uploads, admin, auth, egress, handlers, schedules};
 use crate::scheduler::Scheduler;
 
 /// The API's routes over `scheduler`, uploads buffered within `uploads` (KiB permits);
@@ -37,6 +37,16 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         .route("/v1/invocations/{id}/cancel", post(handlers::cancel))
         .route("/v1/invocations/{id}/pause", post(handlers::pause))
         .route("/v1/gc", post(handlers::gc))
+        .route(
+            "/v1/schedules",
+            get(schedules::list).post(schedules::create),
+        )
+        .route(
+            "/v1/schedules/{name}",
+            get(schedules::show).delete(schedules::delete),
+        )
+        .route("/v1/schedules/{name}/pause", post(schedules::pause))
+        .route("/v1/schedules/{name}/resume", post(schedules::resume))
         .route("/v1/invocations/{id}/resume", post(handlers::resume))
         .route("/v1/invocations/{id}/journal", get(handlers::journal))
         .route(

@@ -8,7 +8,7 @@ use hyper::Method;
 
 use super::client::ApiClient;
 use super::output;
-use super::{Cli, Command, EgressArgs, KeyCommand, Targets, TenantCommand};
+use super::{Cli, Command, EgressArgs, KeyCommand, ScheduleCommand, Targets, TenantCommand};
 use crate::access::{ADMIN_KEY_FILE, TENANT_KEY_FILE};
 use crate::api::access_dto::{
     CreateKeyRequest, CreateTenantRequest, EgressAnswer, EgressRulesView, KeyList, KeyView,
@@ -18,6 +18,7 @@ use crate::api::dto::{
     BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, GcView, InvocationList,
     InvocationView, JournalView,
 };
+use crate::api::dto::{ScheduleRequest, ScheduleView};
 use crate::scheduler::SchedulerConfig;
 use crate::server::{ServeOptions, run as serve};
 use crate::storage::redb::StoreOptions;
@@ -97,6 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let list: DeploymentList = api.get("/v1/deployments").await?;
             output::deployments(&list, json)?;
         }
+        Command::Schedule { command } => schedule(&api, command, json).await?,
         Command::Tenant { command } => match command {
             TenantCommand::Create { name } => {
                 let key: NewKeyView = api
@@ -391,4 +393,45 @@ fn encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// `reprise schedule …`.
+async fn schedule(api: &ApiClient, command: ScheduleCommand, json: bool) -> anyhow::Result<()> {
+    let path = |name: &str, action: &str| format!("/v1/schedules/{}{action}", encode(name));
+    let view: ScheduleView = match command {
+        ScheduleCommand::Create {
+            name,
+            cron,
+            tz,
+            target,
+            input,
+            missed,
+            grace,
+        } => {
+            let input = serde_json::value::RawValue::from_string(input)
+                .map_err(|e| anyhow::anyhow!("--input is not valid JSON: {e}"))?;
+            let request = ScheduleRequest {
+                name,
+                cron,
+                tz,
+                function: target,
+                input,
+                missed: Some(missed),
+                grace_ms: Some(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX)),
+            };
+            api.post_json("/v1/schedules", &request).await?
+        }
+        ScheduleCommand::Ls => {
+            return output::schedules(&api.get("/v1/schedules").await?, json);
+        }
+        ScheduleCommand::Show { name } => api.get(&path(&name, "")).await?,
+        ScheduleCommand::Pause { name } => api.post_json(&path(&name, "/pause"), &()).await?,
+        ScheduleCommand::Resume { name } => api.post_json(&path(&name, "/resume"), &()).await?,
+        ScheduleCommand::Delete { name } => {
+            let path = path(&name, "");
+            api.call(Method::DELETE, &path, "application/json", Vec::new())
+                .await?
+        }
+    };
+    output::schedule(&view, json)
 }

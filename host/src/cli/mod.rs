@@ -206,6 +206,12 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Manage schedules: cron expressions that invoke a function at each firing.
+    Schedule {
+        /// What to do.
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
     /// Manage tenants (needs the admin key).
     Tenant {
         /// What to do.
@@ -217,6 +223,57 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: KeyCommand,
+    },
+}
+
+/// `reprise schedule …`.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create a schedule that invokes TARGET with the input at each firing of the cron
+    /// expression.
+    Create {
+        /// Schedule name (letters, digits, `_`, `-`).
+        name: String,
+        /// Cron expression: 5 fields (`*/5 * * * *`), or 6 with seconds first.
+        #[arg(long)]
+        cron: String,
+        /// IANA time zone the expression is read in.
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// What to invoke: `DEPLOYMENT` or `DEPLOYMENT.FUNCTION`.
+        target: String,
+        /// JSON input of each firing.
+        #[arg(long, short, default_value = "null")]
+        input: String,
+        /// Firings missed while the host was down: `skip` them, run the latest `once`, or
+        /// run the latest N of them (`all:N`).
+        #[arg(long, default_value = "once")]
+        missed: String,
+        /// How late a firing may be made and still count as on time.
+        #[arg(long, default_value = "1m", value_parser = parse_delay)]
+        grace: std::time::Duration,
+    },
+    /// List the tenant's schedules.
+    Ls,
+    /// Show one schedule.
+    Show {
+        /// Schedule name.
+        name: String,
+    },
+    /// Pause a schedule: it makes no firings (and misses none) until resumed.
+    Pause {
+        /// Schedule name.
+        name: String,
+    },
+    /// Resume a paused schedule from its next firing after now.
+    Resume {
+        /// Schedule name.
+        name: String,
+    },
+    /// Delete a schedule (the invocations it made stay).
+    Delete {
+        /// Schedule name.
+        name: String,
     },
 }
 

@@ -11,6 +11,7 @@ use crate::api::dto::{
     BulkView, CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView,
     JournalView,
 };
+use crate::api::dto::{ScheduleList, ScheduleView};
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -346,5 +347,53 @@ pub fn egress(answer: &EgressAnswer, json: bool) -> anyhow::Result<()> {
         return print_json(answer);
     }
     println!("egress: {}", egress_line(answer.egress.as_ref()));
+    Ok(())
+}
+
+/// Schedules as a table.
+pub fn schedules(list: &ScheduleList, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    println!(
+        "{:<24} {:<16} {:<14} {:<24} {:<7} {:>6} {:>7} NEXT",
+        "NAME", "CRON", "TZ", "FUNCTION", "STATE", "FIRED", "SKIPPED"
+    );
+    for s in &list.schedules {
+        println!(
+            "{:<24} {:<16} {:<14} {:<24} {:<7} {:>6} {:>7} {}",
+            s.name,
+            s.cron,
+            s.tz,
+            s.function,
+            s.state,
+            s.fired,
+            s.skipped,
+            s.next.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+/// One schedule.
+pub fn schedule(s: &ScheduleView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(s);
+    }
+    println!("schedule {} ({})", s.name, s.state);
+    println!("  cron      {} ({})", s.cron, s.tz);
+    println!("  function  {}  input {}", s.function, s.input);
+    println!("  missed    {} (grace {} ms)", s.missed, s.grace_ms);
+    println!("  next      {}", s.next.as_deref().unwrap_or("-"));
+    println!(
+        "  fired     {}  skipped {}  refused {}",
+        s.fired, s.skipped, s.refused
+    );
+    if let (Some(at), Some(id)) = (&s.last_fired, &s.last_invocation) {
+        println!("  last      {at} -> {id}");
+    }
+    if let Some(why) = &s.last_refusal {
+        println!("  refused   {why}");
+    }
     Ok(())
 }

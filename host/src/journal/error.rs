@@ -88,6 +88,15 @@ pub enum WriteError {
     /// There is no key with this id, or it is revoked already.
     #[error("key {0} does not exist or is revoked already")]
     NoSuchKey(String),
+    /// A schedule with this name exists already.
+    #[error("schedule `{0}` exists already")]
+    ScheduleExists(String),
+    /// The tenant has no schedule with this name.
+    #[error("schedule `{0}` does not exist")]
+    NoSuchSchedule(String),
+    /// The schedule was written since it was read (the write is to be made again).
+    #[error("schedule `{0}` changed meanwhile")]
+    ScheduleChanged(String),
     /// The database or the log failed; nothing of the batch was committed.
     #[error("storage failure: {0}")]
     Storage(Arc<StorageFailure>),

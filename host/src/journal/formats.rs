@@ -304,11 +304,59 @@ fn records_keep_their_bytes() {
         decode::<KeyedRequest>("idempotency key", &stored).expect("keyed"),
         sample_keyed()
     );
+    let stored = pinned("v1", "schedule", &encode(&sample_schedule()));
+    assert_eq!(
+        decode::<Schedule>("schedule", &stored).expect("schedule"),
+        sample_schedule()
+    );
     let stored = pinned("v1", "egress_rules", &encode(&sample_egress()));
     assert_eq!(
         decode::<EgressRules>("egress rules", &stored).expect("egress rules"),
         sample_egress()
     );
+}
+
+fn sample_schedule() -> Schedule {
+    Schedule {
+        tenant: "acme".into(),
+        name: "nightly".into(),
+        cron: "0 3 * * *".into(),
+        tz: "Europe/Paris".into(),
+        target: "export.send_user".into(),
+        input: br#"{"all":true}"#.to_vec(),
+        missed: Missed::All(3),
+        grace_ms: 60_000,
+        paused: true,
+        next_ms: Some(1_700_000_060_000),
+        fired: 12,
+        skipped: 2,
+        refused: 1,
+        last_fired: Some((1_700_000_000_000, ID)),
+        last_refusal: Some("quota".into()),
+        created_at_ms: 1_699_000_000_000,
+        revision: 15,
+    }
+}
+
+/// The ops on schedules (added after `sample_forget_ops`'s).
+pub(crate) fn sample_schedule_ops() -> Vec<Op> {
+    let mut minimal = sample_schedule();
+    minimal.missed = Missed::Skip;
+    minimal.next_ms = None;
+    minimal.last_fired = None;
+    minimal.last_refusal = None;
+    vec![
+        Op::PutSchedule {
+            schedule: Box::new(sample_schedule()),
+        },
+        Op::PutSchedule {
+            schedule: Box::new(minimal),
+        },
+        Op::RemoveSchedule {
+            tenant: "acme".into(),
+            name: "nightly".into(),
+        },
+    ]
 }
 
 fn sample_keyed() -> KeyedRequest {

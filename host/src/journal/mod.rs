@@ -26,6 +26,7 @@ mod recorded;
 mod records;
 pub mod rows;
 pub mod rules;
+mod schedule;
 pub mod waits;
 
 pub use access::{KeyRecord, KeyRole, TenantRecord, key_hash, key_id, same_hash};
@@ -44,4 +45,5 @@ pub use policy::{StoredFunctionPolicy, StoredPolicy, StoredRetry};
 pub use quota::{Limits, OverQuota, Quotas, QuotasV1, decode_quotas, encode_quotas};
 pub use recorded::Recorded;
 pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+pub use schedule::{BadMissed, Missed, Schedule};
 pub use waits::{AwaitMode, Awaitable, Settled, WaitState};

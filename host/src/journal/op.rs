@@ -9,6 +9,7 @@ use super::egress::EgressRules;
 use super::idempotency::IdempotencyKey;
 use super::quota::{Quotas, QuotasV1};
 use super::records::{Deployment, InvocationRecord};
+use super::schedule::Schedule;
 use super::waits::{AwaitMode, Awaitable};
 use crate::ids::{InvocationId, TenantId};
 
@@ -121,6 +122,11 @@ pub enum Op {
         keys: Vec<(String, String)>,
         before_ms: u64,
     },
+    /// Write a schedule: a new one (`revision` 0, refused if the name is taken), or the next
+    /// revision of one (refused unless the stored one is at `revision - 1`).
+    PutSchedule { schedule: Box<Schedule> },
+    /// Remove a schedule (its invocations stay).
+    RemoveSchedule { tenant: TenantId, name: String },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

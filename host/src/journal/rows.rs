@@ -13,6 +13,7 @@ use super::idempotency::{IdempotencyKey, KeyedRequest};
 use super::op::RetryState;
 use super::quota::Quotas;
 use super::records::{Deployment, InvocationRecord, InvocationState};
+use super::schedule::Schedule;
 use super::waits::WaitState;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 
@@ -208,13 +209,30 @@ pub trait AccessRows {
     ) -> RowResult<()>;
 }
 
+/// Schedules.
+pub trait ScheduleRows {
+    /// The schedule `name` of `tenant`.
+    fn schedule(&self, tenant: &TenantId, name: &str) -> RowResult<Option<Schedule>>;
+    /// Writes `schedule` under its tenant and name.
+    fn put_schedule(&mut self, schedule: &Schedule) -> RowResult<()>;
+    /// Removes the schedule `name` of `tenant`.
+    fn remove_schedule(&mut self, tenant: &TenantId, name: &str) -> RowResult<()>;
+}
+
 /// Every concern's rows: one write transaction of a backend.
 pub trait Rows:
-    InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows + AccessRows
+    InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows + AccessRows + ScheduleRows
 {
 }
 
 impl<T> Rows for T where
-    T: InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows + AccessRows + ?Sized
+    T: InvocationRows
+        + StepRows
+        + WaitRows
+        + SignalRows
+        + DeploymentRows
+        + AccessRows
+        + ScheduleRows
+        + ?Sized
 {
 }

@@ -18,6 +18,7 @@ use super::op::{Effects, Op, StepEffect};
 use super::quota::{Limits, Quotas};
 use super::records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
 use super::rows::{RowResult, Rows};
+use super::schedule::Schedule;
 use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
 use crate::ids::{InvocationId, TenantId};
 
@@ -204,7 +205,37 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             }
             Op::Pause { tenant, invocation } => self.pause(tenant, *invocation),
             Op::Resume { tenant, invocation } => self.resume(tenant, *invocation),
+            Op::PutSchedule { schedule } => self.put_schedule(schedule),
+            Op::RemoveSchedule { tenant, name } => {
+                if self.rows.schedule(tenant, name)?.is_none() {
+                    return refuse(WriteError::NoSuchSchedule(name.clone()));
+                }
+                self.rows.remove_schedule(tenant, name)?;
+                Ok(Ok(()))
+            }
         }
+    }
+
+    /// Writes `schedule` if it is new (revision 0, name free, tenant exists) or the next
+    /// revision of the stored one.
+    fn put_schedule(&mut self, schedule: &Schedule) -> Applied {
+        let (tenant, name) = (&schedule.tenant, &schedule.name);
+        let stored = self.rows.schedule(tenant, name)?;
+        match (stored, schedule.revision) {
+            (Some(_), 0) => return refuse(WriteError::ScheduleExists(name.clone())),
+            (None, 0) => {
+                if self.rows.tenant(tenant)?.is_none() {
+                    return refuse(WriteError::NoSuchTenant(tenant.to_string()));
+                }
+            }
+            (None, _) => return refuse(WriteError::NoSuchSchedule(name.clone())),
+            (Some(old), revision) if old.revision + 1 != revision => {
+                return refuse(WriteError::ScheduleChanged(name.clone()));
+            }
+            (Some(_), _) => {}
+        }
+        self.rows.put_schedule(schedule)?;
+        Ok(Ok(()))
     }
 
     /// Removes the invocations that finished by `before_ms`, with their journals and

@@ -2,15 +2,19 @@
 //! unfinished ones at start, and tells waiters when an invocation ends.
 
 mod bulk;
+mod cron;
 mod executor;
 mod fair;
 mod retention;
+mod schedules;
 mod timers;
 
 pub use bulk::{
     Action as BulkAction, BadAction, BadFilter, Filter, MAX_PAGE as MAX_BULK_PAGE, Page as BulkPage,
 };
+pub use cron::WhenError;
 pub use retention::Swept;
+pub use schedules::{NewSchedule, ScheduleError};
 
 pub use crate::target::{Target, TargetError};
 
@@ -201,6 +205,8 @@ struct Inner {
     tenant_slots: Mutex<HashMap<TenantId, (u64, Arc<Semaphore>)>>,
     /// Signalled when a new timer may be earlier than the one the timer service waits for.
     timers_changed: Notify,
+    /// Signalled when a schedule was written: its next firing may be sooner.
+    schedules_changed: Notify,
     /// How often the retention sweep runs.
     sweep_every: Duration,
 }
@@ -234,6 +240,7 @@ impl Scheduler {
             sweep_every: config.sweep_every,
             tenant_slots: Mutex::new(HashMap::new()),
             timers_changed: Notify::new(),
+            schedules_changed: Notify::new(),
         });
         // Starts dispatched children. It holds the scheduler weakly, so it ends with it (the
         // sender is the scheduler's).
@@ -310,9 +317,10 @@ impl Scheduler {
 
     /// Starts the timer service, which resumes suspended invocations when their timers are
     /// due (those that fell due while the host was down first, in due order), and the
-    /// retention sweep.
+    /// retention sweep and the schedule service.
     pub fn start_timers(&self) {
         tokio::spawn(timers::run(self.clone()));
+        tokio::spawn(schedules::run(self.clone()));
         tokio::spawn(retention::run(self.clone(), self.inner.sweep_every));
     }
 

@@ -17,6 +17,7 @@ mod deployments;
 mod invocations;
 mod journals;
 pub mod redb;
+mod schedules;
 mod signals;
 mod waits;
 
@@ -25,6 +26,7 @@ pub use deferred::{Deferred, NotDurable};
 pub use deployments::Deployments;
 pub use invocations::Invocations;
 pub use journals::Journals;
+pub use schedules::Schedules;
 pub use signals::Signals;
 pub use waits::Waits;
 
@@ -33,7 +35,9 @@ use crate::journal::{Halt, InvocationState, StoreError};
 
 /// Every concern's storage, as one node's durable state.
 #[async_trait]
-pub trait Storage: Deployments + Invocations + Journals + Waits + Signals + Access {
+pub trait Storage:
+    Deployments + Invocations + Journals + Waits + Signals + Access + Schedules
+{
     /// Waits until the storage halts after a failure (it then refuses every write until the
     /// host restarts); returns why.
     async fn halted(&self) -> Arc<Halt>;

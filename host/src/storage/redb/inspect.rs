@@ -10,7 +10,9 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{
+    EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, SCHEDULES, TENANTS, USAGE,
+};
 use super::store::Store;
 use crate::journal::WaitState;
 use crate::journal::codec::decode;
@@ -68,6 +70,7 @@ impl Store {
         dump.insert("idempotency", rows(&txn, KEYED));
         dump.insert("paused", rows(&txn, PAUSED));
         dump.insert("finished", rows(&txn, FINISHED));
+        dump.insert("schedules", rows(&txn, SCHEDULES));
         dump.insert("idempotency_by_age", rows(&txn, KEYS_BY_AGE));
         dump.insert(
             "journal",

@@ -55,7 +55,7 @@ mod tests {
     use crate::journal::codec;
     use crate::journal::formats::{
         pinned, sample_access_ops, sample_egress_ops, sample_forget_ops, sample_operate_ops,
-        sample_ops, sample_pause_ops, sample_quota_ops, sample_quota_ops_v2,
+        sample_ops, sample_pause_ops, sample_quota_ops, sample_quota_ops_v2, sample_schedule_ops,
     };
 
     #[test]
@@ -105,6 +105,7 @@ mod tests {
         pin_stamped("log_record_operate", &sample_operate_ops());
         pin_stamped("log_record_pause", &sample_pause_ops());
         pin_stamped("log_record_forget", &sample_forget_ops());
+        pin_stamped("log_record_schedules", &sample_schedule_ops());
     }
 
     /// Pins a format-2 record of `ops` as fixture `name`, and checks it decodes to them.

@@ -52,3 +52,5 @@ pub const KEYED: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::n
 pub const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
 /// (tenant, deployment name, or "" for the tenant's own) → encoded `EgressRules`.
 pub const EGRESS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("egress");
+/// (tenant, schedule name) → encoded `Schedule`.
+pub const SCHEDULES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("schedules");

@@ -15,10 +15,13 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{
+    EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, SCHEDULES, TENANTS, USAGE,
+};
 use super::writer::Writer;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::Recorded;
+use crate::journal::Schedule;
 use crate::journal::StepEntry;
 use crate::journal::codec::{decode, encode};
 use crate::journal::{AwaitMode, Awaitable, WaitState};
@@ -28,7 +31,9 @@ use crate::journal::{
 };
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
 use crate::journal::{StorageFailure, StoreError};
-use crate::storage::{Access, Deployments, Invocations, Journals, Signals, Storage, Waits};
+use crate::storage::{
+    Access, Deployments, Invocations, Journals, Schedules, Signals, Storage, Waits,
+};
 
 fn storage(e: impl Into<StorageFailure>) -> StoreError {
     StoreError::Storage(e.into())
@@ -91,6 +96,7 @@ impl Store {
             txn.open_table(KEYS_BY_AGE).map_err(storage)?;
             txn.open_table(PAUSED).map_err(storage)?;
             txn.open_table(FINISHED).map_err(storage)?;
+            txn.open_table(SCHEDULES).map_err(storage)?;
             index_finished(&txn).map_err(|e| open_err(storage(e)))?;
             count_usage(&txn).map_err(|e| open_err(storage(e)))?;
             index_keys_by_age(&txn).map_err(|e| open_err(storage(e)))?;
@@ -841,6 +847,45 @@ impl Access for Store {
             rules,
         };
         self.writer.submit(op).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Schedules for Store {
+    fn schedule(&self, tenant: &TenantId, name: &str) -> Result<Option<Schedule>, StoreError> {
+        self.get(SCHEDULES, (tenant.as_str(), name), "schedule")
+    }
+
+    fn schedules(&self, tenant: &TenantId) -> Result<Vec<Schedule>, StoreError> {
+        self.read(SCHEDULES, |t| {
+            t.range((tenant.as_str(), "")..)
+                .map_err(storage)?
+                .map_while(|row| match row {
+                    Ok((k, v)) if k.value().0 == tenant.as_str() => Some(Ok(v.value().to_vec())),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(storage(e))),
+                })
+                .map(|bytes| Ok(decode("schedule", &bytes?)?))
+                .collect()
+        })
+    }
+
+    fn all_schedules(&self) -> Result<Vec<Schedule>, StoreError> {
+        self.read(SCHEDULES, |t| all_decoded(&t, "schedule"))
+    }
+
+    async fn put_schedule(&self, schedule: Schedule) -> Result<(), StoreError> {
+        let schedule = Box::new(schedule);
+        self.writer.submit(Op::PutSchedule { schedule }).await?;
+        Ok(())
+    }
+
+    async fn remove_schedule(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {
+        let (tenant, name) = (tenant.clone(), name.to_string());
+        self.writer
+            .submit(Op::RemoveSchedule { tenant, name })
+            .await?;
         Ok(())
     }
 }

@@ -10,15 +10,18 @@ use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
     SIGNALS, TIMERS, WAITS,
 };
-use super::schema::{EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, TENANTS, USAGE};
+use super::schema::{
+    EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, SCHEDULES, TENANTS, USAGE,
+};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
-    AccessRows, DeploymentRows, InvocationRows, RowResult, SignalRows, StepRows, WaitRows,
+    AccessRows, DeploymentRows, InvocationRows, RowResult, ScheduleRows, SignalRows, StepRows,
+    WaitRows,
 };
 use crate::journal::{
     Deployment, IdempotencyKey, InvocationRecord, InvocationState, KeyedRequest, RetryState,
-    WaitState,
+    Schedule, WaitState,
 };
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas, encode_quotas};
 
@@ -45,6 +48,7 @@ pub(super) struct Tables<'txn> {
     keys_by_age: Table<'txn, (&'static str, u64, &'static str, &'static str), ()>,
     paused: Table<'txn, (&'static str, u128), &'static [u8]>,
     finished: Table<'txn, (&'static str, u64, u128), ()>,
+    schedules: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
     /// the usage table by [`Tables::flush`]).
     tenants_seen: HashMap<String, TenantSeen>,
@@ -120,6 +124,7 @@ impl<'txn> Tables<'txn> {
             keys_by_age: txn.open_table(KEYS_BY_AGE)?,
             paused: txn.open_table(PAUSED)?,
             finished: txn.open_table(FINISHED)?,
+            schedules: txn.open_table(SCHEDULES)?,
             tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::default()),
             recent,
@@ -593,6 +598,26 @@ impl AccessRows for Tables<'_> {
             Some(rules) => self.egress.insert(key, encode(rules).as_slice())?,
             None => self.egress.remove(key)?,
         };
+        Ok(())
+    }
+}
+
+impl ScheduleRows for Tables<'_> {
+    fn schedule(&self, tenant: &TenantId, name: &str) -> RowResult<Option<Schedule>> {
+        match self.schedules.get((tenant.as_str(), name))? {
+            Some(value) => Ok(Some(decode_stored("schedule", value.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_schedule(&mut self, schedule: &Schedule) -> RowResult<()> {
+        let key = (schedule.tenant.as_str(), schedule.name.as_str());
+        self.schedules.insert(key, encode(schedule).as_slice())?;
+        Ok(())
+    }
+
+    fn remove_schedule(&mut self, tenant: &TenantId, name: &str) -> RowResult<()> {
+        self.schedules.remove((tenant.as_str(), name))?;
         Ok(())
     }
 }

@@ -331,12 +331,35 @@ impl Generator {
         }
     }
 
-    /// A tenant or key op: some refused (an existing tenant, a key of a missing tenant, a
-    /// second revocation).
+    /// A tenant, key or schedule op: some refused (an existing tenant, a key of a missing
+    /// tenant, a second revocation, a schedule at the wrong revision or missing).
     fn access(&mut self, now: u64) -> Op {
         let tenant = TenantId::from(["t", "u", "v"][self.rng.random_range(0..3)]);
         let hash = [self.rng.random_range(0..4u8); 32];
-        match self.rng.random_range(0..3) {
+        let name = ["hourly", "nightly"][self.rng.random_range(0..2)].to_string();
+        match self.rng.random_range(0..5) {
+            3 => Op::PutSchedule {
+                schedule: Box::new(crate::journal::Schedule {
+                    tenant,
+                    name,
+                    cron: "0 * * * *".into(),
+                    tz: "UTC".into(),
+                    target: "d.f".into(),
+                    input: b"null".to_vec(),
+                    missed: crate::journal::Missed::Once,
+                    grace_ms: 60_000,
+                    paused: self.rng.random_bool(0.3),
+                    next_ms: Some(now + 3_600_000),
+                    fired: self.rng.random_range(0..5),
+                    skipped: 0,
+                    refused: 0,
+                    last_fired: None,
+                    last_refusal: None,
+                    created_at_ms: now,
+                    revision: self.rng.random_range(0..3),
+                }),
+            },
+            4 => Op::RemoveSchedule { tenant, name },
             0 => Op::CreateTenant {
                 tenant: TenantRecord {
                     name: tenant,
