@@ -349,3 +349,56 @@ fn due_firings(when: &When, schedule: &Schedule, now: u64) -> (Vec<u64>, u64, Op
     let keep = late.into_iter().chain(timely).collect();
     (keep, skipped, next)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A per-second schedule whose next firing is `next_ms`, under `missed`, grace 1 s.
+    fn every_second(next_ms: u64, missed: Missed) -> Schedule {
+        Schedule {
+            tenant: "acme".into(),
+            name: "s".into(),
+            cron: "* * * * * *".into(),
+            tz: "UTC".into(),
+            target: "d.f".into(),
+            input: b"null".to_vec(),
+            missed,
+            grace_ms: 1000,
+            paused: false,
+            next_ms: Some(next_ms),
+            fired: 0,
+            skipped: 0,
+            refused: 0,
+            last_fired: None,
+            last_refusal: None,
+            created_at_ms: 0,
+            revision: 0,
+        }
+    }
+
+    #[test]
+    fn the_policy_keeps_the_latest_missed_firings_and_counts_the_rest() {
+        let when = When::parse("* * * * * *", "UTC").expect("parses");
+        let t = 1_796_292_450_000;
+        // Firings t … t+10 s are due at t+10.5 s; only the last is within the grace.
+        let now = t + 10_500;
+        let seconds = |from: u64, to: u64| (from..=to).map(|s| t + s * 1000).collect::<Vec<_>>();
+        for (missed, keep, skipped) in [
+            (Missed::Skip, seconds(10, 10), 10),
+            (Missed::Once, seconds(9, 10), 9),
+            (Missed::All(3), seconds(7, 10), 7),
+            (Missed::All(1000), seconds(0, 10), 0),
+        ] {
+            let (kept, n, next) = due_firings(&when, &every_second(t, missed), now);
+            assert_eq!((kept, n), (keep, skipped), "{missed}");
+            assert_eq!(next, Some(t + 11_000));
+        }
+        // On time: one firing, nothing missed.
+        let (kept, n, _) = due_firings(&when, &every_second(t, Missed::Skip), t + 20);
+        assert_eq!((kept, n), (vec![t], 0));
+        // Not yet due: nothing.
+        let (kept, n, next) = due_firings(&when, &every_second(t, Missed::Once), t - 1);
+        assert_eq!((kept, n, next), (vec![], 0, Some(t)));
+    }
+}

@@ -281,6 +281,24 @@ fn all_decoded<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
         .collect()
 }
 
+/// Every value of `tenant` in `table` (keyed by tenant, then a name), decoded as `what`s.
+fn of_tenant<T: serde::de::DeserializeOwned>(
+    table: &redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>,
+    tenant: &TenantId,
+    what: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    table
+        .range((tenant.as_str(), "")..)
+        .map_err(storage)?
+        .map_while(|row| match row {
+            Ok((k, v)) if k.value().0 == tenant.as_str() => Some(Ok(v.value().to_vec())),
+            Ok(_) => None,
+            Err(e) => Some(Err(storage(e))),
+        })
+        .map(|bytes| Ok(decode(what, &bytes?)?))
+        .collect()
+}
+
 /// The value under `key` in `table`, decoded as a `what`.
 fn decoded<'k, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
     table: &redb::ReadOnlyTable<K, &'static [u8]>,
@@ -301,17 +319,7 @@ impl Deployments for Store {
     }
 
     fn deployments(&self, tenant: &TenantId) -> Result<Vec<Deployment>, StoreError> {
-        self.read(DEPLOYMENTS, |t| {
-            t.range((tenant.as_str(), "")..)
-                .map_err(storage)?
-                .map_while(|row| match row {
-                    Ok((k, v)) if k.value().0 == tenant.as_str() => Some(Ok(v.value().to_vec())),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(storage(e))),
-                })
-                .map(|bytes| Ok(decode("deployment", &bytes?)?))
-                .collect()
-        })
+        self.read(DEPLOYMENTS, |t| of_tenant(&t, tenant, "deployment"))
     }
 
     fn component(&self, hash: &ComponentHash) -> Result<Option<Vec<u8>>, StoreError> {
@@ -858,17 +866,7 @@ impl Schedules for Store {
     }
 
     fn schedules(&self, tenant: &TenantId) -> Result<Vec<Schedule>, StoreError> {
-        self.read(SCHEDULES, |t| {
-            t.range((tenant.as_str(), "")..)
-                .map_err(storage)?
-                .map_while(|row| match row {
-                    Ok((k, v)) if k.value().0 == tenant.as_str() => Some(Ok(v.value().to_vec())),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(storage(e))),
-                })
-                .map(|bytes| Ok(decode("schedule", &bytes?)?))
-                .collect()
-        })
+        self.read(SCHEDULES, |t| of_tenant(&t, tenant, "schedule"))
     }
 
     fn all_schedules(&self) -> Result<Vec<Schedule>, StoreError> {
