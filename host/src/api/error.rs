@@ -127,13 +127,7 @@ impl From<InvokeError> for ApiError {
     fn from(err: InvokeError) -> Self {
         let message = err.to_string();
         match err {
-            InvokeError::Target(TargetError::Malformed(_)) => {
-                ApiError::bad_request("invalid_function", message)
-            }
-            InvokeError::Target(TargetError::Ambiguous { .. }) => {
-                ApiError::bad_request("ambiguous_function", message)
-            }
-            InvokeError::Target(_) => ApiError::not_found("unknown_function", message),
+            InvokeError::Target(err) => unusable_target(&err, message),
             InvokeError::BadInput(_) => ApiError::bad_request("invalid_input", message),
             InvokeError::InputTooLarge { .. } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", message)
@@ -154,6 +148,15 @@ impl From<InvokeError> for ApiError {
     }
 }
 
+/// The answer to a target that names no function: malformed, ambiguous or unknown.
+fn unusable_target(err: &TargetError, message: String) -> ApiError {
+    match err {
+        TargetError::Malformed(_) => ApiError::bad_request("invalid_function", message),
+        TargetError::Ambiguous { .. } => ApiError::bad_request("ambiguous_function", message),
+        _ => ApiError::not_found("unknown_function", message),
+    }
+}
+
 impl From<ScheduleError> for ApiError {
     fn from(err: ScheduleError) -> Self {
         let message = err.to_string();
@@ -165,13 +168,7 @@ impl From<ScheduleError> for ApiError {
             ScheduleError::When(WhenError::BadTz(_)) => {
                 ApiError::bad_request("invalid_tz", message)
             }
-            ScheduleError::Target(TargetError::Malformed(_)) => {
-                ApiError::bad_request("invalid_function", message)
-            }
-            ScheduleError::Target(TargetError::Ambiguous { .. }) => {
-                ApiError::bad_request("ambiguous_function", message)
-            }
-            ScheduleError::Target(_) => ApiError::not_found("unknown_function", message),
+            ScheduleError::Target(err) => unusable_target(&err, message),
             ScheduleError::BadInput(_) => ApiError::bad_request("invalid_input", message),
             ScheduleError::Exists(_) => {
                 ApiError::new(StatusCode::CONFLICT, "schedule_exists", message)

@@ -412,13 +412,7 @@ impl Scheduler {
         if let Some(key) = options.key.as_deref().filter(|k| !valid_key(k)) {
             return Err(InvokeError::BadKey(key.chars().take(300).collect()));
         }
-        let target = Target::parse(target)?;
-        let deployment = self
-            .inner
-            .store
-            .deployment(tenant, &target.deployment)?
-            .ok_or_else(|| TargetError::UnknownDeployment(target.deployment.clone()))?;
-        let function = target.resolve(&deployment)?;
+        let (deployment, function) = self.function_of::<InvokeError>(tenant, target)?;
         serde_json::from_slice::<serde::de::IgnoredAny>(&input)
             .map_err(|e| InvokeError::BadInput(e.to_string()))?;
         let scope = format!("invoke {}.{function}", deployment.name);
@@ -507,6 +501,23 @@ impl Scheduler {
             record,
             replayed: false,
         })
+    }
+
+    /// The deployment of `tenant` and the function of it that `target`
+    /// (`DEPLOYMENT[.FUNCTION]`) names.
+    fn function_of<E: From<TargetError> + From<StoreError>>(
+        &self,
+        tenant: &TenantId,
+        target: &str,
+    ) -> Result<(Deployment, String), E> {
+        let target = Target::parse(target)?;
+        let deployment = self
+            .inner
+            .store
+            .deployment(tenant, &target.deployment)?
+            .ok_or_else(|| TargetError::UnknownDeployment(target.deployment.clone()))?;
+        let function = target.resolve(&deployment)?;
+        Ok((deployment, function))
     }
 
     /// What an earlier request under `key` made, if the key holds: the same invocation, or

@@ -15,7 +15,7 @@ use super::cron::{When, WhenError};
 use super::{InvokeError, InvokeOptions, Scheduler};
 use crate::ids::TenantId;
 use crate::journal::{Missed, Schedule, StoreError, WriteError};
-use crate::target::{Target, TargetError};
+use crate::target::TargetError;
 
 /// Longest sleep between two looks at the schedules.
 const MAX_IDLE: Duration = Duration::from_secs(60);
@@ -81,13 +81,7 @@ impl Scheduler {
             return Err(ScheduleError::BadName(new.name.chars().take(200).collect()));
         }
         let when = When::parse(&new.cron, &new.tz)?;
-        let target = Target::parse(&new.target)?;
-        let deployment = self
-            .inner
-            .store
-            .deployment(tenant, &target.deployment)?
-            .ok_or_else(|| TargetError::UnknownDeployment(target.deployment.clone()))?;
-        target.resolve(&deployment)?;
+        self.function_of::<ScheduleError>(tenant, &new.target)?;
         serde_json::from_slice::<serde::de::IgnoredAny>(&new.input)
             .map_err(|e| ScheduleError::BadInput(e.to_string()))?;
         let now = crate::clock::now_ms();
