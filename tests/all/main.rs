@@ -18,6 +18,7 @@ mod paging;
 mod quotas;
 mod resilience;
 mod retries;
+mod rewind;
 mod roundtrip;
 mod schedules;
 mod signals;

@@ -545,7 +545,12 @@ async fn a_bulk_cancel_takes_exactly_the_ten_thousand_matches() {
     let refused = host.cli(&["cancel", "--filter", "colour=red"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no key `colour`"));
     for (body, code) in [
-        (json!({"action": "rewind", "filter": ""}), "invalid_action"),
+        (json!({"action": "fork", "filter": ""}), "invalid_action"),
+        (json!({"action": "rewind", "filter": ""}), "invalid_step"),
+        (
+            json!({"action": "cancel", "filter": "", "to_step": 1}),
+            "invalid_request",
+        ),
         (
             json!({"action": "cancel", "filter": "since=soon"}),
             "invalid_filter",

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::journal::{Deployment, InvocationRecord, StepEntry, WaitState};
+use crate::journal::codec::decode;
+use crate::journal::{Deployment, Failure, HistoryEvent, InvocationRecord, StepEntry, WaitState};
 
 /// `POST /v1/invocations` body.
 #[derive(Debug, Serialize, Deserialize)]
@@ -23,10 +24,10 @@ pub struct InvokeRequest {
 }
 
 /// `POST /v1/invocations/bulk` body.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
-    /// `cancel`, `pause` or `resume`.
+    /// `cancel`, `pause`, `resume` or `rewind`.
     pub action: String,
     /// `state=S function=DEPLOYMENT[.FUNCTION] since=DURATION` (any of them; none: all).
     #[serde(default)]
@@ -40,6 +41,99 @@ pub struct BulkRequest {
     /// Only invocations older than this id: the `next` of the previous page.
     #[serde(default)]
     pub before: Option<String>,
+    /// For `rewind`: how many steps to keep (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_step: Option<u32>,
+    /// For `rewind`: the component to run on (hash, or a unique prefix of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// For `rewind`: the deployment whose component to run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+}
+
+impl BulkRequest {
+    /// A request for `action` on every invocation (its other fields at their defaults).
+    pub fn new(action: &str) -> Self {
+        BulkRequest {
+            action: action.to_string(),
+            ..BulkRequest::default()
+        }
+    }
+}
+
+/// `POST /v1/invocations/{id}/rewind` body.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewindRequest {
+    /// How many steps to keep: steps `0..to_step` replay, step `to_step` runs live again.
+    pub to_step: u32,
+    /// Run on this component (hash, or a unique prefix of it) instead of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// Run on the component deployed under this name now, through that deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+}
+
+/// `POST /v1/invocations/{id}/fork` body.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForkRequest {
+    /// How many of its steps the fork takes: it runs live from step `at_step`.
+    pub at_step: u32,
+    /// Run on this component (hash, or a unique prefix of it) instead of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// Run on the component deployed under this name now, through that deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+}
+
+/// One event of a journal's history (`GET /v1/invocations/{id}/journal?history=true`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HistoryView {
+    /// `rewound` or `forked`.
+    pub event: String,
+    /// RFC 3339 time.
+    pub at: String,
+    /// Steps kept by a rewind, or taken by a fork.
+    pub step: u32,
+    /// For a fork: the invocation it was forked from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// For a rewind: the state it was in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_state: Option<String>,
+    /// The component it ran on before (sha256).
+    pub from_component: String,
+    /// For a rewind: the component it runs on after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_component: Option<String>,
+    /// For a rewind: the deployment it runs through after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_deployment: Option<String>,
+    /// For a rewind: how it had failed, if it had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<FailureView>,
+    /// For a rewind: what it had returned, if it had completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// For a rewind: the steps it dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<StepView>,
+    /// For a rewind: the children of dropped steps it cancelled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancelled: Vec<String>,
+}
+
+/// Why a bulk action did not apply to one match.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RefusalView {
+    /// The invocation.
+    pub id: String,
+    /// Why.
+    pub message: String,
 }
 
 /// `POST /v1/invocations/bulk` answer: one page.
@@ -49,8 +143,11 @@ pub struct BulkView {
     pub matched: u64,
     /// Those acted on.
     pub done: u64,
-    /// Those the action did not apply to (finished meanwhile, not paused, …).
+    /// Those the action did not apply to (finished meanwhile, not paused, diverged, …).
     pub skipped: u64,
+    /// Why, for the first few of them (up to 10 per page).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<RefusalView>,
     /// Where the next page starts (`before`), if there is one.
     pub next: Option<String>,
     /// Whether nothing was changed (only counted).
@@ -231,6 +328,10 @@ pub struct JournalView {
     /// Where the next page starts (`?from=`), when there are more steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<u32>,
+    /// With `?history=true`: its rewinds (with the steps they dropped) and the fork that
+    /// made it, oldest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryView>>,
 }
 
 /// A list of invocations.
@@ -310,14 +411,69 @@ impl InvocationView {
             input: json_value(&r.input),
             output: r.output.as_deref().map(json_value),
             omitted: None,
-            error: r.failure.as_ref().map(|f| FailureView {
-                kind: serde_json::to_value(f.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                message: f.message.clone(),
-            }),
+            error: r.failure.as_ref().map(FailureView::from),
             waiting: wait.map(WaitView::from),
+        }
+    }
+}
+
+impl From<&Failure> for FailureView {
+    fn from(f: &Failure) -> Self {
+        FailureView {
+            kind: serde_json::to_value(f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            message: f.message.clone(),
+        }
+    }
+}
+
+impl From<&HistoryEvent> for HistoryView {
+    fn from(event: &HistoryEvent) -> Self {
+        match event {
+            HistoryEvent::Rewound(r) => HistoryView {
+                event: "rewound".to_string(),
+                at: rfc3339(r.at_ms),
+                step: r.to_step,
+                from: None,
+                from_state: Some(r.from_state.as_str().to_string()),
+                from_component: r.from_component.to_hex(),
+                to_component: Some(r.to_component.to_hex()),
+                to_deployment: Some(r.to_deployment.clone()),
+                error: r.failure.as_ref().map(FailureView::from),
+                output: r.output.as_deref().map(json_value),
+                dropped: r
+                    .dropped
+                    .iter()
+                    .map(
+                        |step| match decode::<StepEntry>("journal entry", &step.entry) {
+                            Ok(entry) => StepView::new(step.seq, &entry),
+                            Err(err) => StepView::unreadable(step.seq, &err),
+                        },
+                    )
+                    .collect(),
+                cancelled: r.cancelled.iter().map(ToString::to_string).collect(),
+            },
+            HistoryEvent::Forked {
+                at_ms,
+                from,
+                at_step,
+                from_component,
+            } => HistoryView {
+                event: "forked".to_string(),
+                at: rfc3339(*at_ms),
+                step: *at_step,
+                from: Some(from.to_string()),
+                from_state: None,
+                from_component: from_component.to_hex(),
+                to_component: None,
+                to_deployment: None,
+                error: None,
+                output: None,
+                dropped: Vec::new(),
+                cancelled: Vec::new(),
+            },
         }
     }
 }
@@ -335,6 +491,18 @@ fn clipped(text: String) -> String {
 }
 
 impl StepView {
+    /// The view of step `seq`, whose stored entry does not decode.
+    pub fn unreadable(seq: u32, err: &crate::journal::DecodeError) -> Self {
+        StepView {
+            seq,
+            kind: "unreadable".to_string(),
+            request: String::new(),
+            outcome: clipped(err.to_string()),
+            attempts: 0,
+            recorded_at: String::new(),
+        }
+    }
+
     /// The view of step `seq`.
     pub fn new(seq: u32, entry: &StepEntry) -> Self {
         StepView {

@@ -9,7 +9,7 @@ use crate::access::{AccessError, AuthError};
 use crate::journal::{StoreError, WriteError};
 use crate::runtime::ComponentError;
 use crate::scheduler::{
-    ControlError, DeployError, InvokeError, ScheduleError, TargetError, WhenError,
+    ControlError, DeployError, InvokeError, RewindError, ScheduleError, TargetError, WhenError,
 };
 
 /// An error answered to an API client.
@@ -175,6 +175,37 @@ impl From<ScheduleError> for ApiError {
             }
             ScheduleError::NotFound(_) => ApiError::not_found("unknown_schedule", message),
             ScheduleError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<RewindError> for ApiError {
+    fn from(err: RewindError) -> Self {
+        let message = err.to_string();
+        let conflict = |code| ApiError::new(StatusCode::CONFLICT, code, message.clone());
+        match err {
+            RewindError::NotFound(_) => ApiError::not_found("unknown_invocation", message),
+            RewindError::NotRewindable(..) => conflict("not_rewindable"),
+            RewindError::NoSuchStep { .. } => ApiError::bad_request("invalid_step", message),
+            RewindError::ParentUnfinished { .. } => conflict("parent_unfinished"),
+            RewindError::UnknownComponent(_) => ApiError::not_found("unknown_component", message),
+            RewindError::AmbiguousComponent(_) => {
+                ApiError::bad_request("ambiguous_component", message)
+            }
+            RewindError::Target(err) => unusable_target(&err, message),
+            RewindError::NoFunction { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_function",
+                message,
+            ),
+            RewindError::Diverged(_) | RewindError::EndedEarly { .. } => {
+                conflict("determinism_violation")
+            }
+            RewindError::Trapped { .. } => conflict("replay_trapped"),
+            RewindError::Changed(_) => conflict("invocation_changed"),
+            RewindError::Component(err) => DeployError::Component(err).into(),
+            RewindError::Refused(err) => err.into(),
+            RewindError::Store(err) => err.into(),
         }
     }
 }

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use super::auth::{Admin, Tenant};
 use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read, read_within};
 use super::dto::{
-    BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, GcView,
+    BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, GcView, HistoryView,
     IDEMPOTENCY_KEY_HEADER, InvocationList, InvocationView, InvokeRequest, JournalView, Omitted,
-    REPLAYED_HEADER, StepView,
+    REPLAYED_HEADER, RefusalView, StepView,
 };
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
@@ -344,6 +344,24 @@ pub async fn bulk(
             format!("`limit` must be 1 to {MAX_BULK_PAGE}, got {limit}"),
         ));
     }
+    let action = match action {
+        BulkAction::Rewind { .. } => BulkAction::Rewind {
+            to_step: request.to_step.ok_or_else(|| {
+                ApiError::bad_request("invalid_step", "`to_step` is required to rewind")
+            })?,
+            onto: super::rewind::onto(request.component, request.deployment)?,
+        },
+        _ if request.to_step.is_some()
+            || request.component.is_some()
+            || request.deployment.is_some() =>
+        {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "`to_step`, `component` and `deployment` are for `rewind` only",
+            ));
+        }
+        other => other,
+    };
     let page = scheduler
         .bulk(&tenant, action, &filter, request.dry_run, before, limit)
         .await?;
@@ -351,6 +369,14 @@ pub async fn bulk(
         matched: page.matched,
         done: page.done,
         skipped: page.skipped,
+        refusals: page
+            .refusals
+            .into_iter()
+            .map(|(id, message)| RefusalView {
+                id: id.to_string(),
+                message,
+            })
+            .collect(),
         next: page.next.map(|id| id.to_string()),
         dry_run: request.dry_run,
     }))
@@ -433,10 +459,22 @@ pub async fn journal(
         Some(Ok((seq, _))) => Some(seq),
         _ => None,
     };
+    let history = match params.flag("history")? {
+        true => Some(
+            scheduler
+                .store()
+                .history(id)?
+                .iter()
+                .map(HistoryView::from)
+                .collect(),
+        ),
+        false => None,
+    };
     Ok(Json(JournalView {
         id: id.to_string(),
         steps,
         next,
+        history,
     }))
 }
 
@@ -497,7 +535,11 @@ fn listed(mut view: InvocationView, record: &InvocationRecord) -> InvocationView
 }
 
 /// The view of `record`, with what it waits for if it is suspended.
-fn view(scheduler: &Scheduler, record: &InvocationRecord) -> Result<InvocationView, ApiError> {
+/// The view of `record` as it is now (live state, wait).
+pub(super) fn view(
+    scheduler: &Scheduler,
+    record: &InvocationRecord,
+) -> Result<InvocationView, ApiError> {
     let wait = match record.state {
         state if state.is_waiting() => scheduler.store().wait_state(&record.tenant, record.id)?,
         _ => None,

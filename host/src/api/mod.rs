@@ -11,6 +11,7 @@ mod egress;
 mod error;
 mod handlers;
 mod params;
+mod rewind;
 mod routes;
 mod schedules;
 #[cfg(test)]

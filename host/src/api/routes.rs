@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use super::{Uploads, admin, auth, egress, handlers, schedules};
+use super::{Uploads, admin, auth, egress, handlers, rewind, schedules};
 use crate::scheduler::Scheduler;
 
 /// The API's routes over `scheduler`, uploads buffered within `uploads` (KiB permits);
@@ -36,6 +36,8 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         )
         .route("/v1/invocations/{id}/cancel", post(handlers::cancel))
         .route("/v1/invocations/{id}/pause", post(handlers::pause))
+        .route("/v1/invocations/{id}/rewind", post(rewind::rewind))
+        .route("/v1/invocations/{id}/fork", post(rewind::fork))
         .route("/v1/gc", post(handlers::gc))
         .route(
             "/v1/schedules",

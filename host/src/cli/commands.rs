@@ -15,8 +15,8 @@ use crate::api::access_dto::{
     NewKeyView, TenantDetail,
 };
 use crate::api::dto::{
-    BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, GcView, InvocationList,
-    InvocationView, JournalView,
+    BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, ForkRequest, GcView,
+    InvocationList, InvocationView, JournalView, RewindRequest,
 };
 use crate::api::dto::{ScheduleRequest, ScheduleView};
 use crate::scheduler::SchedulerConfig;
@@ -228,8 +228,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             output::gc(&swept, json)?;
         }
-        Command::Pause { target } => control(&api, target, "pause", json).await?,
-        Command::Resume { target } => control(&api, target, "resume", json).await?,
+        Command::Pause { target } => control(&api, target, BulkRequest::new("pause"), json).await?,
+        Command::Resume { target } => {
+            control(&api, target, BulkRequest::new("resume"), json).await?
+        }
         Command::Cancel {
             target:
                 Targets {
@@ -244,17 +246,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             output::cancelled(&view, json)?;
         }
-        Command::Cancel { target } => control(&api, target, "cancel", json).await?,
-        Command::Journal { id } => {
-            // Every page, in order.
+        Command::Cancel { target } => {
+            control(&api, target, BulkRequest::new("cancel"), json).await?
+        }
+        Command::Journal { id, history } => {
+            // Every page, in order; the history comes with the first.
             let path = format!("/v1/invocations/{}/journal", encode(&id));
-            let mut journal: JournalView = api.get(&path).await?;
+            let mut journal: JournalView = api.get(&format!("{path}?history={history}")).await?;
             while let Some(from) = journal.next.take() {
                 let page: JournalView = api.get(&format!("{path}?from={from}")).await?;
                 journal.steps.extend(page.steps);
                 journal.next = page.next;
             }
             output::journal(&journal, json)?;
+        }
+        Command::Rewind {
+            target:
+                Targets {
+                    id: Some(id),
+                    filter: None,
+                    ..
+                },
+            to_step,
+            onto,
+        } => {
+            let path = format!("/v1/invocations/{}/rewind", encode(&id));
+            let request = RewindRequest {
+                to_step,
+                component: onto.component,
+                deployment: onto.deployment,
+            };
+            let view: InvocationView = api.post_json(&path, &request).await?;
+            output::status_or(&view, json, |v| {
+                format!("{} rewound to step {to_step}: {}", v.id, v.state)
+            })?;
+        }
+        Command::Rewind {
+            target,
+            to_step,
+            onto,
+        } => {
+            let request = BulkRequest {
+                to_step: Some(to_step),
+                component: onto.component,
+                deployment: onto.deployment,
+                ..BulkRequest::new("rewind")
+            };
+            control(&api, target, request, json).await?
+        }
+        Command::Fork { id, at_step, onto } => {
+            let path = format!("/v1/invocations/{}/fork", encode(&id));
+            let request = ForkRequest {
+                at_step,
+                component: onto.component,
+                deployment: onto.deployment,
+            };
+            let view: InvocationView = api.post_json(&path, &request).await?;
+            output::status_or(&view, json, |v| {
+                format!("{} (forked from {id} at step {at_step})", v.id)
+            })?;
         }
         Command::Ls {
             state,
@@ -294,9 +344,16 @@ async fn egress(api: &ApiClient, path: &str, args: EgressArgs, json: bool) -> an
     output::egress(&answer, json)
 }
 
-/// POSTs `action` (`pause`, `resume`; or, with a filter, `cancel` too) for the invocation
-/// `target` names and prints what it is now, or for every match of its filter, page by page.
-async fn control(api: &ApiClient, target: Targets, action: &str, json: bool) -> anyhow::Result<()> {
+/// POSTs `bulk`'s action (`pause`, `resume`; or, with a filter, `cancel` and `rewind` too)
+/// for the invocation `target` names and prints what it is now, or for every match of its
+/// filter, page by page.
+async fn control(
+    api: &ApiClient,
+    target: Targets,
+    bulk: BulkRequest,
+    json: bool,
+) -> anyhow::Result<()> {
+    let action = bulk.action.as_str();
     let Some(filter) = target.filter else {
         let id = target.id.unwrap_or_default();
         let path = format!("/v1/invocations/{}/{action}", encode(&id));
@@ -316,16 +373,17 @@ async fn control(api: &ApiClient, target: Targets, action: &str, json: bool) -> 
     let mut progress = output::Progress::new(action);
     loop {
         let request = BulkRequest {
-            action: action.to_string(),
             filter: filter.clone(),
             dry_run: target.dry_run,
             limit: Some(1_000),
             before: total.next.take(),
+            ..bulk.clone()
         };
         let page: BulkView = api.post_json("/v1/invocations/bulk", &request).await?;
         total.matched += page.matched;
         total.done += page.done;
         total.skipped += page.skipped;
+        total.refusals.extend(page.refusals);
         total.next = page.next;
         // The page after a full last one is empty: nothing new to show.
         if page.matched > 0 || total.matched == 0 {

@@ -171,10 +171,39 @@ pub enum Command {
         #[command(flatten)]
         target: Targets,
     },
+    /// Run a finished or paused invocation (or every match of --filter) again from a step:
+    /// steps 0..N are kept (the code it runs on must replay them identically, or nothing
+    /// changes), later ones move to its history (`journal --history`).
+    Rewind {
+        /// The invocation, or every match of the filter.
+        #[command(flatten)]
+        target: Targets,
+        /// Keep N steps: step N and later run again, live.
+        #[arg(long, value_name = "N")]
+        to_step: u32,
+        /// The code to run on (default: its own).
+        #[command(flatten)]
+        onto: OntoArgs,
+    },
+    /// Make a new invocation with the same input and the first N steps of this one, which
+    /// runs on from step N (the original is left alone).
+    Fork {
+        /// Invocation id.
+        id: String,
+        /// Take N steps: the fork runs live from step N.
+        #[arg(long, value_name = "N")]
+        at_step: u32,
+        /// The code to run on (default: the original's).
+        #[command(flatten)]
+        onto: OntoArgs,
+    },
     /// Show an invocation's journal: each step's kind, request and outcome.
     Journal {
         /// Invocation id.
         id: String,
+        /// Also show its rewinds (with the steps each dropped) and the fork that made it.
+        #[arg(long)]
+        history: bool,
     },
     /// List invocations, newest first.
     Ls {
@@ -327,6 +356,18 @@ pub struct Targets {
     /// With --filter: count the matches, change nothing.
     #[arg(long, requires = "filter")]
     pub dry_run: bool,
+}
+
+/// The code a rewound or forked invocation runs on.
+#[derive(Debug, clap::Args)]
+pub struct OntoArgs {
+    /// This component (its sha256, or a unique start of it): the invocation's own, or one
+    /// deployed by the tenant.
+    #[arg(long, value_name = "HASH", conflicts_with = "deployment")]
+    pub component: Option<String>,
+    /// The component deployed under this name now (the invocation then runs through it).
+    #[arg(long, value_name = "NAME")]
+    pub deployment: Option<String>,
 }
 
 /// Egress rules on the command line: they replace the ones set before.

@@ -9,7 +9,7 @@ use crate::api::access_dto::{
 };
 use crate::api::dto::{
     BulkView, CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView,
-    JournalView,
+    JournalView, StepView,
 };
 use crate::api::dto::{ScheduleList, ScheduleView};
 
@@ -124,8 +124,55 @@ pub fn journal(view: &JournalView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(view);
     }
+    steps(&view.steps);
+    for event in view.history.iter().flatten() {
+        println!();
+        match event.from.as_deref() {
+            Some(from) => println!(
+                "{}  forked from {from} at step {} (component {})",
+                event.at,
+                event.step,
+                short(&event.from_component)
+            ),
+            None => {
+                let onto = event.to_component.as_deref().unwrap_or_default();
+                println!(
+                    "{}  rewound to step {} from {} (component {} -> {}, deployment {})",
+                    event.at,
+                    event.step,
+                    event.from_state.as_deref().unwrap_or_default(),
+                    short(&event.from_component),
+                    short(onto),
+                    event.to_deployment.as_deref().unwrap_or_default()
+                );
+                if let Some(error) = &event.error {
+                    println!("  it had failed ({}): {}", error.kind, error.message);
+                }
+                if let Some(output) = &event.output {
+                    println!("  it had returned: {output}");
+                }
+                for child in &event.cancelled {
+                    println!("  cancelled child {child}");
+                }
+                if !event.dropped.is_empty() {
+                    println!("  dropped:");
+                    steps(&event.dropped);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first 12 hex digits of a hash.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// Journal steps as a table.
+fn steps(steps: &[StepView]) {
     println!("{:>5}  {:<16} {:<60} OUTCOME", "SEQ", "KIND", "REQUEST");
-    for step in &view.steps {
+    for step in steps {
         let attempts = if step.attempts > 1 {
             format!(" after {} attempts", step.attempts)
         } else {
@@ -136,6 +183,18 @@ pub fn journal(view: &JournalView, json: bool) -> anyhow::Result<()> {
             step.seq, step.kind, step.request, step.outcome
         );
     }
+}
+
+/// An invocation's status as JSON, or one `line` about it.
+pub fn status_or(
+    view: &InvocationView,
+    json: bool,
+    line: impl FnOnce(&InvocationView) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        return status(view, json);
+    }
+    println!("{}", line(view));
     Ok(())
 }
 
@@ -320,6 +379,9 @@ pub fn bulk(total: &BulkView, action: &str, json: bool) -> anyhow::Result<()> {
             "{action}: {} of {} matching invocations ({} skipped)",
             total.done, total.matched, total.skipped
         );
+        for refusal in &total.refusals {
+            println!("  skipped {}: {}", refusal.id, refusal.message);
+        }
     }
     Ok(())
 }

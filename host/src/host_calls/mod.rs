@@ -69,6 +69,15 @@ pub enum StepError {
     },
 }
 
+/// A checked replay reached the end of the steps it was given: the guest asked for step
+/// `seq`, which would be live (surfaces as a trap; the check passed).
+#[derive(Debug, thiserror::Error)]
+#[error("the replay reached step {seq}, past the steps it checks")]
+pub struct ReplayEnd {
+    /// The step the guest asked for.
+    pub seq: u32,
+}
+
 /// Where live host calls send (tenant, id) of each invocation they made runnable (a
 /// dispatched child, once durable), for the scheduler to start.
 pub type Runnable = tokio::sync::mpsc::UnboundedSender<(TenantId, InvocationId)>;
@@ -106,6 +115,20 @@ pub struct Running {
     pub limits: crate::journal::Limits,
     /// Its tenant's and deployment's egress rules.
     pub egress: Arc<crate::outbound::Narrowing>,
+    /// How many events its journal's history holds (rewinds, the fork that made it): a step
+    /// taken live after a rewind sends another `Idempotency-Key` than the dropped one did.
+    pub generation: u32,
+}
+
+impl Running {
+    /// The `Idempotency-Key` of its outbound request at step `seq`: `ID-SEQ`, or
+    /// `ID-SEQ.GENERATION` once its journal has a history.
+    pub fn idempotency_key(&self, seq: u32) -> String {
+        match self.generation {
+            0 => format!("{}-{seq}", self.id),
+            generation => format!("{}-{seq}.{generation}", self.id),
+        }
+    }
 }
 
 /// What a live step may use.
@@ -131,6 +154,9 @@ pub struct Steps {
 enum Mode {
     /// Listing functions at deploy time: no host call is allowed.
     Discovery,
+    /// Checking that a component replays `recorded` (a rewind's or a fork's kept steps):
+    /// the first host call past them stops the guest with [`ReplayEnd`].
+    Check { recorded: Recorded },
     /// Running an invocation: replay `recorded`, then go live.
     Run {
         store: SharedStorage,
@@ -146,6 +172,17 @@ impl Steps {
         Steps {
             invocation: InvocationId(0),
             mode: Mode::Discovery,
+            next: 0,
+            last_instant: 0,
+            journal_bytes: 0,
+        }
+    }
+
+    /// A cursor that replays `recorded` and stops the guest at the first host call past it.
+    pub fn check(id: InvocationId, recorded: Recorded) -> Self {
+        Steps {
+            invocation: id,
+            mode: Mode::Check { recorded },
             next: 0,
             last_instant: 0,
             journal_bytes: 0,
@@ -185,14 +222,17 @@ impl Steps {
 
     /// Performs or replays one host call and returns its outcome.
     pub async fn take(&mut self, request: StepRequest<'_>) -> wasmtime::Result<Outcome> {
-        let Mode::Run {
-            store,
-            recorded,
-            services,
-            running,
-        } = &mut self.mode
-        else {
-            return Err(StepError::NotAvailable(request.kind().as_str()).into());
+        let (recorded, live) = match &mut self.mode {
+            Mode::Discovery => {
+                return Err(StepError::NotAvailable(request.kind().as_str()).into());
+            }
+            Mode::Check { recorded } => (recorded, None),
+            Mode::Run {
+                store,
+                recorded,
+                services,
+                running,
+            } => (recorded, Some((store, services, running))),
         };
         let seq = self.next;
         let digest = request.digest();
@@ -219,6 +259,9 @@ impl Steps {
             self.journal_bytes += entry.size();
             entry.outcome
         } else {
+            let Some((store, services, running)) = live else {
+                return Err(ReplayEnd { seq }.into());
+            };
             let limits = &running.limits;
             crate::journal::OverQuota::check(
                 "journal_entries",
@@ -286,7 +329,7 @@ impl Steps {
             }
             entry.outcome
         };
-        if let Some(end) = timers_end {
+        if let Some(end) = timers_end.filter(|_| !matches!(self.mode, Mode::Check { .. })) {
             // A timer wait is journaled when it starts (if it ends soon): it returns when due.
             crate::clock::sleep_until_ms(end).await;
         }

@@ -97,6 +97,33 @@ pub enum WriteError {
     /// The schedule was written since it was read (the write is to be made again).
     #[error("schedule `{0}` changed meanwhile")]
     ScheduleChanged(String),
+    /// The invocation changed since it was checked for a rewind or a fork (check again).
+    #[error("invocation {0} changed while it was being checked; try again")]
+    InvocationChanged(String),
+    /// Only a finished or paused invocation is rewound.
+    #[error(
+        "invocation {invocation} is {state}: only a finished or paused invocation can be rewound (pause it first)"
+    )]
+    NotRewindable {
+        invocation: String,
+        state: &'static str,
+    },
+    /// The invocation is an attached child whose parent has not finished: the parent may
+    /// have counted its end already.
+    #[error(
+        "invocation {invocation} is a child of {parent}, which has not finished and may have counted its end: rewind or cancel the parent first"
+    )]
+    ParentUnfinished { invocation: String, parent: String },
+    /// The journal has fewer steps than the rewind keeps.
+    #[error("invocation {invocation} has {steps} steps: there is no step {step} to go back to")]
+    NoSuchStep {
+        invocation: String,
+        step: u32,
+        steps: u32,
+    },
+    /// No component with this hash is stored.
+    #[error("component {0} is not stored")]
+    NoSuchComponent(String),
     /// The database or the log failed; nothing of the batch was committed.
     #[error("storage failure: {0}")]
     Storage(Arc<StorageFailure>),

@@ -309,6 +309,10 @@ fn records_keep_their_bytes() {
         decode::<Schedule>("schedule", &stored).expect("schedule"),
         sample_schedule()
     );
+    for (name, event) in sample_history() {
+        let stored = pinned("v1", name, &encode(&event));
+        assert_eq!(decode::<HistoryEvent>(name, &stored).expect(name), event);
+    }
     let stored = pinned("v1", "egress_rules", &encode(&sample_egress()));
     assert_eq!(
         decode::<EgressRules>("egress rules", &stored).expect("egress rules"),
@@ -355,6 +359,96 @@ pub(crate) fn sample_schedule_ops() -> Vec<Op> {
         Op::RemoveSchedule {
             tenant: "acme".into(),
             name: "nightly".into(),
+        },
+    ]
+}
+
+fn sample_steps() -> Vec<StoredStep> {
+    vec![
+        StoredStep {
+            seq: 7,
+            entry: vec![1, 2, 3],
+        },
+        StoredStep {
+            seq: 8,
+            entry: Vec::new(),
+        },
+    ]
+}
+
+/// One of each history event: a rewind with all it can hold, one with the least, a fork.
+fn sample_history() -> [(&'static str, HistoryEvent); 3] {
+    let full = Rewound {
+        at_ms: 1_700_000_900_000,
+        to_step: 7,
+        from_state: InvocationState::Failed,
+        from_component: ComponentHash([0xab; 32]),
+        from_deployment: "export".into(),
+        to_component: ComponentHash([0xcd; 32]),
+        to_deployment: "export-v2".into(),
+        failure: Some(Failure {
+            kind: FailureKind::FunctionError,
+            message: "user 7 was refused".into(),
+        }),
+        output: Some(b"{}".to_vec()),
+        dropped: sample_steps(),
+        cancelled: vec![OTHER],
+    };
+    let least = Rewound {
+        to_step: 0,
+        from_state: InvocationState::Paused,
+        failure: None,
+        output: None,
+        dropped: Vec::new(),
+        cancelled: Vec::new(),
+        ..full.clone()
+    };
+    [
+        ("history_rewound", HistoryEvent::Rewound(Box::new(full))),
+        (
+            "history_rewound_minimal",
+            HistoryEvent::Rewound(Box::new(least)),
+        ),
+        (
+            "history_forked",
+            HistoryEvent::Forked {
+                at_ms: 1_700_000_900_000,
+                from: OTHER,
+                at_step: 3,
+                from_component: ComponentHash([0xab; 32]),
+            },
+        ),
+    ]
+}
+
+/// The ops of rewinds and forks (added after `sample_schedule_ops`'s).
+pub(crate) fn sample_rewind_ops() -> Vec<Op> {
+    let fork = InvocationRecord {
+        state: InvocationState::Pending,
+        finished_at_ms: None,
+        output: None,
+        failure: None,
+        parent: None,
+        detached: false,
+        ..sample_record()
+    };
+    vec![
+        Op::Rewind {
+            tenant: "acme".into(),
+            invocation: ID,
+            plan: RewindPlan {
+                to_step: 7,
+                steps: 9,
+                state: InvocationState::Failed,
+                component: ComponentHash([0xcd; 32]),
+                deployment: "export-v2".into(),
+            },
+        },
+        Op::Fork {
+            record: Box::new(fork),
+            from: OTHER,
+            from_component: ComponentHash([0xab; 32]),
+            steps: sample_steps(),
         },
     ]
 }

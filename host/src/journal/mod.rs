@@ -17,6 +17,7 @@ mod entry;
 mod error;
 #[cfg(test)]
 pub(crate) mod formats;
+mod history;
 mod http;
 mod idempotency;
 mod op;
@@ -35,6 +36,7 @@ pub use digest::{Level, Request as CanonicalRequest};
 pub use egress::{AllowedHost, BadCidr, BadHost, Cidr, EgressRules, canonical_ip};
 pub use entry::{Outcome, StepEntry, StepKind};
 pub use error::{Halt, StorageFailure, StoreError, WriteError};
+pub use history::{HistoryEvent, RewindPlan, Rewound, StoredStep};
 pub use http::{HttpError, HttpOutcome, HttpResponse};
 pub use idempotency::{
     IdempotencyKey, KEY_RETENTION_MS, KeyName, KeyedRequest, MAX_KEY_BYTES, canonical_json,

@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{KeyRecord, TenantRecord};
 use super::egress::EgressRules;
+use super::history::{RewindPlan, StoredStep};
 use super::idempotency::IdempotencyKey;
 use super::quota::{Quotas, QuotasV1};
 use super::records::{Deployment, InvocationRecord};
 use super::schedule::Schedule;
 use super::waits::{AwaitMode, Awaitable};
-use crate::ids::{InvocationId, TenantId};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 
 /// One write. Ops are also what the write-ahead log records, so they replay exactly.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -127,6 +128,21 @@ pub enum Op {
     PutSchedule { schedule: Box<Schedule> },
     /// Remove a schedule (its invocations stay).
     RemoveSchedule { tenant: TenantId, name: String },
+    /// Rewind a finished or paused invocation as `plan` says: its later steps move to its
+    /// history and it runs again from there. Refused unless it is still as it was checked.
+    Rewind {
+        tenant: TenantId,
+        invocation: InvocationId,
+        plan: RewindPlan,
+    },
+    /// Create pending `record` as a fork of `from` (then pinned to `from_component`) with
+    /// `steps`, the first steps of `from` as read when the fork was checked.
+    Fork {
+        record: Box<InvocationRecord>,
+        from: InvocationId,
+        from_component: ComponentHash,
+        steps: Vec<StoredStep>,
+    },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

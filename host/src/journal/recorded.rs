@@ -8,9 +8,10 @@ use std::ops::Range;
 
 use super::codec::{DecodeError, decode};
 use super::entry::StepEntry;
+use super::history::StoredStep;
 
 /// The stored entries of one journal, in sequence order.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Recorded {
     bytes: Vec<u8>,
     /// (sequence number, where its encoded entry is in `bytes`).
@@ -44,6 +45,28 @@ impl Recorded {
     /// How many entries are left to replay.
     pub fn remaining(&self) -> usize {
         self.entries.len() - self.next
+    }
+
+    /// The first `n` entries left, as a journal of their own.
+    pub fn first(mut self, n: usize) -> Self {
+        let end = (self.next + n).min(self.entries.len());
+        let bytes_end = self.entries[self.next..end]
+            .last()
+            .map_or(0, |(_, range)| range.end);
+        self.entries.truncate(end);
+        self.bytes.truncate(bytes_end);
+        self
+    }
+
+    /// The entries left, as stored.
+    pub fn stored_steps(&self) -> Vec<StoredStep> {
+        self.entries[self.next..]
+            .iter()
+            .map(|(seq, range)| StoredStep {
+                seq: *seq,
+                entry: self.bytes[range.clone()].to_vec(),
+            })
+            .collect()
     }
 
     /// Decodes every entry left.

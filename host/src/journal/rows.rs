@@ -9,6 +9,7 @@
 use super::access::{KeyRecord, TenantRecord};
 use super::egress::EgressRules;
 use super::error::StorageFailure;
+use super::history::StoredStep;
 use super::idempotency::{IdempotencyKey, KeyedRequest};
 use super::op::RetryState;
 use super::quota::Quotas;
@@ -64,12 +65,12 @@ pub trait InvocationRows {
         child: InvocationId,
         detached: bool,
     ) -> RowResult<()>;
-    /// The children `parent` dispatched without detaching them, oldest first.
-    fn attached_children(
+    /// The children `parent` dispatched: (id, whether detached), by id.
+    fn children_of(
         &self,
         tenant: &TenantId,
         parent: InvocationId,
-    ) -> RowResult<Vec<InvocationId>>;
+    ) -> RowResult<Vec<(InvocationId, bool)>>;
     /// The state paused invocation `id` was paused in.
     fn paused(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<InvocationState>>;
     /// Records (`Some`) or forgets (`None`) the state `id` was paused in.
@@ -92,14 +93,26 @@ pub trait InvocationRows {
     ) -> RowResult<()>;
 }
 
-/// Journal entries and the attempts of HTTP steps waiting to be retried.
+/// Journal entries, their history, and the attempts of HTTP steps waiting to be retried.
 pub trait StepRows {
     /// Whether step `seq` of `id` is written.
     fn step_exists(&self, id: InvocationId, seq: u32) -> RowResult<bool>;
     /// Writes the encoded `entry` as step `seq` of `id`.
     fn put_step(&mut self, id: InvocationId, seq: u32, entry: &[u8]) -> RowResult<()>;
+    /// The steps of `id` from `from` on, in order, as stored.
+    fn steps_from(&self, id: InvocationId, from: u32) -> RowResult<Vec<StoredStep>>;
+    /// Removes the steps of `id` from `from` on; returns the bytes their entries held.
+    fn remove_steps(&mut self, id: InvocationId, from: u32) -> RowResult<u64>;
     /// Removes the journal of `id`; returns the bytes its entries held.
-    fn remove_journal(&mut self, id: InvocationId) -> RowResult<u64>;
+    fn remove_journal(&mut self, id: InvocationId) -> RowResult<u64> {
+        self.remove_steps(id, 0)
+    }
+    /// The encoded history events of `id`, oldest first.
+    fn history(&self, id: InvocationId) -> RowResult<Vec<Vec<u8>>>;
+    /// Writes encoded history event number `n` of `id`.
+    fn put_history(&mut self, id: InvocationId, n: u32, event: &[u8]) -> RowResult<()>;
+    /// Removes the history of `id`; returns its encoded events.
+    fn remove_history(&mut self, id: InvocationId) -> RowResult<Vec<Vec<u8>>>;
     /// Keeps the attempts of HTTP step `seq` of `id`.
     fn put_retry(&mut self, id: InvocationId, seq: u32, retry: RetryState) -> RowResult<()>;
     /// Removes the kept attempts of step `seq` of `id`.

@@ -12,7 +12,10 @@
 //! invocation's end is counted but never refused, so work already accepted can finish.
 
 use super::access::KeyRole;
+use super::codec::{decode, encode};
+use super::entry::{Outcome, StepEntry};
 use super::error::{StorageFailure, WriteError};
+use super::history::{HistoryEvent, RewindPlan, Rewound, StoredStep};
 use super::idempotency::{IdempotencyKey, KeyedRequest};
 use super::op::{Effects, Op, StepEffect};
 use super::quota::{Limits, Quotas};
@@ -20,7 +23,7 @@ use super::records::{Deployment, Failure, FailureKind, InvocationRecord, Invocat
 use super::rows::{RowResult, Rows};
 use super::schedule::Schedule;
 use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
-use crate::ids::{InvocationId, TenantId};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
 
 /// The result of applying one op: the outer `Err` is a storage failure that aborts the whole
 /// batch, the inner one a refusal that wrote nothing.
@@ -44,6 +47,12 @@ pub fn apply<R: Rows + ?Sized>(
         effects,
     }
     .apply(op)
+}
+
+/// The stored bytes an encoded history event holds for its tenant (a corrupt one holds none
+/// that can be told).
+fn history_bytes(event: &[u8]) -> u64 {
+    decode::<HistoryEvent>("history event", event).map_or(0, |e| e.stored_bytes())
 }
 
 /// One op being applied: the rows, the op's time, and what it caused so far.
@@ -121,7 +130,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                     refuse(WriteError::InvocationFinished(invocation.to_string()))
                 }
                 Some(record) => {
-                    self.cancel_tree(record)?;
+                    self.cancel_tree(record, "cancelled".to_string())?;
                     Ok(Ok(()))
                 }
             },
@@ -213,7 +222,160 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 self.rows.remove_schedule(tenant, name)?;
                 Ok(Ok(()))
             }
+            Op::Rewind {
+                tenant,
+                invocation,
+                plan,
+            } => self.rewind(tenant, *invocation, plan),
+            Op::Fork {
+                record,
+                from,
+                from_component,
+                steps,
+            } => self.fork(record, *from, from_component, steps),
         }
+    }
+
+    /// Rewinds finished or paused `id` to its first `plan.to_step` steps, onto the plan's
+    /// component and deployment: the later steps move to its history (with its end, if it
+    /// had one), the unfinished attached children they dispatched are cancelled, and it is
+    /// pending again. Refused unless it is as it was checked.
+    fn rewind(&mut self, tenant: &TenantId, id: InvocationId, plan: &RewindPlan) -> Applied {
+        let (checked, component, deployment) = (plan, &plan.component, plan.deployment.as_str());
+        let Some(mut record) = self.rows.record(tenant, id)? else {
+            return refuse(WriteError::NoSuchInvocation(id.to_string()));
+        };
+        let from_state = record.state;
+        if !(from_state.is_terminal() || from_state == InvocationState::Paused) {
+            return refuse(WriteError::NotRewindable {
+                invocation: id.to_string(),
+                state: from_state.as_str(),
+            });
+        }
+        if from_state != checked.state {
+            return refuse(WriteError::InvocationChanged(id.to_string()));
+        }
+        if !record.detached && self.parent_unfinished(tenant, &record)? {
+            return refuse(WriteError::ParentUnfinished {
+                invocation: id.to_string(),
+                parent: record.parent.map(|p| p.to_string()).unwrap_or_default(),
+            });
+        }
+        if !self.rows.has_component(component)? {
+            return refuse(WriteError::NoSuchComponent(component.to_string()));
+        }
+        let to_step = checked.to_step;
+        let dropped = self.rows.steps_from(id, to_step)?;
+        if to_step > 0 && !self.rows.step_exists(id, to_step - 1)? {
+            return refuse(WriteError::NoSuchStep {
+                invocation: id.to_string(),
+                step: to_step,
+                steps: checked.steps,
+            });
+        }
+        if to_step as usize + dropped.len() != checked.steps as usize {
+            return refuse(WriteError::InvocationChanged(id.to_string()));
+        }
+        // What the dropped steps started goes with them: their children are unlinked, and
+        // cancelled unless detached (a detached child outlives its parent anyway).
+        let mut cancelled = Vec::new();
+        for step in &dropped {
+            let Ok(StepEntry {
+                outcome: Outcome::Dispatched(Ok(child)),
+                ..
+            }) = decode::<StepEntry>("journal entry", &step.entry)
+            else {
+                continue;
+            };
+            self.rows.remove_children(tenant, id, Some(child))?;
+            self.rows.take_awaited(tenant, child)?;
+            if let Some(child) = self.rows.record(tenant, child)?
+                && !child.state.is_terminal()
+                && !child.detached
+            {
+                let why = format!("cancelled: the step of {id} that dispatched it was rewound");
+                cancelled.extend(self.cancel_tree(child, why)?);
+            }
+        }
+        // A wait it was paused in is over: the rerun takes its steps again.
+        for (child, _) in self.rows.children_of(tenant, id)? {
+            self.rows.take_awaited(tenant, child)?;
+        }
+        self.remove_wait(tenant, id)?;
+        self.rows.set_paused(tenant, id, None)?;
+        self.rows.remove_retries(id)?;
+        self.rows.remove_steps(id, to_step)?;
+        if let Some(finished_at) = record.finished_at_ms.filter(|_| from_state.is_terminal()) {
+            self.rows.set_finished(tenant, finished_at, id, false)?;
+        }
+        let event = HistoryEvent::Rewound(Box::new(Rewound {
+            at_ms: self.now_ms,
+            to_step,
+            from_state,
+            from_component: record.component,
+            from_deployment: record.deployment.clone(),
+            to_component: *component,
+            to_deployment: deployment.to_string(),
+            failure: record.failure.take(),
+            output: record.output.take(),
+            dropped,
+            cancelled,
+        }));
+        let n = self.rows.history(id)?.len() as u32;
+        self.rows.put_history(id, n, &encode(&event))?;
+        record.component = *component;
+        record.deployment = deployment.to_string();
+        record.state = InvocationState::Pending;
+        record.retries = 0;
+        record.finished_at_ms = None;
+        record.updated_at_ms = self.now_ms;
+        self.put_record(&record, Some(from_state))?;
+        self.effects.woken.push((tenant.clone(), id));
+        Ok(Ok(()))
+    }
+
+    /// Creates pending `record` as a fork of `from` with `steps` (its first steps), and the
+    /// history event that says so.
+    fn fork(
+        &mut self,
+        record: &InvocationRecord,
+        from: InvocationId,
+        from_component: &ComponentHash,
+        steps: &[StoredStep],
+    ) -> Applied {
+        let (tenant, id) = (&record.tenant, record.id);
+        if self.rows.record(tenant, from)?.is_none() {
+            return refuse(WriteError::NoSuchInvocation(from.to_string()));
+        }
+        if self.rows.record(tenant, id)?.is_some() {
+            return refuse(WriteError::InvocationExists(id.to_string()));
+        }
+        if record.state != InvocationState::Pending
+            || steps.iter().enumerate().any(|(i, s)| s.seq as usize != i)
+        {
+            return refuse(WriteError::NotAllowed {
+                invocation: id.to_string(),
+                why: "a fork is created pending, with its first steps in order",
+            });
+        }
+        let bytes = record.input.len() + steps.iter().map(|s| s.entry.len()).sum::<usize>();
+        if let Err(over) = self.check_stored(tenant, bytes)? {
+            return refuse(over);
+        }
+        self.add_stored(tenant, bytes)?;
+        self.put_record(record, None)?;
+        for step in steps {
+            self.rows.put_step(id, step.seq, &step.entry)?;
+        }
+        let event = HistoryEvent::Forked {
+            at_ms: self.now_ms,
+            from,
+            at_step: steps.len() as u32,
+            from_component: *from_component,
+        };
+        self.rows.put_history(id, 0, &encode(&event))?;
+        self.effects.woken.push((tenant.clone(), id));
+        Ok(Ok(()))
     }
 
     /// Writes `schedule` if it is new (revision 0, name free, tenant exists) or the next
@@ -263,6 +425,12 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 continue;
             }
             freed += self.rows.remove_journal(id)?;
+            freed += self
+                .rows
+                .remove_history(id)?
+                .iter()
+                .map(|event| history_bytes(event))
+                .sum::<u64>();
             freed += (record.input.len() + record.output.as_ref().map_or(0, Vec::len)) as u64;
             self.rows.remove_children(tenant, id, None)?;
             if let Some(parent) = record.parent {
@@ -820,14 +988,16 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         self.rows.put_wait(tenant, id, &wait)
     }
 
-    /// Cancels `root` and, depth first, every unfinished child it did not detach.
-    fn cancel_tree(&mut self, root: InvocationRecord) -> RowResult<()> {
+    /// Cancels `root` (saying `why`) and, depth first, every unfinished child it did not
+    /// detach; returns their ids.
+    fn cancel_tree(&mut self, root: InvocationRecord, why: String) -> RowResult<Vec<InvocationId>> {
         let now = self.now_ms;
         let root_id = root.id;
         let mut stack = vec![root];
+        let mut cancelled = Vec::new();
         while let Some(mut record) = stack.pop() {
             let message = if record.id == root_id {
-                "cancelled".to_string()
+                why.clone()
             } else {
                 format!("cancelled with its parent {root_id}")
             };
@@ -841,16 +1011,18 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             self.effects
                 .cancelled
                 .push((record.tenant.clone(), record.id));
+            cancelled.push(record.id);
             let tenant = &record.tenant;
-            for child in self.rows.attached_children(tenant, record.id)? {
-                if let Some(child) = self.rows.record(tenant, child)?
+            for (child, detached) in self.rows.children_of(tenant, record.id)? {
+                if !detached
+                    && let Some(child) = self.rows.record(tenant, child)?
                     && !child.state.is_terminal()
                 {
                     stack.push(child);
                 }
             }
         }
-        Ok(())
+        Ok(cancelled)
     }
 
     /// Stores the component (if new) and writes `deployment` as the next version of its name.

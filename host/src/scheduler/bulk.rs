@@ -1,10 +1,10 @@
-//! Bulk actions: cancel, pause or resume every invocation of a tenant that a filter matches,
+//! Bulk actions: cancel, pause, resume or rewind every invocation of a tenant that a filter matches,
 //! one page at a time (newest first, by id), so a caller can show progress and no request
 //! runs long whatever the number of matches.
 
 use std::str::FromStr;
 
-use super::{ControlError, Scheduler};
+use super::{ControlError, Onto, RewindError, Scheduler};
 use crate::ids::{InvocationId, TenantId};
 use crate::journal::{InvocationRecord, InvocationState, StoreError};
 
@@ -12,6 +12,8 @@ use crate::journal::{InvocationRecord, InvocationState, StoreError};
 pub const MAX_PAGE: usize = 10_000;
 /// Actions in flight at once within a page (each is one write; the writer batches them).
 const IN_FLIGHT: usize = 256;
+/// Rewinds in flight at once within a page (each replays a journal on a component first).
+const REPLAYS_IN_FLIGHT: usize = 2;
 
 /// Which invocations a bulk action takes: all of these that are given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -96,7 +98,7 @@ impl Filter {
 }
 
 /// What a bulk action does to each match.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Cancel it (and its attached descendants).
     Cancel,
@@ -104,25 +106,36 @@ pub enum Action {
     Pause,
     /// Resume it.
     Resume,
+    /// Rewind it to its first `to_step` steps, on `onto`.
+    Rewind { to_step: u32, onto: Onto },
 }
 
 /// An action that is not one.
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a bulk action: cancel, pause or resume")]
+#[error("`{0}` is not a bulk action: cancel, pause, resume or rewind")]
 pub struct BadAction(String);
 
 impl FromStr for Action {
     type Err = BadAction;
 
+    /// Parses `cancel`, `pause` or `resume`, or `rewind` (to step 0 on the same code: set
+    /// its step and code with [`Action::Rewind`]'s fields).
     fn from_str(text: &str) -> Result<Self, BadAction> {
         match text {
             "cancel" => Ok(Action::Cancel),
             "pause" => Ok(Action::Pause),
             "resume" => Ok(Action::Resume),
+            "rewind" => Ok(Action::Rewind {
+                to_step: 0,
+                onto: Onto::Same,
+            }),
             other => Err(BadAction(other.chars().take(64).collect())),
         }
     }
 }
+
+/// Most refusals a page reports (the rest are only counted).
+const MAX_REFUSALS: usize = 10;
 
 /// What one page of a bulk action found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -131,8 +144,10 @@ pub struct Page {
     pub matched: u64,
     /// Those the action was applied to.
     pub done: u64,
-    /// Those it did not apply to (finished meanwhile, not paused, …).
+    /// Those it did not apply to (finished meanwhile, not paused, diverged, …).
     pub skipped: u64,
+    /// Why, for the first few of them.
+    pub refusals: Vec<(InvocationId, String)>,
     /// Where the next page starts (`None`: this was the last).
     pub next: Option<InvocationId>,
 }
@@ -162,21 +177,34 @@ impl Scheduler {
         if dry_run {
             return Ok(page);
         }
-        for chunk in matches.chunks(IN_FLIGHT) {
+        // A rewind replays each match's kept steps first: as many at once as there are cores.
+        let in_flight = match action {
+            Action::Rewind { .. } => REPLAYS_IN_FLIGHT,
+            _ => IN_FLIGHT,
+        };
+        for chunk in matches.chunks(in_flight) {
             let mut acting = tokio::task::JoinSet::new();
             for record in chunk {
                 let (scheduler, tenant, id) = (self.clone(), tenant.clone(), record.id);
-                acting.spawn(async move { scheduler.act(&tenant, action, id).await });
+                let action = action.clone();
+                acting.spawn(async move { (id, scheduler.act(&tenant, &action, id).await) });
             }
             while let Some(result) = acting.join_next().await {
                 match result {
-                    Ok(Ok(())) => page.done += 1,
-                    Ok(Err(ControlError::Store(err))) => return Err(err),
+                    Ok((_, Ok(()))) => page.done += 1,
+                    Ok((_, Err(Refusal::Store(err)))) => return Err(err),
                     // Finished meanwhile (cancelled with its parent, say), not paused, …
-                    Ok(Err(_)) | Err(_) => page.skipped += 1,
+                    Ok((id, Err(Refusal::Refused(why)))) => {
+                        page.skipped += 1;
+                        if page.refusals.len() < MAX_REFUSALS {
+                            page.refusals.push((id, why));
+                        }
+                    }
+                    Err(_) => page.skipped += 1,
                 }
             }
         }
+        page.refusals.sort();
         Ok(page)
     }
 
@@ -184,13 +212,40 @@ impl Scheduler {
     async fn act(
         &self,
         tenant: &TenantId,
-        action: Action,
+        action: &Action,
         id: InvocationId,
-    ) -> Result<(), ControlError> {
+    ) -> Result<(), Refusal> {
         match action {
-            Action::Cancel => self.cancel(tenant, id).await.map(drop),
-            Action::Pause => self.pause(tenant, id).await,
-            Action::Resume => self.resume(tenant, id).await,
+            Action::Cancel => self
+                .cancel(tenant, id)
+                .await
+                .map(drop)
+                .map_err(Refusal::from),
+            Action::Pause => self.pause(tenant, id).await.map_err(Refusal::from),
+            Action::Resume => self.resume(tenant, id).await.map_err(Refusal::from),
+            Action::Rewind { to_step, onto } => match self.rewind(tenant, id, *to_step, onto).await
+            {
+                Ok(_) => Ok(()),
+                Err(RewindError::Store(err)) => Err(Refusal::Store(err)),
+                Err(err) => Err(Refusal::Refused(err.to_string())),
+            },
+        }
+    }
+}
+
+/// Why a bulk action did not apply to one match.
+enum Refusal {
+    /// Storage failed: the page stops.
+    Store(StoreError),
+    /// The action does not apply to it, for this reason.
+    Refused(String),
+}
+
+impl From<ControlError> for Refusal {
+    fn from(err: ControlError) -> Self {
+        match err {
+            ControlError::Store(err) => Refusal::Store(err),
+            err => Refusal::Refused(err.to_string()),
         }
     }
 }
@@ -218,6 +273,7 @@ mod tests {
             assert!(err.contains(says), "{bad}: {err}");
         }
         assert_eq!("pause".parse::<Action>().expect("pause"), Action::Pause);
-        assert!("rewind".parse::<Action>().is_err());
+        assert!("rewind".parse::<Action>().is_ok());
+        assert!("fork".parse::<Action>().is_err());
     }
 }

@@ -13,7 +13,6 @@ use crate::journal::{
     OverQuota, Recorded, RetryState, StoreError, WriteError,
 };
 use crate::outbound::RetryPolicy;
-use crate::runtime::ComponentError;
 use crate::storage::Deferred;
 
 /// How one execution attempt ended.
@@ -290,15 +289,7 @@ async fn attempt(
     deferred: Option<&Arc<Deferred>>,
     limits: &Limits,
 ) -> Ending {
-    let load = || async {
-        inner
-            .store
-            .component(&record.component)
-            .map_err(|e| ComponentError::Store(Arc::new(e)))?
-            .map(Arc::new)
-            .ok_or(ComponentError::Missing(record.component))
-    };
-    let prepared = match inner.components.get(record.component, load).await {
+    let prepared = match inner.prepared(record.component).await {
         Ok(prepared) => prepared,
         Err(err) if err.is_host_failure() => return Ending::Abandoned(err.to_string()),
         Err(err) => return failed(FailureKind::Host, err.to_string()),
@@ -310,6 +301,14 @@ async fn attempt(
     };
     let journal = match journal {
         Ok(journal) => journal,
+        Err(err) => return Ending::Abandoned(err.to_string()),
+    };
+    let generation = match deferred {
+        Some(_) => Ok(0),
+        None => inner.store.history_len(record.id),
+    };
+    let generation = match generation {
+        Ok(generation) => generation,
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
     let egress = match inner.egress(&record.tenant, &record.deployment) {
@@ -326,6 +325,7 @@ async fn attempt(
         deferred: deferred.cloned(),
         limits: *limits,
         egress,
+        generation,
     };
     let steps = Steps::run(
         running,

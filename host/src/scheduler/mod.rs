@@ -6,6 +6,7 @@ mod cron;
 mod executor;
 mod fair;
 mod retention;
+mod rewind;
 mod schedules;
 mod timers;
 
@@ -14,6 +15,7 @@ pub use bulk::{
 };
 pub use cron::WhenError;
 pub use retention::Swept;
+pub use rewind::{Onto, RewindError};
 pub use schedules::{NewSchedule, ScheduleError};
 
 pub use crate::target::{Target, TargetError};
@@ -426,26 +428,7 @@ impl Scheduler {
         {
             return first;
         }
-        let limits = self.inner.limits(tenant)?;
-        limits
-            .check_input(input.len())
-            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
-            .map_err(|over| InvokeError::InputTooLarge {
-                size: input.len(),
-                over,
-            })?;
-        let admission = self.inner.store.admission(tenant)?;
-        limits
-            .check_stored(admission.stored_bytes, input.len() as u64)
-            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
-            .map_err(InvokeError::StorageFull)?;
-        limits
-            .check_waiting(
-                &admission.counts,
-                self.inner.services.not_durable.count(tenant),
-            )
-            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
-            .map_err(InvokeError::Busy)?;
+        self.admit(tenant, &input)?;
         let record = InvocationRecord::pending(
             tenant,
             &deployment.name,
@@ -501,6 +484,32 @@ impl Scheduler {
             record,
             replayed: false,
         })
+    }
+
+    /// Whether `tenant` may start one more invocation with `input` now (its quotas on input
+    /// size, stored bytes and waiting invocations).
+    fn admit(&self, tenant: &TenantId, input: &[u8]) -> Result<(), InvokeError> {
+        let limits = self.inner.limits(tenant)?;
+        limits
+            .check_input(input.len())
+            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
+            .map_err(|over| InvokeError::InputTooLarge {
+                size: input.len(),
+                over,
+            })?;
+        let admission = self.inner.store.admission(tenant)?;
+        limits
+            .check_stored(admission.stored_bytes, input.len() as u64)
+            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
+            .map_err(InvokeError::StorageFull)?;
+        limits
+            .check_waiting(
+                &admission.counts,
+                self.inner.services.not_durable.count(tenant),
+            )
+            .inspect_err(|_| crate::metrics::METRICS.quota_refused(tenant.as_str()))
+            .map_err(InvokeError::Busy)?;
+        Ok(())
     }
 
     /// The deployment of `tenant` and the function of it that `target`
@@ -716,6 +725,21 @@ impl Scheduler {
 }
 
 impl Inner {
+    /// Component `hash`, prepared to instantiate (compiled at most once per process).
+    async fn prepared(
+        &self,
+        hash: ComponentHash,
+    ) -> Result<Arc<crate::runtime::Prepared>, ComponentError> {
+        let load = || async {
+            self.store
+                .component(&hash)
+                .map_err(|e| ComponentError::Store(Arc::new(e)))?
+                .map(Arc::new)
+                .ok_or(ComponentError::Missing(hash))
+        };
+        self.components.get(hash, load).await
+    }
+
     /// The egress rules an invocation of `tenant`'s `deployment` runs under now.
     fn egress(&self, tenant: &TenantId, deployment: &str) -> Result<Arc<Narrowing>, StoreError> {
         let key = (tenant.clone(), deployment.to_string());

@@ -1,11 +1,15 @@
-//! Journals: the steps of each invocation, and the attempts of HTTP steps between retries.
+//! Journals: the steps of each invocation, their history (rewinds, forks), and the attempts
+//! of HTTP steps between retries.
 
 use std::ops::RangeInclusive;
 
 use async_trait::async_trait;
 
-use crate::ids::{InvocationId, TenantId};
-use crate::journal::{InvocationRecord, Recorded, RetryState, StepEffect, StepEntry, StoreError};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
+use crate::journal::{
+    Effects, HistoryEvent, InvocationRecord, Recorded, RetryState, RewindPlan, StepEffect,
+    StepEntry, StoreError, StoredStep,
+};
 
 /// Stores journals: the steps of each invocation.
 #[async_trait]
@@ -43,4 +47,31 @@ pub trait Journals: Send + Sync {
     fn steps(&self, id: InvocationId) -> Result<Vec<(u32, StepEntry)>, StoreError> {
         Ok(self.recorded(id)?.decode_all()?)
     }
+
+    /// The history of invocation `id`'s journal (its rewinds and the fork that made it),
+    /// oldest first.
+    fn history(&self, id: InvocationId) -> Result<Vec<HistoryEvent>, StoreError>;
+
+    /// How many events the history of `id` holds (0 for almost every invocation).
+    fn history_len(&self, id: InvocationId) -> Result<u32, StoreError>;
+
+    /// Durably rewinds finished or paused invocation `id` as `plan` says (refused with
+    /// `WriteError::InvocationChanged` if it is no longer as the plan saw it); returns what
+    /// it woke and cancelled.
+    async fn rewind(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+        plan: RewindPlan,
+    ) -> Result<Effects, StoreError>;
+
+    /// Durably creates pending `record` as a fork of `from` (pinned to `from_component`)
+    /// with `steps`, its first steps as stored.
+    async fn fork(
+        &self,
+        record: &InvocationRecord,
+        from: InvocationId,
+        from_component: ComponentHash,
+        steps: Vec<StoredStep>,
+    ) -> Result<Effects, StoreError>;
 }

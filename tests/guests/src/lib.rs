@@ -516,6 +516,48 @@ pub fn post_then_fail(input: PostThenFail) -> Result<(), Error> {
     }
 }
 
+/// Input of [`export_users`].
+#[derive(Deserialize)]
+pub struct ExportUsers {
+    /// Each user is POSTed to `{url}/users/{n}`.
+    pub url: String,
+    /// How many users.
+    pub users: u32,
+    /// The user the default build exports wrongly.
+    pub bad: u32,
+}
+
+/// Rewind tests: POSTs each user to `{url}/users/{n}`, one step each; returns how many. The
+/// default build sends user `bad` without its email and then fails. Built with feature
+/// `fixed`, it sends the email (another request at that step, the same ones before it);
+/// with `diverged`, it posts to `{url}/v2/users/{n}` from the first user on.
+#[reprise_sdk::function]
+pub fn export_users(input: ExportUsers) -> Result<u32, Error> {
+    let base = if cfg!(feature = "diverged") {
+        format!("{}/v2", input.url)
+    } else {
+        input.url.clone()
+    };
+    for n in 0..input.users {
+        let broken = n == input.bad && !cfg!(feature = "fixed");
+        let body = if broken {
+            serde_json::json!({"user": n})
+        } else {
+            serde_json::json!({"user": n, "email": format!("user{n}@example.com")})
+        };
+        http::post(format!("{base}/users/{n}"))
+            .json(&body)
+            .send()?
+            .error_for_status()?;
+        if broken {
+            return Err(Error::msg(format!(
+                "user {n} was exported without its email"
+            )));
+        }
+    }
+    Ok(input.users)
+}
+
 /// Input of [`random_steps`].
 #[derive(Deserialize)]
 pub struct RandomSteps {
@@ -571,6 +613,7 @@ reprise_sdk::export!(
     recurse,
     big_output,
     hold,
+    export_users,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {

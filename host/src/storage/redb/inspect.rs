@@ -7,8 +7,8 @@ use std::fmt::Debug;
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::schema::{
-    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
-    SIGNALS, TIMERS, WAITS,
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
+    RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
 use super::schema::{
     EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, SCHEDULES, TENANTS, USAGE,
@@ -62,6 +62,7 @@ impl Store {
         dump.insert("signals", rows(&txn, SIGNALS));
         dump.insert("counts", rows(&txn, COUNTS));
         dump.insert("retries", rows(&txn, RETRIES));
+        dump.insert("history", rows(&txn, HISTORY));
         dump.insert("tenants", rows(&txn, TENANTS));
         dump.insert("keys", rows(&txn, KEYS));
         dump.insert("quotas", rows(&txn, QUOTAS));
@@ -260,6 +261,21 @@ impl Store {
                 false => Err(format!(
                     "retry row ({id}, {seq}) of a finished or missing invocation"
                 )),
+            }
+        })?;
+        // history: only of invocations that are kept, numbered from 0 without a gap.
+        let mut events: BTreeMap<u128, u32> = BTreeMap::new();
+        each(&txn, HISTORY, |(id, n), _| {
+            let expected = events.entry(id).or_default();
+            if n != *expected {
+                return Err(format!(
+                    "history event {n} of {id} where {expected} was due"
+                ));
+            }
+            *expected += 1;
+            match records.values().any(|r| r.id.0 == id) {
+                true => Ok(()),
+                false => Err(format!("a history for {id}, which has no record")),
             }
         })?;
         // journal: each invocation's steps are numbered from 0 without a gap.

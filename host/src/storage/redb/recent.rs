@@ -17,11 +17,12 @@ pub(super) type StepKey = (u128, u32);
 type Entries = BTreeMap<StepKey, Vec<u8>>;
 
 /// What one batch does to the recent entries, until it is durable: the entries it adds, and
-/// the invocations whose journals it removed (a retention sweep).
+/// the steps it removed (a retention sweep's journals, a rewind's later steps).
 #[derive(Default)]
 pub(super) struct Staged {
     entries: Entries,
-    forgotten: Vec<u128>,
+    /// (invocation id, first step removed).
+    forgotten: Vec<StepKey>,
 }
 
 impl Staged {
@@ -35,9 +36,18 @@ impl Staged {
         self.entries.contains_key(key)
     }
 
-    /// Records that the journal of invocation `id` is removed.
-    pub fn forget(&mut self, id: u128) {
-        self.forgotten.push(id);
+    /// Records that the steps of invocation `id` from `from` on are removed (those this
+    /// batch added go now).
+    pub fn forget(&mut self, id: u128, from: u32) {
+        self.entries.retain(|&(i, seq), _| i != id || seq < from);
+        self.forgotten.push((id, from));
+    }
+
+    /// The entries this batch added to invocation `id` from `from` on.
+    pub fn of(&self, id: u128, from: u32) -> impl Iterator<Item = (u32, &[u8])> {
+        self.entries
+            .range((id, from)..=(id, u32::MAX))
+            .map(|(&(_, seq), entry)| (seq, entry.as_slice()))
     }
 }
 
@@ -62,34 +72,26 @@ impl Recent {
             .collect()
     }
 
-    /// How many bytes the entries of invocation `id` hold.
-    pub fn bytes_of(&self, id: u128) -> u64 {
-        self.read()
-            .range((id, 0)..=(id, u32::MAX))
-            .map(|(_, entry)| entry.len() as u64)
-            .sum()
-    }
-
-    /// Adds the entries of a batch that has become durable, and drops those of the
-    /// invocations whose journals it removed (else a checkpoint would write them back).
+    /// Drops the entries of a batch's removed steps (else a checkpoint would write them
+    /// back), then adds the entries of the batch, which has become durable.
     pub fn publish(&self, staged: &mut Staged) {
         let Staged {
             entries: added,
             forgotten,
         } = std::mem::take(staged);
-        // One insert per entry (`BTreeMap::append` would rebuild the whole map each time).
         let mut entries = self.write();
-        for (key, entry) in added {
-            entries.insert(key, entry);
-        }
-        for id in forgotten {
+        for (id, from) in forgotten {
             let keys: Vec<StepKey> = entries
-                .range((id, 0)..=(id, u32::MAX))
+                .range((id, from)..=(id, u32::MAX))
                 .map(|(key, _)| *key)
                 .collect();
             for key in keys {
                 entries.remove(&key);
             }
+        }
+        // One insert per entry (`BTreeMap::append` would rebuild the whole map each time).
+        for (key, entry) in added {
+            entries.insert(key, entry);
         }
     }
 

@@ -14,6 +14,9 @@ pub const RUNNABLE: TableDefinition<(&str, u128), ()> = TableDefinition::new("ru
 pub const TIMERS: TableDefinition<(u64, u128), &str> = TableDefinition::new("timers");
 /// (invocation id, sequence number) → encoded `StepEntry`.
 pub const JOURNAL: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("journal");
+/// (invocation id, event number) → encoded `HistoryEvent`: each rewind of its journal (with
+/// the steps it dropped) and the fork that made it.
+pub const HISTORY: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("history");
 /// (tenant, invocation id) → encoded `WaitState` of every suspended invocation.
 pub const WAITS: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("waits");
 /// (tenant, child id) → (parent id, journal position of the parent's wait) for each child a

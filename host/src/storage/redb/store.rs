@@ -12,8 +12,8 @@ use super::disk::Disk;
 use super::options::StoreOptions;
 use super::recent::Recent;
 use super::schema::{
-    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, META, RETRIES,
-    RUNNABLE, SIGNALS, TIMERS, WAITS,
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, META,
+    RETRIES, RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
 use super::schema::{
     EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, SCHEDULES, TENANTS, USAGE,
@@ -30,6 +30,7 @@ use crate::journal::{
     Effects, IdempotencyKey, KEY_RETENTION_MS, KeyName, KeyedRequest, Op, RetryState, StepEffect,
 };
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
+use crate::journal::{HistoryEvent, RewindPlan, StoredStep};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{
     Access, Deployments, Invocations, Journals, Schedules, Signals, Storage, Waits,
@@ -79,6 +80,7 @@ impl Store {
             txn.open_table(INVOCATIONS).map_err(storage)?;
             txn.open_table(RUNNABLE).map_err(storage)?;
             txn.open_table(JOURNAL).map_err(storage)?;
+            txn.open_table(HISTORY).map_err(storage)?;
             txn.open_table(TIMERS).map_err(storage)?;
             txn.open_table(WAITS).map_err(storage)?;
             txn.open_table(AWAITED).map_err(storage)?;
@@ -246,6 +248,14 @@ fn count_usage(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
         let (key, value) = row?;
         if let Some(tenant) = owner.get(&key.value().0) {
             *usage.entry(tenant.clone()).or_default() += value.value().len() as u64;
+        }
+    }
+    for row in txn.open_table(HISTORY)?.iter()? {
+        let (key, value) = row?;
+        if let Some(tenant) = owner.get(&key.value().0)
+            && let Ok(event) = decode::<HistoryEvent>("history event", value.value())
+        {
+            *usage.entry(tenant.clone()).or_default() += event.stored_bytes();
         }
     }
     for row in txn.open_table(SIGNALS)?.iter()? {
@@ -648,6 +658,60 @@ impl Journals for Store {
         self.writer.submit(op).await?;
         Ok(())
     }
+
+    fn history(&self, id: InvocationId) -> Result<Vec<HistoryEvent>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(HISTORY).map_err(storage)?;
+        let range = (id.0, 0u32)..=(id.0, u32::MAX);
+        table
+            .range(range)
+            .map_err(storage)?
+            .map(|row| {
+                let (_, event) = row.map_err(storage)?;
+                Ok(decode("history event", event.value())?)
+            })
+            .collect()
+    }
+
+    fn history_len(&self, id: InvocationId) -> Result<u32, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(HISTORY).map_err(storage)?;
+        let range = (id.0, 0u32)..=(id.0, u32::MAX);
+        Ok(match table.range(range).map_err(storage)?.next_back() {
+            Some(row) => row.map_err(storage)?.0.value().1 + 1,
+            None => 0,
+        })
+    }
+
+    async fn rewind(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+        plan: RewindPlan,
+    ) -> Result<Effects, StoreError> {
+        let op = Op::Rewind {
+            tenant: tenant.clone(),
+            invocation: id,
+            plan,
+        };
+        Ok(self.writer.submit(op).await?)
+    }
+
+    async fn fork(
+        &self,
+        record: &InvocationRecord,
+        from: InvocationId,
+        from_component: ComponentHash,
+        steps: Vec<StoredStep>,
+    ) -> Result<Effects, StoreError> {
+        let op = Op::Fork {
+            record: Box::new(record.clone()),
+            from,
+            from_component,
+            steps,
+        };
+        Ok(self.writer.submit(op).await?)
+    }
 }
 
 #[async_trait]
@@ -911,7 +975,7 @@ impl Storage for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Outcome, StepKind, WriteError};
+    use crate::journal::{Failure, FailureKind, Outcome, StepKind, WriteError};
 
     fn t() -> TenantId {
         TenantId::from("t")
@@ -1156,8 +1220,13 @@ mod tests {
             child.parent = Some(parent.id);
             child.detached = seq == n - 1 && n > 2;
             let effect = StepEffect::CreateChild(Box::new(child.clone()));
+            let dispatch = StepEntry {
+                kind: StepKind::Dispatch,
+                outcome: Outcome::Dispatched(Ok(child.id)),
+                ..entry(0)
+            };
             store
-                .append_step(&t(), parent.id, seq as u32, &entry(0), effect, None)
+                .append_step(&t(), parent.id, seq as u32, &dispatch, effect, None)
                 .await
                 .expect("dispatch");
             child.state = InvocationState::Running;
@@ -1423,6 +1492,169 @@ mod tests {
         drop(store);
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.steps(parent.id).expect("steps"), Vec::new());
+        store.check_indexes().expect("indexes");
+    }
+
+    #[tokio::test]
+    async fn a_rewind_moves_the_later_steps_to_the_history_and_refuses_a_stale_plan() {
+        let (_dir, store) = open();
+        let component = b"fixed code".to_vec();
+        let deployment = Deployment {
+            tenant: t(),
+            name: "d".into(),
+            component: ComponentHash::of(&component),
+            functions: vec!["f".into()],
+            version: 0,
+            size: component.len() as u64,
+            deployed_at_ms: 1,
+            policy: crate::journal::StoredPolicy::default(),
+        };
+        store.deploy(deployment, component).await.expect("deploy");
+        let fixed = ComponentHash::of(b"fixed code");
+        // Steps 0 and 1 dispatch children (the second detached), step 2 is plain.
+        let (mut parent, children) = family(&store, 3).await;
+        parent.failure = Some(Failure {
+            kind: FailureKind::FunctionError,
+            message: "step 2 went wrong".into(),
+        });
+        parent.finish(InvocationState::Failed, crate::clock::now_ms());
+        store.update_invocation(&parent).await.expect("fail");
+        let before = store.steps(parent.id).expect("steps");
+        let stored = store.stored_bytes(&t()).expect("usage");
+        let plan = |to_step, steps, state| RewindPlan {
+            to_step,
+            steps,
+            state,
+            component: fixed,
+            deployment: "d".into(),
+        };
+        let id = parent.id;
+        for (stale, why) in [
+            (plan(1, 2, InvocationState::Failed), "the journal grew"),
+            (plan(1, 3, InvocationState::Paused), "it changed state"),
+            (plan(4, 3, InvocationState::Failed), "past the journal"),
+            (
+                RewindPlan {
+                    component: ComponentHash([9; 32]),
+                    ..plan(1, 3, InvocationState::Failed)
+                },
+                "an unknown component",
+            ),
+        ] {
+            assert!(
+                matches!(
+                    store.rewind(&t(), id, stale).await,
+                    Err(StoreError::Write(_))
+                ),
+                "{why}"
+            );
+        }
+        assert_eq!(store.steps(id).expect("steps"), before, "nothing changed");
+        assert!(store.history(id).expect("history").is_empty());
+
+        let effects = store
+            .rewind(&t(), id, plan(1, 3, InvocationState::Failed))
+            .await
+            .expect("rewind");
+        assert_eq!(effects.woken, vec![(t(), id)]);
+        let rewound = store.invocation(&t(), id).expect("read").expect("kept");
+        assert_eq!(rewound.state, InvocationState::Pending);
+        assert_eq!((rewound.component, rewound.failure), (fixed, None));
+        assert_eq!(store.steps(id).expect("steps"), before[..1]);
+        // The attached child of a dropped dispatch is cancelled; the detached one is not.
+        assert_eq!(state(&store, children[0].id), InvocationState::Running);
+        assert_eq!(state(&store, children[1].id), InvocationState::Cancelled);
+        assert_eq!(state(&store, children[2].id), InvocationState::Running);
+        let history = store.history(id).expect("history");
+        let [HistoryEvent::Rewound(event)] = history.as_slice() else {
+            panic!("one rewind: {history:?}");
+        };
+        assert_eq!(event.to_step, 1);
+        assert_eq!(event.from_state, InvocationState::Failed);
+        assert_eq!(event.cancelled, vec![children[1].id]);
+        let dropped: Vec<u32> = event.dropped.iter().map(|s| s.seq).collect();
+        assert_eq!(dropped, vec![1, 2]);
+        assert_eq!(
+            store.stored_bytes(&t()).expect("usage"),
+            stored,
+            "moved, not freed"
+        );
+        store.check_indexes().expect("indexes");
+        // It takes step 1 again, live; once forgotten, its history goes with it.
+        append(&store, id, 1, 9).await.expect("step 1 again");
+        let mut done = store.invocation(&t(), id).expect("read").expect("kept");
+        done.finish(InvocationState::Completed, crate::clock::now_ms());
+        store.update_invocation(&done).await.expect("complete");
+        let later = crate::clock::now_ms() + 1;
+        for child in &children {
+            let mut child = store
+                .invocation(&t(), child.id)
+                .expect("read")
+                .expect("kept");
+            if !child.state.is_terminal() {
+                child.finish(InvocationState::Completed, crate::clock::now_ms());
+                store.update_invocation(&child).await.expect("child ends");
+            }
+        }
+        let due = store.finished_before(&t(), later, 10).expect("due");
+        store
+            .forget(&t(), due, Vec::new(), later)
+            .await
+            .expect("forget");
+        assert!(store.history(id).expect("history").is_empty());
+        assert_eq!(
+            store.stored_bytes(&t()).expect("usage"),
+            b"fixed code".len() as u64
+        );
+        store.check_indexes().expect("indexes");
+    }
+
+    #[tokio::test]
+    async fn a_fork_copies_the_first_steps_into_a_new_invocation() {
+        let (_dir, store) = open();
+        let original = record(InvocationState::Running);
+        store.create_invocation(&original).await.expect("create");
+        for seq in 0..3 {
+            append(&store, original.id, seq, u64::from(seq))
+                .await
+                .expect("append");
+        }
+        let steps = store
+            .recorded(original.id)
+            .expect("read")
+            .first(2)
+            .stored_steps();
+        let fork = record(InvocationState::Pending);
+        let effects = store
+            .fork(&fork, original.id, original.component, steps.clone())
+            .await
+            .expect("fork");
+        assert_eq!(effects.woken, vec![(t(), fork.id)]);
+        assert_eq!(
+            store.steps(fork.id).expect("steps"),
+            store.steps(original.id).expect("steps")[..2]
+        );
+        assert_eq!(store.steps(original.id).expect("steps").len(), 3);
+        assert!(matches!(
+            store.history(fork.id).expect("history").as_slice(),
+            [HistoryEvent::Forked { at_step: 2, .. }]
+        ));
+        // A second fork with the same id, or with its steps out of order, is refused.
+        assert!(
+            store
+                .fork(&fork, original.id, original.component, steps.clone())
+                .await
+                .is_err()
+        );
+        let other = record(InvocationState::Pending);
+        let shuffled: Vec<StoredStep> = steps.into_iter().rev().collect();
+        assert!(
+            store
+                .fork(&other, original.id, original.component, shuffled)
+                .await
+                .is_err()
+        );
+        assert!(store.invocation(&t(), other.id).expect("read").is_none());
         store.check_indexes().expect("indexes");
     }
 

@@ -7,8 +7,8 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::recent::{Recent, Staged, StepKey};
 use super::schema::{
-    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, INVOCATIONS, JOURNAL, RETRIES, RUNNABLE,
-    SIGNALS, TIMERS, WAITS,
+    AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
+    RUNNABLE, SIGNALS, TIMERS, WAITS,
 };
 use super::schema::{
     EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, SCHEDULES, TENANTS, USAGE,
@@ -21,7 +21,7 @@ use crate::journal::rows::{
 };
 use crate::journal::{
     Deployment, IdempotencyKey, InvocationRecord, InvocationState, KeyedRequest, RetryState,
-    Schedule, WaitState,
+    Schedule, StoredStep, WaitState,
 };
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas, encode_quotas};
 
@@ -32,6 +32,7 @@ pub(super) struct Tables<'txn> {
     invocations: Table<'txn, (&'static str, u128), &'static [u8]>,
     runnable: Table<'txn, (&'static str, u128), ()>,
     journal: Table<'txn, (u128, u32), &'static [u8]>,
+    history: Table<'txn, (u128, u32), &'static [u8]>,
     timers: Table<'txn, (u64, u128), &'static str>,
     waits: Table<'txn, (&'static str, u128), &'static [u8]>,
     awaited: Table<'txn, (&'static str, u128), (u128, u32)>,
@@ -108,6 +109,7 @@ impl<'txn> Tables<'txn> {
             invocations: txn.open_table(INVOCATIONS)?,
             runnable: txn.open_table(RUNNABLE)?,
             journal: txn.open_table(JOURNAL)?,
+            history: txn.open_table(HISTORY)?,
             timers: txn.open_table(TIMERS)?,
             waits: txn.open_table(WAITS)?,
             awaited: txn.open_table(AWAITED)?,
@@ -245,11 +247,11 @@ impl InvocationRows for Tables<'_> {
         Ok(())
     }
 
-    fn attached_children(
+    fn children_of(
         &self,
         tenant: &TenantId,
         parent: InvocationId,
-    ) -> RowResult<Vec<InvocationId>> {
+    ) -> RowResult<Vec<(InvocationId, bool)>> {
         let (tenant, parent) = (tenant.as_str(), parent.0);
         let mut out = Vec::new();
         for row in self
@@ -257,9 +259,7 @@ impl InvocationRows for Tables<'_> {
             .range((tenant, parent, 0u128)..=(tenant, parent, u128::MAX))?
         {
             let (key, detached) = row?;
-            if !detached.value() {
-                out.push(InvocationId(key.value().2));
-            }
+            out.push((InvocationId(key.value().2), detached.value()));
         }
         Ok(out)
     }
@@ -345,20 +345,73 @@ impl StepRows for Tables<'_> {
         Ok(())
     }
 
-    fn remove_journal(&mut self, id: InvocationId) -> RowResult<u64> {
+    fn steps_from(&self, id: InvocationId, from: u32) -> RowResult<Vec<StoredStep>> {
+        let id = id.0;
+        let mut steps = std::collections::BTreeMap::new();
+        for row in self.journal.range((id, from)..=(id, u32::MAX))? {
+            let (key, entry) = row?;
+            steps.insert(key.value().1, entry.value().to_vec());
+        }
+        if let Some(recent) = self.recent {
+            steps.extend(recent.of(id, from..=u32::MAX));
+        }
+        if let Some(staged) = &self.staged {
+            steps.extend(staged.of(id, from).map(|(seq, e)| (seq, e.to_vec())));
+        }
+        Ok(steps
+            .into_iter()
+            .map(|(seq, entry)| StoredStep { seq, entry })
+            .collect())
+    }
+
+    fn remove_steps(&mut self, id: InvocationId, from: u32) -> RowResult<u64> {
         let id = id.0;
         let mut bytes = 0u64;
         // Its entries still waiting for a checkpoint go too, once this batch is durable.
         if let Some(staged) = &mut self.staged {
-            staged.forget(id);
-            bytes += self.recent.map_or(0, |r| r.bytes_of(id));
+            bytes += staged
+                .of(id, from)
+                .map(|(_, e)| e.len() as u64)
+                .sum::<u64>();
+            staged.forget(id, from);
+            let recent = self.recent.map(|r| r.of(id, from..=u32::MAX));
+            bytes += recent
+                .iter()
+                .flatten()
+                .map(|(_, e)| e.len() as u64)
+                .sum::<u64>();
         }
         self.journal
-            .retain_in((id, 0u32)..=(id, u32::MAX), |_, entry| {
+            .retain_in((id, from)..=(id, u32::MAX), |_, entry| {
                 bytes += entry.len() as u64;
                 false
             })?;
         Ok(bytes)
+    }
+
+    fn history(&self, id: InvocationId) -> RowResult<Vec<Vec<u8>>> {
+        let id = id.0;
+        let mut events = Vec::new();
+        for row in self.history.range((id, 0u32)..=(id, u32::MAX))? {
+            events.push(row?.1.value().to_vec());
+        }
+        Ok(events)
+    }
+
+    fn put_history(&mut self, id: InvocationId, n: u32, event: &[u8]) -> RowResult<()> {
+        self.history.insert((id.0, n), event)?;
+        Ok(())
+    }
+
+    fn remove_history(&mut self, id: InvocationId) -> RowResult<Vec<Vec<u8>>> {
+        let id = id.0;
+        let mut events = Vec::new();
+        self.history
+            .retain_in((id, 0u32)..=(id, u32::MAX), |_, event| {
+                events.push(event.to_vec());
+                false
+            })?;
+        Ok(events)
     }
 
     fn put_retry(&mut self, id: InvocationId, seq: u32, retry: RetryState) -> RowResult<()> {

@@ -1,6 +1,6 @@
 //! Random workloads for crash tests: deploys, invocations, steps (some large enough to wrap
 //! the log around), dispatches, suspensions on children, timers and signals, signals, timers
-//! falling due, cancellations, completions — valid ops and refused ones — generated from a
+//! falling due, cancellations, completions, rewinds and forks — valid ops and refused ones — generated from a
 //! seed against the state of the store they run on.
 
 use rand::rngs::StdRng;
@@ -11,7 +11,7 @@ use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::encode;
 use crate::journal::{AwaitMode, Awaitable};
 use crate::journal::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
-use crate::journal::{IdempotencyKey, Op, StepEffect};
+use crate::journal::{IdempotencyKey, Op, RewindPlan, StepEffect};
 use crate::journal::{KeyRecord, KeyRole, RetryState, StoredPolicy, TenantRecord};
 use crate::journal::{Outcome, StepEntry, StepKind};
 use crate::storage::{Invocations, Journals, Signals, Waits};
@@ -46,7 +46,8 @@ impl Generator {
             64..72 => self.timer_due(store, now),
             72..74 => self.cancel(),
             74..76 => self.pause_or_resume(),
-            76..90 => self.finish(store, now),
+            76..88 => self.finish(store, now),
+            88..90 => self.rewind_or_fork(store, now),
             90..96 => self.rerun(store, now),
             96..97 => self.deploy(now),
             97..98 => self.forget(store, now),
@@ -223,6 +224,51 @@ impl Generator {
             invocations,
             keys,
             before_ms: now,
+        }
+    }
+
+    /// A rewind of a known invocation (to a step of its journal, now and then past it or
+    /// checked against a state it is no longer in: refused), or a fork of it.
+    fn rewind_or_fork(&mut self, store: &Store, now: u64) -> Op {
+        use crate::storage::Deployments;
+        let (tenant, id) = self.pick();
+        let recorded = store.recorded(id).unwrap_or_default();
+        let steps = recorded.remaining() as u32;
+        let past = u32::from(self.rng.random_bool(0.05));
+        let at = self.rng.random_range(0..=steps + past);
+        let component = store
+            .deployment(&"t".into(), "d")
+            .ok()
+            .flatten()
+            .map_or(ComponentHash([7; 32]), |d| d.component);
+        let Some(record) = Self::current(store, &tenant, id) else {
+            return self.cancel();
+        };
+        if self.rng.random_bool(0.3) {
+            let fork = self.record(&tenant, None, now);
+            self.known.push((tenant, fork.id));
+            return Op::Fork {
+                record: Box::new(fork),
+                from: id,
+                from_component: record.component,
+                steps: recorded.first(at as usize).stored_steps(),
+            };
+        }
+        let state = if self.rng.random_bool(0.9) {
+            record.state
+        } else {
+            InvocationState::Completed
+        };
+        Op::Rewind {
+            tenant,
+            invocation: id,
+            plan: RewindPlan {
+                to_step: at,
+                steps,
+                state,
+                component,
+                deployment: "d".into(),
+            },
         }
     }
 
