@@ -148,3 +148,71 @@ async fn failed_runs_are_run_again_by_replay_without_repeating_completed_steps()
         assert_eq!(posts, 1, "{}", view.id);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pausing_policy_pauses_when_attempts_run_out_and_resume_starts_them_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let probe = Probe::start().await;
+    let host = Host::start(dir.path());
+    let refused = deploy(&host, r#"{"on_exhausted": "retry"}"#);
+    assert!(
+        refused.contains("`retry`") && refused.contains("pause"),
+        "{refused}"
+    );
+    let fast = r#"{"max_attempts": 2, "initial_delay_ms": 10, "max_delay_ms": 10}"#;
+    let policy = format!(r#"{{"retry": {fast}, "rerun": {fast}, "on_exhausted": "pause"}}"#);
+    assert_eq!(deploy(&host, &policy), "");
+
+    // Two attempts, both 503: paused before the step is journaled, saying why.
+    let url = format!("{}/flaky/3", probe.url());
+    let view = host
+        .invoke("tg.steps", json!({"url": url, "count": 1}))
+        .await;
+    let paused = host.until(&view.id, "paused", WAIT).await;
+    let error = paused.error.expect("why it paused");
+    assert_eq!(error.kind, "exhausted");
+    assert!(
+        error.message.contains("step 0: 2 attempts at POST")
+            && error.message.contains("HTTP 503")
+            && error.message.contains("resume it"),
+        "{}",
+        error.message
+    );
+    assert!(host.journal(&view.id).await.steps.is_empty());
+    assert_eq!(probe.seen().len(), 2);
+
+    // The API is fixed (the flaky endpoint answers its fourth request):
+    // resume gives the step two fresh attempts, and the invocation completes.
+    host.cli_ok(&["resume", &view.id]);
+    let done = host.finished(&view.id, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    assert_eq!(done.error.map(|e| e.kind), None);
+    let journal = host.journal(&view.id).await;
+    assert_eq!(journal.steps.len(), 1);
+    assert_eq!(journal.steps[0].attempts, 2);
+    let keys: Vec<String> = probe.seen().iter().map(|s| s.key.clone()).collect();
+    assert_eq!(keys.len(), 4);
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "one step, one key: {keys:?}"
+    );
+
+    // Reruns that run out pause too, and a resume gives them a fresh count.
+    let view = host
+        .invoke("tg.fail_panic", json!({"message": "still broken"}))
+        .await;
+    let paused = host.until(&view.id, "paused", WAIT).await;
+    assert_eq!(paused.attempts, 2);
+    let message = paused.error.expect("why").message;
+    assert!(
+        message.contains("still broken") && message.contains("after 2 runs"),
+        "{message}"
+    );
+    host.cli_ok(&["resume", &view.id]);
+    let deadline = std::time::Instant::now() + WAIT;
+    while host.status(&view.id).await.attempts < 4 {
+        assert!(std::time::Instant::now() < deadline, "not run again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(host.until(&view.id, "paused", WAIT).await.attempts, 4);
+}

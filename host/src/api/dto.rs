@@ -195,7 +195,8 @@ pub struct DeploymentView {
 /// Why an invocation failed.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FailureView {
-    /// `function_error`, `trap`, `determinism_violation`, `host` or `cancelled`.
+    /// `function_error`, `trap`, `determinism_violation`, `host`, `cancelled`, `quota` or
+    /// `exhausted` (a paused invocation whose attempts ran out).
     pub kind: String,
     /// Message.
     pub message: String,

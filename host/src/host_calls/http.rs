@@ -24,7 +24,7 @@ use super::{Live, SHORT_SLEEP, StepRequest, Steps, Suspend, mismatched};
 use crate::bindings::{self, HttpRequest};
 use crate::journal::{HttpError, HttpOutcome, HttpResponse, Outcome, RetryState, StepEffect};
 use crate::metrics::METRICS;
-use crate::outbound::{Admit, EgressPolicy, Narrowing, Verdict, retry_after, transient};
+use crate::outbound::{Admit, EgressPolicy, Exhausted, Narrowing, Verdict, retry_after, transient};
 
 /// Timeout of a request that sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -308,6 +308,20 @@ pub(super) async fn perform(
                 pause(live, wait, RetryState { attempts, first_ms }).await?;
                 continue;
             }
+        }
+        if transient(&outcome) && running.exhausted == Exhausted::Pause {
+            let last = match &outcome {
+                Ok(response) => format!("HTTP {}", response.status),
+                Err(err) => err.to_string(),
+            };
+            return Err(Suspend::Exhausted {
+                seq: live.seq,
+                why: format!(
+                    "{attempts} attempts at {} {} failed, the last with {last}",
+                    req.method, req.url
+                ),
+            }
+            .into());
         }
         return Ok((outcome, attempts, effect));
     }

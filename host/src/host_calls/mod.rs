@@ -109,6 +109,9 @@ pub struct Running {
     pub functions: Arc<[String]>,
     /// How its HTTP calls are retried.
     pub retry: crate::outbound::RetryPolicy,
+    /// What an HTTP step does when its attempts run out: return the last outcome, or pause
+    /// the invocation before it is journaled.
+    pub exhausted: crate::outbound::Exhausted,
     /// Its record, if its creation is deferred to its first durable write.
     pub deferred: Option<Arc<Deferred>>,
     /// Its tenant's limits.

@@ -46,6 +46,10 @@ pub enum Suspend {
         due_ms: u64,
         retry: RetryState,
     },
+    /// Until resumed: the attempts of the HTTP step at `seq` ran out (`why`), and the policy
+    /// pauses rather than returning the last outcome.
+    #[error("paused at step {seq}: {why}")]
+    Exhausted { seq: u32, why: String },
 }
 
 /// Journaled wait on the guest's `items` under `mode`.

@@ -14,7 +14,7 @@ use super::*;
 /// Every stored type decoded from `bytes`: each may fail, none may panic.
 fn decode_everything(bytes: &[u8]) {
     let _ = decode::<InvocationRecord>("invocation", bytes);
-    let _ = decode::<Deployment>("deployment", bytes);
+    let _ = decode_deployment(bytes);
     let _ = decode::<StepEntry>("entry", bytes);
     let _ = decode::<WaitState>("wait", bytes);
     let _ = decode::<TenantRecord>("tenant", bytes);

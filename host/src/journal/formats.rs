@@ -112,6 +112,32 @@ fn retry(max_attempts: u32) -> StoredRetry {
     }
 }
 
+/// [`sample_deployment`] as format 1 stored it.
+pub(crate) fn sample_deployment_v1() -> DeploymentV1 {
+    let mut functions = BTreeMap::new();
+    functions.insert(
+        "run".to_string(),
+        StoredFunctionPolicyV1 {
+            retry: Some(retry(5)),
+            rerun: None,
+        },
+    );
+    DeploymentV1 {
+        tenant: "acme".into(),
+        name: "export".into(),
+        component: ComponentHash([0xab; 32]),
+        functions: vec!["run".into(), "one".into()],
+        version: 4,
+        size: 123_456,
+        deployed_at_ms: 1_700_000_000_000,
+        policy: StoredPolicyV1 {
+            retry: None,
+            rerun: Some(retry(2)),
+            functions,
+        },
+    }
+}
+
 pub(crate) fn sample_deployment() -> Deployment {
     let mut functions = BTreeMap::new();
     functions.insert(
@@ -119,6 +145,7 @@ pub(crate) fn sample_deployment() -> Deployment {
         StoredFunctionPolicy {
             retry: Some(retry(5)),
             rerun: None,
+            on_exhausted: Some(Exhausted::Pause),
         },
     );
     Deployment {
@@ -133,6 +160,7 @@ pub(crate) fn sample_deployment() -> Deployment {
             retry: None,
             rerun: Some(retry(2)),
             functions,
+            on_exhausted: Some(Exhausted::Fail),
         },
     }
 }
@@ -269,9 +297,17 @@ fn records_keep_their_bytes() {
             record
         );
     }
-    let stored = pinned("v1", "deployment", &encode(&sample_deployment()));
+    // Format 1, before `on_exhausted`: it still decodes, with `on_exhausted` unset.
+    let stored = pinned("v1", "deployment", &encode(&sample_deployment_v1()));
+    let mut upgraded = sample_deployment();
+    upgraded.policy.on_exhausted = None;
+    for f in upgraded.policy.functions.values_mut() {
+        f.on_exhausted = None;
+    }
+    assert_eq!(decode_deployment(&stored).expect("deployment"), upgraded);
+    let stored = pinned("v2", "deployment", &encode_deployment(&sample_deployment()));
     assert_eq!(
-        decode::<Deployment>("deployment", &stored).expect("deployment"),
+        decode_deployment(&stored).expect("deployment"),
         sample_deployment()
     );
     let stored = pinned("v1", "wait_state", &encode(&sample_wait()));
@@ -708,8 +744,33 @@ pub(crate) fn sample_ops() -> Vec<Op> {
             invocation: ID,
         },
         Op::Deploy {
+            deployment: sample_deployment_v1(),
+            component: b"\0asm\x0d\0\x01\0".to_vec(),
+        },
+    ]
+}
+
+/// The ops of deploying with `on_exhausted` and of pausing when attempts run out (added
+/// after `sample_rewind_ops`'s).
+pub(crate) fn sample_exhausted_ops() -> Vec<Op> {
+    let record = InvocationRecord {
+        state: InvocationState::Paused,
+        finished_at_ms: None,
+        output: None,
+        ..sample_record()
+    };
+    vec![
+        Op::DeployV2 {
             deployment: sample_deployment(),
             component: b"\0asm\x0d\0\x01\0".to_vec(),
+        },
+        Op::PauseExhausted {
+            record: Box::new(record.clone()),
+            seq: Some(4),
+        },
+        Op::PauseExhausted {
+            record: Box::new(record),
+            seq: None,
         },
     ]
 }

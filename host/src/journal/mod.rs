@@ -43,9 +43,15 @@ pub use idempotency::{
     valid_key,
 };
 pub use op::{Effects, Op, RetryState, StepEffect};
-pub use policy::{StoredFunctionPolicy, StoredPolicy, StoredRetry};
+pub use policy::{
+    Exhausted, StoredFunctionPolicy, StoredFunctionPolicyV1, StoredPolicy, StoredPolicyV1,
+    StoredRetry,
+};
 pub use quota::{Limits, OverQuota, Quotas, QuotasV1, decode_quotas, encode_quotas};
 pub use recorded::Recorded;
-pub use records::{Deployment, Failure, FailureKind, InvocationRecord, InvocationState};
+pub use records::{
+    Deployment, DeploymentV1, Failure, FailureKind, InvocationRecord, InvocationState,
+    decode_deployment, encode_deployment,
+};
 pub use schedule::{BadMissed, Missed, Schedule};
 pub use waits::{AwaitMode, Awaitable, Settled, WaitState};

@@ -9,7 +9,7 @@ use super::egress::EgressRules;
 use super::history::{RewindPlan, StoredStep};
 use super::idempotency::IdempotencyKey;
 use super::quota::{Quotas, QuotasV1};
-use super::records::{Deployment, InvocationRecord};
+use super::records::{Deployment, DeploymentV1, InvocationRecord};
 use super::schedule::Schedule;
 use super::waits::{AwaitMode, Awaitable};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
@@ -62,9 +62,11 @@ pub enum Op {
         tenant: TenantId,
         invocation: InvocationId,
     },
-    /// Store a component (if not stored yet) and point a deployment at it.
+    /// Store a component (if not stored yet) and point a deployment at it, as written before
+    /// policies had `on_exhausted` (replaced by [`Op::DeployV2`]; kept so that old logs
+    /// replay).
     Deploy {
-        deployment: Deployment,
+        deployment: DeploymentV1,
         #[serde(with = "super::bytes")]
         component: Vec<u8>,
     },
@@ -142,6 +144,19 @@ pub enum Op {
         from: InvocationId,
         from_component: ComponentHash,
         steps: Vec<StoredStep>,
+    },
+    /// Store a component (if not stored yet) and point a deployment at it.
+    DeployV2 {
+        deployment: Deployment,
+        #[serde(with = "super::bytes")]
+        component: Vec<u8>,
+    },
+    /// Pause pending or running `record` (written as given, in state `paused`) because the
+    /// host's attempts ran out; with `seq`, the kept attempts of that HTTP step are dropped,
+    /// so that a resume starts them over.
+    PauseExhausted {
+        record: Box<InvocationRecord>,
+        seq: Option<u32>,
     },
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::codec::{DecodeError, FORMAT_V1, decode_tagged, encode_tagged};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 
 /// A name under which a tenant deployed a component, and the functions it exports.
@@ -23,6 +24,53 @@ pub struct Deployment {
     pub deployed_at_ms: u64,
     /// Retry policies set at deploy time.
     pub policy: super::policy::StoredPolicy,
+}
+
+/// A deployment as format 1 stored it (and `Op::Deploy` carries it), before its policy had
+/// `on_exhausted`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentV1 {
+    pub(super) tenant: TenantId,
+    pub(super) name: String,
+    pub(super) component: ComponentHash,
+    pub(super) functions: Vec<String>,
+    pub(super) version: u32,
+    pub(super) size: u64,
+    pub(super) deployed_at_ms: u64,
+    pub(super) policy: super::policy::StoredPolicyV1,
+}
+
+impl From<DeploymentV1> for Deployment {
+    fn from(old: DeploymentV1) -> Self {
+        Deployment {
+            tenant: old.tenant,
+            name: old.name,
+            component: old.component,
+            functions: old.functions,
+            version: old.version,
+            size: old.size,
+            deployed_at_ms: old.deployed_at_ms,
+            policy: old.policy.into(),
+        }
+    }
+}
+
+/// The format tag of stored deployments.
+const DEPLOYMENT_FORMAT: u8 = 2;
+
+/// Encodes a deployment for storage.
+pub fn encode_deployment(deployment: &Deployment) -> Vec<u8> {
+    encode_tagged(DEPLOYMENT_FORMAT, deployment)
+}
+
+/// Decodes a stored deployment, of this format or the one before.
+pub fn decode_deployment(bytes: &[u8]) -> Result<Deployment, DecodeError> {
+    match bytes.first() {
+        Some(&FORMAT_V1) => {
+            decode_tagged::<DeploymentV1>("deployment", FORMAT_V1, bytes).map(Into::into)
+        }
+        _ => decode_tagged("deployment", DEPLOYMENT_FORMAT, bytes),
+    }
 }
 
 /// Where an invocation is in its life.
@@ -107,6 +155,8 @@ pub enum FailureKind {
     Cancelled,
     /// It went over one of its tenant's quotas (added last: kinds are stored by position).
     Quota,
+    /// The host's attempts ran out and its policy pauses it (the reason a paused one gives).
+    Exhausted,
 }
 
 /// Why an invocation failed.

@@ -137,14 +137,12 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             Op::Deploy {
                 deployment,
                 component,
-            } => {
-                if let Err(over) = self.check_stored(&deployment.tenant, component.len())? {
-                    return refuse(over);
-                }
-                self.add_stored(&deployment.tenant, component.len())?;
-                self.deploy(deployment, component)?;
-                Ok(Ok(()))
-            }
+            } => self.deploy(&deployment.clone().into(), component),
+            Op::DeployV2 {
+                deployment,
+                component,
+            } => self.deploy(deployment, component),
+            Op::PauseExhausted { record, seq } => self.pause_exhausted(record, *seq),
             Op::CreateTenant { tenant } => {
                 if self.rows.tenant(&tenant.name)?.is_some() {
                     return refuse(WriteError::TenantExists(tenant.name.to_string()));
@@ -1025,8 +1023,13 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         Ok(cancelled)
     }
 
-    /// Stores the component (if new) and writes `deployment` as the next version of its name.
-    fn deploy(&mut self, deployment: &Deployment, component: &[u8]) -> RowResult<()> {
+    /// Stores the component (if new, and within the tenant's `stored_bytes`) and writes
+    /// `deployment` as the next version of its name.
+    fn deploy(&mut self, deployment: &Deployment, component: &[u8]) -> Applied {
+        if let Err(over) = self.check_stored(&deployment.tenant, component.len())? {
+            return refuse(over);
+        }
+        self.add_stored(&deployment.tenant, component.len())?;
         let hash = &deployment.component;
         if !self.rows.has_component(hash)? {
             self.rows.put_component(hash, component)?;
@@ -1040,6 +1043,35 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         self.rows.put_deployment(&Deployment {
             version: previous + 1,
             ..deployment.clone()
-        })
+        })?;
+        Ok(Ok(()))
+    }
+
+    /// Pauses pending or running `record`'s invocation as `record` says (its reason in
+    /// `failure`), dropping the kept attempts of step `seq` if given.
+    fn pause_exhausted(&mut self, record: &InvocationRecord, seq: Option<u32>) -> Applied {
+        let (tenant, id) = (&record.tenant, record.id);
+        let Some(old) = self.rows.record(tenant, id)? else {
+            return refuse(WriteError::NoSuchInvocation(id.to_string()));
+        };
+        if old.state.is_terminal() {
+            return refuse(WriteError::InvocationFinished(id.to_string()));
+        }
+        if !matches!(
+            old.state,
+            InvocationState::Pending | InvocationState::Running
+        ) {
+            return refuse(WriteError::NotRunning(id.to_string()));
+        }
+        if let Some(seq) = seq {
+            self.rows.remove_retry(id, seq)?;
+        }
+        self.rows.set_paused(tenant, id, Some(old.state))?;
+        let mut record = record.clone();
+        record.state = InvocationState::Paused;
+        record.updated_at_ms = self.now_ms;
+        self.put_record(&record, Some(old.state))?;
+        self.effects.paused.push((tenant.clone(), id));
+        Ok(Ok(()))
     }
 }

@@ -13,4 +13,6 @@ mod policy;
 
 pub use destination::{Admit, Destination, DestinationStats, Destinations, Permit, Verdict};
 pub use egress::{BadCidr, Cidr, Denied, EgressPolicy, Narrowing, NotAllowed, Scope};
-pub use policy::{FunctionPolicy, Policy, PolicyError, RetryPolicy, retry_after, transient};
+pub use policy::{
+    Exhausted, FunctionPolicy, Policy, PolicyError, RetryPolicy, retry_after, transient,
+};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+pub use crate::journal::Exhausted;
 use crate::journal::{
     HttpError, HttpOutcome, HttpResponse, StoredFunctionPolicy, StoredPolicy, StoredRetry,
 };
@@ -50,6 +51,9 @@ pub struct Policy {
     /// Overrides per function name.
     #[serde(default)]
     pub functions: BTreeMap<String, FunctionPolicy>,
+    /// What every function does when the host's attempts run out (else `fail`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_exhausted: Option<Exhausted>,
 }
 
 /// The policies of one function.
@@ -62,6 +66,9 @@ pub struct FunctionPolicy {
     /// How this function is run again after a trap or a retryable error.
     #[serde(default)]
     pub rerun: Option<RetryPolicy>,
+    /// What this function does when the host's attempts run out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_exhausted: Option<Exhausted>,
 }
 
 impl Policy {
@@ -81,6 +88,15 @@ impl Policy {
             .and_then(|f| f.rerun.clone())
             .or_else(|| self.rerun.clone())
             .unwrap_or_else(RetryPolicy::rerun_default)
+    }
+
+    /// What `function` does when the host's attempts at a step, or its reruns, run out.
+    pub fn exhausted_for(&self, function: &str) -> Exhausted {
+        self.functions
+            .get(function)
+            .and_then(|f| f.on_exhausted)
+            .or(self.on_exhausted)
+            .unwrap_or_default()
     }
 
     /// Checks every policy, and that the functions named exist in `exported`.
@@ -218,10 +234,12 @@ impl From<&Policy> for StoredPolicy {
                     let stored = StoredFunctionPolicy {
                         retry: f.retry.as_ref().map(StoredRetry::from),
                         rerun: f.rerun.as_ref().map(StoredRetry::from),
+                        on_exhausted: f.on_exhausted,
                     };
                     (name.clone(), stored)
                 })
                 .collect(),
+            on_exhausted: policy.on_exhausted,
         }
     }
 }
@@ -239,10 +257,12 @@ impl From<&StoredPolicy> for Policy {
                     let policy = FunctionPolicy {
                         retry: f.retry.as_ref().map(RetryPolicy::from),
                         rerun: f.rerun.as_ref().map(RetryPolicy::from),
+                        on_exhausted: f.on_exhausted,
                     };
                     (name.clone(), policy)
                 })
                 .collect(),
+            on_exhausted: stored.on_exhausted,
         }
     }
 }
@@ -359,9 +379,13 @@ mod tests {
     #[test]
     fn a_policy_survives_being_stored() {
         let policy: Policy = serde_json::from_str(
-            r#"{"retry": {"max_attempts": 4}, "functions": {"f": {"rerun": {"max_attempts": 2}}}}"#,
+            r#"{"retry": {"max_attempts": 4}, "on_exhausted": "pause",
+                "functions": {"f": {"rerun": {"max_attempts": 2}, "on_exhausted": "fail"}}}"#,
         )
         .expect("a policy");
         assert_eq!(Policy::from(&StoredPolicy::from(&policy)), policy);
+        assert_eq!(policy.exhausted_for("f"), Exhausted::Fail);
+        assert_eq!(policy.exhausted_for("g"), Exhausted::Pause);
+        assert_eq!(Policy::default().exhausted_for("g"), Exhausted::Fail);
     }
 }

@@ -12,7 +12,7 @@ use crate::journal::{
     AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, Limits,
     OverQuota, Recorded, RetryState, StoreError, WriteError,
 };
-use crate::outbound::RetryPolicy;
+use crate::outbound::{Exhausted, RetryPolicy};
 use crate::storage::Deferred;
 
 /// How one execution attempt ended.
@@ -29,6 +29,9 @@ enum Ending {
         items: Vec<Awaitable>,
         retry: Option<RetryState>,
     },
+    /// The host's attempts ran out (at HTTP step `seq`, or its reruns) and its policy pauses
+    /// it, saying why.
+    Paused { seq: Option<u32>, why: String },
     /// It was cancelled while it ran; the cancellation is recorded already.
     Cancelled,
     /// The host could not go on (e.g. the journal write failed); the invocation stays
@@ -163,18 +166,17 @@ async fn run(
     // the run is counted with whatever it ends in.
     record.attempts += 1;
 
-    let (policy, rerun) = match inner.store.deployment(&record.tenant, &record.deployment)? {
-        Some(d) => {
-            let policy = crate::outbound::Policy::from(&d.policy);
-            (
-                policy.retry_for(&record.function),
-                policy.rerun_for(&record.function),
-            )
-        }
-        None => (RetryPolicy::default(), RetryPolicy::rerun_default()),
+    let policy = match inner.store.deployment(&record.tenant, &record.deployment)? {
+        Some(d) => crate::outbound::Policy::from(&d.policy),
+        None => crate::outbound::Policy::default(),
     };
+    let (retry, rerun, exhausted) = (
+        policy.retry_for(&record.function),
+        policy.rerun_for(&record.function),
+        policy.exhausted_for(&record.function),
+    );
     let ending = tokio::select! {
-        ending = attempt(inner, &record, &policy, deferred, limits) => ending,
+        ending = attempt(inner, &record, &retry, exhausted, deferred, limits) => ending,
         () = stop.notified() => Ending::Cancelled,
     };
     let now = crate::clock::now_ms();
@@ -192,7 +194,9 @@ async fn run(
         crate::metrics::METRICS.quota_refused(tenant.as_str());
     }
     let ending = match ending {
-        Ending::Failed(failure, true) => retry_or_fail(&mut record, &rerun, failure, now),
+        Ending::Failed(failure, true) => {
+            retry_or_fail(&mut record, &rerun, exhausted, failure, now)
+        }
         other => other,
     };
     let effects = match ending {
@@ -224,6 +228,17 @@ async fn run(
             inner.timers_changed.notify_one();
             effects
         }
+        Ending::Paused { seq, why } => {
+            tracing::info!(invocation = %id, "paused: {why}");
+            if let Some(deferred) = deferred {
+                deferred.ensure(&*inner.store).await?;
+            }
+            record.failure = Some(Failure {
+                kind: FailureKind::Exhausted,
+                message: format!("paused: {why}; resume it once that is fixed"),
+            });
+            inner.store.pause_exhausted(&record, seq).await?
+        }
         Ending::Cancelled => return Ok(()),
         Ending::Abandoned(reason) => {
             tracing::error!(invocation = %id, "stopped, resumes at next start: {reason}");
@@ -251,11 +266,13 @@ async fn write_end(
     }
 }
 
-/// After a retryable failure: suspends the invocation until its next run under `policy`, or
-/// fails it when the policy is spent. A failure determined by the journal recurs on each run.
+/// After a retryable failure: suspends the invocation until its next run under `policy`, or,
+/// when the policy is spent, fails it (or pauses it, as `exhausted` says, with its reruns
+/// counted from zero again). A failure determined by the journal recurs on each run.
 fn retry_or_fail(
     record: &mut InvocationRecord,
     policy: &RetryPolicy,
+    exhausted: Exhausted,
     failure: Failure,
     now: u64,
 ) -> Ending {
@@ -265,11 +282,15 @@ fn retry_or_fail(
     if runs >= policy.max_attempts
         || next_ms > record.created_at_ms.saturating_add(policy.deadline_ms)
     {
-        let failure = Failure {
-            message: format!("{} (after {runs} runs)", failure.message),
-            ..failure
-        };
-        return Ending::Failed(failure, false);
+        let message = format!("{} (after {runs} runs)", failure.message);
+        if exhausted == Exhausted::Pause {
+            record.retries = 0;
+            return Ending::Paused {
+                seq: None,
+                why: message,
+            };
+        }
+        return Ending::Failed(Failure { message, ..failure }, false);
     }
     tracing::info!(invocation = %record.id, "run {runs} failed, runs again in {wait:?}: {}", failure.message);
     record.retries = runs;
@@ -286,6 +307,7 @@ async fn attempt(
     inner: &Inner,
     record: &InvocationRecord,
     policy: &RetryPolicy,
+    exhausted: Exhausted,
     deferred: Option<&Arc<Deferred>>,
     limits: &Limits,
 ) -> Ending {
@@ -322,6 +344,7 @@ async fn attempt(
         component: record.component,
         functions: prepared.functions.clone().into(),
         retry: policy.clone(),
+        exhausted,
         deferred: deferred.cloned(),
         limits: *limits,
         egress,
@@ -378,6 +401,12 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
                 mode: AwaitMode::All,
                 items: vec![Awaitable::Timer { due_ms: *due_ms }],
                 retry: Some(*retry),
+            };
+        }
+        Some(Suspend::Exhausted { seq, why }) => {
+            return Ending::Paused {
+                seq: Some(*seq),
+                why: format!("step {seq}: {why}"),
             };
         }
         None => {}

@@ -94,6 +94,14 @@ pub trait Invocations: Send + Sync {
     /// Durably pauses unfinished invocation `id` (a paused one stays so).
     async fn pause(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError>;
 
+    /// Durably pauses pending or running `record` (its reason in `failure`) because the host's
+    /// attempts ran out, dropping the kept attempts of HTTP step `seq` if given.
+    async fn pause_exhausted(
+        &self,
+        record: &InvocationRecord,
+        seq: Option<u32>,
+    ) -> Result<Effects, StoreError>;
+
     /// Durably resumes paused invocation `id` where it was.
     async fn resume(&self, tenant: &TenantId, id: InvocationId) -> Result<Effects, StoreError>;
 

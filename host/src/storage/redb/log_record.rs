@@ -54,9 +54,9 @@ mod tests {
     use super::*;
     use crate::journal::codec;
     use crate::journal::formats::{
-        pinned, sample_access_ops, sample_egress_ops, sample_forget_ops, sample_operate_ops,
-        sample_ops, sample_pause_ops, sample_quota_ops, sample_quota_ops_v2, sample_rewind_ops,
-        sample_schedule_ops,
+        pinned, sample_access_ops, sample_egress_ops, sample_exhausted_ops, sample_forget_ops,
+        sample_operate_ops, sample_ops, sample_pause_ops, sample_quota_ops, sample_quota_ops_v2,
+        sample_rewind_ops, sample_schedule_ops,
     };
 
     #[test]
@@ -108,6 +108,7 @@ mod tests {
         pin_stamped("log_record_forget", &sample_forget_ops());
         pin_stamped("log_record_schedules", &sample_schedule_ops());
         pin_stamped("log_record_rewind", &sample_rewind_ops());
+        pin_stamped("log_record_exhausted", &sample_exhausted_ops());
     }
 
     /// Pins a format-2 record of `ops` as fixture `name`, and checks it decodes to them.

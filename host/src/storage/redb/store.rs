@@ -30,7 +30,7 @@ use crate::journal::{
     Effects, IdempotencyKey, KEY_RETENTION_MS, KeyName, KeyedRequest, Op, RetryState, StepEffect,
 };
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
-use crate::journal::{HistoryEvent, RewindPlan, StoredStep};
+use crate::journal::{HistoryEvent, RewindPlan, StoredStep, decode_deployment};
 use crate::journal::{StorageFailure, StoreError};
 use crate::storage::{
     Access, Deployments, Invocations, Journals, Schedules, Signals, Storage, Waits,
@@ -264,7 +264,7 @@ fn count_usage(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
     }
     for row in txn.open_table(DEPLOYMENTS)?.iter()? {
         let (key, value) = row?;
-        if let Ok(deployment) = decode::<Deployment>("deployment", value.value()) {
+        if let Ok(deployment) = decode_deployment(value.value()) {
             *usage.entry(key.value().0.to_string()).or_default() += deployment.size;
         }
     }
@@ -291,11 +291,11 @@ fn all_decoded<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
         .collect()
 }
 
-/// Every value of `tenant` in `table` (keyed by tenant, then a name), decoded as `what`s.
-fn of_tenant<T: serde::de::DeserializeOwned>(
+/// Every value of `tenant` in `table` (keyed by tenant, then a name), decoded by `decode`.
+fn of_tenant<T>(
     table: &redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>,
     tenant: &TenantId,
-    what: &'static str,
+    decode: impl Fn(&[u8]) -> Result<T, crate::journal::DecodeError>,
 ) -> Result<Vec<T>, StoreError> {
     table
         .range((tenant.as_str(), "")..)
@@ -305,7 +305,7 @@ fn of_tenant<T: serde::de::DeserializeOwned>(
             Ok(_) => None,
             Err(e) => Some(Err(storage(e))),
         })
-        .map(|bytes| Ok(decode(what, &bytes?)?))
+        .map(|bytes| Ok(decode(&bytes?)?))
         .collect()
 }
 
@@ -325,11 +325,14 @@ fn decoded<'k, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
 #[async_trait]
 impl Deployments for Store {
     fn deployment(&self, tenant: &TenantId, name: &str) -> Result<Option<Deployment>, StoreError> {
-        self.get(DEPLOYMENTS, (tenant.as_str(), name), "deployment")
+        self.read(DEPLOYMENTS, |t| {
+            let value = t.get((tenant.as_str(), name)).map_err(storage)?;
+            Ok(value.map(|v| decode_deployment(v.value())).transpose()?)
+        })
     }
 
     fn deployments(&self, tenant: &TenantId) -> Result<Vec<Deployment>, StoreError> {
-        self.read(DEPLOYMENTS, |t| of_tenant(&t, tenant, "deployment"))
+        self.read(DEPLOYMENTS, |t| of_tenant(&t, tenant, decode_deployment))
     }
 
     fn component(&self, hash: &ComponentHash) -> Result<Option<Vec<u8>>, StoreError> {
@@ -347,7 +350,7 @@ impl Deployments for Store {
     ) -> Result<Deployment, StoreError> {
         let (tenant, name) = (deployment.tenant.clone(), deployment.name.clone());
         self.writer
-            .submit(Op::Deploy {
+            .submit(Op::DeployV2 {
                 deployment,
                 component,
             })
@@ -573,6 +576,18 @@ impl Invocations for Store {
         let op = Op::Pause {
             tenant: tenant.clone(),
             invocation: id,
+        };
+        Ok(self.writer.submit(op).await?)
+    }
+
+    async fn pause_exhausted(
+        &self,
+        record: &InvocationRecord,
+        seq: Option<u32>,
+    ) -> Result<Effects, StoreError> {
+        let op = Op::PauseExhausted {
+            record: Box::new(record.clone()),
+            seq,
         };
         Ok(self.writer.submit(op).await?)
     }
@@ -930,7 +945,9 @@ impl Schedules for Store {
     }
 
     fn schedules(&self, tenant: &TenantId) -> Result<Vec<Schedule>, StoreError> {
-        self.read(SCHEDULES, |t| of_tenant(&t, tenant, "schedule"))
+        self.read(SCHEDULES, |t| {
+            of_tenant(&t, tenant, |b| decode("schedule", b))
+        })
     }
 
     fn all_schedules(&self) -> Result<Vec<Schedule>, StoreError> {

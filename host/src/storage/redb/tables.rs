@@ -21,7 +21,7 @@ use crate::journal::rows::{
 };
 use crate::journal::{
     Deployment, IdempotencyKey, InvocationRecord, InvocationState, KeyedRequest, RetryState,
-    Schedule, StoredStep, WaitState,
+    Schedule, StoredStep, WaitState, decode_deployment, encode_deployment,
 };
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas, encode_quotas};
 
@@ -567,15 +567,13 @@ impl DeploymentRows for Tables<'_> {
     fn deployment(&self, tenant: &TenantId, name: &str) -> RowResult<Option<Deployment>> {
         let tenant = tenant.as_str();
         let value = self.deployments.get((tenant, name))?;
-        value
-            .map(|v| decode_stored("deployment", v.value()))
-            .transpose()
+        Ok(value.map(|v| decode_deployment(v.value())).transpose()?)
     }
 
     fn put_deployment(&mut self, deployment: &Deployment) -> RowResult<()> {
         let key = (deployment.tenant.as_str(), deployment.name.as_str());
         self.deployments
-            .insert(key, encode(deployment).as_slice())?;
+            .insert(key, encode_deployment(deployment).as_slice())?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Random workloads for crash tests: deploys, invocations, steps (some large enough to wrap
 //! the log around), dispatches, suspensions on children, timers and signals, signals, timers
-//! falling due, cancellations, completions, rewinds and forks — valid ops and refused ones — generated from a
+//! falling due, cancellations, pauses, completions, rewinds and forks — valid ops and refused ones — generated from a
 //! seed against the state of the store they run on.
 
 use rand::rngs::StdRng;
@@ -45,7 +45,7 @@ impl Generator {
             57..64 => self.signal(),
             64..72 => self.timer_due(store, now),
             72..74 => self.cancel(),
-            74..76 => self.pause_or_resume(),
+            74..76 => self.pause_or_resume(store, now),
             76..88 => self.finish(store, now),
             88..90 => self.rewind_or_fork(store, now),
             90..96 => self.rerun(store, now),
@@ -272,8 +272,22 @@ impl Generator {
         }
     }
 
-    fn pause_or_resume(&mut self) -> Op {
+    fn pause_or_resume(&mut self, store: &Store, now: u64) -> Op {
         let (tenant, invocation) = self.pick();
+        // Now and then a pause because attempts ran out, dropping a step's kept attempts.
+        if self.rng.random_bool(0.2) {
+            let mut record = Self::current(store, &tenant, invocation)
+                .unwrap_or_else(|| self.record(&tenant, None, now));
+            record.failure = Some(Failure {
+                kind: FailureKind::Exhausted,
+                message: "paused: attempts ran out".into(),
+            });
+            let seq = store.recorded(invocation).map_or(0, |r| r.remaining()) as u32;
+            return Op::PauseExhausted {
+                record: Box::new(record),
+                seq: self.rng.random_bool(0.7).then_some(seq),
+            };
+        }
         if self.rng.random_bool(0.5) {
             Op::Pause { tenant, invocation }
         } else {
@@ -362,7 +376,7 @@ impl Generator {
     fn deploy(&mut self, now: u64) -> Op {
         let mut component = vec![0u8; self.rng.random_range(16..1024)];
         self.rng.fill(component.as_mut_slice());
-        Op::Deploy {
+        Op::DeployV2 {
             deployment: Deployment {
                 tenant: "t".into(),
                 name: ["d", "e"][self.rng.random_range(0..2)].into(),
