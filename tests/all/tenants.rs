@@ -121,6 +121,23 @@ async fn another_tenants_objects_answer_as_missing_ones_and_lists_never_show_the
         same_as_missing(Method::POST, "/v1/invocations/{}/resume", id, Value::Null).await;
         same_as_missing(Method::POST, "/v1/invocations/{}/cancel", id, Value::Null).await;
         same_as_missing(Method::GET, "/v1/invocations?parent={}", id, Value::Null).await;
+        same_as_missing(
+            Method::GET,
+            "/v1/invocations/{}/journal?history=true",
+            id,
+            Value::Null,
+        )
+        .await;
+        let step = json!({"to_step": 0});
+        assert_eq!(
+            same_as_missing(Method::POST, "/v1/invocations/{}/rewind", id, step).await,
+            StatusCode::NOT_FOUND
+        );
+        let step = json!({"at_step": 0});
+        assert_eq!(
+            same_as_missing(Method::POST, "/v1/invocations/{}/fork", id, step).await,
+            StatusCode::NOT_FOUND
+        );
     }
     let missing_name = async |path: &str, method: Method, body: Value| {
         let theirs = ask(
@@ -179,6 +196,19 @@ async fn another_tenants_objects_answer_as_missing_ones_and_lists_never_show_the
     assert_eq!(relayed["state"], "failed", "{relayed}");
     let message = relayed["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("only_a"), "{message}");
+    // Nor can B rewind its own invocation onto A's deployment: it is a missing one to B.
+    let rewind = format!(
+        "/v1/invocations/{}/rewind",
+        relayed["id"].as_str().expect("id")
+    );
+    let onto = |name: &str| json!({"to_step": 0, "deployment": name});
+    let theirs = ask(&b, Method::POST, &rewind, onto("only_a")).await;
+    let missing = ask(&b, Method::POST, &rewind, onto("never_deployed")).await;
+    assert_eq!(theirs.0, StatusCode::NOT_FOUND, "{}", theirs.1);
+    assert_eq!(
+        theirs.1.to_string(),
+        missing.1.to_string().replace("never_deployed", "only_a")
+    );
     let (_, own) = ask(
         &a,
         Method::POST,
