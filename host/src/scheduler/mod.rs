@@ -272,12 +272,7 @@ impl Scheduler {
     pub fn live_state(&self, record: &InvocationRecord) -> InvocationState {
         match record.state {
             InvocationState::Pending | InvocationState::Running => {
-                let executing = self
-                    .inner
-                    .running
-                    .lock()
-                    .is_ok_and(|r| r.contains_key(&record.id));
-                if executing {
+                if self.is_executing(record.id) {
                     InvocationState::Running
                 } else {
                     InvocationState::Pending
@@ -285,6 +280,14 @@ impl Scheduler {
             }
             state => state,
         }
+    }
+
+    /// Whether this process is executing invocation `id` (or is still stopping a run of it).
+    fn is_executing(&self, id: InvocationId) -> bool {
+        self.inner
+            .running
+            .lock()
+            .is_ok_and(|r| r.contains_key(&id))
     }
 
     /// Stored `counts` (tenant, state, number) with the invocations executing here moved from

@@ -134,6 +134,11 @@ impl Scheduler {
         let (kept, steps) = self.kept_steps(id, to_step)?;
         let (component, deployment) = self.resolve_onto(tenant, &record, onto)?;
         self.check_replay(&record, component, kept, to_step).await?;
+        // A run of a just paused invocation may still be stopping: its last step could land
+        // after the rewind.
+        if self.is_executing(id) {
+            return Err(RewindError::Changed(id));
+        }
         let plan = RewindPlan {
             to_step,
             steps,
