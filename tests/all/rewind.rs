@@ -289,6 +289,22 @@ async fn rewinding_past_a_dispatch_cancels_its_child_and_leaves_a_detached_one()
     let first = host.children(&parent.id).await;
     assert_eq!(first.len(), 3);
 
+    // A fork cannot take a step that dispatched a child: the child is the original's.
+    let (status, body) = ask(
+        &host.api,
+        hyper::Method::POST,
+        &format!("/v1/invocations/{}/fork", parent.id),
+        json!({"at_step": 1}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "fork_takes_child", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("step 0")
+    );
     // A suspended invocation is paused first.
     let refused = host.cli(&["rewind", &parent.id, "--to-step", "1"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);

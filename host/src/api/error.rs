@@ -192,7 +192,11 @@ impl From<RewindError> for ApiError {
             RewindError::AmbiguousComponent(_) => {
                 ApiError::bad_request("ambiguous_component", message)
             }
+            RewindError::Target(TargetError::UnknownDeployment(name)) => {
+                ApiError::unknown_deployment(&name)
+            }
             RewindError::Target(err) => unusable_target(&err, message),
+            RewindError::ForkTakesChild { .. } => conflict("fork_takes_child"),
             RewindError::NoFunction { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_function",

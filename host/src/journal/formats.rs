@@ -476,6 +476,7 @@ pub(crate) fn sample_rewind_ops() -> Vec<Op> {
                 to_step: 7,
                 steps: 9,
                 state: InvocationState::Failed,
+                history: 1,
                 component: ComponentHash([0xcd; 32]),
                 deployment: "export-v2".into(),
             },

@@ -27,7 +27,8 @@ pub enum HistoryEvent {
 }
 
 /// A rewind as it was checked: keep the first `to_step` steps of a journal that had `steps`,
-/// of an invocation in `state`, and run again on `component` through `deployment`.
+/// of an invocation in `state` with `history` events, and run again on `component` through
+/// `deployment`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RewindPlan {
     /// How many steps to keep.
@@ -36,6 +37,8 @@ pub struct RewindPlan {
     pub steps: u32,
     /// The state the invocation was in.
     pub state: InvocationState,
+    /// How many events its history had (so a rewind made meanwhile is seen).
+    pub history: u32,
     /// The component to run on.
     pub component: ComponentHash,
     /// The deployment to run through.

@@ -250,10 +250,15 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 state: from_state.as_str(),
             });
         }
-        if from_state != checked.state {
+        let events = self.rows.history(id)?.len() as u32;
+        if from_state != checked.state || events != checked.history {
             return refuse(WriteError::InvocationChanged(id.to_string()));
         }
-        if !record.detached && self.parent_unfinished(tenant, &record)? {
+        // A finished child's end may have been counted by its parent; a paused one's not.
+        if from_state.is_terminal()
+            && !record.detached
+            && self.parent_unfinished(tenant, &record)?
+        {
             return refuse(WriteError::ParentUnfinished {
                 invocation: id.to_string(),
                 parent: record.parent.map(|p| p.to_string()).unwrap_or_default(),
@@ -319,8 +324,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             dropped,
             cancelled,
         }));
-        let n = self.rows.history(id)?.len() as u32;
-        self.rows.put_history(id, n, &encode(&event))?;
+        self.rows.put_history(id, events, &encode(&event))?;
         record.component = *component;
         record.deployment = deployment.to_string();
         record.state = InvocationState::Pending;
@@ -512,6 +516,14 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         }
         let from = self.rows.paused(tenant, id)?;
         self.rows.set_paused(tenant, id, None)?;
+        // Why attempts ran out no longer holds: the resume gives them a fresh start.
+        if record
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.kind == FailureKind::Exhausted)
+        {
+            record.failure = None;
+        }
         let waiting = self.rows.wait(tenant, id)?.is_some();
         record.state = match from {
             Some(state) if state.is_waiting() && waiting => state,

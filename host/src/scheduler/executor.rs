@@ -267,8 +267,9 @@ async fn write_end(
 }
 
 /// After a retryable failure: suspends the invocation until its next run under `policy`, or,
-/// when the policy is spent, fails it (or pauses it, as `exhausted` says, with its reruns
-/// counted from zero again). A failure determined by the journal recurs on each run.
+/// when the policy is spent, fails it (or pauses it, as `exhausted` says, its rerun count set
+/// back to zero; the policy's deadline still counts from its creation). A failure determined
+/// by the journal recurs on each run.
 fn retry_or_fail(
     record: &mut InvocationRecord,
     policy: &RetryPolicy,

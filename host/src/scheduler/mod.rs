@@ -284,10 +284,7 @@ impl Scheduler {
 
     /// Whether this process is executing invocation `id` (or is still stopping a run of it).
     fn is_executing(&self, id: InvocationId) -> bool {
-        self.inner
-            .running
-            .lock()
-            .is_ok_and(|r| r.contains_key(&id))
+        self.inner.running.lock().is_ok_and(|r| r.contains_key(&id))
     }
 
     /// Stored `counts` (tenant, state, number) with the invocations executing here moved from

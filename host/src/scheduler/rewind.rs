@@ -12,7 +12,7 @@ use super::{InvokeError, Scheduler};
 use crate::host_calls::{ReplayEnd, StepError, Steps};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::{
-    InvocationRecord, InvocationState, Recorded, RewindPlan, StoreError, WriteError,
+    InvocationRecord, InvocationState, Outcome, Recorded, RewindPlan, StoreError, WriteError,
 };
 use crate::runtime::ComponentError;
 use crate::target::TargetError;
@@ -94,6 +94,15 @@ pub enum RewindError {
     /// The component could not be loaded.
     #[error(transparent)]
     Component(#[from] ComponentError),
+    /// A fork would take a step that dispatched a child, which stays the original's.
+    #[error(
+        "step {seq} of {id} dispatched child {child}, which belongs to {id}: a fork cannot take it; fork at step {seq} or before"
+    )]
+    ForkTakesChild {
+        id: InvocationId,
+        seq: u32,
+        child: InvocationId,
+    },
     /// The invocation changed while it was checked.
     #[error("invocation {0} changed while it was being checked; try again")]
     Changed(InvocationId),
@@ -124,13 +133,16 @@ impl Scheduler {
                 self.live_state(&record).as_str(),
             ));
         }
-        if let Some(parent) = record.parent.filter(|_| !record.detached)
+        if let Some(parent) = record
+            .parent
+            .filter(|_| !record.detached && record.state.is_terminal())
             && store
                 .invocation(tenant, parent)?
                 .is_some_and(|p| !p.state.is_terminal())
         {
             return Err(RewindError::ParentUnfinished { id, parent });
         }
+        let history = store.history_len(id)?;
         let (kept, steps) = self.kept_steps(id, to_step)?;
         let (component, deployment) = self.resolve_onto(tenant, &record, onto)?;
         self.check_replay(&record, component, kept, to_step).await?;
@@ -143,6 +155,7 @@ impl Scheduler {
             to_step,
             steps,
             state: record.state,
+            history,
             component,
             deployment,
         };
@@ -167,6 +180,14 @@ impl Scheduler {
         let store = self.store();
         let record = self.record_of(tenant, id)?;
         let (kept, _) = self.kept_steps(id, at_step)?;
+        // A child belongs to the invocation that dispatched it: a fork could not wait for it.
+        for step in kept.clone() {
+            if let Ok((seq, entry)) = step
+                && let Outcome::Dispatched(Ok(child)) = entry.outcome
+            {
+                return Err(RewindError::ForkTakesChild { id, seq, child });
+            }
+        }
         let (component, deployment) = self.resolve_onto(tenant, &record, onto)?;
         self.admit(tenant, &record.input)?;
         let steps = kept.stored_steps();

@@ -43,6 +43,13 @@ impl Staged {
         self.forgotten.push((id, from));
     }
 
+    /// Whether this batch removed the step at `key` (a recent entry there is gone).
+    pub fn hides(&self, key: StepKey) -> bool {
+        self.forgotten
+            .iter()
+            .any(|&(id, from)| key.0 == id && key.1 >= from)
+    }
+
     /// The entries this batch added to invocation `id` from `from` on.
     pub fn of(&self, id: u128, from: u32) -> impl Iterator<Item = (u32, &[u8])> {
         self.entries

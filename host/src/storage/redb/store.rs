@@ -1542,6 +1542,7 @@ mod tests {
             to_step,
             steps,
             state,
+            history: 0,
             component: fixed,
             deployment: "d".into(),
         };
@@ -1549,6 +1550,13 @@ mod tests {
         for (stale, why) in [
             (plan(1, 2, InvocationState::Failed), "the journal grew"),
             (plan(1, 3, InvocationState::Paused), "it changed state"),
+            (
+                RewindPlan {
+                    history: 1,
+                    ..plan(1, 3, InvocationState::Failed)
+                },
+                "a rewind was made meanwhile",
+            ),
             (plan(4, 3, InvocationState::Failed), "past the journal"),
             (
                 RewindPlan {

@@ -91,6 +91,12 @@ impl<'txn> Tables<'txn> {
             .or_default()
     }
 
+    /// Whether an earlier op of this batch removed the step at `key` (so an entry still in
+    /// [`Recent`] there is gone).
+    fn hidden(&self, key: StepKey) -> bool {
+        self.staged.as_ref().is_some_and(|s| s.hides(key))
+    }
+
     /// The journal entries kept aside by the ops applied so far.
     pub fn take_staged(&mut self) -> Staged {
         self.staged.as_mut().map(std::mem::take).unwrap_or_default()
@@ -325,7 +331,7 @@ impl StepRows for Tables<'_> {
         let id = id.0;
         let key: StepKey = (id, seq);
         if self.staged.as_ref().is_some_and(|s| s.contains_key(&key))
-            || self.recent.is_some_and(|r| r.contains(key))
+            || (self.recent.is_some_and(|r| r.contains(key)) && !self.hidden(key))
         {
             return Ok(true);
         }
@@ -353,7 +359,8 @@ impl StepRows for Tables<'_> {
             steps.insert(key.value().1, entry.value().to_vec());
         }
         if let Some(recent) = self.recent {
-            steps.extend(recent.of(id, from..=u32::MAX));
+            let live = recent.of(id, from..=u32::MAX).into_iter();
+            steps.extend(live.filter(|(seq, _)| !self.hidden((id, *seq))));
         }
         if let Some(staged) = &self.staged {
             steps.extend(staged.of(id, from).map(|(seq, e)| (seq, e.to_vec())));
@@ -368,18 +375,21 @@ impl StepRows for Tables<'_> {
         let id = id.0;
         let mut bytes = 0u64;
         // Its entries still waiting for a checkpoint go too, once this batch is durable.
+        if self.staged.is_some() {
+            let recent = self.recent.map(|r| r.of(id, from..=u32::MAX));
+            bytes += recent
+                .into_iter()
+                .flatten()
+                .filter(|(seq, _)| !self.hidden((id, *seq)))
+                .map(|(_, e)| e.len() as u64)
+                .sum::<u64>();
+        }
         if let Some(staged) = &mut self.staged {
             bytes += staged
                 .of(id, from)
                 .map(|(_, e)| e.len() as u64)
                 .sum::<u64>();
             staged.forget(id, from);
-            let recent = self.recent.map(|r| r.of(id, from..=u32::MAX));
-            bytes += recent
-                .iter()
-                .flatten()
-                .map(|(_, e)| e.len() as u64)
-                .sum::<u64>();
         }
         self.journal
             .retain_in((id, from)..=(id, u32::MAX), |_, entry| {

@@ -266,6 +266,7 @@ impl Generator {
                 to_step: at,
                 steps,
                 state,
+                history: store.history_len(id).unwrap_or_default(),
                 component,
                 deployment: "d".into(),
             },
