@@ -16,7 +16,6 @@ mod mock_crm;
 mod operate;
 mod paging;
 mod quotas;
-mod resilience;
 mod retries;
 mod rewind;
 mod roundtrip;
@@ -24,8 +23,3 @@ mod schedules;
 mod signals;
 mod tenants;
 mod timers;
-
-/// Held by the tests whose assertions depend on the host getting its share of the two cores
-/// (a healthy destination's latency during an outage) and by the heaviest load (10,000
-/// invocations at once), so that the two never overlap.
-static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -479,7 +479,6 @@ async fn retention_removes_exactly_the_finished_work_that_is_due() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bulk_cancel_takes_exactly_the_ten_thousand_matches() {
-    let _heavy = crate::HEAVY.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let host = Host::start(dir.path());
     host.deploy("tg", "reprise_test_guests");

@@ -36,7 +36,6 @@ async fn export(host: &Host, crm: &MockCrm, users: std::ops::Range<usize>) -> Du
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_5000_user_export_survives_rate_limits_and_an_outage() {
-    let _heavy = crate::HEAVY.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     // ~100 ms per request: 20 at once is also about 200 per second.
     let limited = MockCrm::start(MockCrmConfig {
