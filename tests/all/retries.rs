@@ -216,3 +216,31 @@ async fn a_pausing_policy_pauses_when_attempts_run_out_and_resume_starts_them_ov
     }
     assert_eq!(host.until(&view.id, "paused", WAIT).await.attempts, 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_after_the_rerun_deadline_still_gets_its_reruns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    let rerun =
+        r#"{"max_attempts": 3, "initial_delay_ms": 10, "max_delay_ms": 10, "deadline_ms": 1500}"#;
+    let policy = format!(r#"{{"rerun": {rerun}, "on_exhausted": "pause"}}"#);
+    assert_eq!(deploy(&host, &policy), "");
+    let view = host
+        .invoke("tg.fail_panic", json!({"message": "broken"}))
+        .await;
+    assert_eq!(host.until(&view.id, "paused", WAIT).await.attempts, 3);
+    // Past the deadline counted from its creation: the deadline counts from the series of
+    // reruns the resume starts, so it runs three times again.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    host.cli_ok(&["resume", &view.id]);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let status = host.status(&view.id).await;
+        if status.state == "paused" && status.attempts > 3 {
+            assert_eq!(status.attempts, 6, "{status:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

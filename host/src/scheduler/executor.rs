@@ -195,7 +195,16 @@ async fn run(
     }
     let ending = match ending {
         Ending::Failed(failure, true) => {
-            retry_or_fail(&mut record, &rerun, exhausted, failure, now)
+            // When this series of reruns started: kept with the rerun's wait (the first run
+            // of a series has none yet; an invocation from before it was kept, its creation).
+            let started = match record.retries {
+                0 => now,
+                _ => inner
+                    .store
+                    .retry_state(id, RERUNS)?
+                    .map_or(record.created_at_ms, |r| r.first_ms),
+            };
+            retry_or_fail(&mut record, &rerun, exhausted, failure, (started, now))
         }
         other => other,
     };
@@ -266,28 +275,30 @@ async fn write_end(
     }
 }
 
-/// After a retryable failure: suspends the invocation until its next run under `policy`, or,
-/// when the policy is spent, fails it (or pauses it, as `exhausted` says, its rerun count set
-/// back to zero; the policy's deadline still counts from its creation). A failure determined
-/// by the journal recurs on each run.
+/// The position of a rerun's wait, which is no step of the journal; its retry row keeps when
+/// the series of reruns started.
+const RERUNS: u32 = u32::MAX;
+
+/// After a retryable failure at `now` of a series of runs `started` then: suspends the
+/// invocation until its next run under `policy`, or, when the policy is spent, fails it (or
+/// pauses it, as `exhausted` says, its rerun count set back to zero and its series ended, so a
+/// resume starts a new one). A failure determined by the journal recurs on each run.
 fn retry_or_fail(
     record: &mut InvocationRecord,
     policy: &RetryPolicy,
     exhausted: Exhausted,
     failure: Failure,
-    now: u64,
+    (started, now): (u64, u64),
 ) -> Ending {
     let runs = record.retries + 1;
     let wait = policy.backoff(runs, None);
     let next_ms = now + wait.as_millis() as u64;
-    if runs >= policy.max_attempts
-        || next_ms > record.created_at_ms.saturating_add(policy.deadline_ms)
-    {
+    if runs >= policy.max_attempts || next_ms > started.saturating_add(policy.deadline_ms) {
         let message = format!("{} (after {runs} runs)", failure.message);
         if exhausted == Exhausted::Pause {
             record.retries = 0;
             return Ending::Paused {
-                seq: None,
+                seq: Some(RERUNS),
                 why: message,
             };
         }
@@ -297,10 +308,13 @@ fn retry_or_fail(
     record.retries = runs;
     record.failure = Some(failure);
     Ending::Suspended {
-        seq: u32::MAX,
+        seq: RERUNS,
         mode: AwaitMode::All,
         items: vec![Awaitable::Timer { due_ms: next_ms }],
-        retry: None,
+        retry: Some(RetryState {
+            attempts: runs,
+            first_ms: started,
+        }),
     }
 }
 
