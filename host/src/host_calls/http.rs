@@ -268,7 +268,7 @@ pub(super) async fn perform(
 ) -> wasmtime::Result<(HttpOutcome, u32, StepEffect)> {
     let running = live.running;
     let policy = &running.retry;
-    let key = running.idempotency_key(live.seq);
+    let key = running.idempotency_key(live.seq, live.store.history_len(running.id)?);
     let kept = live.store.retry_state(running.id, live.seq)?;
     let effect = match kept {
         Some(_) => StepEffect::EndRetries,

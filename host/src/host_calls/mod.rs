@@ -118,16 +118,14 @@ pub struct Running {
     pub limits: crate::journal::Limits,
     /// Its tenant's and deployment's egress rules.
     pub egress: Arc<crate::outbound::Narrowing>,
-    /// How many events its journal's history holds (rewinds, the fork that made it): a step
-    /// taken live after a rewind sends another `Idempotency-Key` than the dropped one did.
-    pub generation: u32,
 }
 
 impl Running {
-    /// The `Idempotency-Key` of its outbound request at step `seq`: `ID-SEQ`, or
-    /// `ID-SEQ.GENERATION` once its journal has a history.
-    pub fn idempotency_key(&self, seq: u32) -> String {
-        match self.generation {
+    /// The `Idempotency-Key` of its outbound request at step `seq` once its journal's history
+    /// holds `generation` events (rewinds, the fork that made it): `ID-SEQ`, or
+    /// `ID-SEQ.GENERATION`, so a step taken live again after a rewind sends another key.
+    pub fn idempotency_key(&self, seq: u32, generation: u32) -> String {
+        match generation {
             0 => format!("{}-{seq}", self.id),
             generation => format!("{}-{seq}.{generation}", self.id),
         }

@@ -340,14 +340,6 @@ async fn attempt(
         Ok(journal) => journal,
         Err(err) => return Ending::Abandoned(err.to_string()),
     };
-    let generation = match deferred {
-        Some(_) => Ok(0),
-        None => inner.store.history_len(record.id),
-    };
-    let generation = match generation {
-        Ok(generation) => generation,
-        Err(err) => return Ending::Abandoned(err.to_string()),
-    };
     let egress = match inner.egress(&record.tenant, &record.deployment) {
         Ok(egress) => egress,
         Err(err) => return Ending::Abandoned(err.to_string()),
@@ -363,7 +355,6 @@ async fn attempt(
         deferred: deferred.cloned(),
         limits: *limits,
         egress,
-        generation,
     };
     let steps = Steps::run(
         running,
