@@ -1492,7 +1492,8 @@ mod tests {
             store.invocation(&t(), child.id).expect("read").is_some(),
             "kept"
         );
-        parent.finish(InvocationState::Completed, crate::clock::now_ms());
+        // At `later` itself, however long the steps above took on a busy machine.
+        parent.finish(InvocationState::Completed, later);
         store.update_invocation(&parent).await.expect("parent ends");
         let due = store.finished_before(&t(), later + 1, 10).expect("due");
         assert_eq!(due, vec![child.id, parent.id]);
