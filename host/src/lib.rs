@@ -10,6 +10,7 @@ pub mod api;
 pub mod bindings;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod host_calls;
 pub mod ids;
 pub mod journal;

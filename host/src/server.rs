@@ -38,6 +38,11 @@ pub struct ServeOptions {
     pub memory_budget_mb: u64,
     /// MiB all uploads being received may buffer together.
     pub upload_budget_mb: usize,
+    /// The cluster key other nodes present (and this one presents to them), if any.
+    pub cluster_key: Option<String>,
+    /// The URL other nodes and clients reach this node at (default: `http://` and the
+    /// address it listens on).
+    pub advertise: Option<String>,
 }
 
 /// Runs a host until SIGINT or SIGTERM.
@@ -72,15 +77,24 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Guests never reach this host's own API, whatever ranges are allowed.
     let egress = EgressPolicy::new(options.allow_egress.clone()).with_own_address(addr);
+    let advertise = options
+        .advertise
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let cluster = crate::cluster::Cluster::new(&advertise, options.cluster_key.clone())?;
     let scheduler = Scheduler::new(
         store,
         components,
         HttpClient::new(egress),
         crate::outbound::Destinations::new(options.rate_limits.clone()),
-        options.scheduler.clone(),
+        SchedulerConfig {
+            cluster,
+            ..options.scheduler.clone()
+        },
     );
     let resumed = scheduler.resume_unfinished()?;
     scheduler.start_timers();
+    scheduler.start_move_resolver();
     tracing::info!(resumed, data = %db_path.display(), "host started");
     // Scripts and tests read this line to learn the address (e.g. with `--listen 127.0.0.1:0`).
     println!(

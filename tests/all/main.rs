@@ -13,6 +13,7 @@ mod determinism;
 mod egress;
 mod hostile;
 mod mock_crm;
+mod moves;
 mod operate;
 mod paging;
 mod quotas;

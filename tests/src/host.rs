@@ -66,6 +66,8 @@ pub struct Host {
     starts: u32,
     /// Extra arguments of `reprise serve`.
     args: Vec<String>,
+    /// The address it listens on (`127.0.0.1:0`: a free port at each start).
+    listen: String,
 }
 
 impl Host {
@@ -86,7 +88,14 @@ impl Host {
     /// Starts a host on `data` with `reprise serve` arguments `args` and nothing else: its
     /// guests reach only what the default egress policy allows (no loopback).
     pub fn start_fenced(data: &Path, args: &[&str]) -> Host {
+        Self::start_listening(data, "127.0.0.1:0", args)
+    }
+
+    /// Starts a host on `data` listening on `listen` (kept across restarts) with
+    /// `reprise serve` arguments `args` and nothing else.
+    pub fn start_listening(data: &Path, listen: &str, args: &[&str]) -> Host {
         let mut host = Host {
+            listen: listen.to_string(),
             child: None,
             data: data.to_path_buf(),
             url: String::new(),
@@ -107,7 +116,7 @@ impl Host {
         let log = std::fs::File::create(self.data.join(format!("host-{}.log", self.starts)))
             .expect("create host log");
         let mut child = Command::new(reprise_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .args(["serve", "--listen", &self.listen, "--data"])
             .arg(&self.data)
             .args(&self.args)
             .env("REPRISE_LOG", "info")

@@ -238,6 +238,37 @@ pub struct InvocationView {
     /// there; `GET /v1/invocations/{id}` has them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub omitted: Option<Omitted>,
+    /// Where it went, when it is `moved`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<MovedView>,
+}
+
+/// Where a moved invocation went.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MovedView {
+    /// The node that owns it (its URL), or "" when it was exported as a bundle.
+    pub to: String,
+    /// `leaving` (undecided: it runs nowhere yet) or `left`.
+    pub phase: String,
+}
+
+/// `POST /v1/invocations/{id}/migrate`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateRequest {
+    /// The URL of the node to move it to.
+    pub to: String,
+}
+
+/// A migration done.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MigratedView {
+    /// The invocation.
+    pub id: String,
+    /// The node that owns it now.
+    pub to: String,
+    /// The state it left in.
+    pub state: String,
 }
 
 /// The sizes of values a list leaves out.
@@ -412,6 +443,7 @@ impl InvocationView {
             input: json_value(&r.input),
             output: r.output.as_deref().map(json_value),
             omitted: None,
+            moved: None,
             error: r.failure.as_ref().map(FailureView::from),
             waiting: wait.map(WaitView::from),
         }

@@ -19,7 +19,7 @@ use super::dto::{
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
 use crate::ids::InvocationId;
-use crate::journal::{InvocationRecord, OverQuota};
+use crate::journal::{InvocationRecord, InvocationState, OverQuota};
 use crate::metrics::METRICS;
 use crate::outbound::Policy;
 use crate::scheduler::{
@@ -546,6 +546,14 @@ pub(super) fn view(
     };
     let mut view = InvocationView::new(record, wait.as_ref());
     view.state = scheduler.live_state(record).as_str().to_string();
+    if record.state == InvocationState::Moved
+        && let Some(departure) = scheduler.store().departure(&record.tenant, record.id)?
+    {
+        view.moved = Some(super::dto::MovedView {
+            to: departure.to,
+            phase: departure.phase.as_str().to_string(),
+        });
+    }
     Ok(view)
 }
 

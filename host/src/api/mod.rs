@@ -10,6 +10,7 @@ pub mod dto;
 mod egress;
 mod error;
 mod handlers;
+mod moves;
 mod params;
 mod rewind;
 mod routes;

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use super::{Uploads, admin, auth, egress, handlers, rewind, schedules};
+use super::{Uploads, admin, auth, egress, handlers, moves, rewind, schedules};
 use crate::scheduler::Scheduler;
 
 /// The API's routes over `scheduler`, uploads buffered within `uploads` (KiB permits);
@@ -38,6 +38,9 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         .route("/v1/invocations/{id}/pause", post(handlers::pause))
         .route("/v1/invocations/{id}/rewind", post(rewind::rewind))
         .route("/v1/invocations/{id}/fork", post(rewind::fork))
+        .route("/v1/invocations/{id}/bundle", get(moves::export))
+        .route("/v1/invocations/{id}/migrate", post(moves::migrate))
+        .route("/v1/bundles", post(moves::import))
         .route("/v1/gc", post(handlers::gc))
         .route(
             "/v1/schedules",
@@ -65,12 +68,20 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         )
         .route("/v1/keys", get(admin::keys).post(admin::create_key))
         .route("/v1/keys/{id}/revoke", post(admin::revoke_key))
-        // On the routes above only: health, and the answers for unknown routes, need no key.
+        // Inside the key check: a moved invocation's requests go where it went.
+        .route_layer(axum::middleware::from_fn_with_state(
+            scheduler.clone(),
+            moves::forward,
+        ))
+        // On the routes above only: health, the node routes (which check the cluster key)
+        // and the answers for unknown routes need no API key.
         .route_layer(axum::middleware::from_fn_with_state(
             scheduler.clone(),
             auth::require_key,
         ))
         .route("/v1/health", get(handlers::health))
+        .route("/v1/node/arrivals", post(moves::arrive))
+        .route("/v1/node/arrivals/{move}/refuse", post(moves::refuse))
         // After the routes: it is set on those already added.
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .fallback(handlers::not_found)

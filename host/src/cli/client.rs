@@ -132,6 +132,22 @@ impl ApiClient {
             .await
     }
 
+    /// Sends a request and returns the answer's bytes as they came, or turns an error answer
+    /// into an error.
+    pub async fn bytes(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Bytes> {
+        let (status, body) = self.raw(method, path, content_type, body).await?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(api_error(status, &body))
+    }
+
     /// GET `path`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.call(Method::GET, path, "application/json", Vec::new())

@@ -16,7 +16,7 @@ use crate::api::access_dto::{
 };
 use crate::api::dto::{
     BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, ForkRequest, GcView,
-    InvocationList, InvocationView, JournalView, RewindRequest,
+    InvocationList, InvocationView, JournalView, MigrateRequest, MigratedView, RewindRequest,
 };
 use crate::api::dto::{ScheduleRequest, ScheduleView};
 use crate::scheduler::SchedulerConfig;
@@ -46,13 +46,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             memory_budget_mb,
             upload_budget_mb,
             sweep_every_secs,
+            cluster_key_file,
+            advertise,
         } => {
+            let cluster_key = match cluster_key_file {
+                Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
+                    format!("cannot read the cluster key file {}", path.display())
+                })?),
+                None => None,
+            };
             serve(ServeOptions {
                 data,
                 listen,
                 scheduler: SchedulerConfig {
                     max_running,
                     sweep_every: Duration::from_secs(sweep_every_secs.max(1)),
+                    ..SchedulerConfig::default()
                 },
                 store: StoreOptions {
                     cache_bytes: cache_mb.saturating_mul(1024 * 1024),
@@ -65,6 +74,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_connections,
                 memory_budget_mb,
                 upload_budget_mb,
+                cluster_key,
+                advertise,
             })
             .await?;
         }
@@ -248,6 +259,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Cancel { target } => {
             control(&api, target, BulkRequest::new("cancel"), json).await?
+        }
+        Command::Export { id, output } => {
+            let path = format!("/v1/invocations/{}/bundle", encode(&id));
+            let bundle = api
+                .bytes(Method::GET, &path, "application/json", Vec::new())
+                .await?;
+            match output {
+                Some(file) => std::fs::write(&file, &bundle)
+                    .with_context(|| format!("cannot write {}", file.display()))?,
+                None => {
+                    use std::io::Write;
+                    let mut stdout = std::io::stdout().lock();
+                    stdout
+                        .write_all(&bundle)
+                        .context("cannot write the bundle")?;
+                    stdout.flush().context("cannot write the bundle")?;
+                }
+            }
+        }
+        Command::Import { path } => {
+            let bytes = if path.as_os_str() == "-" {
+                use std::io::Read;
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .context("cannot read the bundle from stdin")?;
+                bytes
+            } else {
+                std::fs::read(&path)
+                    .with_context(|| format!("cannot read bundle file {}", path.display()))?
+            };
+            let view: InvocationView = api
+                .call(
+                    Method::POST,
+                    "/v1/bundles",
+                    "application/octet-stream",
+                    bytes,
+                )
+                .await?;
+            output::status_or(&view, json, |v| format!("{} imported: {}", v.id, v.state))?;
+        }
+        Command::Migrate { id, to } => {
+            let path = format!("/v1/invocations/{}/migrate", encode(&id));
+            let view: MigratedView = api.post_json(&path, &MigrateRequest { to }).await?;
+            output::migrated(&view, json)?;
         }
         Command::Journal { id, history } => {
             // Every page, in order; the history comes with the first.

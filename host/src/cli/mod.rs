@@ -90,6 +90,15 @@ pub enum Command {
         /// older than their tenant's `retention_secs`).
         #[arg(long, default_value_t = 60)]
         sweep_every_secs: u64,
+        /// File holding the cluster key (at least 16 characters), the same on every node:
+        /// nodes present it to each other to move invocations. Without one, this node takes
+        /// part in no moves.
+        #[arg(long, env = "REPRISE_CLUSTER_KEY_FILE")]
+        cluster_key_file: Option<PathBuf>,
+        /// The URL other nodes and clients reach this node at (default: http:// and the
+        /// listen address).
+        #[arg(long)]
+        advertise: Option<String>,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {
@@ -196,6 +205,30 @@ pub enum Command {
         /// The code to run on (default: the original's).
         #[command(flatten)]
         onto: OntoArgs,
+    },
+    /// Write an unfinished invocation as a bundle file (to stdout, or --output): it stops
+    /// running here, and whichever host imports the bundle owns it (this one too).
+    Export {
+        /// Invocation id.
+        id: String,
+        /// File to write (default: stdout).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Import a bundle file (from `reprise export`): this host owns the invocation from now
+    /// on and runs it on from its journal.
+    Import {
+        /// The bundle file (`-` for stdin).
+        path: PathBuf,
+    },
+    /// Move an unfinished invocation to another host, live (both need the same
+    /// --cluster-key-file); returns once that host owns it.
+    Migrate {
+        /// Invocation id.
+        id: String,
+        /// The other host's URL.
+        #[arg(long)]
+        to: String,
     },
     /// Show an invocation's journal: each step's kind, request and outcome.
     Journal {

@@ -18,6 +18,15 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A migration done.
+pub fn migrated(m: &crate::api::dto::MigratedView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(m);
+    }
+    println!("{} moved to {} ({} there)", m.id, m.to, m.state);
+    Ok(())
+}
+
 /// A deployment.
 pub fn deployment(d: &DeploymentView, json: bool) -> anyhow::Result<()> {
     if json {

@@ -118,6 +118,9 @@ pub struct Running {
     pub limits: crate::journal::Limits,
     /// Its tenant's and deployment's egress rules.
     pub egress: Arc<crate::outbound::Narrowing>,
+    /// Set when it is to stop at its next host call (it is moving), with what it journaled
+    /// kept.
+    pub yield_at_next: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Running {
@@ -233,7 +236,15 @@ impl Steps {
                 recorded,
                 services,
                 running,
-            } => (recorded, Some((store, services, running))),
+            } => {
+                if running
+                    .yield_at_next
+                    .load(std::sync::atomic::Ordering::Acquire)
+                {
+                    return Err(waits::Suspend::Yield { seq: self.next }.into());
+                }
+                (recorded, Some((store, services, running)))
+            }
         };
         let seq = self.next;
         let digest = request.digest();

@@ -50,6 +50,10 @@ pub enum Suspend {
     /// pauses rather than returning the last outcome.
     #[error("paused at step {seq}: {why}")]
     Exhausted { seq: u32, why: String },
+    /// Until it runs elsewhere: it is moving to another node, and stopped before step `seq`
+    /// with every step before it journaled.
+    #[error("stopped before step {seq}: it is moving")]
+    Yield { seq: u32 },
 }
 
 /// Journaled wait on the guest's `items` under `mode`.

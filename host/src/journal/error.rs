@@ -121,6 +121,21 @@ pub enum WriteError {
         step: u32,
         steps: u32,
     },
+    /// The invocation left this node, or is leaving it.
+    #[error("invocation {invocation} {}", if to.is_empty() { "was exported as a bundle".to_string() } else { format!("moved to {to}") })]
+    Moved { invocation: String, to: String },
+    /// The invocation has unfinished children or an unfinished parent, which cannot move.
+    #[error("invocation {invocation} cannot move: {why}")]
+    Linked { invocation: String, why: String },
+    /// The move is not under way (it was decided already, or never started).
+    #[error("invocation {invocation} is not leaving as move {move_id:032x}")]
+    NoSuchMove { invocation: String, move_id: u128 },
+    /// The move arrived already: the invocation is owned here.
+    #[error("move {0:032x} arrived already")]
+    Arrived(u128),
+    /// The move was refused here before it arrived.
+    #[error("move {0:032x} was refused here")]
+    ArrivalRefused(u128),
     /// No component with this hash is stored.
     #[error("component {0} is not stored")]
     NoSuchComponent(String),

@@ -775,3 +775,124 @@ pub(crate) fn sample_exhausted_ops() -> Vec<Op> {
         },
     ]
 }
+
+/// A bundle with something in every field: a suspended invocation with a kept signal, kept
+/// attempts, a child and a history event.
+pub(crate) fn sample_bundle() -> Bundle {
+    let component = b"\0asm\x0d\0\x01\0".to_vec();
+    let record = InvocationRecord {
+        state: InvocationState::Suspended,
+        component: ComponentHash::of(&component),
+        finished_at_ms: None,
+        output: None,
+        failure: None,
+        ..sample_record()
+    };
+    let deployment = Deployment {
+        tenant: record.tenant.clone(),
+        name: record.deployment.clone(),
+        component: record.component,
+        ..sample_deployment()
+    };
+    let (_, event) = sample_history()[2].clone();
+    Bundle {
+        move_id: 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
+        from_node: "http://10.0.0.1:7420".into(),
+        made_at_ms: 1_700_000_000_500,
+        record,
+        deployment: Some(deployment),
+        component,
+        steps: vec![
+            StoredStep {
+                seq: 0,
+                entry: vec![1, 2, 3],
+            },
+            StoredStep {
+                seq: 1,
+                entry: vec![4],
+            },
+        ],
+        history: vec![EncodedEvent(encode(&event))],
+        wait: Some(sample_wait()),
+        paused_from: None,
+        signals: vec![KeptSignal {
+            name: "approve".into(),
+            n: 3,
+            payload: b"true".to_vec(),
+        }],
+        retries: vec![(1, RetryState {
+            attempts: 2,
+            first_ms: 1_700_000_000_100,
+        })],
+        children: vec![(OTHER, true)],
+    }
+}
+
+/// The ops of moving invocations between nodes (added after `sample_exhausted_ops`'s).
+pub(crate) fn sample_move_ops() -> Vec<Op> {
+    let move_id = 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef;
+    vec![
+        Op::Leave {
+            tenant: "acme".into(),
+            invocation: ID,
+            move_id,
+            to: "http://10.0.0.2:7420".into(),
+        },
+        Op::Depart {
+            tenant: "acme".into(),
+            invocation: ID,
+            move_id,
+        },
+        Op::StayHome {
+            tenant: "acme".into(),
+            invocation: ID,
+            move_id,
+        },
+        Op::Import {
+            bundle: Box::new(sample_bundle()),
+        },
+        Op::RefuseArrival {
+            move_id,
+            tenant: "acme".into(),
+            invocation: OTHER,
+        },
+    ]
+}
+
+#[test]
+fn moves_keep_their_bytes() {
+    let stored = pinned("v1", "state_moved", &encode(&InvocationState::Moved));
+    assert_eq!(
+        decode::<InvocationState>("state", &stored).expect("state"),
+        InvocationState::Moved
+    );
+    let departure = Departure {
+        move_id: 7,
+        to: "http://10.0.0.2:7420".into(),
+        at_ms: 1_700_000_000_000,
+        from: InvocationState::Suspended,
+        phase: Phase::Leaving,
+        wait: Some(sample_wait()),
+    };
+    let stored = pinned("v1", "departure", &encode(&departure));
+    assert_eq!(decode::<Departure>("departure", &stored).expect("departure"), departure);
+    let left = Departure {
+        to: String::new(),
+        phase: Phase::Left,
+        wait: None,
+        ..departure
+    };
+    let stored = pinned("v1", "departure_left", &encode(&left));
+    assert_eq!(decode::<Departure>("departure", &stored).expect("departure"), left);
+    let arrival = Arrival {
+        tenant: "acme".into(),
+        invocation: ID,
+        arrived: true,
+        at_ms: 1_700_000_000_000,
+    };
+    let stored = pinned("v1", "arrival", &encode(&arrival));
+    assert_eq!(decode::<Arrival>("arrival", &stored).expect("arrival"), arrival);
+    // A bundle file: its own header and version, then postcard.
+    let stored = pinned("bundle1", "bundle", &sample_bundle().to_bytes());
+    assert_eq!(Bundle::from_bytes(&stored).expect("bundle"), sample_bundle());
+}

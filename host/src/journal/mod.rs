@@ -9,8 +9,10 @@
 mod access;
 #[cfg(test)]
 mod arbitrary_input;
+mod bundle;
 mod bytes;
 pub(crate) mod codec;
+mod departure;
 mod digest;
 mod egress;
 mod entry;
@@ -31,7 +33,9 @@ mod schedule;
 pub mod waits;
 
 pub use access::{KeyRecord, KeyRole, TenantRecord, key_hash, key_id, same_hash};
+pub use bundle::{BUNDLE_VERSION, Bundle, BundleError, EncodedEvent, KeptSignal};
 pub use codec::DecodeError;
+pub use departure::{Arrival, Departure, Phase};
 pub use digest::{Level, Request as CanonicalRequest};
 pub use egress::{AllowedHost, BadCidr, BadHost, Cidr, EgressRules, canonical_ip};
 pub use entry::{Outcome, StepEntry, StepKind};

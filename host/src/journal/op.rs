@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::access::{KeyRecord, TenantRecord};
+use super::bundle::Bundle;
 use super::egress::EgressRules;
 use super::history::{RewindPlan, StoredStep};
 use super::idempotency::IdempotencyKey;
@@ -157,6 +158,38 @@ pub enum Op {
     PauseExhausted {
         record: Box<InvocationRecord>,
         seq: Option<u32>,
+    },
+    /// Start moving invocation `invocation` out (to node `to`, or "" for a bundle file) as
+    /// move `move_id`: it stops running here and wakes for nothing, its rows are kept.
+    /// Refused if it has unfinished children or an unfinished parent, or is moving already.
+    Leave {
+        tenant: TenantId,
+        invocation: InvocationId,
+        move_id: u128,
+        to: String,
+    },
+    /// The other end has leaving `invocation` (move `move_id`): drop its rows here and keep
+    /// the record as where it went.
+    Depart {
+        tenant: TenantId,
+        invocation: InvocationId,
+        move_id: u128,
+    },
+    /// The other end refused move `move_id`: leaving `invocation` is owned here again, as it
+    /// was.
+    StayHome {
+        tenant: TenantId,
+        invocation: InvocationId,
+        move_id: u128,
+    },
+    /// Own the invocation in `bundle` from now on (refused if this move arrived or was
+    /// refused already, or the invocation is here and not moved away).
+    Import { bundle: Box<Bundle> },
+    /// Refuse move `move_id` before it arrives (refused if it has arrived).
+    RefuseArrival {
+        move_id: u128,
+        tenant: TenantId,
+        invocation: InvocationId,
     },
 }
 

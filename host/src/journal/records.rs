@@ -95,6 +95,8 @@ pub enum InvocationState {
     /// Stopped by an operator until resumed: takes no step and does not wake (its wait, if
     /// it has one, still counts what arrives).
     Paused,
+    /// Left this node for another (or as a bundle): its record is kept here to say where.
+    Moved,
 }
 
 impl InvocationState {
@@ -119,6 +121,7 @@ impl InvocationState {
             Self::Cancelled => "cancelled",
             Self::Scheduled => "scheduled",
             Self::Paused => "paused",
+            Self::Moved => "moved",
         }
     }
 
@@ -133,6 +136,7 @@ impl InvocationState {
             Self::Cancelled,
             Self::Scheduled,
             Self::Paused,
+            Self::Moved,
         ]
         .into_iter()
         .find(|state| state.as_str() == s)

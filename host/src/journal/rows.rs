@@ -7,6 +7,7 @@
 //! [`StorageFailure`], which aborts the whole batch: none of its writes may become visible.
 
 use super::access::{KeyRecord, TenantRecord};
+use super::departure::{Arrival, Departure};
 use super::egress::EgressRules;
 use super::error::StorageFailure;
 use super::history::StoredStep;
@@ -232,9 +233,35 @@ pub trait ScheduleRows {
     fn remove_schedule(&mut self, tenant: &TenantId, name: &str) -> RowResult<()>;
 }
 
+/// Moves between nodes: departures from this node and arrivals to it.
+pub trait MoveRows {
+    /// The departure of `id` of `tenant`, if it left or is leaving.
+    fn departure(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<Departure>>;
+    /// Writes the departure of `id`.
+    fn put_departure(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        departure: &Departure,
+    ) -> RowResult<()>;
+    /// Removes the departure of `id`.
+    fn remove_departure(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()>;
+    /// The arrival recorded under move `move_id`.
+    fn arrival(&self, move_id: u128) -> RowResult<Option<Arrival>>;
+    /// Records the arrival (or refusal) of move `move_id`.
+    fn put_arrival(&mut self, move_id: u128, arrival: &Arrival) -> RowResult<()>;
+}
+
 /// Every concern's rows: one write transaction of a backend.
 pub trait Rows:
-    InvocationRows + StepRows + WaitRows + SignalRows + DeploymentRows + AccessRows + ScheduleRows
+    InvocationRows
+    + StepRows
+    + WaitRows
+    + SignalRows
+    + DeploymentRows
+    + AccessRows
+    + ScheduleRows
+    + MoveRows
 {
 }
 
@@ -246,6 +273,7 @@ impl<T> Rows for T where
         + DeploymentRows
         + AccessRows
         + ScheduleRows
+        + MoveRows
         + ?Sized
 {
 }

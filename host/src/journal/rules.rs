@@ -25,6 +25,8 @@ use super::schedule::Schedule;
 use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 
+mod moves;
+
 /// The result of applying one op: the outer `Err` is a storage failure that aborts the whole
 /// batch, the inner one a refusal that wrote nothing.
 pub type Applied = Result<Result<(), WriteError>, StorageFailure>;
@@ -88,7 +90,13 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 }
                 // Only a pending or running invocation suspends: one already suspended (or
                 // scheduled) waits on its wait, whose rows a second one would leave behind.
-                Some(old) if old.state.is_waiting() || old.state == InvocationState::Paused => {
+                Some(old)
+                    if old.state.is_waiting()
+                        || matches!(
+                            old.state,
+                            InvocationState::Paused | InvocationState::Moved
+                        ) =>
+                {
                     refuse(WriteError::NotRunning(record.id.to_string()))
                 }
                 Some(old) => {
@@ -129,6 +137,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 Some(r) if r.state.is_terminal() => {
                     refuse(WriteError::InvocationFinished(invocation.to_string()))
                 }
+                Some(r) if r.state == InvocationState::Moved => {
+                    self.refuse_moved(tenant, *invocation)
+                }
                 Some(record) => {
                     self.cancel_tree(record, "cancelled".to_string())?;
                     Ok(Ok(()))
@@ -143,6 +154,28 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 component,
             } => self.deploy(deployment, component),
             Op::PauseExhausted { record, seq } => self.pause_exhausted(record, *seq),
+            Op::Leave {
+                tenant,
+                invocation,
+                move_id,
+                to,
+            } => self.leave(tenant, *invocation, *move_id, to),
+            Op::Depart {
+                tenant,
+                invocation,
+                move_id,
+            } => self.depart(tenant, *invocation, *move_id),
+            Op::StayHome {
+                tenant,
+                invocation,
+                move_id,
+            } => self.stay_home(tenant, *invocation, *move_id),
+            Op::Import { bundle } => self.import(bundle),
+            Op::RefuseArrival {
+                move_id,
+                tenant,
+                invocation,
+            } => self.refuse_arrival(*move_id, tenant, *invocation),
             Op::CreateTenant { tenant } => {
                 if self.rows.tenant(&tenant.name)?.is_some() {
                     return refuse(WriteError::TenantExists(tenant.name.to_string()));
@@ -346,8 +379,10 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         steps: &[StoredStep],
     ) -> Applied {
         let (tenant, id) = (&record.tenant, record.id);
-        if self.rows.record(tenant, from)?.is_none() {
-            return refuse(WriteError::NoSuchInvocation(from.to_string()));
+        match self.rows.record(tenant, from)? {
+            None => return refuse(WriteError::NoSuchInvocation(from.to_string())),
+            Some(r) if r.state == InvocationState::Moved => return self.refuse_moved(tenant, from),
+            Some(_) => {}
         }
         if self.rows.record(tenant, id)?.is_some() {
             return refuse(WriteError::InvocationExists(id.to_string()));
@@ -491,6 +526,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         if from.is_terminal() {
             return refuse(WriteError::InvocationFinished(id.to_string()));
         }
+        if from == InvocationState::Moved {
+            return self.refuse_moved(tenant, id);
+        }
         if from == InvocationState::Paused {
             return Ok(Ok(()));
         }
@@ -510,6 +548,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         };
         if record.state.is_terminal() {
             return refuse(WriteError::InvocationFinished(id.to_string()));
+        }
+        if record.state == InvocationState::Moved {
+            return self.refuse_moved(tenant, id);
         }
         if record.state != InvocationState::Paused {
             return refuse(WriteError::NotPaused(id.to_string()));
@@ -557,6 +598,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         }
         if record.state.is_terminal() {
             return refuse(WriteError::InvocationFinished(invocation.to_string()));
+        }
+        if record.state == InvocationState::Moved {
+            return self.refuse_moved(tenant, invocation);
         }
         if let Err(over) = self.check_stored(tenant, payload.len())? {
             return refuse(over);
@@ -702,11 +746,19 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             }
             // The wait rows follow the state: only a suspension makes an invocation suspended,
             // and only its wait (or its end) makes it anything else.
-            _ if record.state.is_waiting() || record.state == InvocationState::Paused => {
+            _ if record.state.is_waiting()
+                || matches!(
+                    record.state,
+                    InvocationState::Paused | InvocationState::Moved
+                ) =>
+            {
                 refuse(WriteError::NotAllowed {
                     invocation: record.id.to_string(),
-                    why: "only a suspension, a start time or a pause makes an invocation wait",
+                    why: "only a suspension, a start time, a pause or a move makes an invocation wait",
                 })
+            }
+            (Some(old), false) if old.state == InvocationState::Moved => {
+                self.refuse_moved(&record.tenant, record.id)
             }
             (Some(old), false)
                 if old.state == InvocationState::Paused && !record.state.is_terminal() =>

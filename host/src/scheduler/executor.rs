@@ -2,6 +2,7 @@
 //! and record how it ended.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use tokio::sync::Notify;
 
@@ -40,7 +41,7 @@ enum Ending {
 }
 
 /// An invocation's turn to execute: held while one execution of it runs.
-struct Turn {
+pub(super) struct Turn {
     inner: Arc<Inner>,
     id: InvocationId,
     lock: Arc<tokio::sync::Mutex<()>>,
@@ -49,7 +50,7 @@ struct Turn {
 
 impl Turn {
     /// Waits for invocation `id`'s turn.
-    async fn take(inner: &Arc<Inner>, id: InvocationId) -> Turn {
+    pub(super) async fn take(inner: &Arc<Inner>, id: InvocationId) -> Turn {
         let lock = match inner.executions.lock() {
             Ok(mut all) => all.entry(id).or_default().clone(),
             // Poisoned: a turn of its own (the invariant is then as before: best effort).
@@ -107,12 +108,24 @@ pub(super) async fn execute(
     };
     let _slot = inner.slots.acquire(&tenant).await;
     let stop = Arc::new(Notify::new());
+    let yield_at_next = Arc::new(AtomicBool::new(false));
     if let Ok(mut running) = inner.running.lock() {
         let tenant = tenant.clone();
-        let stop = stop.clone();
-        running.insert(id, super::Executing { tenant, stop });
+        let (stop, yield_at_next) = (stop.clone(), yield_at_next.clone());
+        running.insert(
+            id,
+            super::Executing {
+                tenant,
+                stop,
+                yield_at_next,
+            },
+        );
     }
-    let outcome = run(&inner, &tenant, id, &stop, deferred.as_ref(), &limits).await;
+    let run_of = RunOf {
+        stop: &stop,
+        yield_at_next: &yield_at_next,
+    };
+    let outcome = run(&inner, &tenant, id, run_of, deferred.as_ref(), &limits).await;
     // Only this execution's entry: a wake-up this run caused (a wait already satisfied when
     // it suspended) may have started the next execution, which has put its own.
     if let Ok(mut running) = inner.running.lock()
@@ -128,8 +141,12 @@ pub(super) async fn execute(
         all.remove(&id);
     }
     match outcome {
-        // Cancelled or paused meanwhile.
-        Err(StoreError::Write(WriteError::InvocationFinished(_) | WriteError::NotRunning(_))) => {}
+        // Cancelled, paused or moved away meanwhile.
+        Err(StoreError::Write(
+            WriteError::InvocationFinished(_)
+            | WriteError::NotRunning(_)
+            | WriteError::Moved { .. },
+        )) => {}
         Err(err) => {
             tracing::error!(invocation = %id, "cannot record the invocation's progress: {err}")
         }
@@ -138,11 +155,18 @@ pub(super) async fn execute(
     inner.notify(id);
 }
 
+/// How a run in this process is stopped: at once, or at its next host call.
+#[derive(Clone, Copy)]
+struct RunOf<'a> {
+    stop: &'a Notify,
+    yield_at_next: &'a Arc<AtomicBool>,
+}
+
 async fn run(
     inner: &Arc<Inner>,
     tenant: &TenantId,
     id: InvocationId,
-    stop: &Notify,
+    run_of: RunOf<'_>,
     deferred: Option<&Arc<Deferred>>,
     limits: &Limits,
 ) -> Result<(), StoreError> {
@@ -157,7 +181,10 @@ async fn run(
     // pending again; a paused one once it is resumed.
     if record.state.is_terminal()
         || record.state.is_waiting()
-        || record.state == InvocationState::Paused
+        || matches!(
+            record.state,
+            InvocationState::Paused | InvocationState::Moved
+        )
     {
         return Ok(());
     }
@@ -176,8 +203,8 @@ async fn run(
         policy.exhausted_for(&record.function),
     );
     let ending = tokio::select! {
-        ending = attempt(inner, &record, &retry, exhausted, deferred, limits) => ending,
-        () = stop.notified() => Ending::Cancelled,
+        ending = attempt(inner, &record, &retry, exhausted, deferred, limits, run_of.yield_at_next) => ending,
+        () = run_of.stop.notified() => Ending::Cancelled,
     };
     let now = crate::clock::now_ms();
     let ending = match ending {
@@ -325,6 +352,7 @@ async fn attempt(
     exhausted: Exhausted,
     deferred: Option<&Arc<Deferred>>,
     limits: &Limits,
+    yield_at_next: &Arc<AtomicBool>,
 ) -> Ending {
     let prepared = match inner.prepared(record.component).await {
         Ok(prepared) => prepared,
@@ -355,6 +383,7 @@ async fn attempt(
         deferred: deferred.cloned(),
         limits: *limits,
         egress,
+        yield_at_next: yield_at_next.clone(),
     };
     let steps = Steps::run(
         running,
@@ -415,6 +444,8 @@ fn trapped(err: wasmtime::Error, ctx: &InvocationCtx) -> Ending {
                 why: format!("step {seq}: {why}"),
             };
         }
+        // Moving: what it journaled is kept, and the run is the other node's to make.
+        Some(Suspend::Yield { .. }) => return Ending::Cancelled,
         None => {}
     }
     // Over its run time: fails this run, and reruns under the policy like a trap.

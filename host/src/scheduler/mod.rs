@@ -5,6 +5,7 @@ mod bulk;
 mod cron;
 mod executor;
 mod fair;
+mod moves;
 mod retention;
 mod rewind;
 mod schedules;
@@ -14,6 +15,7 @@ pub use bulk::{
     Action as BulkAction, BadAction, BadFilter, Filter, MAX_PAGE as MAX_BULK_PAGE, Page as BulkPage,
 };
 pub use cron::WhenError;
+pub use moves::{Migrated, MoveError};
 pub use retention::Swept;
 pub use rewind::{Onto, RewindError};
 pub use schedules::{NewSchedule, ScheduleError};
@@ -156,6 +158,8 @@ pub struct SchedulerConfig {
     pub max_running: usize,
     /// How often the retention sweep runs.
     pub sweep_every: Duration,
+    /// This node's place among others (for moves).
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl Default for SchedulerConfig {
@@ -163,6 +167,7 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             max_running: 512,
             sweep_every: Duration::from_secs(60),
+            cluster: crate::cluster::Cluster::default(),
         }
     }
 }
@@ -186,6 +191,8 @@ struct Executing {
     tenant: TenantId,
     /// Stops it.
     stop: Arc<Notify>,
+    /// Stops it at its next host call.
+    yield_at_next: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct Inner {
@@ -211,6 +218,10 @@ struct Inner {
     schedules_changed: Notify,
     /// How often the retention sweep runs.
     sweep_every: Duration,
+    /// The client of other nodes, and this node's place among them.
+    peer: crate::cluster::Peer,
+    /// Moves being decided in this process.
+    deciding: Mutex<std::collections::HashSet<u128>>,
 }
 
 impl Scheduler {
@@ -240,6 +251,8 @@ impl Scheduler {
             deferred: Mutex::new(HashMap::new()),
             slots: fair::FairSlots::new(config.max_running.max(1)),
             sweep_every: config.sweep_every,
+            peer: crate::cluster::Peer::new(config.cluster),
+            deciding: Mutex::new(std::collections::HashSet::new()),
             tenant_slots: Mutex::new(HashMap::new()),
             timers_changed: Notify::new(),
             schedules_changed: Notify::new(),
@@ -254,6 +267,11 @@ impl Scheduler {
             }
         });
         Scheduler { inner }
+    }
+
+    /// This node's place among others.
+    pub fn cluster(&self) -> &crate::cluster::Cluster {
+        self.inner.peer.cluster()
     }
 
     /// The limits `tenant` runs under now: its quotas, else the defaults.

@@ -16,6 +16,7 @@ mod deferred;
 mod deployments;
 mod invocations;
 mod journals;
+mod moves;
 pub mod redb;
 mod schedules;
 mod signals;
@@ -26,6 +27,7 @@ pub use deferred::{Deferred, NotDurable};
 pub use deployments::Deployments;
 pub use invocations::Invocations;
 pub use journals::Journals;
+pub use moves::Moves;
 pub use schedules::Schedules;
 pub use signals::Signals;
 pub use waits::Waits;
@@ -36,7 +38,7 @@ use crate::journal::{Halt, InvocationState, StoreError};
 /// Every concern's storage, as one node's durable state.
 #[async_trait]
 pub trait Storage:
-    Deployments + Invocations + Journals + Waits + Signals + Access + Schedules
+    Deployments + Invocations + Journals + Waits + Signals + Access + Schedules + Moves
 {
     /// Waits until the storage halts after a failure (it then refuses every write until the
     /// host restarts); returns why.

@@ -25,6 +25,9 @@ pub struct StepsInput {
     pub url: String,
     /// Number of steps.
     pub count: u32,
+    /// A durable sleep this long between two steps (none by default).
+    #[serde(default)]
+    pub sleep_ms: u64,
 }
 
 /// Output of [`steps`].
@@ -46,12 +49,16 @@ struct StepResponse {
     value: u64,
 }
 
-/// POSTs `{"i": i}` to `url` for `i` in `0..count`; each answer is `{"value": u64}`.
+/// POSTs `{"i": i}` to `url` for `i` in `0..count` (sleeping `sleep_ms` between two); each
+/// answer is `{"value": u64}`.
 #[reprise_sdk::function]
 pub fn steps(input: StepsInput) -> Result<StepsOutput, Error> {
     let mut values = Vec::with_capacity(input.count as usize);
     let mut acc: u64 = 0;
     for i in 0..input.count {
+        if i > 0 && input.sleep_ms > 0 {
+            reprise_sdk::sleep(Duration::from_millis(input.sleep_ms));
+        }
         let response: StepResponse = http::post(&input.url)
             .json(&StepRequest { i })
             .send()?

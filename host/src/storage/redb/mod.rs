@@ -13,6 +13,7 @@ mod failure;
 mod inspect;
 mod log_file;
 mod log_record;
+mod moves;
 mod options;
 #[cfg(test)]
 mod power_loss;

@@ -57,3 +57,8 @@ pub const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
 pub const EGRESS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("egress");
 /// (tenant, schedule name) → encoded `Schedule`.
 pub const SCHEDULES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("schedules");
+/// (tenant, invocation id) → encoded `Departure` of an invocation that left this node or is
+/// leaving it.
+pub const DEPARTURES: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("departures");
+/// Move id → encoded `Arrival`: every move into this node, imported or refused.
+pub const ARRIVALS: TableDefinition<u128, &[u8]> = TableDefinition::new("arrivals");

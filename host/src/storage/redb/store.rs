@@ -11,6 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::disk::Disk;
 use super::options::StoreOptions;
 use super::recent::Recent;
+use super::schema::{ARRIVALS, DEPARTURES};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, META,
     RETRIES, RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -36,7 +37,7 @@ use crate::storage::{
     Access, Deployments, Invocations, Journals, Schedules, Signals, Storage, Waits,
 };
 
-fn storage(e: impl Into<StorageFailure>) -> StoreError {
+pub(super) fn storage(e: impl Into<StorageFailure>) -> StoreError {
     StoreError::Storage(e.into())
 }
 
@@ -97,6 +98,8 @@ impl Store {
             txn.open_table(KEYED).map_err(storage)?;
             txn.open_table(KEYS_BY_AGE).map_err(storage)?;
             txn.open_table(PAUSED).map_err(storage)?;
+            txn.open_table(DEPARTURES).map_err(storage)?;
+            txn.open_table(ARRIVALS).map_err(storage)?;
             txn.open_table(FINISHED).map_err(storage)?;
             txn.open_table(SCHEDULES).map_err(storage)?;
             index_finished(&txn).map_err(|e| open_err(storage(e)))?;
@@ -310,7 +313,7 @@ fn of_tenant<T>(
 }
 
 /// The value under `key` in `table`, decoded as a `what`.
-fn decoded<'k, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+pub(super) fn decoded<'k, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
     table: &redb::ReadOnlyTable<K, &'static [u8]>,
     key: impl std::borrow::Borrow<K::SelfType<'k>>,
     what: &'static str,

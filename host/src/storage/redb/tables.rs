@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::recent::{Recent, Staged, StepKey};
+use super::schema::{ARRIVALS, DEPARTURES};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -16,9 +17,10 @@ use super::schema::{
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
-    AccessRows, DeploymentRows, InvocationRows, RowResult, ScheduleRows, SignalRows, StepRows,
-    WaitRows,
+    AccessRows, DeploymentRows, InvocationRows, MoveRows, RowResult, ScheduleRows, SignalRows,
+    StepRows, WaitRows,
 };
+use crate::journal::{Arrival, Departure};
 use crate::journal::{
     Deployment, IdempotencyKey, InvocationRecord, InvocationState, KeyedRequest, RetryState,
     Schedule, StoredStep, WaitState, decode_deployment, encode_deployment,
@@ -50,6 +52,8 @@ pub(super) struct Tables<'txn> {
     paused: Table<'txn, (&'static str, u128), &'static [u8]>,
     finished: Table<'txn, (&'static str, u64, u128), ()>,
     schedules: Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    departures: Table<'txn, (&'static str, u128), &'static [u8]>,
+    arrivals: Table<'txn, u128, &'static [u8]>,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
     /// the usage table by [`Tables::flush`]).
     tenants_seen: HashMap<String, TenantSeen>,
@@ -131,6 +135,8 @@ impl<'txn> Tables<'txn> {
             keyed: txn.open_table(KEYED)?,
             keys_by_age: txn.open_table(KEYS_BY_AGE)?,
             paused: txn.open_table(PAUSED)?,
+            departures: txn.open_table(DEPARTURES)?,
+            arrivals: txn.open_table(ARRIVALS)?,
             finished: txn.open_table(FINISHED)?,
             schedules: txn.open_table(SCHEDULES)?,
             tenants_seen: HashMap::new(),
@@ -679,6 +685,43 @@ impl ScheduleRows for Tables<'_> {
 
     fn remove_schedule(&mut self, tenant: &TenantId, name: &str) -> RowResult<()> {
         self.schedules.remove((tenant.as_str(), name))?;
+        Ok(())
+    }
+}
+
+impl MoveRows for Tables<'_> {
+    fn departure(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<Departure>> {
+        match self.departures.get((tenant.as_str(), id.0))? {
+            Some(value) => Ok(Some(decode_stored("departure", value.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_departure(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        departure: &Departure,
+    ) -> RowResult<()> {
+        let key = (tenant.as_str(), id.0);
+        self.departures.insert(key, encode(departure).as_slice())?;
+        Ok(())
+    }
+
+    fn remove_departure(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()> {
+        self.departures.remove((tenant.as_str(), id.0))?;
+        Ok(())
+    }
+
+    fn arrival(&self, move_id: u128) -> RowResult<Option<Arrival>> {
+        match self.arrivals.get(move_id)? {
+            Some(value) => Ok(Some(decode_stored("arrival", value.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_arrival(&mut self, move_id: u128, arrival: &Arrival) -> RowResult<()> {
+        self.arrivals.insert(move_id, encode(arrival).as_slice())?;
         Ok(())
     }
 }

@@ -1,0 +1,190 @@
+//! A bundle: everything one node stores about one invocation, as one file that another node
+//! imports to own it — the record, the component it is pinned to, the deployment it runs
+//! through, its journal and history, its wait, kept signals, kept attempts and children.
+//!
+//! On disk (and on the wire between nodes) a bundle is `MAGIC`, the format version (u16 little
+//! endian), the sha256 of the payload, then the payload: postcard of [`Bundle`]. A file that
+//! is not a bundle, of another version, corrupt or truncated is refused before anything in
+//! it is read.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::history::StoredStep;
+use super::op::RetryState;
+use super::records::{Deployment, InvocationRecord, InvocationState};
+use super::waits::WaitState;
+use crate::ids::{ComponentHash, InvocationId};
+
+/// What every bundle starts with.
+pub const MAGIC: &[u8; 8] = b"RPRSBNDL";
+/// The bundle format this host writes and reads.
+pub const BUNDLE_VERSION: u16 = 1;
+/// Bytes before the payload: magic, version, checksum.
+const HEADER: usize = MAGIC.len() + 2 + 32;
+
+/// One invocation as it leaves a node, to be imported by another.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// The move it is part of: an arrival is recorded under it, so it is imported once.
+    pub move_id: u128,
+    /// The node it left (its advertised URL), or "" if unknown.
+    pub from_node: String,
+    /// When it was made (ms since the Unix epoch).
+    pub made_at_ms: u64,
+    /// The record, in the state it had before it left.
+    pub record: InvocationRecord,
+    /// The deployment it was invoked through, as the node it left had it (if it still had it).
+    pub deployment: Option<Deployment>,
+    /// The bytes of the component it is pinned to.
+    #[serde(with = "super::bytes")]
+    pub component: Vec<u8>,
+    /// Its journal as stored, in order.
+    pub steps: Vec<StoredStep>,
+    /// Its history events as stored, oldest first.
+    pub history: Vec<EncodedEvent>,
+    /// Its wait, if it is suspended or scheduled.
+    pub wait: Option<WaitState>,
+    /// The state it was paused in, if it is paused.
+    pub paused_from: Option<InvocationState>,
+    /// Signals kept for it and not received yet.
+    pub signals: Vec<KeptSignal>,
+    /// The kept attempts of its HTTP steps between retries (and of its reruns): (step, attempts).
+    pub retries: Vec<(u32, RetryState)>,
+    /// The children it dispatched: (id, detached).
+    pub children: Vec<(InvocationId, bool)>,
+}
+
+/// A history event as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EncodedEvent(#[serde(with = "super::bytes")] pub Vec<u8>);
+
+/// A signal kept for an invocation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptSignal {
+    /// Its name.
+    pub name: String,
+    /// Its arrival number among the signals of that name.
+    pub n: u64,
+    /// Its payload.
+    #[serde(with = "super::bytes")]
+    pub payload: Vec<u8>,
+}
+
+/// Why bytes are not a bundle this host can import.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BundleError {
+    /// The bytes do not start like a bundle.
+    #[error("not a Reprise bundle (it does not start with {:?})", std::str::from_utf8(MAGIC).unwrap_or_default())]
+    NotABundle,
+    /// Another version of the format.
+    #[error("bundle format {found} is not supported: this host reads format {BUNDLE_VERSION}")]
+    Version { found: u16 },
+    /// The payload does not match its checksum.
+    #[error("the bundle is corrupt or truncated: its checksum does not match its {0} bytes")]
+    Checksum(usize),
+    /// The payload does not decode.
+    #[error("the bundle's contents do not decode: {0}")]
+    Malformed(String),
+    /// It decodes but does not hold together.
+    #[error("the bundle is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl Bundle {
+    /// The bundle as a file: header and payload.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let payload = postcard::to_allocvec(self).unwrap_or_default();
+        let mut out = Vec::with_capacity(HEADER + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(&payload));
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Reads a bundle file, checking its header, checksum and consistency.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(BundleError::NotABundle);
+        }
+        if bytes.len() < HEADER {
+            return Err(BundleError::Checksum(bytes.len()));
+        }
+        let found = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if found != BUNDLE_VERSION {
+            return Err(BundleError::Version { found });
+        }
+        let payload = &bytes[HEADER..];
+        if Sha256::digest(payload).as_slice() != &bytes[10..HEADER] {
+            return Err(BundleError::Checksum(payload.len()));
+        }
+        let bundle: Bundle =
+            postcard::from_bytes(payload).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        bundle.check()?;
+        Ok(bundle)
+    }
+
+    /// `Err` saying what does not hold together: the component is not the one the record
+    /// is pinned to, steps are out of order, the wait or pause does not match the state.
+    pub fn check(&self) -> Result<(), BundleError> {
+        let bad = |why: String| Err(BundleError::Inconsistent(why));
+        let record = &self.record;
+        if ComponentHash::of(&self.component) != record.component {
+            return bad(format!(
+                "its component's sha256 is not {}, the component the invocation is pinned to",
+                record.component
+            ));
+        }
+        if let Some(d) = &self.deployment
+            && (d.tenant != record.tenant || d.name != record.deployment)
+        {
+            return bad("its deployment is not the one the invocation runs through".into());
+        }
+        if let Some(i) = self
+            .steps
+            .iter()
+            .enumerate()
+            .position(|(i, s)| s.seq as usize != i)
+        {
+            return bad(format!(
+                "journal step {i} is numbered {}",
+                self.steps[i].seq
+            ));
+        }
+        let state = record.state;
+        if state.is_waiting() != self.wait.is_some() {
+            return bad(format!(
+                "it is {} with {} wait",
+                state.as_str(),
+                if self.wait.is_some() { "a" } else { "no" }
+            ));
+        }
+        if (state == InvocationState::Paused) != self.paused_from.is_some() {
+            return bad(format!(
+                "it is {} with{} the state it was paused in",
+                state.as_str(),
+                if self.paused_from.is_some() {
+                    ""
+                } else {
+                    "out"
+                }
+            ));
+        }
+        if state == InvocationState::Moved {
+            return bad("it is itself a moved invocation's forwarding record".into());
+        }
+        Ok(())
+    }
+
+    /// The bytes its tenant's `stored_bytes` counts for it, besides the component: input,
+    /// output, journal, history and signals.
+    pub fn stored_bytes(&self, history_bytes: impl Fn(&[u8]) -> u64) -> u64 {
+        let record = &self.record;
+        let own = record.input.len() + record.output.as_ref().map_or(0, Vec::len);
+        let steps: usize = self.steps.iter().map(|s| s.entry.len()).sum();
+        let signals: usize = self.signals.iter().map(|s| s.payload.len()).sum();
+        let history: u64 = self.history.iter().map(|e| history_bytes(&e.0)).sum();
+        (own + steps + signals) as u64 + history
+    }
+}
