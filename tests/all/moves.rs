@@ -407,3 +407,61 @@ async fn a_migration_survives_a_sigkill_of_either_end_with_one_owner_and_no_step
     let moved = outcomes.iter().filter(|(k, _)| k.ends_with("moved"));
     assert!(moved.map(|(_, n)| n).sum::<u32>() > 0, "{outcomes:?}");
 }
+
+/// How many of the `default` tenant's invocations on `host` are in `state`.
+async fn count(host: &Host, state: &str) -> u64 {
+    let (_, body) = host
+        .api
+        .raw(Method::GET, "/v1/stats", "application/json", Vec::new())
+        .await
+        .expect("stats");
+    let stats: Value = serde_json::from_slice(&body).expect("stats JSON");
+    stats["invocations"][state].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drain_moves_a_thousand_suspended_invocations_which_complete_on_the_target() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = key_file(keys.path());
+    let (da, db) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let a = node(da.path(), &key);
+    let b = node(db.path(), &key);
+    a.deploy("tg", "reprise_test_guests");
+    let n = 1000;
+    for _ in 0..n {
+        a.invoke("tg.nap", json!({"millis": 10_000})).await;
+    }
+    let deadline = Instant::now() + WAIT;
+    while count(&a, "suspended").await < n {
+        assert!(
+            Instant::now() < deadline,
+            "the invocations did not all suspend"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    let text = a.cli_ok(&["drain", "--to", &b.url]);
+    eprintln!("drained {n} in {:?}", started.elapsed());
+    assert!(text.contains(&format!("{n} moved, 0 left here")), "{text}");
+    assert_eq!(count(&a, "moved").await, n);
+    assert_eq!(count(&a, "suspended").await, 0);
+    // A draining host takes no new work.
+    let refused = a.cli(&["invoke", "tg.nap", "--input", "{\"millis\": 1}"]);
+    assert!(
+        stderr(&refused).contains("(draining)"),
+        "{}",
+        stderr(&refused)
+    );
+    let deadline = Instant::now() + WAIT;
+    while count(&b, "completed").await < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} completed on the target",
+            count(&b, "completed").await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -143,6 +143,10 @@ impl From<InvokeError> for ApiError {
             InvokeError::KeyReused { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", message)
             }
+            InvokeError::Draining => ApiError {
+                retry_after: Some(60),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "draining", message)
+            },
             InvokeError::Store(err) => err.into(),
         }
     }

@@ -12,7 +12,7 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use hyper::{HeaderMap, StatusCode};
 
 use super::admin::json_body;
-use super::auth::Tenant;
+use super::auth::{Admin, Tenant};
 use super::body::{MAX_COMPONENT_BYTES, read_within};
 use super::dto::{InvocationView, MigrateRequest, MigratedView};
 use super::error::ApiError;
@@ -22,7 +22,7 @@ use crate::access::Caller;
 use crate::cluster::peer::{MoveAnswer, RefuseRequest};
 use crate::ids::TenantId;
 use crate::journal::{Phase, WriteError};
-use crate::scheduler::{MoveError, Scheduler};
+use crate::scheduler::{DrainError, DrainProgress, MoveError, Scheduler};
 
 /// The largest bundle taken: a component of the largest size, and as much again of journal.
 pub const MAX_BUNDLE_BYTES: usize = 2 * MAX_COMPONENT_BYTES;
@@ -93,6 +93,7 @@ pub async fn arrive(
             reason: None,
         })),
         Err(MoveError::Store(err)) => Err(err.into()),
+        Err(err @ MoveError::ComponentMissing(_)) => Err(err.into()),
         Err(refused) => Ok(Json(MoveAnswer {
             arrived: false,
             reason: Some(refused.to_string()),
@@ -120,6 +121,34 @@ pub async fn refuse(
         arrived,
         reason: (!arrived).then(|| "refused before it arrived".to_string()),
     }))
+}
+
+/// `POST /v1/drain` (admin): `{"to": URL}`; 202 and the drain's progress — every unfinished
+/// invocation moves to `to`, and this node takes no new work from now on.
+pub async fn drain(
+    State(scheduler): State<Scheduler>,
+    _: Admin,
+    body: Body,
+) -> Result<(StatusCode, Json<DrainProgress>), ApiError> {
+    let request: MigrateRequest = json_body(body, "drain request").await?;
+    let progress = scheduler.drain(&request.to).map_err(|err| match err {
+        DrainError::Move(err) => ApiError::from(err),
+        err @ DrainError::Running(_) => {
+            ApiError::new(StatusCode::CONFLICT, "draining", err.to_string())
+        }
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(progress)))
+}
+
+/// `GET /v1/drain` (admin): the drain's progress.
+pub async fn drain_progress(
+    State(scheduler): State<Scheduler>,
+    _: Admin,
+) -> Result<Json<DrainProgress>, ApiError> {
+    scheduler
+        .drain_progress()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no_drain", "this host is not draining"))
 }
 
 /// `Err` unless the request carries this node's cluster key.
@@ -214,6 +243,12 @@ impl From<MoveError> for ApiError {
                 err => crate::journal::StoreError::Write(err).into(),
             },
             MoveError::NoCluster => conflict("no_cluster"),
+            MoveError::ComponentMissing(_) => conflict(crate::cluster::peer::COMPONENT_MISSING),
+            MoveError::Draining => {
+                let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "draining", message);
+                err.retry_after = Some(60);
+                err
+            }
             MoveError::BadTarget(_) => ApiError::bad_request("invalid_target", message),
             MoveError::TargetRefused { .. } => conflict("move_refused"),
             MoveError::Undecided { .. } => {

@@ -41,6 +41,7 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         .route("/v1/invocations/{id}/bundle", get(moves::export))
         .route("/v1/invocations/{id}/migrate", post(moves::migrate))
         .route("/v1/bundles", post(moves::import))
+        .route("/v1/drain", get(moves::drain_progress).post(moves::drain))
         .route("/v1/gc", post(handlers::gc))
         .route(
             "/v1/schedules",

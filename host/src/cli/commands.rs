@@ -19,7 +19,7 @@ use crate::api::dto::{
     InvocationList, InvocationView, JournalView, MigrateRequest, MigratedView, RewindRequest,
 };
 use crate::api::dto::{ScheduleRequest, ScheduleView};
-use crate::scheduler::SchedulerConfig;
+use crate::scheduler::{DrainProgress, SchedulerConfig};
 use crate::server::{ServeOptions, run as serve};
 use crate::storage::redb::StoreOptions;
 
@@ -28,7 +28,10 @@ const WAIT_SLICE_SECS: f64 = 60.0;
 
 /// Runs `cli`; the exit code is 1 when a waited-for invocation failed.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let admin = matches!(cli.command, Command::Tenant { .. } | Command::Key { .. });
+    let admin = matches!(
+        cli.command,
+        Command::Tenant { .. } | Command::Key { .. } | Command::Drain { .. }
+    );
     let token = cli.token.clone().or_else(|| key_file(admin));
     let api = ApiClient::new(&cli.url).with_token(token);
     let json = cli.json;
@@ -304,6 +307,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let path = format!("/v1/invocations/{}/migrate", encode(&id));
             let view: MigratedView = api.post_json(&path, &MigrateRequest { to }).await?;
             output::migrated(&view, json)?;
+        }
+        Command::Drain { to } => {
+            let mut progress: DrainProgress =
+                api.post_json("/v1/drain", &MigrateRequest { to }).await?;
+            let mut shown = output::Progress::new("drain");
+            loop {
+                if !json {
+                    shown.line(&format!(
+                        "draining to {}: {} moved, {} left here, {} found in the last pass",
+                        progress.to, progress.moved, progress.skipped, progress.found
+                    ));
+                }
+                if progress.done {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                progress = api.get("/v1/drain").await?;
+            }
+            shown.finish();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&progress)?);
+            } else {
+                for (id, why) in &progress.refusals {
+                    eprintln!("left here: {id}: {why}");
+                }
+                println!(
+                    "drained to {}: {} moved, {} left here",
+                    progress.to, progress.moved, progress.skipped
+                );
+            }
+            if progress.skipped > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Journal { id, history } => {
             // Every page, in order; the history comes with the first.

@@ -230,6 +230,13 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Move every unfinished invocation of this host to another (admin key), showing
+    /// progress; this host takes no new work from then on.
+    Drain {
+        /// The other host's URL.
+        #[arg(long)]
+        to: String,
+    },
     /// Show an invocation's journal: each step's kind, request and outcome.
     Journal {
         /// Invocation id.

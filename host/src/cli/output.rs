@@ -357,6 +357,11 @@ impl Progress {
             "{}: {} matched, {} done, {} skipped",
             self.action, total.matched, total.done, total.skipped
         );
+        self.line(&line);
+    }
+
+    /// Shows `line`, after the action's name.
+    pub fn line(&mut self, line: &str) {
         if self.terminal {
             eprint!("\r{line}");
         } else {

@@ -14,6 +14,9 @@ use std::time::Duration;
 use super::Cluster;
 use crate::ids::{InvocationId, TenantId};
 
+/// The error code of an answer asking for the bundle again with its component.
+pub const COMPONENT_MISSING: &str = "component_missing";
+
 /// How long one request to another node may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -38,6 +41,9 @@ pub enum PeerError {
     /// The request did not get an answer.
     #[error("{url} did not answer: {why}")]
     Unreachable { url: String, why: String },
+    /// The other node needs the bundle with its component (nothing was decided).
+    #[error("the other node does not have the component")]
+    ComponentMissing,
     /// The answer was not one of the protocol's.
     #[error("{url} answered {status}: {body}")]
     Unexpected {
@@ -150,6 +156,12 @@ impl Peer {
             status: status.as_u16(),
             body: String::from_utf8_lossy(&body).chars().take(500).collect(),
         };
+        if status == StatusCode::CONFLICT
+            && serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|v| v["error"]["code"] == COMPONENT_MISSING)
+        {
+            return Err(PeerError::ComponentMissing);
+        }
         if status != StatusCode::OK {
             return Err(unexpected());
         }

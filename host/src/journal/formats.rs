@@ -820,10 +820,13 @@ pub(crate) fn sample_bundle() -> Bundle {
             n: 3,
             payload: b"true".to_vec(),
         }],
-        retries: vec![(1, RetryState {
-            attempts: 2,
-            first_ms: 1_700_000_000_100,
-        })],
+        retries: vec![(
+            1,
+            RetryState {
+                attempts: 2,
+                first_ms: 1_700_000_000_100,
+            },
+        )],
         children: vec![(OTHER, true)],
     }
 }
@@ -875,7 +878,10 @@ fn moves_keep_their_bytes() {
         wait: Some(sample_wait()),
     };
     let stored = pinned("v1", "departure", &encode(&departure));
-    assert_eq!(decode::<Departure>("departure", &stored).expect("departure"), departure);
+    assert_eq!(
+        decode::<Departure>("departure", &stored).expect("departure"),
+        departure
+    );
     let left = Departure {
         to: String::new(),
         phase: Phase::Left,
@@ -883,7 +889,10 @@ fn moves_keep_their_bytes() {
         ..departure
     };
     let stored = pinned("v1", "departure_left", &encode(&left));
-    assert_eq!(decode::<Departure>("departure", &stored).expect("departure"), left);
+    assert_eq!(
+        decode::<Departure>("departure", &stored).expect("departure"),
+        left
+    );
     let arrival = Arrival {
         tenant: "acme".into(),
         invocation: ID,
@@ -891,8 +900,14 @@ fn moves_keep_their_bytes() {
         at_ms: 1_700_000_000_000,
     };
     let stored = pinned("v1", "arrival", &encode(&arrival));
-    assert_eq!(decode::<Arrival>("arrival", &stored).expect("arrival"), arrival);
+    assert_eq!(
+        decode::<Arrival>("arrival", &stored).expect("arrival"),
+        arrival
+    );
     // A bundle file: its own header and version, then postcard.
     let stored = pinned("bundle1", "bundle", &sample_bundle().to_bytes());
-    assert_eq!(Bundle::from_bytes(&stored).expect("bundle"), sample_bundle());
+    assert_eq!(
+        Bundle::from_bytes(&stored).expect("bundle"),
+        sample_bundle()
+    );
 }

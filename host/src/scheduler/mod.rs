@@ -3,6 +3,7 @@
 
 mod bulk;
 mod cron;
+mod drain;
 mod executor;
 mod fair;
 mod moves;
@@ -15,6 +16,7 @@ pub use bulk::{
     Action as BulkAction, BadAction, BadFilter, Filter, MAX_PAGE as MAX_BULK_PAGE, Page as BulkPage,
 };
 pub use cron::WhenError;
+pub use drain::{DrainError, DrainProgress};
 pub use moves::{Migrated, MoveError};
 pub use retention::Swept;
 pub use rewind::{Onto, RewindError};
@@ -91,6 +93,9 @@ pub enum InvokeError {
         key: String,
         invocation: InvocationId,
     },
+    /// The host is draining: it takes no new invocations.
+    #[error("this host is draining (its work moves to another): send new invocations there")]
+    Draining,
     /// Storage failed; nothing was created.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -222,6 +227,10 @@ struct Inner {
     peer: crate::cluster::Peer,
     /// Moves being decided in this process.
     deciding: Mutex<std::collections::HashSet<u128>>,
+    /// Components other nodes are known to have: (node, component).
+    known_components: Mutex<std::collections::HashSet<(String, ComponentHash)>>,
+    /// The drain of this node, once one started.
+    drain: drain::DrainState,
 }
 
 impl Scheduler {
@@ -253,6 +262,8 @@ impl Scheduler {
             sweep_every: config.sweep_every,
             peer: crate::cluster::Peer::new(config.cluster),
             deciding: Mutex::new(std::collections::HashSet::new()),
+            known_components: Mutex::new(std::collections::HashSet::new()),
+            drain: Mutex::new(None),
             tenant_slots: Mutex::new(HashMap::new()),
             timers_changed: Notify::new(),
             schedules_changed: Notify::new(),
@@ -431,6 +442,9 @@ impl Scheduler {
     ) -> Result<Invoked, InvokeError> {
         if let Some(key) = options.key.as_deref().filter(|k| !valid_key(k)) {
             return Err(InvokeError::BadKey(key.chars().take(300).collect()));
+        }
+        if self.inner.draining() {
+            return Err(InvokeError::Draining);
         }
         let (deployment, function) = self.function_of::<InvokeError>(tenant, target)?;
         serde_json::from_slice::<serde::de::IgnoredAny>(&input)

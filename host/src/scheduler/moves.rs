@@ -46,6 +46,13 @@ pub enum MoveError {
     /// The write was refused (moved or moving already, linked, finished, exists…).
     #[error(transparent)]
     Refused(WriteError),
+    /// A bundle without its component, which this node does not have (the sender sends it
+    /// again with it; nothing is decided).
+    #[error("this node does not have component {0}: send the bundle with it")]
+    ComponentMissing(crate::ids::ComponentHash),
+    /// This node is draining: it takes no new work.
+    #[error("this node is draining: it takes no new invocations")]
+    Draining,
     /// This node takes part in no moves.
     #[error(
         "this node has no cluster key: start every node with the same --cluster-key-file to move invocations between them"
@@ -121,6 +128,11 @@ impl Scheduler {
         if bundle.record.tenant != *tenant {
             return Err(MoveError::OtherTenant);
         }
+        if bundle.component.is_empty() {
+            return Err(MoveError::Bundle(BundleError::Inconsistent(
+                "it has no component (only a node omits one, for another that has it)".into(),
+            )));
+        }
         let record = bundle.record.clone();
         self.arrive(bundle).await?;
         Ok(self
@@ -142,7 +154,8 @@ impl Scheduler {
         );
         match self.arrive(bundle).await {
             Ok(()) | Err(MoveError::Refused(WriteError::Arrived(_))) => Ok(()),
-            Err(MoveError::Store(err)) => Err(MoveError::Store(err)),
+            // Undecided: nothing is recorded, the sender sends again.
+            Err(err @ (MoveError::Store(_) | MoveError::ComponentMissing(_))) => Err(err),
             Err(refused) => match self.refuse_arrival(move_id, &tenant, id).await? {
                 true => Ok(()),
                 false => Err(refused),
@@ -300,14 +313,39 @@ impl Scheduler {
             });
         };
         let peer = &self.inner.peer;
-        let bytes = self.bundle_of(tenant, id).await?.to_bytes();
+        let mut bundle = self.bundle_of(tenant, id).await?;
+        let known = (to.clone(), bundle.record.component);
+        let full = bundle.to_bytes();
+        // A component the target is known to have is not sent again.
+        let omitted = self
+            .inner
+            .known_components
+            .lock()
+            .is_ok_and(|k| k.contains(&known));
+        let mut bytes = if omitted {
+            bundle.component = Vec::new();
+            bundle.to_bytes()
+        } else {
+            full.clone()
+        };
         let mut answer = Err(PeerError::NoKey);
         for attempt in 0..SENDS {
             answer = peer.send(&to, bytes.clone()).await;
             match &answer {
                 Ok(_) | Err(PeerError::NoKey | PeerError::BadUrl(_)) => break,
+                Err(PeerError::ComponentMissing) => {
+                    if let Ok(mut k) = self.inner.known_components.lock() {
+                        k.remove(&known);
+                    }
+                    bytes = full.clone();
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
             }
+        }
+        if answer.is_ok()
+            && let Ok(mut k) = self.inner.known_components.lock()
+        {
+            k.insert(known);
         }
         if answer.is_err() {
             answer = peer.refuse(&to, move_id, tenant, id).await;
@@ -349,11 +387,20 @@ impl Scheduler {
                 tenant.to_string(),
             )));
         }
+        if self.inner.draining() {
+            return Err(MoveError::Draining);
+        }
         if !bundle.record.state.is_terminal() {
             self.admit(tenant, &bundle.record.input)?;
         }
-        let component = Arc::new(bundle.component.clone());
         let hash = bundle.record.component;
+        let component = match bundle.component.is_empty() {
+            true => match store.component(&hash)? {
+                Some(bytes) => Arc::new(bytes),
+                None => return Err(MoveError::ComponentMissing(hash)),
+            },
+            false => Arc::new(bundle.component.clone()),
+        };
         self.inner
             .components
             .get(hash, || async { Ok(component) })

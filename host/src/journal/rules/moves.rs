@@ -199,6 +199,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 why: "its bundle does not hold together",
             });
         }
+        if bundle.component.is_empty() && !self.rows.has_component(&record.component)? {
+            return refuse(WriteError::NoSuchComponent(record.component.to_string()));
+        }
         let old = self.rows.record(tenant, id)?;
         if old
             .as_ref()

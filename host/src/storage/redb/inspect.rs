@@ -159,6 +159,26 @@ impl Store {
                 ));
             }
         }
+        // departures: exactly the moved records; a leaving one keeps its wait in it, a left one
+        // has no journal left.
+        let mut departed = BTreeSet::new();
+        each(&txn, DEPARTURES, |(tenant, id), value| {
+            let departure: crate::journal::Departure =
+                decode("departure", value).map_err(|e| e.to_string())?;
+            if departure.phase == crate::journal::Phase::Left && departure.wait.is_some() {
+                return Err(format!("{id} left but its departure keeps a wait"));
+            }
+            departed.insert((tenant.to_string(), id));
+            Ok(())
+        })?;
+        for (key, r) in &records {
+            if (r.state == InvocationState::Moved) != departed.contains(key) {
+                return Err(format!(
+                    "{} is {:?} but its departure row is not as it",
+                    key.1, r.state
+                ));
+            }
+        }
         let mut aged = BTreeSet::new();
         each(&txn, KEYS_BY_AGE, |(tenant, at, scope, key), ()| {
             aged.insert((tenant.to_string(), at, scope.to_string(), key.to_string()));

@@ -109,7 +109,10 @@ mod tests {
         pin_stamped("log_record_schedules", &sample_schedule_ops());
         pin_stamped("log_record_rewind", &sample_rewind_ops());
         pin_stamped("log_record_exhausted", &sample_exhausted_ops());
-        pin_stamped("log_record_moves", &crate::journal::formats::sample_move_ops());
+        pin_stamped(
+            "log_record_moves",
+            &crate::journal::formats::sample_move_ops(),
+        );
     }
 
     /// Pins a format-2 record of `ops` as fixture `name`, and checks it decodes to them.

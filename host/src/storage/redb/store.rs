@@ -995,7 +995,7 @@ impl Storage for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Failure, FailureKind, Outcome, StepKind, WriteError};
+    use crate::journal::{Bundle, Failure, FailureKind, Outcome, StepKind, WriteError};
 
     fn t() -> TenantId {
         TenantId::from("t")
@@ -1732,5 +1732,131 @@ mod tests {
                 .is_some()
         );
         store.check_indexes().expect("indexes");
+    }
+
+    #[tokio::test]
+    async fn a_move_leaves_every_row_to_one_store_and_is_decided_once() {
+        use crate::storage::Moves;
+        let (_da, a) = open();
+        let (_db, b) = open();
+        let tenant = TenantRecord {
+            name: t(),
+            created_at_ms: 1,
+        };
+        b.create_tenant(tenant).await.expect("tenant");
+        let component = b"\0asm component".to_vec();
+        let mut rec = record(InvocationState::Running);
+        rec.component = ComponentHash::of(&component);
+        let id = rec.id;
+        let deployment = Deployment {
+            tenant: t(),
+            name: "d".into(),
+            component: rec.component,
+            functions: vec!["f".into()],
+            version: 0,
+            size: component.len() as u64,
+            deployed_at_ms: 1,
+            policy: Default::default(),
+        };
+        a.deploy(deployment, component.clone())
+            .await
+            .expect("deploy");
+        a.create_invocation(&rec).await.expect("create");
+        append(&a, id, 0, 11).await.expect("step");
+        let due = crate::clock::now_ms() + 3_600_000;
+        let timer = [
+            Awaitable::Timer { due_ms: due },
+            Awaitable::Signal("s".into()),
+        ];
+        a.suspend(&rec, 1, AwaitMode::All, &timer, None)
+            .await
+            .expect("suspend");
+        a.signal(&t(), id, "other", b"1".to_vec(), None)
+            .await
+            .expect("signal");
+        assert_eq!(
+            a.bundle(&t(), id, "", 1).expect("read"),
+            None,
+            "not leaving"
+        );
+
+        a.leave(&t(), id, 42, "http://b").await.expect("leave");
+        assert_eq!(state(&a, id), InvocationState::Moved);
+        assert_eq!(
+            a.next_timer().expect("timers"),
+            None,
+            "nothing wakes it here"
+        );
+        for refused in [
+            a.signal(&t(), id, "s", Vec::new(), None).await.map(drop),
+            a.cancel(&t(), id).await.map(drop),
+            a.pause(&t(), id).await.map(drop),
+            a.leave(&t(), id, 43, "http://c").await.map(drop),
+        ] {
+            assert!(
+                matches!(refused, Err(StoreError::Write(WriteError::Moved { ref to, .. })) if to == "http://b"),
+                "{refused:?}"
+            );
+        }
+        let bundle = a
+            .bundle(&t(), id, "http://a", 5)
+            .expect("read")
+            .expect("leaving");
+        assert_eq!(bundle.record.state, InvocationState::Suspended);
+        assert_eq!(bundle.steps.len(), 1);
+        assert_eq!(bundle.signals.len(), 1);
+        assert!(bundle.wait.is_some());
+        let bytes = bundle.to_bytes();
+        assert_eq!(Bundle::from_bytes(&bytes).expect("round trip"), bundle);
+
+        // The target imports it once; a refusal of the same move is then refused.
+        b.import(bundle.clone()).await.expect("import");
+        assert!(matches!(
+            b.import(bundle.clone()).await,
+            Err(StoreError::Write(WriteError::Arrived(42)))
+        ));
+        assert!(matches!(
+            b.refuse_arrival(42, &t(), id).await,
+            Err(StoreError::Write(WriteError::Arrived(42)))
+        ));
+        assert_eq!(state(&b, id), InvocationState::Suspended);
+        assert_eq!(b.next_timer().expect("timers"), Some(due));
+        assert_eq!(b.steps(id).expect("steps"), a.steps(id).expect("steps"));
+        assert!(b.deployment(&t(), "d").expect("read").is_some());
+
+        // The source drops its rows once, under that move only.
+        assert!(matches!(
+            a.depart(&t(), id, 7).await,
+            Err(StoreError::Write(WriteError::NoSuchMove { .. }))
+        ));
+        a.depart(&t(), id, 42).await.expect("depart");
+        a.depart(&t(), id, 42).await.expect("again: the same");
+        assert!(a.steps(id).expect("steps").is_empty());
+        assert_eq!(state(&a, id), InvocationState::Moved);
+        assert!(matches!(
+            a.stay_home(&t(), id, 42).await,
+            Err(StoreError::Write(WriteError::NoSuchMove { .. }))
+        ));
+
+        // A refused move arrives never; the source takes it back as it was.
+        b.leave(&t(), id, 77, "http://a").await.expect("leave b");
+        b.refuse_arrival(77, &t(), id).await.expect("refuse");
+        let late = b.bundle(&t(), id, "", 1).expect("read").expect("leaving");
+        assert!(matches!(
+            b.import(late).await,
+            Err(StoreError::Write(WriteError::ArrivalRefused(77)))
+        ));
+        b.stay_home(&t(), id, 77).await.expect("stay");
+        assert_eq!(state(&b, id), InvocationState::Suspended);
+        assert_eq!(b.next_timer().expect("timers"), Some(due));
+
+        // A parent with an unfinished child does not move.
+        let (parent, _) = family(&a, 1).await;
+        assert!(matches!(
+            a.leave(&t(), parent.id, 9, "http://b").await,
+            Err(StoreError::Write(WriteError::Linked { .. }))
+        ));
+        a.check_indexes().expect("indexes of a");
+        b.check_indexes().expect("indexes of b");
     }
 }

@@ -48,7 +48,8 @@ impl Generator {
             74..76 => self.pause_or_resume(store, now),
             76..88 => self.finish(store, now),
             88..90 => self.rewind_or_fork(store, now),
-            90..96 => self.rerun(store, now),
+            90..95 => self.rerun(store, now),
+            95..96 => self.moves(store, now),
             96..97 => self.deploy(now),
             97..98 => self.forget(store, now),
             _ => self.access(now),
@@ -270,6 +271,79 @@ impl Generator {
                 component,
                 deployment: "d".into(),
             },
+        }
+    }
+
+    /// A move's op: leave, or decide a move under way (now and then under the wrong move),
+    /// import a bundle (of a leaving invocation: a move back; or a new one), refuse one.
+    fn moves(&mut self, store: &Store, now: u64) -> Op {
+        use crate::storage::Moves;
+        let (tenant, invocation) = self.pick();
+        let departure = store.departure(&tenant, invocation).ok().flatten();
+        let wrong = self.rng.random_bool(0.1);
+        if let Some(d) = departure.filter(|d| d.phase == crate::journal::Phase::Leaving) {
+            let move_id = if wrong { d.move_id ^ 1 } else { d.move_id };
+            return match self.rng.random_range(0..3) {
+                0 => Op::Depart {
+                    tenant,
+                    invocation,
+                    move_id,
+                },
+                1 => Op::StayHome {
+                    tenant,
+                    invocation,
+                    move_id,
+                },
+                _ => match store.bundle(&tenant, invocation, "", now) {
+                    Ok(Some(mut bundle)) => {
+                        bundle.move_id = self.rng.random();
+                        Op::Import {
+                            bundle: Box::new(bundle),
+                        }
+                    }
+                    _ => self.cancel(),
+                },
+            };
+        }
+        match self.rng.random_range(0..10) {
+            0..7 => Op::Leave {
+                tenant,
+                invocation,
+                move_id: self.rng.random(),
+                to: if wrong {
+                    String::new()
+                } else {
+                    "http://n2".into()
+                },
+            },
+            7 => Op::RefuseArrival {
+                move_id: self.rng.random_range(0..4),
+                tenant,
+                invocation,
+            },
+            _ => {
+                let component = b"\0asm".to_vec();
+                let mut record = self.record(&tenant, None, now);
+                record.component = ComponentHash::of(&component);
+                self.known.push((tenant, record.id));
+                Op::Import {
+                    bundle: Box::new(crate::journal::Bundle {
+                        move_id: self.rng.random_range(0..4),
+                        from_node: "http://n2".into(),
+                        made_at_ms: now,
+                        record,
+                        deployment: None,
+                        component,
+                        steps: Vec::new(),
+                        history: Vec::new(),
+                        wait: None,
+                        paused_from: None,
+                        signals: Vec::new(),
+                        retries: Vec::new(),
+                        children: Vec::new(),
+                    }),
+                }
+            }
         }
     }
 
