@@ -246,6 +246,27 @@ async fn migrate_moves_a_sleeping_and_a_running_invocation_and_the_source_forwar
     assert_eq!(sent.len(), 3, "each step sent once: {sent:?}");
     assert_eq!(steps(&b, &running.id).await.len(), 3);
 
+    // A parent waiting on unfinished children does not move (nor do they), and stays as it
+    // was.
+    let parent = a
+        .invoke(
+            "tg.fan_out",
+            json!({"count": 2, "plan": {"sleep_ms": 3000}}),
+        )
+        .await;
+    a.until(&parent.id, "suspended", WAIT).await;
+    let out = a.cli(&["migrate", &parent.id, "--to", &b.url]);
+    assert!(
+        stderr(&out).contains("has not finished") && stderr(&out).contains("(linked)"),
+        "{}",
+        stderr(&out)
+    );
+    let child = a.children(&parent.id).await.remove(0);
+    let out = a.cli(&["migrate", &child.id, "--to", &b.url]);
+    assert!(stderr(&out).contains("(linked)"), "{}", stderr(&out));
+    let done = a.finished(&parent.id, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+
     // Only nodes with the cluster key take moves.
     let bundle = b"RPRSBNDL".to_vec();
     for token in [None, Some("wrong-key-wrong-key-wrong")] {

@@ -570,12 +570,19 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             Some(state) if state.is_waiting() && waiting => state,
             _ => InvocationState::Pending,
         };
-        record.updated_at_ms = self.now_ms;
-        self.put_record(&record, Some(InvocationState::Paused))?;
-        if record.state == InvocationState::Pending {
-            self.effects.woken.push((tenant.clone(), id));
-        }
+        self.put_back(&mut record, InvocationState::Paused)?;
         Ok(Ok(()))
+    }
+
+    /// Writes `record`, which was held in state `from` (paused, moved), in the state it is
+    /// given, now; starts it if that is pending.
+    fn put_back(&mut self, record: &mut InvocationRecord, from: InvocationState) -> RowResult<()> {
+        record.updated_at_ms = self.now_ms;
+        self.put_record(record, Some(from))?;
+        if record.state == InvocationState::Pending {
+            self.effects.woken.push((record.tenant.clone(), record.id));
+        }
+        Ok(())
     }
 
     /// Delivers signal `name` to unfinished `invocation`, under idempotency `key` if given.

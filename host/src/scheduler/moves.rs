@@ -110,7 +110,11 @@ impl Scheduler {
         let store = &self.inner.store;
         let move_id = match store.departure(tenant, id)? {
             Some(d) if d.to.is_empty() && d.phase == Phase::Leaving => d.move_id,
-            _ => self.leave(tenant, id, "").await?,
+            _ => {
+                let move_id = rand::random();
+                self.leave(tenant, id, "", move_id).await?;
+                move_id
+            }
         };
         let bundle = self.bundle_of(tenant, id).await?;
         debug_assert_eq!(bundle.move_id, move_id);
@@ -195,17 +199,43 @@ impl Scheduler {
             return Err(MoveError::BadTarget(to.to_string()));
         }
         let store = &self.inner.store;
-        // A move to the same node left undecided is taken up again.
-        match store.departure(tenant, id)? {
-            Some(d) if d.to == to && d.phase == Phase::Leaving => {}
-            _ => {
-                self.leave(tenant, id, to).await?;
+        // A move to the same node left undecided is taken up again, once whoever decides it
+        // now (the resolver) is done; a new move is this call's to decide from its start.
+        let move_id = match store.departure(tenant, id)? {
+            Some(d) if d.to == to && d.phase == Phase::Leaving => {
+                let _wait = Deciding::wait(&self.inner, d.move_id).await;
+                None
             }
-        }
+            _ => Some(rand::random::<u128>()),
+        };
+        let deciding = match move_id {
+            Some(move_id) => {
+                let deciding = Deciding::wait(&self.inner, move_id).await;
+                self.leave(tenant, id, to, move_id).await?;
+                Some(deciding)
+            }
+            None => None,
+        };
         let record = store
             .invocation(tenant, id)?
             .ok_or(MoveError::NotFound(id))?;
-        self.decide(tenant, id).await?;
+        self.decide(tenant, id, deciding).await?;
+        // Decided meanwhile by another (the resolver): as it was decided.
+        match store.departure(tenant, id)? {
+            Some(d) if d.phase == Phase::Left && d.to == to => {}
+            Some(d) if d.phase == Phase::Leaving => {
+                return Err(MoveError::Undecided {
+                    to: to.to_string(),
+                    why: "no answer yet".into(),
+                });
+            }
+            _ => {
+                return Err(MoveError::TargetRefused {
+                    to: to.to_string(),
+                    reason: "refused".into(),
+                });
+            }
+        }
         Ok(Migrated {
             record,
             to: to.to_string(),
@@ -221,7 +251,7 @@ impl Scheduler {
             if departure.to.is_empty() {
                 continue;
             }
-            if self.decide(&tenant, id).await.is_ok() {
+            if self.decide(&tenant, id, None).await.is_ok() {
                 decided += 1;
             }
         }
@@ -244,14 +274,15 @@ impl Scheduler {
         });
     }
 
-    /// Records that `id` leaves for `to` (a new move), stops a run of it in this process and
-    /// waits until it has stopped; returns the move's id.
+    /// Records that `id` leaves for `to` as move `move_id`, stopping a run of it in this
+    /// process at its next host call first.
     async fn leave(
         &self,
         tenant: &TenantId,
         id: InvocationId,
         to: &str,
-    ) -> Result<u128, MoveError> {
+        move_id: u128,
+    ) -> Result<(), MoveError> {
         if self.inner.store.invocation(tenant, id)?.is_none() {
             return Err(MoveError::NotFound(id));
         }
@@ -264,25 +295,33 @@ impl Scheduler {
             .lock()
             .ok()
             .and_then(|running| running.get(&id).map(|e| e.yield_at_next.clone()));
+        let stopped = flag.is_some();
         if let Some(flag) = flag {
             flag.store(true, std::sync::atomic::Ordering::Release);
         }
         let turn = tokio::time::timeout(YIELD_WITHIN, executor::Turn::take(&self.inner, id))
             .await
             .ok();
-        let move_id: u128 = rand::random();
         let effects = match self.inner.store.leave(tenant, id, move_id, to).await {
-            Err(StoreError::Write(WriteError::NoSuchInvocation(_))) => {
-                return Err(MoveError::NotFound(id));
+            Ok(effects) => effects,
+            Err(err) => {
+                // Not leaving after all: a run stopped for the move runs again.
+                if stopped {
+                    drop(turn);
+                    self.spawn(tenant.clone(), id);
+                }
+                return Err(match err {
+                    StoreError::Write(WriteError::NoSuchInvocation(_)) => MoveError::NotFound(id),
+                    err => err.into(),
+                });
             }
-            other => other?,
         };
         // One that made no host call in time is stopped at once, as for a pause.
         self.inner.apply(effects);
         if turn.is_none() {
             drop(executor::Turn::take(&self.inner, id).await);
         }
-        Ok(move_id)
+        Ok(())
     }
 
     /// The bundle of leaving `id`.
@@ -296,7 +335,14 @@ impl Scheduler {
 
     /// Drives leaving `id`'s move to a decision: sends the bundle (a few times), else asks
     /// the other end to refuse it; then drops or takes back the invocation as answered.
-    async fn decide(&self, tenant: &TenantId, id: InvocationId) -> Result<(), MoveError> {
+    /// One decision at a time per move in this process: with `held`, the caller decides it
+    /// already; else a move being decided by another is left to it.
+    async fn decide(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+        held: Option<Deciding>,
+    ) -> Result<(), MoveError> {
         let store = &self.inner.store;
         let Some(departure) = store.departure(tenant, id)? else {
             return Err(MoveError::NotFound(id));
@@ -305,12 +351,17 @@ impl Scheduler {
             return Ok(());
         }
         let (to, move_id) = (departure.to.clone(), departure.move_id);
-        // One decision at a time per move in this process (a migration and the resolver).
-        let Some(_deciding) = Deciding::take(&self.inner, move_id) else {
-            return Err(MoveError::Undecided {
-                to,
-                why: "it is being decided already".into(),
-            });
+        let _deciding = match held.filter(|d| d.move_id == move_id) {
+            Some(held) => held,
+            None => match Deciding::take(&self.inner, move_id) {
+                Some(deciding) => deciding,
+                None => {
+                    return Err(MoveError::Undecided {
+                        to,
+                        why: "it is being decided already".into(),
+                    });
+                }
+            },
         };
         let peer = &self.inner.peer;
         let mut bundle = self.bundle_of(tenant, id).await?;
@@ -419,6 +470,16 @@ struct Deciding {
 }
 
 impl Deciding {
+    /// Marks `move_id` as being decided, once no one else decides it.
+    async fn wait(inner: &Arc<Inner>, move_id: u128) -> Deciding {
+        loop {
+            if let Some(deciding) = Deciding::take(inner, move_id) {
+                return deciding;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Marks `move_id` as being decided, unless it is already.
     fn take(inner: &Arc<Inner>, move_id: u128) -> Option<Deciding> {
         let mut deciding = inner.deciding.lock().ok()?;

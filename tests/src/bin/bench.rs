@@ -119,6 +119,20 @@ enum Scenario {
         #[arg(long, default_value_t = 100_000)]
         count: usize,
     },
+    /// Moves between two hosts: MIGRATIONS suspended invocations migrated one at a time and
+    /// then CLIENTS at a time (migrations per second), then a drain of COUNT suspended ones
+    /// (its time, and the target's figures after).
+    Moves {
+        /// Invocations migrated in each of the two rounds.
+        #[arg(long, default_value_t = 500)]
+        migrations: usize,
+        /// Concurrent migrations in the second round.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Invocations suspended, then drained.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+    },
     /// Uploads under abuse: COUNT uploads of SIZE MiB at once, each over the 64 MiB
     /// `component_bytes` quota: answers and the host's peak resident memory.
     Uploads {
@@ -171,6 +185,11 @@ async fn main() -> anyhow::Result<()> {
         } => hostile_loops(&args.data, loops, run_ms, light).await,
         Scenario::Uploads { count, size_mib } => uploads(&args.data, count, size_mib).await,
         Scenario::Bulk { count } => bulk(&args.data, count).await,
+        Scenario::Moves {
+            migrations,
+            clients,
+            count,
+        } => moves(&args.data, migrations, clients, count).await,
         Scenario::Retention { count, retention } => {
             retention_run(&args.data, count, retention).await
         }
@@ -584,6 +603,95 @@ async fn bulk(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
         "  then: {}; host RSS {}",
         stats["invocations"],
         host.pid().and_then(rss_bytes).map_or("?".into(), mib)
+    );
+    Ok(())
+}
+
+async fn moves(
+    data: &std::path::Path,
+    migrations: usize,
+    clients: usize,
+    count: usize,
+) -> anyhow::Result<()> {
+    let key = data.with_extension("cluster-key");
+    std::fs::write(&key, "bench-cluster-key-0123456789abcdef")?;
+    let key = key.to_string_lossy().into_owned();
+    let args = ["--cluster-key-file", key.as_str()];
+    let (a, api) = host_with_guests(&data.join("a"), &args);
+    let target_dir = data.join("b");
+    let _ = std::fs::remove_dir_all(&target_dir);
+    let b = Host::start_with(&target_dir, &args);
+    let target = b.url.clone();
+    // Far-off timers: nothing wakes while it moves.
+    let make = |n: usize| {
+        let api = api.clone();
+        parallel(n, 64, move |_| {
+            let api = api.clone();
+            async move {
+                let input = json!({"due_ms": now_ms() + 3_600_000});
+                Ok(post_invocation(&api, "tg.wake_at", &input, None).await?.id)
+            }
+        })
+    };
+    let total = 2 * migrations;
+    let ids = Arc::new(make(total).await?);
+    until_suspended(&api, total).await?;
+    println!("moves: {total} suspended invocations on the source");
+    for (round, at_once) in [(0, 1), (1, clients)] {
+        let (api, ids, to) = (api.clone(), ids.clone(), target.clone());
+        let started = Instant::now();
+        let times = parallel(migrations, at_once, move |i| {
+            let (api, id, to) = (api.clone(), ids[round * migrations + i].clone(), to.clone());
+            async move {
+                let started = Instant::now();
+                let body = json!({"to": to}).to_string().into_bytes();
+                let path = format!("/v1/invocations/{id}/migrate");
+                let _: Value = api
+                    .call(hyper::Method::POST, &path, "application/json", body)
+                    .await
+                    .context("migrate")?;
+                Ok(started.elapsed())
+            }
+        })
+        .await?;
+        let secs = started.elapsed().as_secs_f64();
+        let times = sorted(times.into_iter());
+        println!(
+            "  migrate, {at_once} at a time: {migrations} in {secs:.2} s: {:.0} migrations/s; each p50 {} p99 {}",
+            migrations as f64 / secs,
+            p(&times, 0.5),
+            p(&times, 0.99)
+        );
+    }
+    make(count).await?;
+    until_suspended(&api, count).await?;
+    let admin = a.client_as(Some(&a.key_file(reprise::access::ADMIN_KEY_FILE)));
+    let started = Instant::now();
+    let body = json!({"to": target}).to_string().into_bytes();
+    let _: Value = admin
+        .call(hyper::Method::POST, "/v1/drain", "application/json", body)
+        .await
+        .context("drain")?;
+    let progress = loop {
+        let progress: Value = admin.get("/v1/drain").await.context("drain progress")?;
+        if progress["done"].as_bool().unwrap_or(false) {
+            break progress;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "  drain of {count} suspended: {} moved, {} left, in {secs:.2} s: {:.0} invocations/s",
+        progress["moved"],
+        progress["skipped"],
+        progress["moved"].as_f64().unwrap_or(0.0) / secs
+    );
+    let stats: Value = b.client().get("/v1/stats").await.context("stats")?;
+    println!(
+        "  target then: {}; source RSS {}, target RSS {}",
+        stats["invocations"],
+        a.pid().and_then(rss_bytes).map_or("?".into(), mib),
+        b.pid().and_then(rss_bytes).map_or("?".into(), mib)
     );
     Ok(())
 }

@@ -140,13 +140,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             InvocationState::Running => InvocationState::Pending,
             state => state,
         };
-        record.updated_at_ms = self.now_ms;
-        self.put_record(&record, Some(InvocationState::Moved))?;
+        self.put_back(&mut record, InvocationState::Moved)?;
         if let Some(wait) = &departure.wait {
             self.put_wait_rows(tenant, id, wait)?;
-        }
-        if record.state == InvocationState::Pending {
-            self.effects.woken.push((tenant.clone(), id));
         }
         Ok(Ok(()))
     }
