@@ -461,13 +461,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             if finished_at > before_ms || self.parent_unfinished(tenant, &record)? {
                 continue;
             }
-            freed += self.rows.remove_journal(id)?;
-            freed += self
-                .rows
-                .remove_history(id)?
-                .iter()
-                .map(|event| history_bytes(event))
-                .sum::<u64>();
+            freed += self.drop_journal(id)?;
             freed += (record.input.len() + record.output.as_ref().map_or(0, Vec::len)) as u64;
             self.rows.remove_children(tenant, id, None)?;
             if let Some(parent) = record.parent {
@@ -487,6 +481,18 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             }
         }
         self.release_stored(tenant, freed)
+    }
+
+    /// Removes the journal and the history of `id`; returns the bytes they held.
+    fn drop_journal(&mut self, id: InvocationId) -> RowResult<u64> {
+        let steps = self.rows.remove_journal(id)?;
+        let history: u64 = self
+            .rows
+            .remove_history(id)?
+            .iter()
+            .map(|event| history_bytes(event))
+            .sum();
+        Ok(steps + history)
     }
 
     /// Whether `record` has a parent that has not finished.

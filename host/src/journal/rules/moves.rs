@@ -163,13 +163,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     /// Removes the rows of `id` a move carries besides its record (journal, history, kept
     /// signals and attempts, pause, children); returns the bytes they held.
     fn drop_rows(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<u64> {
-        let mut freed = self.rows.remove_journal(id)?;
-        freed += self
-            .rows
-            .remove_history(id)?
-            .iter()
-            .map(|event| history_bytes(event))
-            .sum::<u64>();
+        let mut freed = self.drop_journal(id)?;
         freed += self.rows.remove_signals(tenant, id)?;
         self.rows.remove_retries(id)?;
         self.rows.set_paused(tenant, id, None)?;
