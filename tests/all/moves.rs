@@ -62,7 +62,7 @@ async fn a_bundle_moves_a_sleeping_invocation_and_bad_bundles_change_nothing() {
     let b = Host::start(db.path());
     a.deploy("tg", "reprise_test_guests");
     let view = a
-        .invoke("tg.random_steps", json!({"count": 3, "sleep_ms": 3000}))
+        .invoke("tg.random_steps", json!({"count": 3, "sleep_ms": 8000}))
         .await;
     a.until(&view.id, "suspended", WAIT).await;
     let before = steps(&a, &view.id).await;
@@ -176,7 +176,7 @@ async fn migrate_moves_a_sleeping_and_a_running_invocation_and_the_source_forwar
     let sleeping = a
         .invoke(
             "tg.steps",
-            json!({"url": url, "count": 2, "sleep_ms": 2500}),
+            json!({"url": url, "count": 2, "sleep_ms": 6000}),
         )
         .await;
     a.until(&sleeping.id, "suspended", WAIT).await;
@@ -251,7 +251,7 @@ async fn migrate_moves_a_sleeping_and_a_running_invocation_and_the_source_forwar
     let parent = a
         .invoke(
             "tg.fan_out",
-            json!({"count": 2, "plan": {"sleep_ms": 3000}}),
+            json!({"count": 2, "plan": {"sleep_ms": 6000}}),
         )
         .await;
     a.until(&parent.id, "suspended", WAIT).await;
@@ -452,8 +452,10 @@ async fn a_drain_moves_a_thousand_suspended_invocations_which_complete_on_the_ta
     let b = node(db.path(), &key);
     a.deploy("tg", "reprise_test_guests");
     let n = 1000;
+    // Each waits for a signal that only comes once it is on the target.
+    let mut ids = Vec::new();
     for _ in 0..n {
-        a.invoke("tg.nap", json!({"millis": 10_000})).await;
+        ids.push(a.invoke("tg.signals", json!({"names": ["go"]})).await.id);
     }
     let deadline = Instant::now() + WAIT;
     while count(&a, "suspended").await < n {
@@ -476,6 +478,10 @@ async fn a_drain_moves_a_thousand_suspended_invocations_which_complete_on_the_ta
         "{}",
         stderr(&refused)
     );
+    assert_eq!(count(&b, "suspended").await, n);
+    for id in &ids {
+        b.signal(id, "go", json!(1)).await;
+    }
     let deadline = Instant::now() + WAIT;
     while count(&b, "completed").await < n {
         assert!(
