@@ -7,6 +7,29 @@ use axum::routing::{get, post, put};
 use super::{Uploads, admin, auth, egress, handlers, moves, rewind, schedules};
 use crate::scheduler::Scheduler;
 
+/// The routes about one invocation; inside the key check, a moved invocation's requests
+/// go where it went.
+fn one_invocation(scheduler: Scheduler) -> Router<Scheduler> {
+    Router::new()
+        .route("/v1/invocations/{id}", get(handlers::invocation))
+        .route(
+            "/v1/invocations/{id}/signals/{name}",
+            post(handlers::signal),
+        )
+        .route("/v1/invocations/{id}/cancel", post(handlers::cancel))
+        .route("/v1/invocations/{id}/pause", post(handlers::pause))
+        .route("/v1/invocations/{id}/resume", post(handlers::resume))
+        .route("/v1/invocations/{id}/journal", get(handlers::journal))
+        .route("/v1/invocations/{id}/rewind", post(rewind::rewind))
+        .route("/v1/invocations/{id}/fork", post(rewind::fork))
+        .route("/v1/invocations/{id}/bundle", get(moves::export))
+        .route("/v1/invocations/{id}/migrate", post(moves::migrate))
+        .route_layer(axum::middleware::from_fn_with_state(
+            scheduler,
+            moves::forward,
+        ))
+}
+
 /// The API's routes over `scheduler`, uploads buffered within `uploads` (KiB permits);
 /// every route but health needs a key.
 pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
@@ -29,17 +52,6 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
             get(handlers::invocations).post(handlers::invoke),
         )
         .route("/v1/invocations/bulk", post(handlers::bulk))
-        .route("/v1/invocations/{id}", get(handlers::invocation))
-        .route(
-            "/v1/invocations/{id}/signals/{name}",
-            post(handlers::signal),
-        )
-        .route("/v1/invocations/{id}/cancel", post(handlers::cancel))
-        .route("/v1/invocations/{id}/pause", post(handlers::pause))
-        .route("/v1/invocations/{id}/rewind", post(rewind::rewind))
-        .route("/v1/invocations/{id}/fork", post(rewind::fork))
-        .route("/v1/invocations/{id}/bundle", get(moves::export))
-        .route("/v1/invocations/{id}/migrate", post(moves::migrate))
         .route("/v1/bundles", post(moves::import))
         .route("/v1/drain", get(moves::drain_progress).post(moves::drain))
         .route("/v1/gc", post(handlers::gc))
@@ -53,8 +65,6 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         )
         .route("/v1/schedules/{name}/pause", post(schedules::pause))
         .route("/v1/schedules/{name}/resume", post(schedules::resume))
-        .route("/v1/invocations/{id}/resume", post(handlers::resume))
-        .route("/v1/invocations/{id}/journal", get(handlers::journal))
         .route(
             "/v1/tenants",
             get(admin::tenants).post(admin::create_tenant),
@@ -69,11 +79,7 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         )
         .route("/v1/keys", get(admin::keys).post(admin::create_key))
         .route("/v1/keys/{id}/revoke", post(admin::revoke_key))
-        // Inside the key check: a moved invocation's requests go where it went.
-        .route_layer(axum::middleware::from_fn_with_state(
-            scheduler.clone(),
-            moves::forward,
-        ))
+        .merge(one_invocation(scheduler.clone()))
         // On the routes above only: health, the node routes (which check the cluster key)
         // and the answers for unknown routes need no API key.
         .route_layer(axum::middleware::from_fn_with_state(

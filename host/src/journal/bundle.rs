@@ -127,16 +127,24 @@ impl Bundle {
     }
 
     /// `Err` saying what does not hold together: the component is not the one the record
-    /// is pinned to, steps are out of order, the wait or pause does not match the state.
+    /// is pinned to, or [`Bundle::check_rows`] fails.
     pub fn check(&self) -> Result<(), BundleError> {
-        let bad = |why: String| Err(BundleError::Inconsistent(why));
         let record = &self.record;
         if !self.component.is_empty() && ComponentHash::of(&self.component) != record.component {
-            return bad(format!(
+            return Err(BundleError::Inconsistent(format!(
                 "its component's sha256 is not {}, the component the invocation is pinned to",
                 record.component
-            ));
+            )));
         }
+        self.check_rows()
+    }
+
+    /// `Err` saying which of the rows it would write do not hold together: its deployment
+    /// is another, steps are out of order, the wait or pause does not match the state. (What
+    /// the writer checks: the component's hash was checked when the bundle was read.)
+    pub fn check_rows(&self) -> Result<(), BundleError> {
+        let bad = |why: String| Err(BundleError::Inconsistent(why));
+        let record = &self.record;
         if let Some(d) = &self.deployment
             && (d.tenant != record.tenant || d.name != record.deployment)
         {

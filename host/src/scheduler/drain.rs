@@ -53,14 +53,7 @@ impl Scheduler {
     /// Starts moving every unfinished invocation to the node at `to`; from now on this node
     /// takes no new invocation or import.
     pub fn drain(&self, to: &str) -> Result<DrainProgress, DrainError> {
-        let cluster = self.inner.peer.cluster();
-        if !cluster.enabled() {
-            return Err(MoveError::NoCluster.into());
-        }
-        let to = to.trim_end_matches('/').to_string();
-        if !(to.starts_with("http://") || to.starts_with("https://")) || to == cluster.advertise {
-            return Err(MoveError::BadTarget(to).into());
-        }
+        let to = self.target(to)?;
         let progress = {
             let Ok(mut drain) = self.inner.drain.lock() else {
                 return Err(DrainError::Running(to));
@@ -189,5 +182,5 @@ impl Inner {
     }
 }
 
-/// Shared so the drain's tasks can hold it.
+/// The drain of a node, once one started (in `Inner`).
 pub(super) type DrainState = std::sync::Mutex<Option<DrainProgress>>;

@@ -190,36 +190,26 @@ impl Scheduler {
         id: InvocationId,
         to: &str,
     ) -> Result<Migrated, MoveError> {
-        let cluster = self.inner.peer.cluster();
-        if !cluster.enabled() {
-            return Err(MoveError::NoCluster);
-        }
-        let to = to.trim_end_matches('/');
-        if !(to.starts_with("http://") || to.starts_with("https://")) || to == cluster.advertise {
-            return Err(MoveError::BadTarget(to.to_string()));
-        }
+        let to = self.target(to)?;
+        let to = to.as_str();
         let store = &self.inner.store;
         // A move to the same node left undecided is taken up again, once whoever decides it
         // now (the resolver) is done; a new move is this call's to decide from its start.
-        let move_id = match store.departure(tenant, id)? {
+        let deciding = match store.departure(tenant, id)? {
             Some(d) if d.to == to && d.phase == Phase::Leaving => {
-                let _wait = Deciding::wait(&self.inner, d.move_id).await;
-                None
+                Deciding::wait(&self.inner, d.move_id).await
             }
-            _ => Some(rand::random::<u128>()),
-        };
-        let deciding = match move_id {
-            Some(move_id) => {
+            _ => {
+                let move_id = rand::random::<u128>();
                 let deciding = Deciding::wait(&self.inner, move_id).await;
                 self.leave(tenant, id, to, move_id).await?;
-                Some(deciding)
+                deciding
             }
-            None => None,
         };
         let record = store
             .invocation(tenant, id)?
             .ok_or(MoveError::NotFound(id))?;
-        self.decide(tenant, id, deciding).await?;
+        self.decide(tenant, id, Some(deciding)).await?;
         // Decided meanwhile by another (the resolver): as it was decided.
         match store.departure(tenant, id)? {
             Some(d) if d.phase == Phase::Left && d.to == to => {}
@@ -240,6 +230,19 @@ impl Scheduler {
             record,
             to: to.to_string(),
         })
+    }
+
+    /// `to` as a move's target: another node's URL, this node being in a cluster.
+    pub(super) fn target(&self, to: &str) -> Result<String, MoveError> {
+        let cluster = self.inner.peer.cluster();
+        if !cluster.enabled() {
+            return Err(MoveError::NoCluster);
+        }
+        let to = to.trim_end_matches('/');
+        if !(to.starts_with("http://") || to.starts_with("https://")) || to == cluster.advertise {
+            return Err(MoveError::BadTarget(to.to_string()));
+        }
+        Ok(to.to_string())
     }
 
     /// Decides the undecided moves of this node whose other end answers; left for later
@@ -366,19 +369,17 @@ impl Scheduler {
         let peer = &self.inner.peer;
         let mut bundle = self.bundle_of(tenant, id).await?;
         let known = (to.clone(), bundle.record.component);
-        let full = bundle.to_bytes();
         // A component the target is known to have is not sent again.
         let omitted = self
             .inner
             .known_components
             .lock()
             .is_ok_and(|k| k.contains(&known));
-        let mut bytes = if omitted {
-            bundle.component = Vec::new();
-            bundle.to_bytes()
-        } else {
-            full.clone()
+        let mut component = match omitted {
+            true => Some(std::mem::take(&mut bundle.component)),
+            false => None,
         };
+        let mut bytes = bundle.to_bytes();
         let mut answer = Err(PeerError::NoKey);
         for attempt in 0..SENDS {
             answer = peer.send(&to, bytes.clone()).await;
@@ -388,7 +389,10 @@ impl Scheduler {
                     if let Ok(mut k) = self.inner.known_components.lock() {
                         k.remove(&known);
                     }
-                    bytes = full.clone();
+                    if let Some(component) = component.take() {
+                        bundle.component = component;
+                        bytes = bundle.to_bytes();
+                    }
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
             }

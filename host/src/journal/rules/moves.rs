@@ -183,7 +183,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         if self.rows.tenant(tenant)?.is_none() {
             return refuse(WriteError::NoSuchTenant(tenant.to_string()));
         }
-        if bundle.check().is_err() {
+        if bundle.check_rows().is_err() {
             return refuse(WriteError::NotAllowed {
                 invocation: id.to_string(),
                 why: "its bundle does not hold together",
