@@ -24,3 +24,4 @@ mod schedules;
 mod signals;
 mod tenants;
 mod timers;
+mod versions;

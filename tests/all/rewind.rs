@@ -38,18 +38,6 @@ fn bodies(probe: &Probe, path: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The hash of the component deployed as `name`.
-async fn component_of(host: &Host, name: &str) -> String {
-    let (_, view) = ask(
-        &host.api,
-        hyper::Method::GET,
-        &format!("/v1/deployments/{name}"),
-        Value::Null,
-    )
-    .await;
-    view["component"].as_str().expect("component").to_string()
-}
-
 /// A host with `tg` deployed from `guests` and `tgd` from the diverging variant, and a probe.
 async fn start(guests: &str) -> (tempfile::TempDir, Probe, Host) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -139,7 +127,7 @@ async fn a_failed_export_rewound_onto_fixed_code_completes_and_diverging_code_ch
     let done = host.finished(id, WAIT).await;
     assert_eq!(done.state, "completed", "{:?}", done.error);
     assert_eq!(done.output, Some(json!(4)));
-    let fixed = component_of(&host, "tg").await;
+    let fixed = host.component_of("tg").await;
     assert_eq!(done.component, fixed);
     let after = journal_with_history(&host, id).await;
     assert_eq!(after.steps.len(), 4);

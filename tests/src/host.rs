@@ -299,6 +299,22 @@ impl Host {
         }
     }
 
+    /// The hash of the component deployed as `name` now.
+    pub async fn component_of(&self, name: &str) -> String {
+        let path = format!("/v1/deployments/{name}");
+        let (_, view) = ask(
+            &self.api,
+            hyper::Method::GET,
+            &path,
+            serde_json::Value::Null,
+        )
+        .await;
+        view["component"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no component in {view}"))
+            .to_string()
+    }
+
     /// The status of invocation `id`.
     pub async fn status(&self, id: &str) -> InvocationView {
         self.api

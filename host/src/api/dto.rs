@@ -27,7 +27,7 @@ pub struct InvokeRequest {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
-    /// `cancel`, `pause`, `resume` or `rewind`.
+    /// `cancel`, `pause`, `resume`, `rewind` or `upgrade`.
     pub action: String,
     /// `state=S function=DEPLOYMENT[.FUNCTION] since=DURATION` (any of them; none: all).
     #[serde(default)]
@@ -50,6 +50,9 @@ pub struct BulkRequest {
     /// For `rewind`: the deployment whose component to run on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
+    /// For `upgrade`: the version to move onto (default: the current one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<u32>,
 }
 
 impl BulkRequest {
@@ -93,7 +96,7 @@ pub struct ForkRequest {
 /// One event of a journal's history (`GET /v1/invocations/{id}/journal?history=true`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct HistoryView {
-    /// `rewound` or `forked`.
+    /// `rewound`, `forked` or `upgraded`.
     pub event: String,
     /// RFC 3339 time.
     pub at: String,
@@ -107,12 +110,15 @@ pub struct HistoryView {
     pub from_state: Option<String>,
     /// The component it ran on before (sha256).
     pub from_component: String,
-    /// For a rewind: the component it runs on after.
+    /// For a rewind or an upgrade: the component it runs on after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_component: Option<String>,
     /// For a rewind: the deployment it runs through after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_deployment: Option<String>,
+    /// For an upgrade: the version of its deployment it runs on after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<u32>,
     /// For a rewind: how it had failed, if it had.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<FailureView>,
@@ -163,8 +169,87 @@ pub struct GcView {
     pub keys: u64,
     /// Invocations that finished before this RFC 3339 time went.
     pub finished_before: String,
+    /// Old versions nothing unfinished ran on, with the code only they used.
+    #[serde(default)]
+    pub versions: Vec<VersionView>,
     /// Whether nothing was removed (only counted).
     pub dry_run: bool,
+}
+
+/// One version of a deployment name, and what runs on it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VersionView {
+    /// The deployment name.
+    pub name: String,
+    /// The version (`null`: code deployed before versions were kept, that invocations still
+    /// run on).
+    pub version: Option<u32>,
+    /// The component's sha256.
+    pub component: String,
+    /// Functions it exports.
+    #[serde(default)]
+    pub functions: Vec<String>,
+    /// Size of the component in bytes.
+    #[serde(default)]
+    pub size: u64,
+    /// When it was deployed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_at: Option<String>,
+    /// Whether the name points at it now (new invocations run on it).
+    pub current: bool,
+    /// Unfinished invocations pinned to it.
+    pub unfinished: u64,
+}
+
+impl From<&crate::journal::VersionUse> for VersionView {
+    fn from(v: &crate::journal::VersionUse) -> Self {
+        let d = v.deployment.as_ref();
+        VersionView {
+            name: v.name.clone(),
+            version: v.version,
+            component: v.component.to_hex(),
+            functions: d.map(|d| d.functions.clone()).unwrap_or_default(),
+            size: d.map_or(0, |d| d.size),
+            deployed_at: d.map(|d| rfc3339(d.deployed_at_ms)),
+            current: v.current,
+            unfinished: v.unfinished,
+        }
+    }
+}
+
+/// `GET /v1/deployments/{name}/versions` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VersionList {
+    /// The deployment name.
+    pub name: String,
+    /// Its versions, newest first.
+    pub versions: Vec<VersionView>,
+}
+
+/// `POST /v1/invocations/{id}/upgrade` body.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeRequest {
+    /// The version of its deployment to move it onto (default: the current one).
+    #[serde(default)]
+    pub to_version: Option<u32>,
+}
+
+/// An upgrade made.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UpgradedView {
+    /// The invocation.
+    pub id: String,
+    /// The component it ran on.
+    pub from_component: String,
+    /// The component it runs on now.
+    pub to_component: String,
+    /// The version of its deployment it runs on now.
+    pub to_version: u32,
+    /// How many journal steps the new version replayed identically.
+    pub steps: u32,
+    /// Its state now.
+    pub state: String,
 }
 
 /// The header that makes an invocation or a signal idempotent.
@@ -474,6 +559,7 @@ impl From<&HistoryEvent> for HistoryView {
                 from_component: r.from_component.to_hex(),
                 to_component: Some(r.to_component.to_hex()),
                 to_deployment: Some(r.to_deployment.clone()),
+                to_version: None,
                 error: r.failure.as_ref().map(FailureView::from),
                 output: r.output.as_deref().map(json_value),
                 dropped: r
@@ -502,6 +588,28 @@ impl From<&HistoryEvent> for HistoryView {
                 from_component: from_component.to_hex(),
                 to_component: None,
                 to_deployment: None,
+                to_version: None,
+                error: None,
+                output: None,
+                dropped: Vec::new(),
+                cancelled: Vec::new(),
+            },
+            HistoryEvent::Upgraded {
+                at_ms,
+                at_step,
+                from_component,
+                to_component,
+                to_version,
+            } => HistoryView {
+                event: "upgraded".to_string(),
+                at: rfc3339(*at_ms),
+                step: *at_step,
+                from: None,
+                from_state: None,
+                from_component: from_component.to_hex(),
+                to_component: Some(to_component.to_hex()),
+                to_deployment: None,
+                to_version: Some(*to_version),
                 error: None,
                 output: None,
                 dropped: Vec::new(),

@@ -14,7 +14,7 @@ use super::body::{MAX_COMPONENT_BYTES, MAX_JSON_BYTES, read, read_within};
 use super::dto::{
     BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, GcView, HistoryView,
     IDEMPOTENCY_KEY_HEADER, InvocationList, InvocationView, InvokeRequest, JournalView, Omitted,
-    REPLAYED_HEADER, RefusalView, StepView,
+    REPLAYED_HEADER, RefusalView, StepView, VersionView,
 };
 use super::error::ApiError;
 use super::params::{Params, Segments, invocation_id};
@@ -360,6 +360,15 @@ pub async fn bulk(
                 "`to_step`, `component` and `deployment` are for `rewind` only",
             ));
         }
+        BulkAction::Upgrade { .. } => BulkAction::Upgrade {
+            to: request.to_version,
+        },
+        _ if request.to_version.is_some() => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "`to_version` is for `upgrade` only",
+            ));
+        }
         other => other,
     };
     let page = scheduler
@@ -382,7 +391,8 @@ pub async fn bulk(
     }))
 }
 
-/// `POST /v1/gc[?dry_run=true]`: runs the tenant's retention sweep now (or only counts).
+/// `POST /v1/gc[?dry_run=true]`: runs the tenant's retention sweep now and removes its old
+/// versions nothing unfinished runs on (or only counts both).
 pub async fn gc(
     State(scheduler): State<Scheduler>,
     Tenant(tenant): Tenant,
@@ -390,10 +400,12 @@ pub async fn gc(
 ) -> Answer<GcView> {
     let dry_run = params.flag("dry_run")?;
     let swept = scheduler.gc(&tenant, dry_run).await?;
+    let versions = scheduler.gc_versions(&tenant, dry_run).await?;
     Ok(Json(GcView {
         invocations: swept.invocations,
         keys: swept.keys,
         finished_before: super::dto::rfc3339(swept.before_ms),
+        versions: versions.iter().map(VersionView::from).collect(),
         dry_run,
     }))
 }

@@ -17,6 +17,7 @@ mod routes;
 mod schedules;
 #[cfg(test)]
 mod tests;
+mod versions;
 
 pub use body::Uploads;
 pub use error::ApiError;

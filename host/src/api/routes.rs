@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use super::{Uploads, admin, auth, egress, handlers, moves, rewind, schedules};
+use super::{Uploads, admin, auth, egress, handlers, moves, rewind, schedules, versions};
 use crate::scheduler::Scheduler;
 
 /// The routes about one invocation; inside the key check, a moved invocation's requests
@@ -22,6 +22,7 @@ fn one_invocation(scheduler: Scheduler) -> Router<Scheduler> {
         .route("/v1/invocations/{id}/journal", get(handlers::journal))
         .route("/v1/invocations/{id}/rewind", post(rewind::rewind))
         .route("/v1/invocations/{id}/fork", post(rewind::fork))
+        .route("/v1/invocations/{id}/upgrade", post(versions::upgrade))
         .route("/v1/invocations/{id}/bundle", get(moves::export))
         .route("/v1/invocations/{id}/migrate", post(moves::migrate))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -41,6 +42,7 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
             "/v1/deployments/{name}",
             get(handlers::deployment).put(handlers::deploy),
         )
+        .route("/v1/deployments/{name}/versions", get(versions::versions))
         .route(
             "/v1/deployments/{name}/egress",
             get(egress::deployment_rules)

@@ -18,7 +18,7 @@ use crate::api::dto::{
     BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, ForkRequest, GcView,
     InvocationList, InvocationView, JournalView, MigrateRequest, MigratedView, RewindRequest,
 };
-use crate::api::dto::{ScheduleRequest, ScheduleView};
+use crate::api::dto::{ScheduleRequest, ScheduleView, UpgradeRequest, UpgradedView};
 use crate::scheduler::{DrainProgress, SchedulerConfig};
 use crate::server::{ServeOptions, run as serve};
 use crate::storage::redb::StoreOptions;
@@ -108,9 +108,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             output::deployment(&deployment, json)?;
         }
-        Command::Deployments => {
+        Command::Deployments { name: None } => {
             let list: DeploymentList = api.get("/v1/deployments").await?;
             output::deployments(&list, json)?;
+        }
+        Command::Deployments { name: Some(name) } => {
+            let path = format!("/v1/deployments/{}/versions", encode(&name));
+            output::versions(&api.get(&path).await?, json)?;
+        }
+        Command::Upgrade {
+            target:
+                Targets {
+                    id: Some(id),
+                    filter: None,
+                    ..
+                },
+            to,
+        } => {
+            let path = format!("/v1/invocations/{}/upgrade", encode(&id));
+            let request = UpgradeRequest { to_version: to.0 };
+            let view: UpgradedView = api.post_json(&path, &request).await?;
+            output::upgraded(&view, json)?;
+        }
+        Command::Upgrade { target, to } => {
+            let request = BulkRequest {
+                to_version: to.0,
+                ..BulkRequest::new("upgrade")
+            };
+            control(&api, target, request, json).await?
         }
         Command::Schedule { command } => schedule(&api, command, json).await?,
         Command::Tenant { command } => match command {

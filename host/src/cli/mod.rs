@@ -257,8 +257,23 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// List deployments.
-    Deployments,
+    /// List deployments; with NAME, its versions and how many unfinished invocations run on
+    /// each.
+    Deployments {
+        /// A deployment name.
+        name: Option<String>,
+    },
+    /// Move an unfinished invocation (or every match of --filter) onto another version of its
+    /// deployment: that version replays its journal first, and if it takes a step
+    /// differently nothing changes (the error names the step).
+    Upgrade {
+        /// The invocation, or every match of the filter.
+        #[command(flatten)]
+        target: Targets,
+        /// The version: a number (see `reprise deployments NAME`) or `current`.
+        #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+        to: ToVersion,
+    },
     /// Show, set or clear a deployment's egress rules, which narrow the tenant's: with
     /// neither --allow, --port nor --clear, shows them.
     Egress {
@@ -269,7 +284,8 @@ pub enum Command {
         rules: EgressArgs,
     },
     /// Remove now the finished invocations (and idempotency keys) that the tenant's
-    /// retention lets go; with --dry-run, only count them.
+    /// retention lets go, and the old versions no unfinished invocation runs on (with their
+    /// code, unless something else uses it); with --dry-run, only count them.
     Gc {
         /// Count, remove nothing.
         #[arg(long)]
@@ -458,6 +474,23 @@ pub enum KeyCommand {
         /// The key's id, as `reprise key ls` shows it.
         id: String,
     },
+}
+
+/// The version an upgrade moves onto.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ToVersion(pub Option<u32>);
+
+/// Parses a version number, or `current`.
+fn parse_version(text: &str) -> Result<ToVersion, String> {
+    if text == "current" {
+        return Ok(ToVersion(None));
+    }
+    match text.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(ToVersion(Some(n))),
+        _ => Err(format!(
+            "`{text}` is not a version: a number from 1 (see `reprise deployments NAME`) or `current`"
+        )),
+    }
 }
 
 /// Parses a duration such as `90s`, `10m` or `2h 30m`.

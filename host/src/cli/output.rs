@@ -11,7 +11,7 @@ use crate::api::dto::{
     BulkView, CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView,
     JournalView, StepView,
 };
-use crate::api::dto::{ScheduleList, ScheduleView};
+use crate::api::dto::{ScheduleList, ScheduleView, UpgradedView, VersionList};
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -65,6 +65,45 @@ pub fn deployments(list: &DeploymentList, json: bool) -> anyhow::Result<()> {
             d.functions.join(", ")
         );
     }
+    Ok(())
+}
+
+/// A deployment's versions, newest first.
+pub fn versions(list: &VersionList, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    println!(
+        "{:>7} {:<14} {:<25} {:>10}",
+        "VERSION", "COMPONENT", "DEPLOYED", "UNFINISHED"
+    );
+    for v in &list.versions {
+        let version = v.version.map_or("-".to_string(), |n| n.to_string());
+        let current = if v.current { "  (current)" } else { "" };
+        println!(
+            "{version:>7} {:<14} {:<25} {:>10}{current}",
+            short(&v.component),
+            v.deployed_at.as_deref().unwrap_or("-"),
+            v.unfinished,
+        );
+    }
+    Ok(())
+}
+
+/// An upgrade made.
+pub fn upgraded(view: &UpgradedView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(view);
+    }
+    println!(
+        "{} upgraded to version {} after replaying {} steps (component {} -> {}); {}",
+        view.id,
+        view.to_version,
+        view.steps,
+        short(&view.from_component),
+        short(&view.to_component),
+        view.state
+    );
     Ok(())
 }
 
@@ -136,6 +175,17 @@ pub fn journal(view: &JournalView, json: bool) -> anyhow::Result<()> {
     steps(&view.steps);
     for event in view.history.iter().flatten() {
         println!();
+        if event.event == "upgraded" {
+            println!(
+                "{}  upgraded to version {} after replaying {} steps (component {} -> {})",
+                event.at,
+                event.to_version.unwrap_or_default(),
+                event.step,
+                short(&event.from_component),
+                short(event.to_component.as_deref().unwrap_or_default())
+            );
+            continue;
+        }
         match event.from.as_deref() {
             Some(from) => println!(
                 "{}  forked from {from} at step {} (component {})",
@@ -414,6 +464,17 @@ pub fn gc(view: &GcView, json: bool) -> anyhow::Result<()> {
         "{verb} {} finished invocations (finished before {}) and {} idempotency keys",
         view.invocations, view.finished_before, view.keys
     );
+    if view.versions.is_empty() {
+        println!("{verb} no old versions: each is current or has unfinished invocations");
+    }
+    for v in &view.versions {
+        println!(
+            "{verb} version {} of {} (component {})",
+            v.version.unwrap_or_default(),
+            v.name,
+            short(&v.component)
+        );
+    }
     Ok(())
 }
 

@@ -412,8 +412,9 @@ fn sample_steps() -> Vec<StoredStep> {
     ]
 }
 
-/// One of each history event: a rewind with all it can hold, one with the least, a fork.
-fn sample_history() -> [(&'static str, HistoryEvent); 3] {
+/// One of each history event: a rewind with all it can hold, one with the least, a fork, an
+/// upgrade.
+fn sample_history() -> [(&'static str, HistoryEvent); 4] {
     let full = Rewound {
         at_ms: 1_700_000_900_000,
         to_step: 7,
@@ -452,6 +453,16 @@ fn sample_history() -> [(&'static str, HistoryEvent); 3] {
                 from: OTHER,
                 at_step: 3,
                 from_component: ComponentHash([0xab; 32]),
+            },
+        ),
+        (
+            "history_upgraded",
+            HistoryEvent::Upgraded {
+                at_ms: 1_700_000_950_000,
+                at_step: 4,
+                from_component: ComponentHash([0xab; 32]),
+                to_component: ComponentHash([0xcd; 32]),
+                to_version: 3,
             },
         ),
     ]
@@ -829,6 +840,30 @@ pub(crate) fn sample_bundle() -> Bundle {
         )],
         children: vec![(OTHER, true)],
     }
+}
+
+/// The ops of versions (added after `sample_move_ops`'s).
+pub(crate) fn sample_version_ops() -> Vec<Op> {
+    vec![
+        Op::Upgrade {
+            tenant: "acme".into(),
+            invocation: ID,
+            plan: crate::journal::UpgradePlan {
+                steps: 4,
+                from: ComponentHash([0xab; 32]),
+                to: ComponentHash([0xcd; 32]),
+                to_version: 3,
+            },
+        },
+        Op::DropVersions {
+            tenant: "acme".into(),
+            name: Some("export".into()),
+        },
+        Op::DropVersions {
+            tenant: "acme".into(),
+            name: None,
+        },
+    ]
 }
 
 /// The ops of moving invocations between nodes (added after `sample_exhausted_ops`'s).

@@ -24,6 +24,20 @@ pub enum HistoryEvent {
         /// The component `from` was pinned to then.
         from_component: ComponentHash,
     },
+    /// The invocation was moved onto another version of its code, which had replayed its
+    /// `at_step` steps identically (added last: events are stored by position).
+    Upgraded {
+        /// When (ms since the Unix epoch).
+        at_ms: u64,
+        /// How many steps the new code replayed.
+        at_step: u32,
+        /// The component it ran on before.
+        from_component: ComponentHash,
+        /// The component it runs on now.
+        to_component: ComponentHash,
+        /// The version of its deployment it runs on now.
+        to_version: u32,
+    },
 }
 
 /// A rewind as it was checked: keep the first `to_step` steps of a journal that had `steps`,
@@ -43,6 +57,20 @@ pub struct RewindPlan {
     pub component: ComponentHash,
     /// The deployment to run through.
     pub deployment: String,
+}
+
+/// An upgrade as it was checked: `from`'s journal of `steps` steps replayed identically on
+/// `to`, version `to_version` of the invocation's deployment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpgradePlan {
+    /// How many steps the journal had.
+    pub steps: u32,
+    /// The component it was pinned to.
+    pub from: ComponentHash,
+    /// The component it is to run on.
+    pub to: ComponentHash,
+    /// The version `to` was deployed as.
+    pub to_version: u32,
 }
 
 /// What one rewind changed, and what it dropped.
@@ -92,7 +120,7 @@ impl HistoryEvent {
                 let steps: usize = r.dropped.iter().map(|s| s.entry.len()).sum();
                 (steps + r.output.as_ref().map_or(0, Vec::len)) as u64
             }
-            HistoryEvent::Forked { .. } => 0,
+            HistoryEvent::Forked { .. } | HistoryEvent::Upgraded { .. } => 0,
         }
     }
 
@@ -100,7 +128,7 @@ impl HistoryEvent {
     pub fn when_ms(&self) -> u64 {
         match self {
             HistoryEvent::Rewound(r) => r.at_ms,
-            HistoryEvent::Forked { at_ms, .. } => *at_ms,
+            HistoryEvent::Forked { at_ms, .. } | HistoryEvent::Upgraded { at_ms, .. } => *at_ms,
         }
     }
 }

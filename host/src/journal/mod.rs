@@ -30,6 +30,7 @@ mod records;
 pub mod rows;
 pub mod rules;
 mod schedule;
+mod versions;
 pub mod waits;
 
 pub use access::{KeyRecord, KeyRole, TenantRecord, key_hash, key_id, same_hash};
@@ -40,7 +41,7 @@ pub use digest::{Level, Request as CanonicalRequest};
 pub use egress::{AllowedHost, BadCidr, BadHost, Cidr, EgressRules, canonical_ip};
 pub use entry::{Outcome, StepEntry, StepKind};
 pub use error::{Halt, StorageFailure, StoreError, WriteError};
-pub use history::{HistoryEvent, RewindPlan, Rewound, StoredStep};
+pub use history::{HistoryEvent, RewindPlan, Rewound, StoredStep, UpgradePlan};
 pub use http::{HttpError, HttpOutcome, HttpResponse};
 pub use idempotency::{
     IdempotencyKey, KEY_RETENTION_MS, KeyName, KeyedRequest, MAX_KEY_BYTES, canonical_json,
@@ -58,4 +59,5 @@ pub use records::{
     decode_deployment, encode_deployment,
 };
 pub use schedule::{BadMissed, Missed, Schedule};
+pub use versions::{VersionUse, needed_components, uses as version_uses};
 pub use waits::{AwaitMode, Awaitable, Settled, WaitState};

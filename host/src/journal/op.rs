@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::access::{KeyRecord, TenantRecord};
 use super::bundle::Bundle;
 use super::egress::EgressRules;
-use super::history::{RewindPlan, StoredStep};
+use super::history::{RewindPlan, StoredStep, UpgradePlan};
 use super::idempotency::IdempotencyKey;
 use super::quota::{Quotas, QuotasV1};
 use super::records::{Deployment, DeploymentV1, InvocationRecord};
@@ -190,6 +190,19 @@ pub enum Op {
         move_id: u128,
         tenant: TenantId,
         invocation: InvocationId,
+    },
+    /// Move unfinished `invocation` onto another version of its code, as `plan` was checked
+    /// (refused unless it is still on `plan.from` with `plan.steps` steps).
+    Upgrade {
+        tenant: TenantId,
+        invocation: InvocationId,
+        plan: UpgradePlan,
+    },
+    /// Remove `tenant`'s old versions (of `name`, or of every name) that no unfinished
+    /// invocation runs on, and the component bytes nothing of any tenant needs any more.
+    DropVersions {
+        tenant: TenantId,
+        name: Option<String>,
     },
 }
 

@@ -195,6 +195,23 @@ pub trait DeploymentRows {
     fn put_deployment(&mut self, deployment: &Deployment) -> RowResult<()>;
 }
 
+/// The versions deployed under each name, and what still runs on them.
+pub trait VersionRows {
+    /// Keeps `deployment` as version `deployment.version` of its name.
+    fn put_version(&mut self, deployment: &Deployment) -> RowResult<()>;
+    /// Removes version `version` of `tenant`'s `name`.
+    fn remove_version(&mut self, tenant: &TenantId, name: &str, version: u32) -> RowResult<()>;
+    /// The kept versions of `tenant` (of every tenant if `None`), by name and version.
+    fn versions(&self, tenant: Option<&TenantId>) -> RowResult<Vec<Deployment>>;
+    /// The deployments of `tenant` (of every tenant if `None`), by name.
+    fn deployments(&self, tenant: Option<&TenantId>) -> RowResult<Vec<Deployment>>;
+    /// The records of `tenant`'s invocations (every tenant's if `None`) that may run here
+    /// again: the unfinished ones, and those leaving for another node.
+    fn unfinished(&self, tenant: Option<&TenantId>) -> RowResult<Vec<InvocationRecord>>;
+    /// Removes the component with `hash`.
+    fn remove_component(&mut self, hash: &ComponentHash) -> RowResult<()>;
+}
+
 /// Tenants and API keys.
 pub trait AccessRows {
     /// The tenant `name`.
@@ -259,6 +276,7 @@ pub trait Rows:
     + WaitRows
     + SignalRows
     + DeploymentRows
+    + VersionRows
     + AccessRows
     + ScheduleRows
     + MoveRows
@@ -271,6 +289,7 @@ impl<T> Rows for T where
         + WaitRows
         + SignalRows
         + DeploymentRows
+        + VersionRows
         + AccessRows
         + ScheduleRows
         + MoveRows

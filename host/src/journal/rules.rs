@@ -26,6 +26,7 @@ use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 
 mod moves;
+mod versions;
 
 /// The result of applying one op: the outer `Err` is a storage failure that aborts the whole
 /// batch, the inner one a refusal that wrote nothing.
@@ -264,6 +265,12 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 from_component,
                 steps,
             } => self.fork(record, *from, from_component, steps),
+            Op::Upgrade {
+                tenant,
+                invocation,
+                plan,
+            } => self.upgrade(tenant, *invocation, plan),
+            Op::DropVersions { tenant, name } => self.drop_versions(tenant, name.as_deref()),
         }
     }
 
@@ -1113,11 +1120,16 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         }
         // A stored deployment that no longer decodes is replaced, as if it were not there.
         let previous = match self.rows.deployment(&deployment.tenant, &deployment.name) {
-            Ok(previous) => previous.map_or(0, |d| d.version),
-            Err(StorageFailure::Corrupt(_)) => 0,
+            Ok(previous) => previous,
+            Err(StorageFailure::Corrupt(_)) => None,
             Err(e) => return Err(e),
         };
-        self.rows.put_deployment(&Deployment {
+        // Written before versions were kept, the one replaced is kept as a version now.
+        if let Some(previous) = &previous {
+            self.keep_version(previous)?;
+        }
+        let previous = previous.map_or(0, |d| d.version);
+        self.put_version(&Deployment {
             version: previous + 1,
             ..deployment.clone()
         })?;

@@ -182,6 +182,17 @@ impl Components {
         self.get(hash, || async { Ok(bytes) }).await
     }
 
+    /// Forgets component `hash`, removed from storage: its prepared form here and its
+    /// compiled code on disk.
+    pub fn forget(&self, hash: &ComponentHash) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(hash);
+        }
+        if let Some(compiled) = &self.compiled {
+            compiled.remove(hash);
+        }
+    }
+
     /// The prepared component `hash`, compiling it from `load()` on first use.
     pub async fn get<F, Fut>(
         &self,

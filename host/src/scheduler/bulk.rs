@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use super::{ControlError, Onto, RewindError, Scheduler};
+use super::{ControlError, Onto, RewindError, Scheduler, UpgradeError};
 use crate::ids::{InvocationId, TenantId};
 use crate::journal::{InvocationRecord, InvocationState, StoreError};
 
@@ -108,18 +108,20 @@ pub enum Action {
     Resume,
     /// Rewind it to its first `to_step` steps, on `onto`.
     Rewind { to_step: u32, onto: Onto },
+    /// Upgrade it to version `to` of its deployment (the current one if `None`).
+    Upgrade { to: Option<u32> },
 }
 
 /// An action that is not one.
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a bulk action: cancel, pause, resume or rewind")]
+#[error("`{0}` is not a bulk action: cancel, pause, resume, rewind or upgrade")]
 pub struct BadAction(String);
 
 impl FromStr for Action {
     type Err = BadAction;
 
-    /// Parses `cancel`, `pause` or `resume`, or `rewind` (to step 0 on the same code: set
-    /// its step and code with [`Action::Rewind`]'s fields).
+    /// Parses `cancel`, `pause` or `resume`, `rewind` (to step 0 on the same code: set its
+    /// step and code with [`Action::Rewind`]'s fields) or `upgrade` (to the current version).
     fn from_str(text: &str) -> Result<Self, BadAction> {
         match text {
             "cancel" => Ok(Action::Cancel),
@@ -129,6 +131,7 @@ impl FromStr for Action {
                 to_step: 0,
                 onto: Onto::Same,
             }),
+            "upgrade" => Ok(Action::Upgrade { to: None }),
             other => Err(BadAction(other.chars().take(64).collect())),
         }
     }
@@ -177,9 +180,10 @@ impl Scheduler {
         if dry_run {
             return Ok(page);
         }
-        // A rewind replays each match's kept steps first: as many at once as there are cores.
+        // A rewind or an upgrade replays each match's steps first: as many at once as there
+        // are cores.
         let in_flight = match action {
-            Action::Rewind { .. } => REPLAYS_IN_FLIGHT,
+            Action::Rewind { .. } | Action::Upgrade { .. } => REPLAYS_IN_FLIGHT,
             _ => IN_FLIGHT,
         };
         for chunk in matches.chunks(in_flight) {
@@ -227,6 +231,11 @@ impl Scheduler {
             {
                 Ok(_) => Ok(()),
                 Err(RewindError::Store(err)) => Err(Refusal::Store(err)),
+                Err(err) => Err(Refusal::Refused(err.to_string())),
+            },
+            Action::Upgrade { to } => match self.upgrade(tenant, id, *to).await {
+                Ok(_) => Ok(()),
+                Err(UpgradeError::Store(err)) => Err(Refusal::Store(err)),
                 Err(err) => Err(Refusal::Refused(err.to_string())),
             },
         }

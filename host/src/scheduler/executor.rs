@@ -66,6 +66,35 @@ impl Turn {
     }
 }
 
+impl Turn {
+    /// Stops a run of `id` in this process at its next host call (with every step before it
+    /// journaled) and takes its turn, waiting at most `within` (`None`: as long as that
+    /// takes). Returns the turn if it was taken in time, and whether a run was asked to stop
+    /// (it is to be started again unless it is no longer this node's to run).
+    pub(super) async fn stopping(
+        inner: &Arc<Inner>,
+        id: InvocationId,
+        within: Option<std::time::Duration>,
+    ) -> (Option<Turn>, bool) {
+        let flag = inner
+            .running
+            .lock()
+            .ok()
+            .and_then(|running| running.get(&id).map(|e| e.yield_at_next.clone()));
+        let stopped = flag.is_some();
+        if let Some(flag) = flag {
+            flag.store(true, std::sync::atomic::Ordering::Release);
+        }
+        let turn = match within {
+            Some(within) => tokio::time::timeout(within, Turn::take(inner, id))
+                .await
+                .ok(),
+            None => Some(Turn::take(inner, id).await),
+        };
+        (turn, stopped)
+    }
+}
+
 impl Drop for Turn {
     fn drop(&mut self) {
         self.held = None;

@@ -11,6 +11,7 @@ mod retention;
 mod rewind;
 mod schedules;
 mod timers;
+mod versions;
 
 pub use bulk::{
     Action as BulkAction, BadAction, BadFilter, Filter, MAX_PAGE as MAX_BULK_PAGE, Page as BulkPage,
@@ -21,6 +22,7 @@ pub use moves::{Migrated, MoveError};
 pub use retention::Swept;
 pub use rewind::{Onto, RewindError};
 pub use schedules::{NewSchedule, ScheduleError};
+pub use versions::{UpgradeError, Upgraded, VersionsError};
 
 pub use crate::target::{Target, TargetError};
 

@@ -292,19 +292,7 @@ impl Scheduler {
         // A run in this process stops at its next host call, with every step before it
         // journaled; its turn is free once it has. Held, the turn keeps another run from
         // starting before the departure is written (after it, none runs).
-        let flag = self
-            .inner
-            .running
-            .lock()
-            .ok()
-            .and_then(|running| running.get(&id).map(|e| e.yield_at_next.clone()));
-        let stopped = flag.is_some();
-        if let Some(flag) = flag {
-            flag.store(true, std::sync::atomic::Ordering::Release);
-        }
-        let turn = tokio::time::timeout(YIELD_WITHIN, executor::Turn::take(&self.inner, id))
-            .await
-            .ok();
+        let (turn, stopped) = executor::Turn::stopping(&self.inner, id, Some(YIELD_WITHIN)).await;
         let effects = match self.inner.store.leave(tenant, id, move_id, to).await {
             Ok(effects) => effects,
             Err(err) => {

@@ -268,7 +268,7 @@ impl Scheduler {
 
     /// Replays `kept` (the first `n` steps of `record`'s journal) on `component` without
     /// journaling anything: `Ok` if the function takes them all, identically.
-    async fn check_replay(
+    pub(super) async fn check_replay(
         &self,
         record: &InvocationRecord,
         component: ComponentHash,

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
-use crate::ids::{ComponentHash, TenantId};
-use crate::journal::{Deployment, StoreError};
+use crate::ids::{ComponentHash, InvocationId, TenantId};
+use crate::journal::{Deployment, StoreError, UpgradePlan, VersionUse};
 
 /// Stores deployments and component bytes.
 #[async_trait]
@@ -24,4 +24,23 @@ pub trait Deployments: Send + Sync {
         deployment: Deployment,
         component: Vec<u8>,
     ) -> Result<Deployment, StoreError>;
+
+    /// The kept versions of `tenant`'s names, with the unfinished invocations on each.
+    fn versions(&self, tenant: &TenantId) -> Result<Vec<VersionUse>, StoreError>;
+
+    /// Moves unfinished `id` onto another version of its code, as `plan` was checked.
+    async fn upgrade(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+        plan: UpgradePlan,
+    ) -> Result<(), StoreError>;
+
+    /// Removes `tenant`'s old versions (of `name`, or of every name) that no unfinished
+    /// invocation runs on, and the component bytes nothing needs any more.
+    async fn drop_versions(
+        &self,
+        tenant: &TenantId,
+        name: Option<String>,
+    ) -> Result<(), StoreError>;
 }

@@ -42,6 +42,9 @@ pub struct StepsOutput {
 #[derive(Serialize)]
 struct StepRequest {
     i: u32,
+    /// Set only by the `diverged` build: its steps ask for other requests than the default's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    v: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -50,7 +53,7 @@ struct StepResponse {
 }
 
 /// POSTs `{"i": i}` to `url` for `i` in `0..count` (sleeping `sleep_ms` between two); each
-/// answer is `{"value": u64}`.
+/// answer is `{"value": u64}`. The `diverged` build POSTs `{"i": i, "v": 2}` instead.
 #[reprise_sdk::function]
 pub fn steps(input: StepsInput) -> Result<StepsOutput, Error> {
     let mut values = Vec::with_capacity(input.count as usize);
@@ -60,7 +63,10 @@ pub fn steps(input: StepsInput) -> Result<StepsOutput, Error> {
             reprise_sdk::sleep(Duration::from_millis(input.sleep_ms));
         }
         let response: StepResponse = http::post(&input.url)
-            .json(&StepRequest { i })
+            .json(&StepRequest {
+                i,
+                v: cfg!(feature = "diverged").then_some(2),
+            })
             .send()?
             .error_for_status()?
             .json()?;

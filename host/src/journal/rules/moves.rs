@@ -229,7 +229,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 .put_component(&record.component, &bundle.component)?;
         }
         if let Some(d) = deployment {
-            self.rows.put_deployment(d)?;
+            self.put_version(d)?;
         }
         let mut record = record.clone();
         if record.state == InvocationState::Running {

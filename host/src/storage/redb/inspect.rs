@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::schema::{ARRIVALS, DEPARTURES};
+use super::schema::{ARRIVALS, DEPARTURES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -73,6 +73,7 @@ impl Store {
         dump.insert("paused", rows(&txn, PAUSED));
         dump.insert("departures", rows(&txn, DEPARTURES));
         dump.insert("arrivals", rows(&txn, ARRIVALS));
+        dump.insert("versions", rows(&txn, VERSIONS));
         dump.insert("finished", rows(&txn, FINISHED));
         dump.insert("schedules", rows(&txn, SCHEDULES));
         dump.insert("idempotency_by_age", rows(&txn, KEYS_BY_AGE));

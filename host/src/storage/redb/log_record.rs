@@ -113,6 +113,10 @@ mod tests {
             "log_record_moves",
             &crate::journal::formats::sample_move_ops(),
         );
+        pin_stamped(
+            "log_record_versions",
+            &crate::journal::formats::sample_version_ops(),
+        );
     }
 
     /// Pins a format-2 record of `ops` as fixture `name`, and checks it decodes to them.

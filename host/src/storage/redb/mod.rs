@@ -23,6 +23,7 @@ mod schema;
 mod sim_disk;
 mod store;
 mod tables;
+mod versions;
 mod wal;
 #[cfg(test)]
 mod workload;

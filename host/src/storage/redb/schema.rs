@@ -6,6 +6,9 @@ use redb::TableDefinition;
 pub const COMPONENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("components");
 /// (tenant, deployment name) → encoded `Deployment`.
 pub const DEPLOYMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("deployments");
+/// (tenant, deployment name, version) → encoded `Deployment`: each version deployed under a
+/// name, until `gc` removes it.
+pub const VERSIONS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("versions");
 /// (tenant, invocation id) → encoded `InvocationRecord`.
 pub const INVOCATIONS: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("invocations");
 /// (tenant, invocation id) of every pending or running invocation: what to resume at start.

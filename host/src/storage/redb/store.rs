@@ -11,7 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::disk::Disk;
 use super::options::StoreOptions;
 use super::recent::Recent;
-use super::schema::{ARRIVALS, DEPARTURES};
+use super::schema::{ARRIVALS, DEPARTURES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, META,
     RETRIES, RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -33,6 +33,7 @@ use crate::journal::{
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas};
 use crate::journal::{HistoryEvent, RewindPlan, StoredStep, decode_deployment};
 use crate::journal::{StorageFailure, StoreError};
+use crate::journal::{UpgradePlan, VersionUse, version_uses};
 use crate::storage::{
     Access, Deployments, Invocations, Journals, Schedules, Signals, Storage, Waits,
 };
@@ -100,6 +101,7 @@ impl Store {
             txn.open_table(PAUSED).map_err(storage)?;
             txn.open_table(DEPARTURES).map_err(storage)?;
             txn.open_table(ARRIVALS).map_err(storage)?;
+            txn.open_table(VERSIONS).map_err(storage)?;
             txn.open_table(FINISHED).map_err(storage)?;
             txn.open_table(SCHEDULES).map_err(storage)?;
             index_finished(&txn).map_err(|e| open_err(storage(e)))?;
@@ -360,6 +362,41 @@ impl Deployments for Store {
             .await?;
         self.deployment(&tenant, &name)?
             .ok_or(StoreError::DeploymentVanished(name))
+    }
+
+    fn versions(&self, tenant: &TenantId) -> Result<Vec<VersionUse>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let (kept, current) = super::versions::kept_in(&txn, Some(tenant))?;
+        let unfinished = super::versions::unfinished_in(&txn, Some(tenant))?;
+        Ok(version_uses(kept, &current, &unfinished))
+    }
+
+    async fn upgrade(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+        plan: UpgradePlan,
+    ) -> Result<(), StoreError> {
+        let op = Op::Upgrade {
+            tenant: tenant.clone(),
+            invocation: id,
+            plan,
+        };
+        self.writer.submit(op).await?;
+        Ok(())
+    }
+
+    async fn drop_versions(
+        &self,
+        tenant: &TenantId,
+        name: Option<String>,
+    ) -> Result<(), StoreError> {
+        let op = Op::DropVersions {
+            tenant: tenant.clone(),
+            name,
+        };
+        self.writer.submit(op).await?;
+        Ok(())
     }
 }
 
@@ -1866,5 +1903,124 @@ mod tests {
         ));
         a.check_indexes().expect("indexes of a");
         b.check_indexes().expect("indexes of b");
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+    use crate::journal::{InvocationState, UpgradePlan, WriteError};
+    use crate::storage::{Access, Deployments, Invocations, Journals};
+
+    fn t() -> TenantId {
+        TenantId::from("t")
+    }
+
+    fn deployment(component: &[u8]) -> Deployment {
+        Deployment {
+            tenant: t(),
+            name: "d".into(),
+            component: ComponentHash::of(component),
+            functions: vec!["f".into()],
+            version: 0,
+            size: component.len() as u64,
+            deployed_at_ms: 1,
+            policy: Default::default(),
+        }
+    }
+
+    /// (version, unfinished, current) of name `d`.
+    fn uses(store: &Store) -> Vec<(Option<u32>, u64, bool)> {
+        store
+            .versions(&t())
+            .expect("versions")
+            .iter()
+            .map(|v| (v.version, v.unfinished, v.current))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn versions_stay_while_anything_unfinished_runs_on_them_and_upgrades_check_the_journal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let (one, two) = (b"\0asm one".to_vec(), b"\0asm two".to_vec());
+        store
+            .deploy(deployment(&one), one.clone())
+            .await
+            .expect("v1");
+        let mut rec = InvocationRecord::pending(
+            &t(),
+            "d",
+            ComponentHash::of(&one),
+            "f".into(),
+            b"{}".to_vec(),
+        );
+        let id = rec.id;
+        store.create_invocation(&rec).await.expect("create");
+        store
+            .deploy(deployment(&two), two.clone())
+            .await
+            .expect("v2");
+        assert_eq!(uses(&store), [(Some(2), 0, true), (Some(1), 1, false)]);
+
+        // Nothing is removed while the invocation runs on v1.
+        store.drop_versions(&t(), None).await.expect("gc");
+        assert_eq!(uses(&store).len(), 2);
+        assert!(
+            store
+                .component(&ComponentHash::of(&one))
+                .expect("read")
+                .is_some()
+        );
+
+        // An upgrade checked against another journal, or from other code, is refused.
+        let plan = |steps, from: &[u8]| UpgradePlan {
+            steps,
+            from: ComponentHash::of(from),
+            to: ComponentHash::of(&two),
+            to_version: 2,
+        };
+        for wrong in [plan(1, &one), plan(0, &two)] {
+            assert!(matches!(
+                store.upgrade(&t(), id, wrong).await,
+                Err(StoreError::Write(WriteError::InvocationChanged(_)))
+            ));
+        }
+        store
+            .upgrade(&t(), id, plan(0, &one))
+            .await
+            .expect("upgrade");
+        let upgraded = store.invocation(&t(), id).expect("read").expect("record");
+        assert_eq!(upgraded.component, ComponentHash::of(&two));
+        assert_eq!(store.history(id).expect("history").len(), 1);
+        assert_eq!(uses(&store), [(Some(2), 1, true), (Some(1), 0, false)]);
+
+        // v1 runs nothing now: it goes, with its bytes and what they counted.
+        let stored = store.stored_bytes(&t()).expect("usage");
+        store.drop_versions(&t(), None).await.expect("gc");
+        assert_eq!(uses(&store), [(Some(2), 1, true)]);
+        assert!(
+            store
+                .component(&ComponentHash::of(&one))
+                .expect("read")
+                .is_none()
+        );
+        assert_eq!(
+            store.stored_bytes(&t()).expect("usage"),
+            stored - one.len() as u64
+        );
+        // The current version stays even once nothing runs on it.
+        rec = upgraded;
+        rec.finish(InvocationState::Completed, 5);
+        store.update_invocation(&rec).await.expect("finish");
+        store.drop_versions(&t(), None).await.expect("gc");
+        assert_eq!(uses(&store), [(Some(2), 0, true)]);
+        assert!(
+            store
+                .component(&ComponentHash::of(&two))
+                .expect("read")
+                .is_some()
+        );
+        store.check_indexes().expect("indexes");
     }
 }

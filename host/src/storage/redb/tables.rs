@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::recent::{Recent, Staged, StepKey};
-use super::schema::{ARRIVALS, DEPARTURES};
+use super::schema::{ARRIVALS, DEPARTURES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -14,11 +14,12 @@ use super::schema::{
 use super::schema::{
     EGRESS, FINISHED, KEYED, KEYS, KEYS_BY_AGE, PAUSED, QUOTAS, SCHEDULES, TENANTS, USAGE,
 };
+use super::versions;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
     AccessRows, DeploymentRows, InvocationRows, MoveRows, RowResult, ScheduleRows, SignalRows,
-    StepRows, WaitRows,
+    StepRows, VersionRows, WaitRows,
 };
 use crate::journal::{Arrival, Departure};
 use crate::journal::{
@@ -26,6 +27,9 @@ use crate::journal::{
     Schedule, StoredStep, WaitState, decode_deployment, encode_deployment,
 };
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas, encode_quotas};
+
+/// The versions table in a write transaction.
+type VersionsTable<'txn> = Table<'txn, (&'static str, &'static str, u32), &'static [u8]>;
 
 /// Every table a write may touch, opened once per batch.
 pub(super) struct Tables<'txn> {
@@ -54,6 +58,9 @@ pub(super) struct Tables<'txn> {
     schedules: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     departures: Table<'txn, (&'static str, u128), &'static [u8]>,
     arrivals: Table<'txn, u128, &'static [u8]>,
+    /// Opened on first use: only deploys and `gc` touch it.
+    versions: std::cell::OnceCell<VersionsTable<'txn>>,
+    txn: &'txn WriteTransaction,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
     /// the usage table by [`Tables::flush`]).
     tenants_seen: HashMap<String, TenantSeen>,
@@ -139,6 +146,8 @@ impl<'txn> Tables<'txn> {
             arrivals: txn.open_table(ARRIVALS)?,
             finished: txn.open_table(FINISHED)?,
             schedules: txn.open_table(SCHEDULES)?,
+            versions: std::cell::OnceCell::new(),
+            txn,
             tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::default()),
             recent,
@@ -590,6 +599,65 @@ impl DeploymentRows for Tables<'_> {
         let key = (deployment.tenant.as_str(), deployment.name.as_str());
         self.deployments
             .insert(key, encode_deployment(deployment).as_slice())?;
+        Ok(())
+    }
+}
+
+impl<'txn> Tables<'txn> {
+    /// The versions table, opened now if it was not yet.
+    fn versions_table(&self) -> RowResult<&VersionsTable<'txn>> {
+        if self.versions.get().is_none() {
+            let _ = self.versions.set(self.txn.open_table(VERSIONS)?);
+        }
+        Ok(self.versions.get().expect("set just above"))
+    }
+
+    /// The versions table to change, opened now if it was not yet.
+    fn versions_mut(&mut self) -> RowResult<&mut VersionsTable<'txn>> {
+        self.versions_table()?;
+        Ok(self.versions.get_mut().expect("opened just above"))
+    }
+}
+
+impl VersionRows for Tables<'_> {
+    fn put_version(&mut self, deployment: &Deployment) -> RowResult<()> {
+        let key = (
+            deployment.tenant.as_str(),
+            deployment.name.as_str(),
+            deployment.version,
+        );
+        let value = encode_deployment(deployment);
+        self.versions_mut()?.insert(key, value.as_slice())?;
+        Ok(())
+    }
+
+    fn remove_version(&mut self, tenant: &TenantId, name: &str, version: u32) -> RowResult<()> {
+        self.versions_mut()?
+            .remove((tenant.as_str(), name, version))?;
+        Ok(())
+    }
+
+    fn versions(&self, tenant: Option<&TenantId>) -> RowResult<Vec<Deployment>> {
+        versions::versions(self.versions_table()?, tenant)
+    }
+
+    fn deployments(&self, tenant: Option<&TenantId>) -> RowResult<Vec<Deployment>> {
+        versions::deployments(&self.deployments, tenant)
+    }
+
+    fn unfinished(&self, tenant: Option<&TenantId>) -> RowResult<Vec<InvocationRecord>> {
+        let tables = versions::Indexes {
+            runnable: &self.runnable,
+            waits: &self.waits,
+            paused: &self.paused,
+            departures: &self.departures,
+            invocations: &self.invocations,
+        };
+        versions::unfinished(tables, tenant)
+    }
+
+    fn remove_component(&mut self, hash: &ComponentHash) -> RowResult<()> {
+        self.components.remove(hash.0.as_slice())?;
         Ok(())
     }
 }

@@ -50,7 +50,7 @@ impl Generator {
             88..90 => self.rewind_or_fork(store, now),
             90..95 => self.rerun(store, now),
             95..96 => self.moves(store, now),
-            96..97 => self.deploy(now),
+            96..97 => self.versions(store, now),
             97..98 => self.forget(store, now),
             _ => self.access(now),
         };
@@ -445,6 +445,41 @@ impl Generator {
         Op::PutInvocation {
             record: Box::new(record),
             create: false,
+        }
+    }
+
+    /// A deploy, an upgrade onto the current code (now and then checked against another
+    /// journal), or the removal of old versions.
+    fn versions(&mut self, store: &Store, now: u64) -> Op {
+        use crate::storage::Deployments;
+        match self.rng.random_range(0..10) {
+            0..5 => self.deploy(now),
+            5..8 => {
+                let (tenant, id) = self.pick();
+                let Some(record) = Self::current(store, &tenant, id) else {
+                    return self.deploy(now);
+                };
+                let to = store
+                    .deployment(&"t".into(), &record.deployment)
+                    .ok()
+                    .flatten()
+                    .map_or(ComponentHash([7; 32]), |d| d.component);
+                let steps = store.recorded(id).map_or(0, |r| r.remaining() as u32);
+                Op::Upgrade {
+                    tenant,
+                    invocation: id,
+                    plan: crate::journal::UpgradePlan {
+                        steps: steps + u32::from(self.rng.random_bool(0.1)),
+                        from: record.component,
+                        to,
+                        to_version: 2,
+                    },
+                }
+            }
+            _ => Op::DropVersions {
+                tenant: "t".into(),
+                name: self.rng.random_bool(0.5).then(|| "d".into()),
+            },
         }
     }
 
