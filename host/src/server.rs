@@ -95,6 +95,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let resumed = scheduler.resume_unfinished()?;
     scheduler.start_timers();
     scheduler.start_move_resolver();
+    scheduler.start_outbox();
     tracing::info!(resumed, data = %db_path.display(), "host started");
     // Scripts and tests read this line to learn the address (e.g. with `--listen 127.0.0.1:0`).
     println!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hyper::{Method, StatusCode};
 use rand::Rng;
-use reprise_tests::host::{Host, InvocationView, reprise_bin};
+use reprise_tests::host::{Host, InvocationView, ask, reprise_bin};
 use reprise_tests::probe::{Probe, step_value};
 use serde_json::{Value, json};
 
@@ -261,9 +261,14 @@ async fn migrate_moves_a_sleeping_and_a_running_invocation_and_the_source_forwar
         "{}",
         stderr(&out)
     );
+    // A child of an unfinished parent moves live only (its node reports its end back).
     let child = a.children(&parent.id).await.remove(0);
-    let out = a.cli(&["migrate", &child.id, "--to", &b.url]);
-    assert!(stderr(&out).contains("(linked)"), "{}", stderr(&out));
+    let out = a.cli(&["export", &child.id]);
+    assert!(
+        stderr(&out).contains("not as a bundle file") && stderr(&out).contains("(linked)"),
+        "{}",
+        stderr(&out)
+    );
     let done = a.finished(&parent.id, WAIT).await;
     assert_eq!(done.state, "completed", "{:?}", done.error);
 
@@ -490,5 +495,130 @@ async fn a_drain_moves_a_thousand_suspended_invocations_which_complete_on_the_ta
             count(&b, "completed").await
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls `host` until it answers for `id` itself (not with a redirect) in state `state`.
+async fn settled_on(host: &Host, id: &str, state: &str) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    let path = format!("/v1/invocations/{id}");
+    loop {
+        let (status, body) = ask(&host.api, Method::GET, &path, Value::Null).await;
+        if status == StatusCode::OK && body["state"] == state {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} still answers {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The children of `parent` on `host`, by their number (`n` in their input).
+async fn children_by_n(host: &Host, parent: &str) -> Vec<InvocationView> {
+    let mut children = host.children(parent).await;
+    children.sort_by_key(|c| c.input["n"].as_u64());
+    children
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_whose_children_moved_to_two_other_nodes_completes_once_and_cancels_them() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = key_file(keys.path());
+    let dirs: Vec<tempfile::TempDir> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let a = node(dirs[0].path(), &key);
+    let b = node(dirs[1].path(), &key);
+    let mut c = node(dirs[2].path(), &key);
+    let probe = Probe::start().await;
+    a.deploy("tg", "reprise_test_guests");
+
+    // A parent on A with four sleeping children: two go to B, one to C, one stays; one of
+    // those on B comes back to A; one cannot go on from B to C (its parent is on A).
+    let url = format!("{}/kids", probe.url());
+    let plan = json!({"sleep_ms": 8000, "url": url});
+    let parent = a
+        .invoke("tg.fan_out", json!({"count": 4, "plan": plan}))
+        .await
+        .id;
+    a.until(&parent, "suspended", WAIT).await;
+    let kids = children_by_n(&a, &parent).await;
+    assert_eq!(kids.len(), 4);
+    for kid in &kids {
+        a.until(&kid.id, "suspended", WAIT).await;
+    }
+    for (kid, to) in [(&kids[0], &b), (&kids[1], &b), (&kids[2], &c)] {
+        let out = a.cli_ok(&["migrate", &kid.id, "--to", &to.url]);
+        assert!(out.contains("moved to"), "{out}");
+    }
+    let refused = b.cli(&["migrate", &kids[0].id, "--to", &c.url]);
+    assert!(
+        stderr(&refused).contains("it can only move back there"),
+        "{}",
+        stderr(&refused)
+    );
+    b.cli_ok(&["migrate", &kids[1].id, "--to", &a.url]);
+    assert_eq!(a.status(&kids[1].id).await.state, "suspended");
+
+    // Each child ends where it is; the parent takes every end once and completes.
+    let done = a.finished(&parent, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    assert_eq!(done.output, Some(json!({"count": 4, "sum": 12})));
+    let posts = probe.wait_for("/kids", 4, WAIT).await;
+    let mut ns: Vec<u64> = posts
+        .iter()
+        .map(|p| {
+            serde_json::from_slice::<Value>(&p.body).expect("JSON")["n"]
+                .as_u64()
+                .expect("n")
+        })
+        .collect();
+    ns.sort_unstable();
+    assert_eq!(ns, [0, 1, 2, 3], "each child ran once");
+    for (kid, owner) in [(&kids[0], &b), (&kids[2], &c)] {
+        assert_eq!(owner.status(&kid.id).await.state, "completed");
+        // Its parent's node holds its end too, and answers for it.
+        let home = settled_on(&a, &kid.id, "completed").await;
+        assert_eq!(home["output"], json!(owner.status(&kid.id).await.output));
+    }
+    let parent_journal = a.journal(&parent).await;
+    let waits = parent_journal
+        .steps
+        .iter()
+        .filter(|s| s.kind == "await")
+        .count();
+    assert_eq!(waits, 1, "one wait, counted once");
+
+    // Cancelling a parent cancels its moved children, also on a node that was down when
+    // the parent was cancelled: the cancel waits in the outbox until it is taken.
+    let plan = json!({"sleep_ms": 600000});
+    let parent = a
+        .invoke("tg.fan_out", json!({"count": 2, "plan": plan}))
+        .await
+        .id;
+    a.until(&parent, "suspended", WAIT).await;
+    let kids = children_by_n(&a, &parent).await;
+    for kid in &kids {
+        a.until(&kid.id, "suspended", WAIT).await;
+    }
+    a.cli_ok(&["migrate", &kids[0].id, "--to", &b.url]);
+    a.cli_ok(&["migrate", &kids[1].id, "--to", &c.url]);
+    c.kill();
+    a.cli_ok(&["cancel", &parent]);
+    assert_eq!(a.status(&parent).await.state, "cancelled");
+    assert_eq!(
+        b.until(&kids[0].id, "cancelled", WAIT).await.state,
+        "cancelled"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.restart();
+    assert_eq!(
+        c.until(&kids[1].id, "cancelled", WAIT).await.state,
+        "cancelled"
+    );
+    for kid in &kids {
+        settled_on(&a, &kid.id, "cancelled").await;
     }
 }

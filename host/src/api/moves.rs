@@ -1,6 +1,7 @@
 //! The move routes: a tenant's export (`GET /v1/invocations/{id}/bundle`), import
 //! (`POST /v1/bundles`) and migration (`POST /v1/invocations/{id}/migrate`); the routes other
-//! nodes call with the cluster key (`POST /v1/node/arrivals`, `…/arrivals/{move}/refuse`);
+//! nodes call with the cluster key (`POST /v1/node/arrivals`, `…/arrivals/{move}/refuse`,
+//! `POST /v1/node/messages`);
 //! and the forwarding of requests about an invocation that moved to another node.
 
 use axum::Json;
@@ -22,7 +23,7 @@ use crate::access::Caller;
 use crate::cluster::peer::{MoveAnswer, RefuseRequest};
 use crate::ids::TenantId;
 use crate::journal::{Phase, WriteError};
-use crate::scheduler::{DrainError, DrainProgress, MoveError, Scheduler};
+use crate::scheduler::{DrainError, DrainProgress, MessagesError, MoveError, Scheduler};
 
 /// The largest bundle taken: a component of the largest size, and as much again of journal.
 pub const MAX_BUNDLE_BYTES: usize = 2 * MAX_COMPONENT_BYTES;
@@ -98,6 +99,28 @@ pub async fn arrive(
             arrived: false,
             reason: Some(refused.to_string()),
         })),
+    }
+}
+
+/// `POST /v1/node/messages` (another node, with the cluster key): takes the messages in the
+/// body (children's ends, cancels); 200 once every one is taken.
+pub async fn messages(
+    State(scheduler): State<Scheduler>,
+    axum::Extension(uploads): axum::Extension<super::Uploads>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    node_only(&scheduler, &headers)?;
+    let (bytes, _buffered) = read_within(body, MAX_BUNDLE_BYTES, Some(&uploads)).await?;
+    match scheduler.receive_messages(&bytes).await {
+        Ok(taken) => Ok(Json(serde_json::json!({ "taken": taken }))),
+        Err(MessagesError::Malformed(why)) => Err(ApiError::bad_request("invalid_messages", why)),
+        Err(err @ MessagesError::NotYet(_)) => {
+            let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "moving", err.to_string());
+            err.retry_after = Some(1);
+            Err(err)
+        }
+        Err(MessagesError::Store(err)) => Err(err.into()),
     }
 }
 

@@ -91,6 +91,7 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
         .route("/v1/health", get(handlers::health))
         .route("/v1/node/arrivals", post(moves::arrive))
         .route("/v1/node/arrivals/{move}/refuse", post(moves::refuse))
+        .route("/v1/node/messages", post(moves::messages))
         // After the routes: it is set on those already added.
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .fallback(handlers::not_found)

@@ -128,7 +128,38 @@ impl Peer {
         self.post(&url, "application/json", body).await
     }
 
+    /// Sends `messages` (encoded outbox messages) to the node at `to`; `Ok` once it has
+    /// taken them all.
+    pub async fn deliver(&self, to: &str, messages: Vec<u8>) -> Result<(), PeerError> {
+        let url = format!("{}/v1/node/messages", to.trim_end_matches('/'));
+        self.exchange(&url, "application/octet-stream", messages)
+            .await
+            .map(drop)
+    }
+
     async fn post(&self, url: &str, content_type: &str, body: Vec<u8>) -> Result<Sent, PeerError> {
+        let body = self.exchange(url, content_type, body).await?;
+        let answer: MoveAnswer =
+            serde_json::from_slice(&body).map_err(|_| PeerError::Unexpected {
+                url: url.to_string(),
+                status: 200,
+                body: String::from_utf8_lossy(&body).chars().take(500).collect(),
+            })?;
+        Ok(match answer {
+            MoveAnswer { arrived: true, .. } => Sent::Arrived,
+            MoveAnswer { reason, .. } => {
+                Sent::Refused(reason.unwrap_or_else(|| "refused".to_string()))
+            }
+        })
+    }
+
+    /// POSTs `body` to `url` with the cluster key; the body of a 200 answer.
+    async fn exchange(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Bytes, PeerError> {
         let key = self.cluster.key().ok_or(PeerError::NoKey)?;
         let request = Request::builder()
             .method(Method::POST)
@@ -165,12 +196,6 @@ impl Peer {
         if status != StatusCode::OK {
             return Err(unexpected());
         }
-        let answer: MoveAnswer = serde_json::from_slice(&body).map_err(|_| unexpected())?;
-        Ok(match answer {
-            MoveAnswer { arrived: true, .. } => Sent::Arrived,
-            MoveAnswer { reason, .. } => {
-                Sent::Refused(reason.unwrap_or_else(|| "refused".to_string()))
-            }
-        })
+        Ok(body)
     }
 }

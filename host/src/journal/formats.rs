@@ -866,6 +866,47 @@ pub(crate) fn sample_version_ops() -> Vec<Op> {
     ]
 }
 
+/// The outbox's messages: a child's end, a cancel.
+fn sample_messages() -> [(&'static str, crate::journal::Message); 2] {
+    [
+        (
+            "message_child_ended",
+            crate::journal::Message::ChildEnded(Box::new(sample_record())),
+        ),
+        (
+            "message_cancel",
+            crate::journal::Message::Cancel {
+                tenant: "acme".into(),
+                invocation: ID,
+            },
+        ),
+    ]
+}
+
+/// The ops of parents and children on different nodes (added after `sample_version_ops`'s).
+pub(crate) fn sample_outbox_ops() -> Vec<Op> {
+    vec![
+        Op::ChildEnded {
+            record: Box::new(sample_record()),
+        },
+        Op::Delivered {
+            node: "http://10.0.0.1:7420".into(),
+            messages: vec![("acme".into(), ID, 0), ("acme".into(), OTHER, 1)],
+        },
+    ]
+}
+
+#[test]
+fn messages_keep_their_bytes() {
+    for (name, message) in sample_messages() {
+        let stored = pinned("v1", name, &encode(&message));
+        assert_eq!(
+            decode::<crate::journal::Message>(name, &stored).expect(name),
+            message
+        );
+    }
+}
+
 /// The ops of moving invocations between nodes (added after `sample_exhausted_ops`'s).
 pub(crate) fn sample_move_ops() -> Vec<Op> {
     let move_id = 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef;

@@ -23,6 +23,7 @@ mod history;
 mod http;
 mod idempotency;
 mod op;
+mod outbox;
 mod policy;
 mod quota;
 mod recorded;
@@ -48,6 +49,7 @@ pub use idempotency::{
     valid_key,
 };
 pub use op::{Effects, Op, RetryState, StepEffect};
+pub use outbox::Message;
 pub use policy::{
     Exhausted, StoredFunctionPolicy, StoredFunctionPolicyV1, StoredPolicy, StoredPolicyV1,
     StoredRetry,

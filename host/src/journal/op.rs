@@ -204,6 +204,14 @@ pub enum Op {
         tenant: TenantId,
         name: Option<String>,
     },
+    /// Another node reports that `record`'s invocation, a child that moved there from here,
+    /// ended so: take its end here once (refused if it is owned here).
+    ChildEnded { record: Box<InvocationRecord> },
+    /// `node` acknowledged these messages of the outbox: (tenant, invocation, kind).
+    Delivered {
+        node: String,
+        messages: Vec<(TenantId, InvocationId, u8)>,
+    },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.
@@ -237,4 +245,6 @@ pub struct Effects {
     pub cancelled: Vec<(TenantId, InvocationId)>,
     /// Were paused: stop them if they run.
     pub paused: Vec<(TenantId, InvocationId)>,
+    /// Messages to other nodes were put in the outbox: send them.
+    pub outbox: bool,
 }

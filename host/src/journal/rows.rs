@@ -13,6 +13,7 @@ use super::error::StorageFailure;
 use super::history::StoredStep;
 use super::idempotency::{IdempotencyKey, KeyedRequest};
 use super::op::RetryState;
+use super::outbox::Message;
 use super::quota::Quotas;
 use super::records::{Deployment, InvocationRecord, InvocationState};
 use super::schedule::Schedule;
@@ -269,6 +270,29 @@ pub trait MoveRows {
     fn put_arrival(&mut self, move_id: u128, arrival: &Arrival) -> RowResult<()>;
 }
 
+/// Messages to other nodes, and where the parents of children that moved here live.
+pub trait OutboxRows {
+    /// Keeps `message` for `node` until it acknowledges it (replacing one about the same).
+    fn put_message(&mut self, node: &str, message: &Message) -> RowResult<()>;
+    /// Drops the message for `node` about (`tenant`, `id`, `kind`).
+    fn remove_message(
+        &mut self,
+        node: &str,
+        tenant: &TenantId,
+        id: InvocationId,
+        kind: u8,
+    ) -> RowResult<()>;
+    /// The node where the parent of `tenant`'s `id` lives, if not here.
+    fn parent_node(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<String>>;
+    /// Sets (or, `None`, forgets) the node where the parent of `tenant`'s `id` lives.
+    fn set_parent_node(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        node: Option<&str>,
+    ) -> RowResult<()>;
+}
+
 /// Every concern's rows: one write transaction of a backend.
 pub trait Rows:
     InvocationRows
@@ -280,6 +304,7 @@ pub trait Rows:
     + AccessRows
     + ScheduleRows
     + MoveRows
+    + OutboxRows
 {
 }
 
@@ -293,6 +318,7 @@ impl<T> Rows for T where
         + AccessRows
         + ScheduleRows
         + MoveRows
+        + OutboxRows
         + ?Sized
 {
 }

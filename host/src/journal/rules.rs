@@ -25,6 +25,7 @@ use super::schedule::Schedule;
 use super::waits::{self, AwaitMode, Awaitable, Resolution, WaitState};
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 
+mod apart;
 mod moves;
 mod versions;
 
@@ -271,6 +272,8 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 plan,
             } => self.upgrade(tenant, *invocation, plan),
             Op::DropVersions { tenant, name } => self.drop_versions(tenant, name.as_deref()),
+            Op::ChildEnded { record } => self.child_ended(record),
+            Op::Delivered { node, messages } => self.delivered(node, messages),
         }
     }
 
@@ -947,7 +950,8 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             return Ok(());
         };
         let Some((parent_id, seq)) = self.rows.take_awaited(tenant, id)? else {
-            return Ok(());
+            // Its parent may live on another node.
+            return self.report_end(record);
         };
         debug_assert_eq!(parent_id, parent);
         let ok = record.state == InvocationState::Completed;
@@ -1096,11 +1100,14 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             cancelled.push(record.id);
             let tenant = &record.tenant;
             for (child, detached) in self.rows.children_of(tenant, record.id)? {
-                if !detached
-                    && let Some(child) = self.rows.record(tenant, child)?
-                    && !child.state.is_terminal()
-                {
-                    stack.push(child);
+                match self.rows.record(tenant, child)? {
+                    Some(child) if detached || child.state.is_terminal() => {}
+                    // Moved to another node: cancelled there.
+                    Some(child) if child.state == InvocationState::Moved => {
+                        self.cancel_away(&child)?;
+                    }
+                    Some(child) => stack.push(child),
+                    None => {}
                 }
             }
         }

@@ -7,6 +7,7 @@ mod drain;
 mod executor;
 mod fair;
 mod moves;
+mod outbox;
 mod retention;
 mod rewind;
 mod schedules;
@@ -19,6 +20,7 @@ pub use bulk::{
 pub use cron::WhenError;
 pub use drain::{DrainError, DrainProgress};
 pub use moves::{Migrated, MoveError};
+pub use outbox::MessagesError;
 pub use retention::Swept;
 pub use rewind::{Onto, RewindError};
 pub use schedules::{NewSchedule, ScheduleError};
@@ -231,6 +233,8 @@ struct Inner {
     deciding: Mutex<std::collections::HashSet<u128>>,
     /// Components other nodes are known to have: (node, component).
     known_components: Mutex<std::collections::HashSet<(String, ComponentHash)>>,
+    /// Notified when an op put messages in the outbox.
+    outbox_ready: Arc<Notify>,
     /// The drain of this node, once one started.
     drain: drain::DrainState,
 }
@@ -265,6 +269,7 @@ impl Scheduler {
             peer: crate::cluster::Peer::new(config.cluster),
             deciding: Mutex::new(std::collections::HashSet::new()),
             known_components: Mutex::new(std::collections::HashSet::new()),
+            outbox_ready: Arc::new(Notify::new()),
             drain: Mutex::new(None),
             tenant_slots: Mutex::new(HashMap::new()),
             timers_changed: Notify::new(),
@@ -838,6 +843,9 @@ impl Inner {
 
     /// Acts on what a write caused: starts the woken, stops and reports the cancelled.
     fn apply(self: &Arc<Self>, effects: Effects) {
+        if effects.outbox {
+            self.outbox_ready.notify_one();
+        }
         for (tenant, id) in effects.woken {
             tokio::spawn(executor::execute(self.clone(), tenant, id, None));
         }

@@ -17,6 +17,7 @@ mod deployments;
 mod invocations;
 mod journals;
 mod moves;
+mod outbox;
 pub mod redb;
 mod schedules;
 mod signals;
@@ -28,6 +29,7 @@ pub use deployments::Deployments;
 pub use invocations::Invocations;
 pub use journals::Journals;
 pub use moves::Moves;
+pub use outbox::Outbox;
 pub use schedules::Schedules;
 pub use signals::Signals;
 pub use waits::Waits;
@@ -38,7 +40,7 @@ use crate::journal::{Halt, InvocationState, StoreError};
 /// Every concern's storage, as one node's durable state.
 #[async_trait]
 pub trait Storage:
-    Deployments + Invocations + Journals + Waits + Signals + Access + Schedules + Moves
+    Deployments + Invocations + Journals + Waits + Signals + Access + Schedules + Moves + Outbox
 {
     /// Waits until the storage halts after a failure (it then refuses every write until the
     /// host restarts); returns why.

@@ -49,13 +49,30 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 why,
             })
         };
-        if let Some(parent) = record.parent
-            && self
-                .rows
-                .record(tenant, parent)?
-                .is_some_and(|p| !p.state.is_terminal())
-        {
-            return linked(format!("its parent {parent} has not finished"));
+        // A child leaves its unfinished parent's node only for another node (which reports
+        // its end back), and comes back only there.
+        if let Some(parent) = record.parent {
+            let parent_here = self.rows.record(tenant, parent)?;
+            let home = self.rows.parent_node(tenant, id)?;
+            match (&parent_here, home) {
+                (Some(p), _) if p.state.is_terminal() => {}
+                (Some(p), _) if p.state != InvocationState::Moved && !to.is_empty() => {}
+                (_, Some(home)) if home == to => {}
+                (_, Some(home)) => {
+                    return linked(format!(
+                        "its parent {parent} lives on {home}: it can only move back there"
+                    ));
+                }
+                (Some(_), None) if to.is_empty() => {
+                    return linked(format!(
+                        "its parent {parent} has not finished: move it with `reprise migrate`, not as a bundle file"
+                    ));
+                }
+                (Some(_), None) => {
+                    return linked(format!("its parent {parent} has moved away"));
+                }
+                (None, None) => {}
+            }
         }
         for (child, _) in self.rows.children_of(tenant, id)? {
             if self
@@ -168,6 +185,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         self.rows.remove_retries(id)?;
         self.rows.set_paused(tenant, id, None)?;
         self.rows.remove_children(tenant, id, None)?;
+        self.rows.set_parent_node(tenant, id, None)?;
         Ok(freed)
     }
 
@@ -230,6 +248,14 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         }
         if let Some(d) = deployment {
             self.put_version(d)?;
+        }
+        // Its unfinished parent stayed where it came from: its end is reported there.
+        if let Some(parent) = record.parent
+            && self.rows.record(tenant, parent)?.is_none()
+            && !bundle.from_node.is_empty()
+        {
+            self.rows
+                .set_parent_node(tenant, id, Some(&bundle.from_node))?;
         }
         let mut record = record.clone();
         if record.state == InvocationState::Running {

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::schema::{ARRIVALS, DEPARTURES, VERSIONS};
+use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -74,6 +74,8 @@ impl Store {
         dump.insert("departures", rows(&txn, DEPARTURES));
         dump.insert("arrivals", rows(&txn, ARRIVALS));
         dump.insert("versions", rows(&txn, VERSIONS));
+        dump.insert("outbox", rows(&txn, OUTBOX));
+        dump.insert("parent_nodes", rows(&txn, PARENT_NODES));
         dump.insert("finished", rows(&txn, FINISHED));
         dump.insert("schedules", rows(&txn, SCHEDULES));
         dump.insert("idempotency_by_age", rows(&txn, KEYS_BY_AGE));

@@ -15,6 +15,7 @@ mod log_file;
 mod log_record;
 mod moves;
 mod options;
+mod outbox;
 #[cfg(test)]
 mod power_loss;
 mod recent;

@@ -65,3 +65,8 @@ pub const SCHEDULES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new
 pub const DEPARTURES: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("departures");
 /// Move id → encoded `Arrival`: every move into this node, imported or refused.
 pub const ARRIVALS: TableDefinition<u128, &[u8]> = TableDefinition::new("arrivals");
+/// (node URL, tenant, invocation id, kind) → encoded `Message` to that node, kept until it
+/// acknowledges it.
+pub const OUTBOX: TableDefinition<(&str, &str, u128, u8), &[u8]> = TableDefinition::new("outbox");
+/// (tenant, invocation id) → URL of the node where the parent of a child that moved here lives.
+pub const PARENT_NODES: TableDefinition<(&str, u128), &str> = TableDefinition::new("parent_nodes");

@@ -11,7 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::disk::Disk;
 use super::options::StoreOptions;
 use super::recent::Recent;
-use super::schema::{ARRIVALS, DEPARTURES, VERSIONS};
+use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, META,
     RETRIES, RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -102,6 +102,8 @@ impl Store {
             txn.open_table(DEPARTURES).map_err(storage)?;
             txn.open_table(ARRIVALS).map_err(storage)?;
             txn.open_table(VERSIONS).map_err(storage)?;
+            txn.open_table(OUTBOX).map_err(storage)?;
+            txn.open_table(PARENT_NODES).map_err(storage)?;
             txn.open_table(FINISHED).map_err(storage)?;
             txn.open_table(SCHEDULES).map_err(storage)?;
             index_finished(&txn).map_err(|e| open_err(storage(e)))?;
@@ -1032,7 +1034,7 @@ impl Storage for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Bundle, Failure, FailureKind, Outcome, StepKind, WriteError};
+    use crate::journal::{Bundle, Failure, FailureKind, Message, Outcome, StepKind, WriteError};
 
     fn t() -> TenantId {
         TenantId::from("t")
@@ -1901,6 +1903,100 @@ mod tests {
             a.leave(&t(), parent.id, 9, "http://b").await,
             Err(StoreError::Write(WriteError::Linked { .. }))
         ));
+        a.check_indexes().expect("indexes of a");
+        b.check_indexes().expect("indexes of b");
+    }
+
+    /// Moves `family`'s child (pinned to a deployed component) from `a` to `b` as move `m`.
+    async fn move_child(a: &Store, b: &Store, child: &mut InvocationRecord, m: u128) {
+        use crate::storage::Moves;
+        let component = b"\0asm child".to_vec();
+        child.component = ComponentHash::of(&component);
+        a.update_invocation(child).await.expect("pin");
+        let deployment = Deployment {
+            tenant: t(),
+            name: "d".into(),
+            component: child.component,
+            functions: vec!["f".into()],
+            version: 0,
+            size: component.len() as u64,
+            deployed_at_ms: 1,
+            policy: Default::default(),
+        };
+        a.deploy(deployment, component).await.expect("deploy");
+        a.leave(&t(), child.id, m, "http://b").await.expect("leave");
+        let bundle = a.bundle(&t(), child.id, "http://a", 5).expect("read");
+        b.import(bundle.expect("leaving")).await.expect("import");
+        a.depart(&t(), child.id, m).await.expect("depart");
+    }
+
+    #[tokio::test]
+    async fn a_child_apart_from_its_parent_reports_its_end_once_and_takes_its_cancel() {
+        use crate::storage::{Moves, Outbox};
+        let (_da, a) = open();
+        let (_db, b) = open();
+        let tenant = TenantRecord {
+            name: t(),
+            created_at_ms: 1,
+        };
+        b.create_tenant(tenant).await.expect("tenant");
+        let (_parent, kids) = family(&a, 1).await;
+        let mut kid = kids[0].clone();
+        // Not as a bundle file: nothing would report its end.
+        assert!(matches!(
+            a.leave(&t(), kid.id, 1, "").await,
+            Err(StoreError::Write(WriteError::Linked { .. }))
+        ));
+        move_child(&a, &b, &mut kid, 42).await;
+        assert_eq!(state(&a, kid.id), InvocationState::Moved);
+        assert!(a.outbox().expect("outbox").is_empty());
+
+        // It ends on b: the end waits in b's outbox for a.
+        kid.state = InvocationState::Running;
+        kid.output = Some(b"84".to_vec());
+        kid.finish(InvocationState::Completed, 9);
+        b.update_invocation(&kid).await.expect("finish");
+        let outbox = b.outbox().expect("outbox");
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].0, "http://a");
+        assert!(
+            matches!(&outbox[0].1, Message::ChildEnded(end) if end.state == InvocationState::Completed)
+        );
+        // a takes it once: the forwarding record becomes its end; again changes nothing.
+        for _ in 0..2 {
+            a.child_ended(kid.clone()).await.expect("taken");
+            let here = a.invocation(&t(), kid.id).expect("read").expect("record");
+            assert_eq!(
+                (here.state, here.output.as_deref()),
+                (InvocationState::Completed, Some(&b"84"[..]))
+            );
+            assert_eq!(a.departure(&t(), kid.id).expect("read"), None);
+        }
+        b.delivered("http://a", vec![(t(), kid.id, 0)])
+            .await
+            .expect("delivered");
+        assert!(b.outbox().expect("outbox").is_empty());
+        // An end of something this node owns is refused.
+        let (parent, kids) = family(&a, 1).await;
+        let mut own = kids[0].clone();
+        own.finish(InvocationState::Completed, 9);
+        assert!(matches!(
+            a.child_ended(own).await,
+            Err(StoreError::Write(WriteError::NotAllowed { .. }))
+        ));
+
+        // Cancelling the parent here asks b to cancel the moved child; it stays moved here.
+        let mut moved = kids[0].clone();
+        move_child(&a, &b, &mut moved, 43).await;
+        a.cancel(&t(), parent.id).await.expect("cancel");
+        assert_eq!(state(&a, parent.id), InvocationState::Cancelled);
+        assert_eq!(state(&a, moved.id), InvocationState::Moved);
+        let outbox = a.outbox().expect("outbox");
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].0, "http://b");
+        assert!(
+            matches!(&outbox[0].1, Message::Cancel { invocation, .. } if *invocation == moved.id)
+        );
         a.check_indexes().expect("indexes of a");
         b.check_indexes().expect("indexes of b");
     }

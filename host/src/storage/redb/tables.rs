@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::recent::{Recent, Staged, StepKey};
-use super::schema::{ARRIVALS, DEPARTURES, VERSIONS};
+use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -18,18 +18,15 @@ use super::versions;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
-    AccessRows, DeploymentRows, InvocationRows, MoveRows, RowResult, ScheduleRows, SignalRows,
-    StepRows, VersionRows, WaitRows,
+    AccessRows, DeploymentRows, InvocationRows, MoveRows, OutboxRows, RowResult, ScheduleRows,
+    SignalRows, StepRows, VersionRows, WaitRows,
 };
-use crate::journal::{Arrival, Departure};
+use crate::journal::{Arrival, Departure, Message};
 use crate::journal::{
     Deployment, IdempotencyKey, InvocationRecord, InvocationState, KeyedRequest, RetryState,
     Schedule, StoredStep, WaitState, decode_deployment, encode_deployment,
 };
 use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas, encode_quotas};
-
-/// The versions table in a write transaction.
-type VersionsTable<'txn> = Table<'txn, (&'static str, &'static str, u32), &'static [u8]>;
 
 /// Every table a write may touch, opened once per batch.
 pub(super) struct Tables<'txn> {
@@ -59,7 +56,10 @@ pub(super) struct Tables<'txn> {
     departures: Table<'txn, (&'static str, u128), &'static [u8]>,
     arrivals: Table<'txn, u128, &'static [u8]>,
     /// Opened on first use: only deploys and `gc` touch it.
-    versions: std::cell::OnceCell<VersionsTable<'txn>>,
+    versions: Lazy<'txn, (&'static str, &'static str, u32), &'static [u8]>,
+    /// Opened on first use: only what concerns parents and children apart touches them.
+    outbox: Lazy<'txn, (&'static str, &'static str, u128, u8), &'static [u8]>,
+    parent_nodes: Lazy<'txn, (&'static str, u128), &'static str>,
     txn: &'txn WriteTransaction,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
     /// the usage table by [`Tables::flush`]).
@@ -146,7 +146,9 @@ impl<'txn> Tables<'txn> {
             arrivals: txn.open_table(ARRIVALS)?,
             finished: txn.open_table(FINISHED)?,
             schedules: txn.open_table(SCHEDULES)?,
-            versions: std::cell::OnceCell::new(),
+            versions: Lazy::new(VERSIONS),
+            outbox: Lazy::new(OUTBOX),
+            parent_nodes: Lazy::new(PARENT_NODES),
             txn,
             tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::default()),
@@ -603,19 +605,32 @@ impl DeploymentRows for Tables<'_> {
     }
 }
 
-impl<'txn> Tables<'txn> {
-    /// The versions table, opened now if it was not yet.
-    fn versions_table(&self) -> RowResult<&VersionsTable<'txn>> {
-        if self.versions.get().is_none() {
-            let _ = self.versions.set(self.txn.open_table(VERSIONS)?);
+/// A table of a write transaction opened on first use.
+struct Lazy<'txn, K: redb::Key + 'static, V: redb::Value + 'static> {
+    definition: redb::TableDefinition<'static, K, V>,
+    table: std::cell::OnceCell<Table<'txn, K, V>>,
+}
+
+impl<'txn, K: redb::Key + 'static, V: redb::Value + 'static> Lazy<'txn, K, V> {
+    fn new(definition: redb::TableDefinition<'static, K, V>) -> Self {
+        Lazy {
+            definition,
+            table: std::cell::OnceCell::new(),
         }
-        Ok(self.versions.get().expect("set just above"))
     }
 
-    /// The versions table to change, opened now if it was not yet.
-    fn versions_mut(&mut self) -> RowResult<&mut VersionsTable<'txn>> {
-        self.versions_table()?;
-        Ok(self.versions.get_mut().expect("opened just above"))
+    /// The table, opened in `txn` now if it was not yet.
+    fn get(&self, txn: &'txn WriteTransaction) -> RowResult<&Table<'txn, K, V>> {
+        if self.table.get().is_none() {
+            let _ = self.table.set(txn.open_table(self.definition)?);
+        }
+        Ok(self.table.get().expect("set just above"))
+    }
+
+    /// The table to change, opened in `txn` now if it was not yet.
+    fn get_mut(&mut self, txn: &'txn WriteTransaction) -> RowResult<&mut Table<'txn, K, V>> {
+        self.get(txn)?;
+        Ok(self.table.get_mut().expect("opened just above"))
     }
 }
 
@@ -627,18 +642,21 @@ impl VersionRows for Tables<'_> {
             deployment.version,
         );
         let value = encode_deployment(deployment);
-        self.versions_mut()?.insert(key, value.as_slice())?;
+        self.versions
+            .get_mut(self.txn)?
+            .insert(key, value.as_slice())?;
         Ok(())
     }
 
     fn remove_version(&mut self, tenant: &TenantId, name: &str, version: u32) -> RowResult<()> {
-        self.versions_mut()?
+        self.versions
+            .get_mut(self.txn)?
             .remove((tenant.as_str(), name, version))?;
         Ok(())
     }
 
     fn versions(&self, tenant: Option<&TenantId>) -> RowResult<Vec<Deployment>> {
-        versions::versions(self.versions_table()?, tenant)
+        versions::versions(self.versions.get(self.txn)?, tenant)
     }
 
     fn deployments(&self, tenant: Option<&TenantId>) -> RowResult<Vec<Deployment>> {
@@ -658,6 +676,51 @@ impl VersionRows for Tables<'_> {
 
     fn remove_component(&mut self, hash: &ComponentHash) -> RowResult<()> {
         self.components.remove(hash.0.as_slice())?;
+        Ok(())
+    }
+}
+
+impl OutboxRows for Tables<'_> {
+    fn put_message(&mut self, node: &str, message: &Message) -> RowResult<()> {
+        let (tenant, id, kind) = message.key();
+        let value = encode(message);
+        self.outbox
+            .get_mut(self.txn)?
+            .insert((node, tenant.as_str(), id.0, kind), value.as_slice())?;
+        Ok(())
+    }
+
+    fn remove_message(
+        &mut self,
+        node: &str,
+        tenant: &TenantId,
+        id: InvocationId,
+        kind: u8,
+    ) -> RowResult<()> {
+        self.outbox
+            .get_mut(self.txn)?
+            .remove((node, tenant.as_str(), id.0, kind))?;
+        Ok(())
+    }
+
+    fn parent_node(&self, tenant: &TenantId, id: InvocationId) -> RowResult<Option<String>> {
+        let table = self.parent_nodes.get(self.txn)?;
+        Ok(table
+            .get((tenant.as_str(), id.0))?
+            .map(|v| v.value().to_string()))
+    }
+
+    fn set_parent_node(
+        &mut self,
+        tenant: &TenantId,
+        id: InvocationId,
+        node: Option<&str>,
+    ) -> RowResult<()> {
+        let table = self.parent_nodes.get_mut(self.txn)?;
+        match node {
+            Some(node) => table.insert((tenant.as_str(), id.0), node)?,
+            None => table.remove((tenant.as_str(), id.0))?,
+        };
         Ok(())
     }
 }

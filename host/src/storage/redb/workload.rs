@@ -277,10 +277,28 @@ impl Generator {
     /// A move's op: leave, or decide a move under way (now and then under the wrong move),
     /// import a bundle (of a leaving invocation: a move back; or a new one), refuse one.
     fn moves(&mut self, store: &Store, now: u64) -> Op {
-        use crate::storage::Moves;
+        use crate::storage::{Moves, Outbox};
         let (tenant, invocation) = self.pick();
         let departure = store.departure(&tenant, invocation).ok().flatten();
         let wrong = self.rng.random_bool(0.1);
+        // Now and then the end of a child that left (or of one that did not: refused), or
+        // an acknowledgement of what the outbox holds.
+        if self.rng.random_bool(0.2) {
+            if let Some((node, message)) = store.outbox().ok().and_then(|o| o.into_iter().next())
+            {
+                let (tenant, id, kind) = message.key();
+                return Op::Delivered {
+                    node,
+                    messages: vec![(tenant.clone(), id, kind)],
+                };
+            }
+            let mut end = Self::current(store, &tenant, invocation)
+                .unwrap_or_else(|| self.record(&tenant, None, now));
+            end.finish(InvocationState::Completed, now);
+            return Op::ChildEnded {
+                record: Box::new(end),
+            };
+        }
         if let Some(d) = departure.filter(|d| d.phase == crate::journal::Phase::Leaving) {
             let move_id = if wrong { d.move_id ^ 1 } else { d.move_id };
             return match self.rng.random_range(0..3) {
