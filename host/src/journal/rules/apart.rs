@@ -74,8 +74,8 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             return refuse(WriteError::InvocationChanged(id.to_string()));
         }
         self.rows.remove_departure(tenant, id)?;
-        let bytes = end.output.as_ref().map_or(0, Vec::len) + end.input.len();
-        self.add_stored(tenant, bytes)?;
+        // The forwarding record's input is counted already; its output is new here.
+        self.add_stored(tenant, end.output.as_ref().map_or(0, Vec::len))?;
         self.put_record(end, Some(InvocationState::Moved))?;
         Ok(Ok(()))
     }
