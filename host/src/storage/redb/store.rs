@@ -1248,6 +1248,17 @@ mod tests {
         (dir, store)
     }
 
+    /// A second store that knows the test tenant, as a move's target does.
+    async fn open_with_tenant() -> (tempfile::TempDir, Store) {
+        let (dir, store) = open();
+        let tenant = TenantRecord {
+            name: t(),
+            created_at_ms: 1,
+        };
+        store.create_tenant(tenant).await.expect("tenant");
+        (dir, store)
+    }
+
     async fn append(store: &Store, id: InvocationId, seq: u32, n: u64) -> Result<(), StoreError> {
         store
             .append_step(&t(), id, seq, &entry(n), StepEffect::None, None)
@@ -1785,12 +1796,7 @@ mod tests {
     async fn a_move_leaves_every_row_to_one_store_and_is_decided_once() {
         use crate::storage::Moves;
         let (_da, a) = open();
-        let (_db, b) = open();
-        let tenant = TenantRecord {
-            name: t(),
-            created_at_ms: 1,
-        };
-        b.create_tenant(tenant).await.expect("tenant");
+        let (_db, b) = open_with_tenant().await;
         let component = b"\0asm component".to_vec();
         let mut rec = record(InvocationState::Running);
         rec.component = ComponentHash::of(&component);
@@ -1934,12 +1940,7 @@ mod tests {
     async fn a_child_apart_from_its_parent_reports_its_end_once_and_takes_its_cancel() {
         use crate::storage::{Moves, Outbox};
         let (_da, a) = open();
-        let (_db, b) = open();
-        let tenant = TenantRecord {
-            name: t(),
-            created_at_ms: 1,
-        };
-        b.create_tenant(tenant).await.expect("tenant");
+        let (_db, b) = open_with_tenant().await;
         let (_parent, kids) = family(&a, 1).await;
         let mut kid = kids[0].clone();
         // Not as a bundle file: nothing would report its end.

@@ -284,8 +284,7 @@ impl Generator {
         // Now and then the end of a child that left (or of one that did not: refused), or
         // an acknowledgement of what the outbox holds.
         if self.rng.random_bool(0.2) {
-            if let Some((node, message)) = store.outbox().ok().and_then(|o| o.into_iter().next())
-            {
+            if let Some((node, message)) = store.outbox().ok().and_then(|o| o.into_iter().next()) {
                 let (tenant, id, kind) = message.key();
                 return Op::Delivered {
                     node,
