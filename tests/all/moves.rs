@@ -272,6 +272,21 @@ async fn migrate_moves_a_sleeping_and_a_running_invocation_and_the_source_forwar
     let done = a.finished(&parent.id, WAIT).await;
     assert_eq!(done.state, "completed", "{:?}", done.error);
 
+    // A parent whose children have finished moves, and their records go with it: its
+    // gather on the target reads their outputs there.
+    let parent = a
+        .invoke("tg.fan_out", json!({"count": 3, "nap_ms": 4000}))
+        .await;
+    a.until(&parent.id, "suspended", WAIT).await;
+    for child in a.children(&parent.id).await {
+        a.finished(&child.id, WAIT).await;
+    }
+    a.cli_ok(&["migrate", &parent.id, "--to", &b.url]);
+    let done = b.finished(&parent.id, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    assert_eq!(done.output, Some(json!({"count": 3, "sum": 6})));
+    assert_eq!(b.children(&parent.id).await.len(), 3);
+
     // Only nodes with the cluster key take moves.
     let bundle = b"RPRSBNDL".to_vec();
     for token in [None, Some("wrong-key-wrong-key-wrong")] {

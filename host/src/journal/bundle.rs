@@ -3,9 +3,10 @@
 //! through, its journal and history, its wait, kept signals, kept attempts and children.
 //!
 //! On disk (and on the wire between nodes) a bundle is `MAGIC`, the format version (u16 little
-//! endian), the sha256 of the payload, then the payload: postcard of [`Bundle`]. A file that
-//! is not a bundle, of another version, corrupt or truncated is refused before anything in
-//! it is read.
+//! endian), the sha256 of the payload, then the payload: postcard of [`Bundle`], then (from
+//! format 2) postcard of its finished children's records. Format 1, without them, is still
+//! read. A file that is not a bundle, of another version, corrupt or truncated is refused
+//! before anything in it is read.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -18,8 +19,10 @@ use crate::ids::{ComponentHash, InvocationId};
 
 /// What every bundle starts with.
 pub const MAGIC: &[u8; 8] = b"RPRSBNDL";
-/// The bundle format this host writes and reads.
-pub const BUNDLE_VERSION: u16 = 1;
+/// The bundle format this host writes (and the newest it reads).
+pub const BUNDLE_VERSION: u16 = 2;
+/// The oldest bundle format this host reads.
+const OLDEST_VERSION: u16 = 1;
 /// Bytes before the payload: magic, version, checksum.
 const HEADER: usize = MAGIC.len() + 2 + 32;
 
@@ -54,6 +57,12 @@ pub struct Bundle {
     pub retries: Vec<(u32, RetryState)>,
     /// The children it dispatched: (id, detached).
     pub children: Vec<(InvocationId, bool)>,
+    /// The records of those of its children that have finished, as the node it left had
+    /// them: what its waits on them read. Written after the rest of the payload (format 2),
+    /// and carried by `Op::Arrive` beside the bundle, so that the bundle's serde form (and
+    /// `Op::Import`'s) stays format 1's.
+    #[serde(skip)]
+    pub finished_children: Vec<InvocationRecord>,
 }
 
 /// A history event as stored.
@@ -79,7 +88,9 @@ pub enum BundleError {
     #[error("not a Reprise bundle (it does not start with {:?})", std::str::from_utf8(MAGIC).unwrap_or_default())]
     NotABundle,
     /// Another version of the format.
-    #[error("bundle format {found} is not supported: this host reads format {BUNDLE_VERSION}")]
+    #[error(
+        "bundle format {found} is not supported: this host reads formats {OLDEST_VERSION} to {BUNDLE_VERSION}"
+    )]
     Version { found: u16 },
     /// The payload does not match its checksum.
     #[error("the bundle is corrupt or truncated: its checksum does not match its {0} bytes")]
@@ -95,7 +106,8 @@ pub enum BundleError {
 impl Bundle {
     /// The bundle as a file: header and payload.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let payload = postcard::to_allocvec(self).unwrap_or_default();
+        let mut payload = postcard::to_allocvec(self).unwrap_or_default();
+        payload.extend(postcard::to_allocvec(&self.finished_children).unwrap_or_default());
         let mut out = Vec::with_capacity(HEADER + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
@@ -113,15 +125,29 @@ impl Bundle {
             return Err(BundleError::Checksum(bytes.len()));
         }
         let found = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if found != BUNDLE_VERSION {
+        if !(OLDEST_VERSION..=BUNDLE_VERSION).contains(&found) {
             return Err(BundleError::Version { found });
         }
         let payload = &bytes[HEADER..];
         if Sha256::digest(payload).as_slice() != &bytes[10..HEADER] {
             return Err(BundleError::Checksum(payload.len()));
         }
-        let bundle: Bundle =
-            postcard::from_bytes(payload).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let malformed = |e: postcard::Error| BundleError::Malformed(e.to_string());
+        let (mut bundle, rest): (Bundle, _) =
+            postcard::take_from_bytes(payload).map_err(malformed)?;
+        let rest = if found >= 2 {
+            let (children, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+            bundle.finished_children = children;
+            rest
+        } else {
+            rest
+        };
+        if !rest.is_empty() {
+            return Err(BundleError::Malformed(format!(
+                "{} bytes follow its contents",
+                rest.len()
+            )));
+        }
         bundle.check()?;
         Ok(bundle)
     }
@@ -183,17 +209,66 @@ impl Bundle {
         if state == InvocationState::Moved {
             return bad("it is itself a moved invocation's forwarding record".into());
         }
+        self.check_children(&self.finished_children)
+    }
+
+    /// `Err` saying which of `children` is not the record of one of its finished children.
+    pub fn check_children(&self, children: &[InvocationRecord]) -> Result<(), BundleError> {
+        let bad = |why: String| Err(BundleError::Inconsistent(why));
+        let record = &self.record;
+        for child in children {
+            if child.tenant != record.tenant
+                || child.parent != Some(record.id)
+                || !self.children.iter().any(|(id, _)| *id == child.id)
+            {
+                return bad(format!(
+                    "the record of {} is not of one of its children",
+                    child.id
+                ));
+            }
+            if !child.state.is_terminal() {
+                return bad(format!("its child {} has not finished", child.id));
+            }
+        }
         Ok(())
     }
 
-    /// The bytes its tenant's `stored_bytes` counts for it, besides the component: input,
-    /// output, journal, history and signals.
+    /// The bytes its tenant's `stored_bytes` counts for it, besides the component and its
+    /// finished children: input, output, journal, history and signals.
     pub fn stored_bytes(&self, history_bytes: impl Fn(&[u8]) -> u64) -> u64 {
-        let record = &self.record;
-        let own = record.input.len() + record.output.as_ref().map_or(0, Vec::len);
+        let own = self.record.own_bytes();
         let steps: usize = self.steps.iter().map(|s| s.entry.len()).sum();
         let signals: usize = self.signals.iter().map(|s| s.payload.len()).sum();
         let history: u64 = self.history.iter().map(|e| history_bytes(&e.0)).sum();
         (own + steps + signals) as u64 + history
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::formats::sample_bundle_with_children;
+
+    #[test]
+    fn a_finished_child_that_is_not_its_own_or_not_finished_is_refused() {
+        let mut foreign = sample_bundle_with_children();
+        foreign.finished_children[0].parent = None;
+        let err = Bundle::from_bytes(&foreign.to_bytes()).expect_err("refused");
+        assert!(
+            err.to_string().contains("is not of one of its children"),
+            "{err}"
+        );
+        let mut unfinished = sample_bundle_with_children();
+        unfinished.finished_children[0].state = InvocationState::Suspended;
+        let err = Bundle::from_bytes(&unfinished.to_bytes()).expect_err("refused");
+        assert!(err.to_string().contains("has not finished"), "{err}");
+        // Bytes after the children are refused too (the checksum covers them).
+        let bundle = sample_bundle_with_children();
+        let mut bytes = bundle.to_bytes();
+        bytes.push(0);
+        let payload = bytes[HEADER..].to_vec();
+        bytes[10..HEADER].copy_from_slice(&Sha256::digest(&payload));
+        let err = Bundle::from_bytes(&bytes).expect_err("refused");
+        assert!(err.to_string().contains("1 bytes follow"), "{err}");
     }
 }

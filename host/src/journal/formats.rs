@@ -839,7 +839,33 @@ pub(crate) fn sample_bundle() -> Bundle {
             },
         )],
         children: vec![(OTHER, true)],
+        finished_children: Vec::new(),
     }
+}
+
+/// A format-2 bundle: [`sample_bundle`] with the record of its finished child.
+pub(crate) fn sample_bundle_with_children() -> Bundle {
+    let bundle = sample_bundle();
+    let child = InvocationRecord {
+        id: OTHER,
+        parent: Some(bundle.record.id),
+        detached: true,
+        ..sample_record()
+    };
+    Bundle {
+        finished_children: vec![child],
+        ..bundle
+    }
+}
+
+/// The op of format-2 bundles (added after `sample_outbox_ops`'s).
+pub(crate) fn sample_arrive_ops() -> Vec<Op> {
+    let mut bundle = sample_bundle_with_children();
+    let finished_children = std::mem::take(&mut bundle.finished_children);
+    vec![Op::Arrive {
+        bundle: Box::new(bundle),
+        finished_children,
+    }]
 }
 
 /// The ops of versions (added after `sample_move_ops`'s).
@@ -980,10 +1006,11 @@ fn moves_keep_their_bytes() {
         decode::<Arrival>("arrival", &stored).expect("arrival"),
         arrival
     );
-    // A bundle file: its own header and version, then postcard.
-    let stored = pinned("bundle1", "bundle", &sample_bundle().to_bytes());
-    assert_eq!(
-        Bundle::from_bytes(&stored).expect("bundle"),
-        sample_bundle()
-    );
+    // A bundle file: its own header and version, then postcard. Format 1 is still read.
+    let path = fixture_dir("bundle1").join("bundle.hex");
+    let v1 = unhex(std::fs::read_to_string(&path).expect("bundle1").trim());
+    assert_eq!(Bundle::from_bytes(&v1).expect("bundle"), sample_bundle());
+    let bundle = sample_bundle_with_children();
+    let stored = pinned("bundle2", "bundle", &bundle.to_bytes());
+    assert_eq!(Bundle::from_bytes(&stored).expect("bundle"), bundle);
 }

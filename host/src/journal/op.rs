@@ -182,8 +182,7 @@ pub enum Op {
         invocation: InvocationId,
         move_id: u128,
     },
-    /// Own the invocation in `bundle` from now on (refused if this move arrived or was
-    /// refused already, or the invocation is here and not moved away).
+    /// As `Arrive` with no finished children (the op of format-1 bundles).
     Import { bundle: Box<Bundle> },
     /// Refuse move `move_id` before it arrives (refused if it has arrived).
     RefuseArrival {
@@ -211,6 +210,13 @@ pub enum Op {
     Delivered {
         node: String,
         messages: Vec<(TenantId, InvocationId, u8)>,
+    },
+    /// Own the invocation in `bundle` from now on, and the records of its finished children
+    /// this node lacks (refused if this move arrived or was refused already, or the
+    /// invocation is here and not moved away).
+    Arrive {
+        bundle: Box<Bundle>,
+        finished_children: Vec<InvocationRecord>,
     },
 }
 

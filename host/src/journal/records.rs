@@ -212,6 +212,11 @@ pub struct InvocationRecord {
 }
 
 impl InvocationRecord {
+    /// The bytes its tenant's `stored_bytes` counts for the record itself: input and output.
+    pub fn own_bytes(&self) -> usize {
+        self.input.len() + self.output.as_ref().map_or(0, Vec::len)
+    }
+
     /// A new pending invocation of `function`, invoked through `deployment` and pinned to
     /// `component`.
     pub fn pending(

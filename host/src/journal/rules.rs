@@ -172,7 +172,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 invocation,
                 move_id,
             } => self.stay_home(tenant, *invocation, *move_id),
-            Op::Import { bundle } => self.import(bundle),
+            Op::Import { bundle } => self.import(bundle, &[]),
             Op::RefuseArrival {
                 move_id,
                 tenant,
@@ -274,6 +274,10 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             Op::DropVersions { tenant, name } => self.drop_versions(tenant, name.as_deref()),
             Op::ChildEnded { record } => self.child_ended(record),
             Op::Delivered { node, messages } => self.delivered(node, messages),
+            Op::Arrive {
+                bundle,
+                finished_children,
+            } => self.import(bundle, finished_children),
         }
     }
 
@@ -472,7 +476,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 continue;
             }
             freed += self.drop_journal(id)?;
-            freed += (record.input.len() + record.output.as_ref().map_or(0, Vec::len)) as u64;
+            freed += record.own_bytes() as u64;
             self.rows.remove_children(tenant, id, None)?;
             if let Some(parent) = record.parent {
                 self.rows.remove_children(tenant, parent, Some(id))?;

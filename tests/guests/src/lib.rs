@@ -286,6 +286,9 @@ pub struct FanOut {
     /// How many of the children are detached (the last ones).
     #[serde(default)]
     pub detached: u64,
+    /// A durable sleep this long after dispatching them, before gathering (none by default).
+    #[serde(default)]
+    pub nap_ms: u64,
 }
 
 /// Output of [`fan_out`].
@@ -297,7 +300,7 @@ pub struct FanOutOutput {
     pub sum: u64,
 }
 
-/// Dispatches `count` [`child`]ren and gathers their outputs.
+/// Dispatches `count` [`child`]ren, naps `nap_ms`, and gathers their outputs.
 #[reprise_sdk::function]
 pub fn fan_out(input: FanOut) -> Result<FanOutOutput, Error> {
     let handles: Vec<_> = (0..input.count)
@@ -314,6 +317,9 @@ pub fn fan_out(input: FanOut) -> Result<FanOutOutput, Error> {
             }
         })
         .collect();
+    if input.nap_ms > 0 {
+        reprise_sdk::sleep(Duration::from_millis(input.nap_ms));
+    }
     let outputs = reprise_sdk::gather(&handles)?;
     Ok(FanOutOutput {
         count: outputs.len(),

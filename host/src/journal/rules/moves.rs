@@ -9,7 +9,7 @@
 use super::super::bundle::Bundle;
 use super::super::departure::{Arrival, Departure, Phase};
 use super::super::error::WriteError;
-use super::super::records::InvocationState;
+use super::super::records::{InvocationRecord, InvocationState};
 use super::super::rows::{RowResult, Rows};
 use super::{Applied, Txn, history_bytes, refuse};
 use crate::ids::{InvocationId, TenantId};
@@ -190,7 +190,11 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     }
 
     /// Owns the invocation in `bundle` from now on: every row of it, and the arrival.
-    pub(super) fn import(&mut self, bundle: &Bundle) -> Applied {
+    pub(super) fn import(
+        &mut self,
+        bundle: &Bundle,
+        finished_children: &[InvocationRecord],
+    ) -> Applied {
         let record = &bundle.record;
         let (tenant, id, move_id) = (&record.tenant, record.id, bundle.move_id);
         match self.rows.arrival(move_id)? {
@@ -201,7 +205,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         if self.rows.tenant(tenant)?.is_none() {
             return refuse(WriteError::NoSuchTenant(tenant.to_string()));
         }
-        if bundle.check_rows().is_err() {
+        if bundle.check_rows().is_err() || bundle.check_children(finished_children).is_err() {
             return refuse(WriteError::NotAllowed {
                 invocation: id.to_string(),
                 why: "its bundle does not hold together",
@@ -227,7 +231,15 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             },
             None => None,
         };
+        // Its finished children this node has no record of come with it.
+        let mut children = Vec::new();
+        for child in finished_children {
+            if self.rows.record(tenant, child.id)?.is_none() {
+                children.push(child);
+            }
+        }
         let mut bytes = bundle.stored_bytes(history_bytes) as usize;
+        bytes += children.iter().map(|c| c.own_bytes()).sum::<usize>();
         if deployment.is_some() {
             bytes += bundle.component.len();
         }
@@ -236,8 +248,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         }
         if let Some(old) = &old {
             // Back where it left from: what is left of it here goes first.
-            let own = old.input.len() + old.output.as_ref().map_or(0, Vec::len);
-            let freed = self.drop_rows(tenant, id)? + own as u64;
+            let freed = self.drop_rows(tenant, id)? + old.own_bytes() as u64;
             self.release_stored(tenant, freed)?;
             self.rows.remove_departure(tenant, id)?;
         }
@@ -282,6 +293,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         }
         for (child, detached) in &bundle.children {
             self.rows.add_child(tenant, id, *child, *detached)?;
+        }
+        for child in children {
+            self.put_record(child, None)?;
         }
         let arrival = Arrival {
             tenant: tenant.clone(),

@@ -121,6 +121,10 @@ mod tests {
             "log_record_outbox",
             &crate::journal::formats::sample_outbox_ops(),
         );
+        pin_stamped(
+            "log_record_arrive",
+            &crate::journal::formats::sample_arrive_ops(),
+        );
     }
 
     /// Pins a format-2 record of `ops` as fixture `name`, and checks it decodes to them.

@@ -130,6 +130,12 @@ impl Moves for Store {
                 Ok((InvocationId(k.value().2), v.value()))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut finished_children = Vec::new();
+        for (child, _) in &children {
+            let child: Option<InvocationRecord> =
+                decoded(&invocations, (tenant.as_str(), child.0), "invocation")?;
+            finished_children.extend(child.filter(|c| c.state.is_terminal()));
+        }
         Ok(Some(Bundle {
             move_id: departure.move_id,
             from_node: from_node.to_string(),
@@ -144,6 +150,7 @@ impl Moves for Store {
             signals,
             retries,
             children,
+            finished_children,
         }))
     }
 
@@ -192,9 +199,12 @@ impl Moves for Store {
         Ok(self.writer.submit(op).await?)
     }
 
-    async fn import(&self, bundle: Bundle) -> Result<Effects, StoreError> {
-        let op = Op::Import {
+    async fn import(&self, mut bundle: Bundle) -> Result<Effects, StoreError> {
+        // The op carries the children itself: a bundle's serde form is format 1's.
+        let finished_children = std::mem::take(&mut bundle.finished_children);
+        let op = Op::Arrive {
             bundle: Box::new(bundle),
+            finished_children,
         };
         Ok(self.writer.submit(op).await?)
     }

@@ -247,7 +247,7 @@ fn count_usage(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
         let Ok(record) = decode::<InvocationRecord>("invocation", value.value()) else {
             continue;
         };
-        let bytes = record.input.len() + record.output.as_ref().map_or(0, Vec::len);
+        let bytes = record.own_bytes();
         *usage.entry(tenant.to_string()).or_default() += bytes as u64;
         owner.insert(id, tenant.to_string());
     }

@@ -314,8 +314,10 @@ impl Generator {
                 _ => match store.bundle(&tenant, invocation, "", now) {
                     Ok(Some(mut bundle)) => {
                         bundle.move_id = self.rng.random();
-                        Op::Import {
+                        let finished_children = std::mem::take(&mut bundle.finished_children);
+                        Op::Arrive {
                             bundle: Box::new(bundle),
+                            finished_children,
                         }
                     }
                     _ => self.cancel(),
@@ -358,6 +360,7 @@ impl Generator {
                         signals: Vec::new(),
                         retries: Vec::new(),
                         children: Vec::new(),
+                        finished_children: Vec::new(),
                     }),
                 }
             }
