@@ -246,8 +246,8 @@ async fn migrate_moves_a_sleeping_and_a_running_invocation_and_the_source_forwar
     assert_eq!(sent.len(), 3, "each step sent once: {sent:?}");
     assert_eq!(steps(&b, &running.id).await.len(), 3);
 
-    // A parent waiting on unfinished children does not move (nor do they), and stays as it
-    // was.
+    // A parent waiting on unfinished children moves live only (they report their ends to
+    // its new node), not as a bundle file.
     let parent = a
         .invoke(
             "tg.fan_out",
@@ -255,7 +255,7 @@ async fn migrate_moves_a_sleeping_and_a_running_invocation_and_the_source_forwar
         )
         .await;
     a.until(&parent.id, "suspended", WAIT).await;
-    let out = a.cli(&["migrate", &parent.id, "--to", &b.url]);
+    let out = a.cli(&["export", &parent.id]);
     assert!(
         stderr(&out).contains("has not finished") && stderr(&out).contains("(linked)"),
         "{}",
@@ -485,11 +485,26 @@ async fn a_drain_moves_a_thousand_suspended_invocations_which_complete_on_the_ta
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // And a parent waiting on two children that sleep: all three go, in whatever order.
+    let plan = json!({"sleep_ms": 20000});
+    let parent = a
+        .invoke("tg.fan_out", json!({"count": 2, "plan": plan}))
+        .await
+        .id;
+    let deadline = Instant::now() + WAIT;
+    while count(&a, "suspended").await < n + 3 {
+        assert!(Instant::now() < deadline, "the family did not suspend");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let started = Instant::now();
     let text = a.cli_ok(&["drain", "--to", &b.url]);
     eprintln!("drained {n} in {:?}", started.elapsed());
-    assert!(text.contains(&format!("{n} moved, 0 left here")), "{text}");
-    assert_eq!(count(&a, "moved").await, n);
+    let all = n + 3;
+    assert!(
+        text.contains(&format!("{all} moved, 0 left here")),
+        "{text}"
+    );
+    assert_eq!(count(&a, "moved").await, all);
     assert_eq!(count(&a, "suspended").await, 0);
     // A draining host takes no new work.
     let refused = a.cli(&["invoke", "tg.nap", "--input", "{\"millis\": 1}"]);
@@ -498,7 +513,7 @@ async fn a_drain_moves_a_thousand_suspended_invocations_which_complete_on_the_ta
         "{}",
         stderr(&refused)
     );
-    assert_eq!(count(&b, "suspended").await, n);
+    assert_eq!(count(&b, "suspended").await, all);
     for id in &ids {
         b.signal(id, "go", json!(1)).await;
     }
@@ -510,6 +525,12 @@ async fn a_drain_moves_a_thousand_suspended_invocations_which_complete_on_the_ta
             count(&b, "completed").await
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let done = b.finished(&parent, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    assert_eq!(done.output, Some(json!({"count": 2, "sum": 2})));
+    for kid in b.children(&parent).await {
+        assert_eq!(b.status(&kid.id).await.state, "completed");
     }
 }
 
@@ -537,6 +558,43 @@ async fn children_by_n(host: &Host, parent: &str) -> Vec<InvocationView> {
     children
 }
 
+/// A `tg.fan_out` parent on `host` with `count` children of `plan`, once it and they are
+/// all suspended: its id and its children, by their number.
+async fn suspended_family(host: &Host, count: u64, plan: Value) -> (String, Vec<InvocationView>) {
+    let parent = host
+        .invoke("tg.fan_out", json!({"count": count, "plan": plan}))
+        .await
+        .id;
+    host.until(&parent, "suspended", WAIT).await;
+    let kids = children_by_n(host, &parent).await;
+    assert_eq!(kids.len() as u64, count);
+    for kid in &kids {
+        host.until(&kid.id, "suspended", WAIT).await;
+    }
+    (parent, kids)
+}
+
+/// The numbers of the first `count` children that posted to `/kids` on `probe`, sorted.
+async fn posted_numbers(probe: &Probe, count: usize) -> Vec<u64> {
+    let posts = probe.wait_for("/kids", count, WAIT).await;
+    let mut ns: Vec<u64> = posts
+        .iter()
+        .map(|p| {
+            serde_json::from_slice::<Value>(&p.body).expect("JSON")["n"]
+                .as_u64()
+                .expect("n")
+        })
+        .collect();
+    ns.sort_unstable();
+    ns
+}
+
+/// How many waits the journal of `id` on `host` holds.
+async fn waits_in(host: &Host, id: &str) -> usize {
+    let journal = host.journal(id).await;
+    journal.steps.iter().filter(|s| s.kind == "await").count()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_parent_whose_children_moved_to_two_other_nodes_completes_once_and_cancels_them() {
     let keys = tempfile::tempdir().expect("tempdir");
@@ -554,16 +612,7 @@ async fn a_parent_whose_children_moved_to_two_other_nodes_completes_once_and_can
     // those on B comes back to A; one cannot go on from B to C (its parent is on A).
     let url = format!("{}/kids", probe.url());
     let plan = json!({"sleep_ms": 8000, "url": url});
-    let parent = a
-        .invoke("tg.fan_out", json!({"count": 4, "plan": plan}))
-        .await
-        .id;
-    a.until(&parent, "suspended", WAIT).await;
-    let kids = children_by_n(&a, &parent).await;
-    assert_eq!(kids.len(), 4);
-    for kid in &kids {
-        a.until(&kid.id, "suspended", WAIT).await;
-    }
+    let (parent, kids) = suspended_family(&a, 4, plan).await;
     for (kid, to) in [(&kids[0], &b), (&kids[1], &b), (&kids[2], &c)] {
         let out = a.cli_ok(&["migrate", &kid.id, "--to", &to.url]);
         assert!(out.contains("moved to"), "{out}");
@@ -581,43 +630,23 @@ async fn a_parent_whose_children_moved_to_two_other_nodes_completes_once_and_can
     let done = a.finished(&parent, WAIT).await;
     assert_eq!(done.state, "completed", "{:?}", done.error);
     assert_eq!(done.output, Some(json!({"count": 4, "sum": 12})));
-    let posts = probe.wait_for("/kids", 4, WAIT).await;
-    let mut ns: Vec<u64> = posts
-        .iter()
-        .map(|p| {
-            serde_json::from_slice::<Value>(&p.body).expect("JSON")["n"]
-                .as_u64()
-                .expect("n")
-        })
-        .collect();
-    ns.sort_unstable();
-    assert_eq!(ns, [0, 1, 2, 3], "each child ran once");
+    assert_eq!(
+        posted_numbers(&probe, 4).await,
+        [0, 1, 2, 3],
+        "each child ran once"
+    );
     for (kid, owner) in [(&kids[0], &b), (&kids[2], &c)] {
         assert_eq!(owner.status(&kid.id).await.state, "completed");
         // Its parent's node holds its end too, and answers for it.
         let home = settled_on(&a, &kid.id, "completed").await;
         assert_eq!(home["output"], json!(owner.status(&kid.id).await.output));
     }
-    let parent_journal = a.journal(&parent).await;
-    let waits = parent_journal
-        .steps
-        .iter()
-        .filter(|s| s.kind == "await")
-        .count();
-    assert_eq!(waits, 1, "one wait, counted once");
+    assert_eq!(waits_in(&a, &parent).await, 1, "one wait, counted once");
 
     // Cancelling a parent cancels its moved children, also on a node that was down when
     // the parent was cancelled: the cancel waits in the outbox until it is taken.
     let plan = json!({"sleep_ms": 600000});
-    let parent = a
-        .invoke("tg.fan_out", json!({"count": 2, "plan": plan}))
-        .await
-        .id;
-    a.until(&parent, "suspended", WAIT).await;
-    let kids = children_by_n(&a, &parent).await;
-    for kid in &kids {
-        a.until(&kid.id, "suspended", WAIT).await;
-    }
+    let (parent, kids) = suspended_family(&a, 2, plan).await;
     a.cli_ok(&["migrate", &kids[0].id, "--to", &b.url]);
     a.cli_ok(&["migrate", &kids[1].id, "--to", &c.url]);
     c.kill();
@@ -635,5 +664,60 @@ async fn a_parent_whose_children_moved_to_two_other_nodes_completes_once_and_can
     );
     for kid in &kids {
         settled_on(&a, &kid.id, "cancelled").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_that_moved_away_from_its_children_completes_once_and_cancels_them() {
+    let keys = tempfile::tempdir().expect("test step failed");
+    let key = key_file(keys.path());
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("test step failed"))
+        .collect();
+    let a = node(dirs[0].path(), &key);
+    let b = node(dirs[1].path(), &key);
+    let c = node(dirs[2].path(), &key);
+    let probe = Probe::start().await;
+    a.deploy("tg", "reprise_test_guests");
+
+    // Three children on A; one moves to C, then the parent to B, then another child to B
+    // (where its parent now is); the third stays on A.
+    let plan = json!({"sleep_ms": 5000, "url": format!("{}/kids", probe.url())});
+    let (parent, kids) = suspended_family(&a, 3, plan).await;
+    a.cli_ok(&["migrate", &kids[2].id, "--to", &c.url]);
+    a.cli_ok(&["migrate", &parent, "--to", &b.url]);
+    assert_eq!(b.status(&parent).await.state, "suspended");
+    let refused = a.cli(&["migrate", &kids[0].id, "--to", &c.url]);
+    assert!(
+        stderr(&refused).contains(&format!("lives on {}", b.url)),
+        "{}",
+        stderr(&refused)
+    );
+    a.cli_ok(&["migrate", &kids[1].id, "--to", &b.url]);
+
+    // Each child ends where it is; the parent, on B, takes every end once and completes.
+    let done = b.finished(&parent, WAIT).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    assert_eq!(done.output, Some(json!({"count": 3, "sum": 6})));
+    assert_eq!(
+        posted_numbers(&probe, 3).await,
+        [0, 1, 2],
+        "each child ran once"
+    );
+    for (kid, owner) in [(&kids[0], &a), (&kids[1], &b), (&kids[2], &c)] {
+        assert_eq!(owner.status(&kid.id).await.state, "completed");
+        settled_on(&b, &kid.id, "completed").await;
+    }
+    assert_eq!(waits_in(&b, &parent).await, 1, "one wait, counted once");
+
+    // Cancelling it on B cancels the children it left on A.
+    let plan = json!({"sleep_ms": 600000});
+    let (parent, kids) = suspended_family(&a, 2, plan).await;
+    a.cli_ok(&["migrate", &parent, "--to", &b.url]);
+    b.cli_ok(&["cancel", &parent]);
+    assert_eq!(b.status(&parent).await.state, "cancelled");
+    for kid in &kids {
+        assert_eq!(a.until(&kid.id, "cancelled", WAIT).await.state, "cancelled");
+        settled_on(&b, &kid.id, "cancelled").await;
     }
 }

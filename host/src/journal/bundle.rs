@@ -4,7 +4,7 @@
 //!
 //! On disk (and on the wire between nodes) a bundle is `MAGIC`, the format version (u16 little
 //! endian), the sha256 of the payload, then the payload: postcard of [`Bundle`], then (from
-//! format 2) postcard of its finished children's records. Format 1, without them, is still
+//! format 2) postcard of its [`Family`]: its children's records and awaited rows. Format 1, without them, is still
 //! read. A file that is not a bundle, of another version, corrupt or truncated is refused
 //! before anything in it is read.
 
@@ -57,12 +57,31 @@ pub struct Bundle {
     pub retries: Vec<(u32, RetryState)>,
     /// The children it dispatched: (id, detached).
     pub children: Vec<(InvocationId, bool)>,
-    /// The records of those of its children that have finished, as the node it left had
-    /// them: what its waits on them read. Written after the rest of the payload (format 2),
-    /// and carried by `Op::Arrive` beside the bundle, so that the bundle's serde form (and
-    /// `Op::Import`'s) stays format 1's.
+    /// Its children's records and what its wait counts on them. Written after the rest of
+    /// the payload (format 2), and carried by `Op::Arrive` beside the bundle, so that the
+    /// bundle's serde form (and `Op::Import`'s) stays format 1's.
     #[serde(skip)]
-    pub finished_children: Vec<InvocationRecord>,
+    pub family: Family,
+}
+
+/// What a bundle carries of its invocation's children besides their ids (format 2).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Family {
+    /// Their records as the node it left had them, finished or not: what its waits on them
+    /// read, and where the target reports a cancel.
+    pub children: Vec<ChildCopy>,
+    /// The children its wait counts on that had not ended when it left: (child, wait step).
+    pub awaited: Vec<(InvocationId, u32)>,
+}
+
+/// A child's record in a bundle, and where it runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChildCopy {
+    /// Its record as the node its parent left had it.
+    pub record: InvocationRecord,
+    /// The node that owns it if it has not finished (which reports its end to the parent's
+    /// new node), else "".
+    pub node: String,
 }
 
 /// A history event as stored.
@@ -107,7 +126,7 @@ impl Bundle {
     /// The bundle as a file: header and payload.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut payload = postcard::to_allocvec(self).unwrap_or_default();
-        payload.extend(postcard::to_allocvec(&self.finished_children).unwrap_or_default());
+        payload.extend(postcard::to_allocvec(&self.family).unwrap_or_default());
         let mut out = Vec::with_capacity(HEADER + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
@@ -136,8 +155,8 @@ impl Bundle {
         let (mut bundle, rest): (Bundle, _) =
             postcard::take_from_bytes(payload).map_err(malformed)?;
         let rest = if found >= 2 {
-            let (children, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
-            bundle.finished_children = children;
+            let (family, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+            bundle.family = family;
             rest
         } else {
             rest
@@ -209,25 +228,44 @@ impl Bundle {
         if state == InvocationState::Moved {
             return bad("it is itself a moved invocation's forwarding record".into());
         }
-        self.check_children(&self.finished_children)
+        self.check_family(&self.family)
     }
 
-    /// `Err` saying which of `children` is not the record of one of its finished children.
-    pub fn check_children(&self, children: &[InvocationRecord]) -> Result<(), BundleError> {
+    /// `Err` saying what of `family` does not hold together with the bundle: a record that is
+    /// not of one of its children, an unfinished one with no node, an awaited child that is
+    /// not one of them or a wait step that is not its wait's.
+    pub fn check_family(&self, family: &Family) -> Result<(), BundleError> {
         let bad = |why: String| Err(BundleError::Inconsistent(why));
         let record = &self.record;
-        for child in children {
+        let is_child = |id: InvocationId| self.children.iter().any(|(c, _)| *c == id);
+        for ChildCopy {
+            record: child,
+            node,
+        } in &family.children
+        {
             if child.tenant != record.tenant
                 || child.parent != Some(record.id)
-                || !self.children.iter().any(|(id, _)| *id == child.id)
+                || !is_child(child.id)
             {
                 return bad(format!(
                     "the record of {} is not of one of its children",
                     child.id
                 ));
             }
-            if !child.state.is_terminal() {
-                return bad(format!("its child {} has not finished", child.id));
+            if child.state.is_terminal() != node.is_empty() {
+                return bad(format!(
+                    "its child {} is {} with{} a node",
+                    child.id,
+                    child.state.as_str(),
+                    if node.is_empty() { "out" } else { "" }
+                ));
+            }
+        }
+        for (child, seq) in &family.awaited {
+            if !is_child(*child) || self.wait.as_ref().is_none_or(|w| w.seq != *seq) {
+                return bad(format!(
+                    "it awaits {child} at step {seq}, which is not its wait"
+                ));
             }
         }
         Ok(())
@@ -250,21 +288,24 @@ mod tests {
     use crate::journal::formats::sample_bundle_with_children;
 
     #[test]
-    fn a_finished_child_that_is_not_its_own_or_not_finished_is_refused() {
-        let mut foreign = sample_bundle_with_children();
-        foreign.finished_children[0].parent = None;
-        let err = Bundle::from_bytes(&foreign.to_bytes()).expect_err("refused");
-        assert!(
-            err.to_string().contains("is not of one of its children"),
-            "{err}"
-        );
-        let mut unfinished = sample_bundle_with_children();
-        unfinished.finished_children[0].state = InvocationState::Suspended;
-        let err = Bundle::from_bytes(&unfinished.to_bytes()).expect_err("refused");
-        assert!(err.to_string().contains("has not finished"), "{err}");
-        // Bytes after the children are refused too (the checksum covers them).
-        let bundle = sample_bundle_with_children();
-        let mut bytes = bundle.to_bytes();
+    fn a_family_that_does_not_hold_together_is_refused() {
+        let refused = |change: &dyn Fn(&mut Bundle)| {
+            let mut bundle = sample_bundle_with_children();
+            change(&mut bundle);
+            Bundle::from_bytes(&bundle.to_bytes())
+                .expect_err("refused")
+                .to_string()
+        };
+        let err = refused(&|b| b.family.children[0].record.parent = None);
+        assert!(err.contains("is not of one of its children"), "{err}");
+        let err = refused(&|b| b.family.children[1].node.clear());
+        assert!(err.contains("is suspended without a node"), "{err}");
+        let err = refused(&|b| b.family.children[0].node = "http://x".into());
+        assert!(err.contains("with a node"), "{err}");
+        let err = refused(&|b| b.family.awaited[0].1 += 1);
+        assert!(err.contains("which is not its wait"), "{err}");
+        // Bytes after the family are refused too (the checksum covers them).
+        let mut bytes = sample_bundle_with_children().to_bytes();
         bytes.push(0);
         let payload = bytes[HEADER..].to_vec();
         bytes[10..HEADER].copy_from_slice(&Sha256::digest(&payload));

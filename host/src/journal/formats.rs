@@ -839,32 +839,55 @@ pub(crate) fn sample_bundle() -> Bundle {
             },
         )],
         children: vec![(OTHER, true)],
-        finished_children: Vec::new(),
+        family: Default::default(),
     }
 }
 
-/// A format-2 bundle: [`sample_bundle`] with the record of its finished child.
+/// A format-2 bundle: [`sample_bundle`] with a second child, its wait counting on it, and the
+/// records of both (the first finished, the second suspended on another node).
 pub(crate) fn sample_bundle_with_children() -> Bundle {
-    let bundle = sample_bundle();
-    let child = InvocationRecord {
+    let mut bundle = sample_bundle();
+    let third = InvocationId(0x0001_8f3a_2b4e_0000_0123_4567_89ab_cdef);
+    bundle.children.push((third, false));
+    let finished = InvocationRecord {
         id: OTHER,
         parent: Some(bundle.record.id),
         detached: true,
         ..sample_record()
     };
-    Bundle {
-        finished_children: vec![child],
-        ..bundle
-    }
+    let running = InvocationRecord {
+        id: third,
+        state: InvocationState::Suspended,
+        detached: false,
+        finished_at_ms: None,
+        output: None,
+        failure: None,
+        ..finished.clone()
+    };
+    let seq = bundle.wait.as_ref().map_or(0, |w| w.seq);
+    bundle.family = crate::journal::Family {
+        children: vec![
+            crate::journal::ChildCopy {
+                record: finished,
+                node: String::new(),
+            },
+            crate::journal::ChildCopy {
+                record: running,
+                node: "http://10.0.0.3:7420".into(),
+            },
+        ],
+        awaited: vec![(third, seq)],
+    };
+    bundle
 }
 
 /// The op of format-2 bundles (added after `sample_outbox_ops`'s).
 pub(crate) fn sample_arrive_ops() -> Vec<Op> {
     let mut bundle = sample_bundle_with_children();
-    let finished_children = std::mem::take(&mut bundle.finished_children);
+    let family = std::mem::take(&mut bundle.family);
     vec![Op::Arrive {
         bundle: Box::new(bundle),
-        finished_children,
+        family,
     }]
 }
 

@@ -35,7 +35,9 @@ mod versions;
 pub mod waits;
 
 pub use access::{KeyRecord, KeyRole, TenantRecord, key_hash, key_id, same_hash};
-pub use bundle::{BUNDLE_VERSION, Bundle, BundleError, EncodedEvent, KeptSignal};
+pub use bundle::{
+    BUNDLE_VERSION, Bundle, BundleError, ChildCopy, EncodedEvent, Family, KeptSignal,
+};
 pub use codec::DecodeError;
 pub use departure::{Arrival, Departure, Phase};
 pub use digest::{Level, Request as CanonicalRequest};

@@ -182,7 +182,7 @@ pub enum Op {
         invocation: InvocationId,
         move_id: u128,
     },
-    /// As `Arrive` with no finished children (the op of format-1 bundles).
+    /// As `Arrive` with nothing of its children but their ids (the op of format-1 bundles).
     Import { bundle: Box<Bundle> },
     /// Refuse move `move_id` before it arrives (refused if it has arrived).
     RefuseArrival {
@@ -211,12 +211,12 @@ pub enum Op {
         node: String,
         messages: Vec<(TenantId, InvocationId, u8)>,
     },
-    /// Own the invocation in `bundle` from now on, and the records of its finished children
-    /// this node lacks (refused if this move arrived or was refused already, or the
-    /// invocation is here and not moved away).
+    /// Own the invocation in `bundle` from now on, with what `family` says of its children
+    /// (refused if this move arrived or was refused already, or the invocation is here and
+    /// not moved away).
     Arrive {
         bundle: Box<Bundle>,
-        finished_children: Vec<InvocationRecord>,
+        family: super::bundle::Family,
     },
 }
 

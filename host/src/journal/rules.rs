@@ -13,6 +13,7 @@
 
 use super::access::KeyRole;
 use super::codec::{decode, encode};
+use super::departure::Phase;
 use super::entry::{Outcome, StepEntry};
 use super::error::{StorageFailure, WriteError};
 use super::history::{HistoryEvent, RewindPlan, Rewound, StoredStep};
@@ -172,7 +173,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 invocation,
                 move_id,
             } => self.stay_home(tenant, *invocation, *move_id),
-            Op::Import { bundle } => self.import(bundle, &[]),
+            Op::Import { bundle } => self.import(bundle, &Default::default()),
             Op::RefuseArrival {
                 move_id,
                 tenant,
@@ -274,10 +275,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             Op::DropVersions { tenant, name } => self.drop_versions(tenant, name.as_deref()),
             Op::ChildEnded { record } => self.child_ended(record),
             Op::Delivered { node, messages } => self.delivered(node, messages),
-            Op::Arrive {
-                bundle,
-                finished_children,
-            } => self.import(bundle, finished_children),
+            Op::Arrive { bundle, family } => self.import(bundle, family),
         }
     }
 
@@ -958,8 +956,29 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             return self.report_end(record);
         };
         debug_assert_eq!(parent_id, parent);
+        if self
+            .rows
+            .departure(tenant, parent_id)?
+            .is_some_and(|d| d.phase == Phase::Leaving)
+        {
+            // Its parent is moving, its wait kept in the departure: the move's decision
+            // counts this end (where the parent then is), by the awaited row kept.
+            return self.rows.put_awaited(tenant, id, parent_id, seq);
+        }
         let ok = record.state == InvocationState::Completed;
-        self.update_wait(tenant, parent_id, |w| {
+        self.count_child_end(tenant, parent_id, seq, ok)
+    }
+
+    /// Counts the end of a child (`ok`: it completed) into the wait at step `seq` of
+    /// `parent`, if it is suspended there; wakes it when satisfied.
+    fn count_child_end(
+        &mut self,
+        tenant: &TenantId,
+        parent: InvocationId,
+        seq: u32,
+        ok: bool,
+    ) -> RowResult<()> {
+        self.update_wait(tenant, parent, |w| {
             w.seq == seq && {
                 w.child_finished(ok);
                 true

@@ -396,6 +396,8 @@ impl Scheduler {
         match answer {
             Ok(Sent::Arrived) => {
                 store.depart(tenant, id, move_id).await?;
+                // Ends of its children that came while it was leaving go on to it now.
+                self.inner.outbox_ready.notify_one();
                 self.inner.notify(id);
                 tracing::info!(invocation = %id, "moved to {to}");
                 Ok(())

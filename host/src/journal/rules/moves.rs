@@ -6,9 +6,10 @@
 //! departure; its other rows stay until the move is decided. Arriving writes every row of the
 //! bundle and the arrival in one op, so a node owns all of an invocation or none of it.
 
-use super::super::bundle::Bundle;
+use super::super::bundle::{Bundle, ChildCopy, Family};
 use super::super::departure::{Arrival, Departure, Phase};
 use super::super::error::WriteError;
+use super::super::outbox::Message;
 use super::super::records::{InvocationRecord, InvocationState};
 use super::super::rows::{RowResult, Rows};
 use super::{Applied, Txn, history_bytes, refuse};
@@ -74,13 +75,27 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
                 (None, None) => {}
             }
         }
+        // Its unfinished children stay where they run, and report their ends to the node it
+        // goes to: only a live move knows that node.
         for (child, _) in self.rows.children_of(tenant, id)? {
             if self
                 .rows
                 .record(tenant, child)?
-                .is_some_and(|c| !c.state.is_terminal())
+                .is_none_or(|c| c.state.is_terminal())
             {
-                return linked(format!("its child {child} has not finished"));
+                continue;
+            }
+            if to.is_empty() {
+                return linked(format!(
+                    "its child {child} has not finished: move it with `reprise migrate`, not as a bundle file"
+                ));
+            }
+            if self
+                .rows
+                .departure(tenant, child)?
+                .is_some_and(|d| d.phase == Phase::Leaving)
+            {
+                return linked(format!("its child {child} is moving"));
             }
         }
         let wait = self.rows.wait(tenant, id)?;
@@ -130,6 +145,22 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             Ok(d) => d,
             Err(err) => return refuse(err),
         };
+        // Its children stay: their ends go to its new node from now on, and those that ended
+        // while it was leaving (their awaited rows kept) are sent there, counted there once.
+        for (child, _) in self.rows.children_of(tenant, id)? {
+            let awaited = self.rows.take_awaited(tenant, child)?;
+            let Some(c) = self.rows.record(tenant, child)? else {
+                continue;
+            };
+            if !c.state.is_terminal() {
+                self.rows
+                    .set_parent_node(tenant, child, Some(&departure.to))?;
+            } else if awaited.is_some() {
+                let end = Message::ChildEnded(Box::new(c));
+                self.rows.put_message(&departure.to, &end)?;
+                self.effects.outbox = true;
+            }
+        }
         let freed = self.drop_rows(tenant, id)?;
         self.release_stored(tenant, freed)?;
         departure.phase = Phase::Left;
@@ -161,6 +192,15 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         if let Some(wait) = &departure.wait {
             self.put_wait_rows(tenant, id, wait)?;
         }
+        // Its children that ended while it was leaving count now.
+        for (child, _) in self.rows.children_of(tenant, id)? {
+            if let Some(c) = self.rows.record(tenant, child)?
+                && c.state.is_terminal()
+                && let Some((_, seq)) = self.rows.take_awaited(tenant, child)?
+            {
+                self.count_child_end(tenant, id, seq, c.state == InvocationState::Completed)?;
+            }
+        }
         Ok(Ok(()))
     }
 
@@ -190,11 +230,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
     }
 
     /// Owns the invocation in `bundle` from now on: every row of it, and the arrival.
-    pub(super) fn import(
-        &mut self,
-        bundle: &Bundle,
-        finished_children: &[InvocationRecord],
-    ) -> Applied {
+    pub(super) fn import(&mut self, bundle: &Bundle, family: &Family) -> Applied {
         let record = &bundle.record;
         let (tenant, id, move_id) = (&record.tenant, record.id, bundle.move_id);
         match self.rows.arrival(move_id)? {
@@ -205,7 +241,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         if self.rows.tenant(tenant)?.is_none() {
             return refuse(WriteError::NoSuchTenant(tenant.to_string()));
         }
-        if bundle.check_rows().is_err() || bundle.check_children(finished_children).is_err() {
+        if bundle.check_rows().is_err() || bundle.check_family(family).is_err() {
             return refuse(WriteError::NotAllowed {
                 invocation: id.to_string(),
                 why: "its bundle does not hold together",
@@ -231,15 +267,15 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             },
             None => None,
         };
-        // Its finished children this node has no record of come with it.
+        // Its children this node has no record of come with it.
         let mut children = Vec::new();
-        for child in finished_children {
-            if self.rows.record(tenant, child.id)?.is_none() {
-                children.push(child);
+        for copy in &family.children {
+            if self.rows.record(tenant, copy.record.id)?.is_none() {
+                children.push(copy);
             }
         }
         let mut bytes = bundle.stored_bytes(history_bytes) as usize;
-        bytes += children.iter().map(|c| c.own_bytes()).sum::<usize>();
+        bytes += children.iter().map(|c| c.record.own_bytes()).sum::<usize>();
         if deployment.is_some() {
             bytes += bundle.component.len();
         }
@@ -294,9 +330,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         for (child, detached) in &bundle.children {
             self.rows.add_child(tenant, id, *child, *detached)?;
         }
-        for child in children {
-            self.put_record(child, None)?;
-        }
+        self.adopt(bundle, family, &children)?;
         let arrival = Arrival {
             tenant: tenant.clone(),
             invocation: id,
@@ -308,6 +342,49 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             self.effects.woken.push((tenant.clone(), id));
         }
         Ok(Ok(()))
+    }
+
+    /// Writes what `family` says of the children of `bundle`'s invocation, which has just
+    /// arrived: `copies` (those this node had no record of) as finished records or as
+    /// forwarding records to the node each runs on, the parent's wait counting those that
+    /// have ended, and awaited rows for the others. A child already here no longer reports
+    /// its end away: its parent is here now.
+    fn adopt(&mut self, bundle: &Bundle, family: &Family, copies: &[&ChildCopy]) -> RowResult<()> {
+        let (tenant, id) = (&bundle.record.tenant, bundle.record.id);
+        for copy in &family.children {
+            if !copies.iter().any(|c| c.record.id == copy.record.id) {
+                self.rows.set_parent_node(tenant, copy.record.id, None)?;
+            }
+        }
+        for ChildCopy { record, node } in copies {
+            if record.state.is_terminal() {
+                self.put_record(record, None)?;
+                continue;
+            }
+            let departure = Departure {
+                move_id: bundle.move_id,
+                to: node.clone(),
+                at_ms: self.now_ms,
+                from: record.state,
+                phase: Phase::Left,
+                wait: None,
+            };
+            self.rows.put_departure(tenant, record.id, &departure)?;
+            let forwarding = InvocationRecord {
+                state: InvocationState::Moved,
+                ..record.clone()
+            };
+            self.put_record(&forwarding, None)?;
+        }
+        for (child, seq) in &family.awaited {
+            match self.rows.record(tenant, *child)? {
+                Some(c) if c.state.is_terminal() => {
+                    self.count_child_end(tenant, id, *seq, c.state == InvocationState::Completed)?
+                }
+                _ => self.rows.put_awaited(tenant, *child, id, *seq)?,
+            }
+        }
+        Ok(())
     }
 
     /// Refuses move `move_id` before it arrives, so that it never does.

@@ -165,11 +165,15 @@ impl Store {
         // departures: exactly the moved records; a leaving one keeps its wait in it, a left one
         // has no journal left.
         let mut departed = BTreeSet::new();
+        let mut leaving = BTreeSet::new();
         each(&txn, DEPARTURES, |(tenant, id), value| {
             let departure: crate::journal::Departure =
                 decode("departure", value).map_err(|e| e.to_string())?;
             if departure.phase == crate::journal::Phase::Left && departure.wait.is_some() {
                 return Err(format!("{id} left but its departure keeps a wait"));
+            }
+            if departure.phase == crate::journal::Phase::Leaving {
+                leaving.insert((tenant.to_string(), id));
             }
             departed.insert((tenant.to_string(), id));
             Ok(())
@@ -243,14 +247,19 @@ impl Store {
                 return Err(format!("the wait of {id} has timer {due} without a row"));
             }
         }
-        // awaited: an unfinished child of that parent. The row counts only while the parent
+        // awaited: an unfinished child of that parent (or a finished one, while the parent is
+        // leaving: the move's decision counts it). The row counts only while the parent
         // waits at that step: a wait that ended early (another item woke it, or the parent
         // finished) leaves its rows until their children finish, and they are ignored then.
         each(
             &txn,
             AWAITED,
             |(tenant, child), (parent, seq)| match record(tenant, child) {
-                Some(c) if !c.state.is_terminal() && c.parent.map(|p| p.0) == Some(parent) => {
+                Some(c)
+                    if (!c.state.is_terminal()
+                        || leaving.contains(&(tenant.to_string(), parent)))
+                        && c.parent.map(|p| p.0) == Some(parent) =>
+                {
                     Ok(())
                 }
                 _ => Err(format!(

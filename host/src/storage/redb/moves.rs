@@ -5,15 +5,16 @@ use async_trait::async_trait;
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::schema::{
-    ARRIVALS, CHILDREN, DEPARTURES, DEPLOYMENTS, HISTORY, INVOCATIONS, PAUSED, RETRIES, SIGNALS,
+    ARRIVALS, AWAITED, CHILDREN, DEPARTURES, DEPLOYMENTS, HISTORY, INVOCATIONS, PAUSED, RETRIES,
+    SIGNALS,
 };
 use super::store::{Store, decoded, storage};
 use crate::ids::{InvocationId, TenantId};
 use crate::journal::Effects;
 use crate::journal::codec::decode;
 use crate::journal::{
-    Arrival, Bundle, Departure, EncodedEvent, InvocationRecord, InvocationState, KeptSignal, Op,
-    Phase, RetryState, StoreError, decode_deployment,
+    Arrival, Bundle, ChildCopy, Departure, EncodedEvent, Family, InvocationRecord, InvocationState,
+    KeptSignal, Op, Phase, RetryState, StoreError, decode_deployment,
 };
 use crate::storage::{Deployments, Journals, Moves};
 
@@ -130,11 +131,33 @@ impl Moves for Store {
                 Ok((InvocationId(k.value().2), v.value()))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut finished_children = Vec::new();
+        // Its children as they are now: one that ended while it was leaving still has its
+        // awaited row (the move's decision counts it), so the target counts it on arrival.
+        let awaited = txn.open_table(AWAITED).map_err(storage)?;
+        let mut family = Family::default();
         for (child, _) in &children {
-            let child: Option<InvocationRecord> =
-                decoded(&invocations, (tenant.as_str(), child.0), "invocation")?;
-            finished_children.extend(child.filter(|c| c.state.is_terminal()));
+            let key = (tenant.as_str(), child.0);
+            let Some(record): Option<InvocationRecord> = decoded(&invocations, key, "invocation")?
+            else {
+                continue;
+            };
+            if let Some(row) = awaited.get(key).map_err(storage)? {
+                let (parent, seq) = row.value();
+                if parent == id.0 {
+                    family.awaited.push((*child, seq));
+                }
+            }
+            let node = if record.state.is_terminal() {
+                String::new()
+            } else {
+                // Where it runs: here, or where it moved to.
+                let departure: Option<Departure> = decoded(&departures, key, "departure")?;
+                match departure {
+                    Some(d) if d.phase == Phase::Left => d.to,
+                    _ => from_node.to_string(),
+                }
+            };
+            family.children.push(ChildCopy { record, node });
         }
         Ok(Some(Bundle {
             move_id: departure.move_id,
@@ -150,7 +173,7 @@ impl Moves for Store {
             signals,
             retries,
             children,
-            finished_children,
+            family,
         }))
     }
 
@@ -201,10 +224,10 @@ impl Moves for Store {
 
     async fn import(&self, mut bundle: Bundle) -> Result<Effects, StoreError> {
         // The op carries the children itself: a bundle's serde form is format 1's.
-        let finished_children = std::mem::take(&mut bundle.finished_children);
+        let family = std::mem::take(&mut bundle.family);
         let op = Op::Arrive {
             bundle: Box::new(bundle),
-            finished_children,
+            family,
         };
         Ok(self.writer.submit(op).await?)
     }

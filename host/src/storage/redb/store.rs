@@ -1290,12 +1290,41 @@ mod tests {
 
     /// A running parent with `n` running children.
     async fn family(store: &Store, n: usize) -> (InvocationRecord, Vec<InvocationRecord>) {
-        let parent = record(InvocationState::Running);
+        family_of(store, n, record(InvocationState::Running)).await
+    }
+
+    /// Deploys `code` as deployment `d` of the test tenant; returns its hash.
+    async fn deploy_code(store: &Store, code: &[u8]) -> ComponentHash {
+        let component = ComponentHash::of(code);
+        let deployment = Deployment {
+            tenant: t(),
+            name: "d".into(),
+            component,
+            functions: vec!["f".into()],
+            version: 0,
+            size: code.len() as u64,
+            deployed_at_ms: 1,
+            policy: Default::default(),
+        };
+        store
+            .deploy(deployment, code.to_vec())
+            .await
+            .expect("deploy");
+        component
+    }
+
+    /// [`family`] with `parent` (running) as the parent; its children share its component.
+    async fn family_of(
+        store: &Store,
+        n: usize,
+        parent: InvocationRecord,
+    ) -> (InvocationRecord, Vec<InvocationRecord>) {
         store.create_invocation(&parent).await.expect("parent");
         let mut children = Vec::new();
         for seq in 0..n {
             let mut child = record(InvocationState::Pending);
             child.parent = Some(parent.id);
+            child.component = parent.component;
             child.detached = seq == n - 1 && n > 2;
             let effect = StepEffect::CreateChild(Box::new(child.clone()));
             let dispatch = StepEntry {
@@ -1577,19 +1606,7 @@ mod tests {
     #[tokio::test]
     async fn a_rewind_moves_the_later_steps_to_the_history_and_refuses_a_stale_plan() {
         let (_dir, store) = open();
-        let component = b"fixed code".to_vec();
-        let deployment = Deployment {
-            tenant: t(),
-            name: "d".into(),
-            component: ComponentHash::of(&component),
-            functions: vec!["f".into()],
-            version: 0,
-            size: component.len() as u64,
-            deployed_at_ms: 1,
-            policy: crate::journal::StoredPolicy::default(),
-        };
-        store.deploy(deployment, component).await.expect("deploy");
-        let fixed = ComponentHash::of(b"fixed code");
+        let fixed = deploy_code(&store, b"fixed code").await;
         // Steps 0 and 1 dispatch children (the second detached), step 2 is plain.
         let (mut parent, children) = family(&store, 3).await;
         parent.failure = Some(Failure {
@@ -1903,12 +1920,101 @@ mod tests {
         assert_eq!(state(&b, id), InvocationState::Suspended);
         assert_eq!(b.next_timer().expect("timers"), Some(due));
 
-        // A parent with an unfinished child does not move.
+        // A parent with an unfinished child does not move as a bundle file.
         let (parent, _) = family(&a, 1).await;
         assert!(matches!(
-            a.leave(&t(), parent.id, 9, "http://b").await,
+            a.leave(&t(), parent.id, 9, "").await,
             Err(StoreError::Write(WriteError::Linked { .. }))
         ));
+        a.check_indexes().expect("indexes of a");
+        b.check_indexes().expect("indexes of b");
+    }
+
+    #[tokio::test]
+    async fn a_parent_moves_away_from_its_children_and_takes_each_end_once() {
+        use crate::storage::{Moves, Outbox};
+        let (_da, a) = open();
+        let (_db, b) = open_with_tenant().await;
+        let mut parent = record(InvocationState::Running);
+        parent.component = deploy_code(&a, b"\0asm family").await;
+        let (parent, mut children) = family_of(&a, 2, parent).await;
+        let items: Vec<_> = children.iter().map(|c| Awaitable::Child(c.id)).collect();
+        a.suspend(&parent, 2, AwaitMode::All, &items, None)
+            .await
+            .expect("suspend");
+        a.leave(&t(), parent.id, 5, "http://b")
+            .await
+            .expect("leave");
+        // A child that ends while its parent is leaving wakes nothing: the move decides.
+        children[0].finish(InvocationState::Completed, 9);
+        let effects = a.update_invocation(&children[0]).await.expect("finish");
+        assert!(effects.woken.is_empty());
+        a.check_indexes()
+            .expect("its awaited row is kept while it leaves");
+        let bundle = a
+            .bundle(&t(), parent.id, "http://a", 1)
+            .expect("read")
+            .expect("leaving");
+        let nodes: Vec<_> = bundle
+            .family
+            .children
+            .iter()
+            .map(|c| c.node.as_str())
+            .collect();
+        assert_eq!(nodes, ["", "http://a"]);
+        assert_eq!(bundle.family.awaited.len(), 2);
+        let bundle = Bundle::from_bytes(&bundle.to_bytes()).expect("round trip");
+        b.import(bundle).await.expect("import");
+        // The target counted the end it carried, and forwards the other child to its node.
+        let wait = b.wait_state(&t(), parent.id).expect("wait").expect("some");
+        assert_eq!(wait.children_pending, 1);
+        assert_eq!(state(&b, children[0].id), InvocationState::Completed);
+        assert_eq!(state(&b, children[1].id), InvocationState::Moved);
+        let to = b
+            .departure(&t(), children[1].id)
+            .expect("read")
+            .map(|d| d.to);
+        assert_eq!(to.as_deref(), Some("http://a"));
+        a.depart(&t(), parent.id, 5).await.expect("depart");
+        // The end that came during the move goes there too, and changes nothing there.
+        let sent = a.outbox().expect("outbox");
+        assert!(
+            matches!(&sent[..], [(node, Message::ChildEnded(end))] if node == "http://b" && end.id == children[0].id),
+            "{sent:?}"
+        );
+        b.child_ended(children[0].clone()).await.expect("again");
+        let wait = b.wait_state(&t(), parent.id).expect("wait").expect("some");
+        assert_eq!(wait.children_pending, 1);
+        // The other child's end goes to the parent's new node, and wakes it there once.
+        children[1].finish(InvocationState::Completed, 9);
+        let effects = a.update_invocation(&children[1]).await.expect("finish");
+        assert!(effects.outbox);
+        let sent = a.outbox().expect("outbox");
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        let effects = b.child_ended(children[1].clone()).await.expect("end");
+        assert_eq!(effects.woken, vec![(t(), parent.id)]);
+        b.child_ended(children[1].clone()).await.expect("again");
+        assert_eq!(state(&b, parent.id), InvocationState::Pending);
+
+        // A move the target refuses: the ends that came meanwhile count at home.
+        let mut other = record(InvocationState::Running);
+        other.component = parent.component;
+        let (other, mut kids) = family_of(&a, 1, other).await;
+        a.suspend(
+            &other,
+            1,
+            AwaitMode::All,
+            &[Awaitable::Child(kids[0].id)],
+            None,
+        )
+        .await
+        .expect("suspend");
+        a.leave(&t(), other.id, 6, "http://b").await.expect("leave");
+        kids[0].finish(InvocationState::Failed, 9);
+        a.update_invocation(&kids[0]).await.expect("fail");
+        let effects = a.stay_home(&t(), other.id, 6).await.expect("stay");
+        assert_eq!(effects.woken, vec![(t(), other.id)]);
+        assert_eq!(state(&a, other.id), InvocationState::Pending);
         a.check_indexes().expect("indexes of a");
         b.check_indexes().expect("indexes of b");
     }

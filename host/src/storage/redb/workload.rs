@@ -314,10 +314,10 @@ impl Generator {
                 _ => match store.bundle(&tenant, invocation, "", now) {
                     Ok(Some(mut bundle)) => {
                         bundle.move_id = self.rng.random();
-                        let finished_children = std::mem::take(&mut bundle.finished_children);
+                        let family = std::mem::take(&mut bundle.family);
                         Op::Arrive {
                             bundle: Box::new(bundle),
-                            finished_children,
+                            family,
                         }
                     }
                     _ => self.cancel(),
@@ -360,7 +360,7 @@ impl Generator {
                         signals: Vec::new(),
                         retries: Vec::new(),
                         children: Vec::new(),
-                        finished_children: Vec::new(),
+                        family: Default::default(),
                     }),
                 }
             }
