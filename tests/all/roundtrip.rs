@@ -137,3 +137,41 @@ async fn a_restarted_host_loads_compiled_components_from_disk() {
     let out = host.cli_ok(&["invoke", "hello", "--input", r#"{"name":"Di"}"#, "--wait"]);
     assert_eq!(json_out(&out), json!({"greeting": "Hello, Di!"}));
 }
+
+/// A reader that goes away after the first bytes (`reprise status ID | head -c 20`) ends the
+/// CLI quietly: success, nothing on stderr, no panic.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_ends_quietly_when_its_reader_goes_away() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+    // A 2 MiB output: more than a pipe holds, so the CLI writes into a closed pipe.
+    let v = host.invoke("tg.big_output", json!(2)).await;
+    let done = host.finished(&v.id, Duration::from_secs(60)).await;
+    assert_eq!(done.state, "completed", "{:?}", done.error);
+    for args in [
+        vec!["status", v.id.as_str()],
+        vec!["status", &v.id, "--json"],
+    ] {
+        let mut child = host
+            .cli_command(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI");
+        let mut head = [0u8; 20];
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_exact(&mut head)
+            .expect("the first bytes");
+        let out = child.wait_with_output().expect("the CLI ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}

@@ -200,14 +200,21 @@ impl Host {
     /// Runs `reprise ARGS --url URL` with `REPRISE_DATA` set to the host's data directory (so
     /// the CLI finds its key files) and returns its output.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(reprise_bin())
-            .args(args)
-            .args(["--url", &self.url])
-            .env("REPRISE_DATA", &self.data)
-            .env_remove("REPRISE_TOKEN")
+        self.cli_command(args)
             .stdin(Stdio::null())
             .output()
             .expect("run reprise CLI")
+    }
+
+    /// The CLI command `reprise ARGS` against this host, to spawn.
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(reprise_bin());
+        command
+            .args(args)
+            .args(["--url", &self.url])
+            .env("REPRISE_DATA", &self.data)
+            .env_remove("REPRISE_TOKEN");
+        command
     }
 
     /// Runs the CLI and returns stdout, panicking with stderr when it fails.

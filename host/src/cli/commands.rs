@@ -7,7 +7,7 @@ use anyhow::Context;
 use hyper::Method;
 
 use super::client::ApiClient;
-use super::output;
+use super::output::{self, out};
 use super::{Cli, Command, EgressArgs, KeyCommand, ScheduleCommand, Targets, TenantCommand};
 use crate::access::{ADMIN_KEY_FILE, TENANT_KEY_FILE};
 use crate::api::access_dto::{
@@ -257,7 +257,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 output::status(&view, json)?;
             } else {
-                println!("sent {name} to {id}");
+                out!("sent {name} to {id}");
             }
         }
         Command::Gc { dry_run } => {
@@ -352,14 +352,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             shown.finish();
             if json {
-                println!("{}", serde_json::to_string_pretty(&progress)?);
+                out!("{}", serde_json::to_string_pretty(&progress)?);
             } else {
                 for (id, why) in &progress.refusals {
                     eprintln!("left here: {id}: {why}");
                 }
-                println!(
+                out!(
                     "drained to {}: {} moved, {} left here",
-                    progress.to, progress.moved, progress.skipped
+                    progress.to,
+                    progress.moved,
+                    progress.skipped
                 );
             }
             if progress.skipped > 0 {
@@ -480,7 +482,7 @@ async fn control(
         if json {
             return output::status(&view, json);
         }
-        println!("{} is {}", view.id, view.state);
+        out!("{} is {}", view.id, view.state);
         return Ok(());
     };
     let mut total = BulkView {

@@ -1,5 +1,8 @@
-//! Printing API answers for people (text) or scripts (`--json`).
+//! Printing API answers for people (text) or scripts (`--json`). Every line goes through
+//! [`line`], so a reader that goes away (`reprise status ID | head -1`) ends the command
+//! quietly, as it ends a Unix tool, rather than with a panic.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -13,8 +16,38 @@ use crate::api::dto::{
 };
 use crate::api::dto::{ScheduleList, ScheduleView, UpgradedView, VersionList};
 
+/// `out!` through [`line`].
+macro_rules! out {
+    () => {
+        $crate::cli::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::line(format_args!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// Writes `args` and a newline to stdout. If the reader has gone, the command ends here with
+/// success (what it printed was all that was wanted); another write error ends it with a
+/// message on stderr and failure.
+pub(crate) fn line(args: std::fmt::Arguments) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(err) => {
+            eprintln!("error: cannot write to stdout: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -23,7 +56,7 @@ pub fn migrated(m: &crate::api::dto::MigratedView, json: bool) -> anyhow::Result
     if json {
         return print_json(m);
     }
-    println!("{} moved to {} ({} there)", m.id, m.to, m.state);
+    out!("{} moved to {} ({} there)", m.id, m.to, m.state);
     Ok(())
 }
 
@@ -32,7 +65,7 @@ pub fn deployment(d: &DeploymentView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(d);
     }
-    println!(
+    out!(
         "deployed {} v{} (component {}, {} bytes)",
         d.name,
         d.version,
@@ -40,10 +73,10 @@ pub fn deployment(d: &DeploymentView, json: bool) -> anyhow::Result<()> {
         d.size
     );
     match d.functions.as_slice() {
-        [only] => println!("invoke it as `{}` (function {only})", d.name),
+        [only] => out!("invoke it as `{}` (function {only})", d.name),
         functions => {
             for f in functions {
-                println!("  function {f}: invoke as `{}.{f}`", d.name);
+                out!("  function {f}: invoke as `{}.{f}`", d.name);
             }
         }
     }
@@ -55,9 +88,9 @@ pub fn deployments(list: &DeploymentList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    println!("{:<24} {:>4} {:<14} FUNCTIONS", "NAME", "VER", "COMPONENT");
+    out!("{:<24} {:>4} {:<14} FUNCTIONS", "NAME", "VER", "COMPONENT");
     for d in &list.deployments {
-        println!(
+        out!(
             "{:<24} {:>4} {:<14} {}",
             d.name,
             d.version,
@@ -73,14 +106,17 @@ pub fn versions(list: &VersionList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    println!(
+    out!(
         "{:>7} {:<14} {:<25} {:>10}",
-        "VERSION", "COMPONENT", "DEPLOYED", "UNFINISHED"
+        "VERSION",
+        "COMPONENT",
+        "DEPLOYED",
+        "UNFINISHED"
     );
     for v in &list.versions {
         let version = v.version.map_or("-".to_string(), |n| n.to_string());
         let current = if v.current { "  (current)" } else { "" };
-        println!(
+        out!(
             "{version:>7} {:<14} {:<25} {:>10}{current}",
             short(&v.component),
             v.deployed_at.as_deref().unwrap_or("-"),
@@ -95,7 +131,7 @@ pub fn upgraded(view: &UpgradedView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(view);
     }
-    println!(
+    out!(
         "{} upgraded to version {} after replaying {} steps (component {} -> {}); {}",
         view.id,
         view.to_version,
@@ -112,7 +148,7 @@ pub fn invocation_id(view: &InvocationView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(view);
     }
-    println!("{}", view.id);
+    out!("{}", view.id);
     Ok(())
 }
 
@@ -121,7 +157,7 @@ pub fn result(view: &InvocationView, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         print_json(view)?;
     } else if let Some(output) = &view.output {
-        println!("{}", serde_json::to_string_pretty(output)?);
+        out!("{}", serde_json::to_string_pretty(output)?);
     } else if let Some(error) = &view.error {
         eprintln!(
             "invocation {} failed ({}): {}",
@@ -141,28 +177,28 @@ pub fn status(view: &InvocationView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(view);
     }
-    println!("id:        {}", view.id);
-    println!("function:  {}", view.function);
-    println!("component: {}", view.component);
-    println!("state:     {}", view.state);
+    out!("id:        {}", view.id);
+    out!("function:  {}", view.function);
+    out!("component: {}", view.component);
+    out!("state:     {}", view.state);
     if let Some(parent) = &view.parent {
         let detached = if view.detached { " (detached)" } else { "" };
-        println!("parent:    {parent}{detached}");
+        out!("parent:    {parent}{detached}");
     }
-    println!("attempts:  {}", view.attempts);
-    println!("created:   {}", view.created_at);
-    println!("updated:   {}", view.updated_at);
+    out!("attempts:  {}", view.attempts);
+    out!("created:   {}", view.created_at);
+    out!("updated:   {}", view.updated_at);
     if let Some(finished) = &view.finished_at {
-        println!("finished:  {finished}");
+        out!("finished:  {finished}");
     }
     if let Some(waiting) = &view.waiting {
-        println!("waiting:   {}", waiting.summary);
+        out!("waiting:   {}", waiting.summary);
     }
     if let Some(output) = &view.output {
-        println!("output:    {}", serde_json::to_string(output)?);
+        out!("output:    {}", serde_json::to_string(output)?);
     }
     if let Some(error) = &view.error {
-        println!("error:     {} — {}", error.kind, error.message);
+        out!("error:     {} — {}", error.kind, error.message);
     }
     Ok(())
 }
@@ -174,9 +210,9 @@ pub fn journal(view: &JournalView, json: bool) -> anyhow::Result<()> {
     }
     steps(&view.steps);
     for event in view.history.iter().flatten() {
-        println!();
+        out!();
         if event.event == "upgraded" {
-            println!(
+            out!(
                 "{}  upgraded to version {} after replaying {} steps (component {} -> {})",
                 event.at,
                 event.to_version.unwrap_or_default(),
@@ -187,7 +223,7 @@ pub fn journal(view: &JournalView, json: bool) -> anyhow::Result<()> {
             continue;
         }
         match event.from.as_deref() {
-            Some(from) => println!(
+            Some(from) => out!(
                 "{}  forked from {from} at step {} (component {})",
                 event.at,
                 event.step,
@@ -195,7 +231,7 @@ pub fn journal(view: &JournalView, json: bool) -> anyhow::Result<()> {
             ),
             None => {
                 let onto = event.to_component.as_deref().unwrap_or_default();
-                println!(
+                out!(
                     "{}  rewound to step {} from {} (component {} -> {}, deployment {})",
                     event.at,
                     event.step,
@@ -205,16 +241,16 @@ pub fn journal(view: &JournalView, json: bool) -> anyhow::Result<()> {
                     event.to_deployment.as_deref().unwrap_or_default()
                 );
                 if let Some(error) = &event.error {
-                    println!("  it had failed ({}): {}", error.kind, error.message);
+                    out!("  it had failed ({}): {}", error.kind, error.message);
                 }
                 if let Some(output) = &event.output {
-                    println!("  it had returned: {output}");
+                    out!("  it had returned: {output}");
                 }
                 for child in &event.cancelled {
-                    println!("  cancelled child {child}");
+                    out!("  cancelled child {child}");
                 }
                 if !event.dropped.is_empty() {
-                    println!("  dropped:");
+                    out!("  dropped:");
                     steps(&event.dropped);
                 }
             }
@@ -230,16 +266,19 @@ fn short(hash: &str) -> &str {
 
 /// Journal steps as a table.
 fn steps(steps: &[StepView]) {
-    println!("{:>5}  {:<16} {:<60} OUTCOME", "SEQ", "KIND", "REQUEST");
+    out!("{:>5}  {:<16} {:<60} OUTCOME", "SEQ", "KIND", "REQUEST");
     for step in steps {
         let attempts = if step.attempts > 1 {
             format!(" after {} attempts", step.attempts)
         } else {
             String::new()
         };
-        println!(
+        out!(
             "{:>5}  {:<16} {:<60} {}{attempts}",
-            step.seq, step.kind, step.request, step.outcome
+            step.seq,
+            step.kind,
+            step.request,
+            step.outcome
         );
     }
 }
@@ -253,7 +292,7 @@ pub fn status_or(
     if json {
         return status(view, json);
     }
-    println!("{}", line(view));
+    out!("{}", line(view));
     Ok(())
 }
 
@@ -262,11 +301,14 @@ pub fn invocations(list: &InvocationList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    println!("{:<26}  {:<10} {:<30} CREATED", "ID", "STATE", "FUNCTION");
+    out!("{:<26}  {:<10} {:<30} CREATED", "ID", "STATE", "FUNCTION");
     for v in &list.invocations {
-        println!(
+        out!(
             "{:<26}  {:<10} {:<30} {}",
-            v.id, v.state, v.function, v.created_at
+            v.id,
+            v.state,
+            v.function,
+            v.created_at
         );
     }
     Ok(())
@@ -278,13 +320,13 @@ pub fn cancelled(view: &CancelView, json: bool) -> anyhow::Result<()> {
         return print_json(view);
     }
     match view.cancelled.split_first() {
-        Some((first, [])) => println!("cancelled {first}"),
-        Some((first, rest)) => println!(
+        Some((first, [])) => out!("cancelled {first}"),
+        Some((first, rest)) => out!(
             "cancelled {first} and {} descendant{}",
             rest.len(),
             if rest.len() == 1 { "" } else { "s" }
         ),
-        None => println!("nothing to cancel"),
+        None => out!("nothing to cancel"),
     }
     Ok(())
 }
@@ -294,7 +336,7 @@ pub fn new_key(key: &NewKeyView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(key);
     }
-    println!("{}", key.key);
+    out!("{}", key.key);
     eprintln!(
         "key {} for {}: keep it now, it is not shown again",
         key.view.id,
@@ -308,9 +350,9 @@ pub fn tenants(list: &TenantList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    println!("{:<32} CREATED", "NAME");
+    out!("{:<32} CREATED", "NAME");
     for t in &list.tenants {
-        println!("{:<32} {}", t.name, t.created_at);
+        out!("{:<32} {}", t.name, t.created_at);
     }
     Ok(())
 }
@@ -320,12 +362,15 @@ pub fn keys(list: &KeyList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    println!(
+    out!(
         "{:<12} {:<6} {:<24} {:<24} REVOKED",
-        "ID", "ROLE", "TENANT", "CREATED"
+        "ID",
+        "ROLE",
+        "TENANT",
+        "CREATED"
     );
     for k in &list.keys {
-        println!(
+        out!(
             "{:<12} {:<6} {:<24} {:<24} {}",
             k.id,
             k.role,
@@ -342,9 +387,10 @@ pub fn tenant(detail: &TenantDetail, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(detail);
     }
-    println!(
+    out!(
         "tenant {} (created {})",
-        detail.tenant.name, detail.tenant.created_at
+        detail.tenant.name,
+        detail.tenant.created_at
     );
     let quotas = serde_json::to_value(&detail.quotas)?;
     let limits = serde_json::to_value(detail.limits)?;
@@ -355,11 +401,11 @@ pub fn tenant(detail: &TenantDetail, json: bool) -> anyhow::Result<()> {
             } else {
                 "set"
             };
-            println!("  {name:<16} {limit:>14}  {origin}");
+            out!("  {name:<16} {limit:>14}  {origin}");
         }
     }
-    println!("  egress           {}", egress_line(detail.egress.as_ref()));
-    println!("  stored now       {:>14}  bytes", detail.stored_bytes);
+    out!("  egress           {}", egress_line(detail.egress.as_ref()));
+    out!("  stored now       {:>14}  bytes", detail.stored_bytes);
     Ok(())
 }
 
@@ -434,17 +480,19 @@ pub fn bulk(total: &BulkView, action: &str, json: bool) -> anyhow::Result<()> {
         return print_json(total);
     }
     if total.dry_run {
-        println!(
+        out!(
             "{} invocations match (dry run: nothing changed)",
             total.matched
         );
     } else {
-        println!(
+        out!(
             "{action}: {} of {} matching invocations ({} skipped)",
-            total.done, total.matched, total.skipped
+            total.done,
+            total.matched,
+            total.skipped
         );
         for refusal in &total.refusals {
-            println!("  skipped {}: {}", refusal.id, refusal.message);
+            out!("  skipped {}: {}", refusal.id, refusal.message);
         }
     }
     Ok(())
@@ -460,15 +508,17 @@ pub fn gc(view: &GcView, json: bool) -> anyhow::Result<()> {
     } else {
         "removed"
     };
-    println!(
+    out!(
         "{verb} {} finished invocations (finished before {}) and {} idempotency keys",
-        view.invocations, view.finished_before, view.keys
+        view.invocations,
+        view.finished_before,
+        view.keys
     );
     if view.versions.is_empty() {
-        println!("{verb} no old versions: each is current or has unfinished invocations");
+        out!("{verb} no old versions: each is current or has unfinished invocations");
     }
     for v in &view.versions {
-        println!(
+        out!(
             "{verb} version {} of {} (component {})",
             v.version.unwrap_or_default(),
             v.name,
@@ -483,7 +533,7 @@ pub fn egress(answer: &EgressAnswer, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(answer);
     }
-    println!("egress: {}", egress_line(answer.egress.as_ref()));
+    out!("egress: {}", egress_line(answer.egress.as_ref()));
     Ok(())
 }
 
@@ -492,12 +542,18 @@ pub fn schedules(list: &ScheduleList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    println!(
+    out!(
         "{:<24} {:<16} {:<14} {:<24} {:<7} {:>6} {:>7} NEXT",
-        "NAME", "CRON", "TZ", "FUNCTION", "STATE", "FIRED", "SKIPPED"
+        "NAME",
+        "CRON",
+        "TZ",
+        "FUNCTION",
+        "STATE",
+        "FIRED",
+        "SKIPPED"
     );
     for s in &list.schedules {
-        println!(
+        out!(
             "{:<24} {:<16} {:<14} {:<24} {:<7} {:>6} {:>7} {}",
             s.name,
             s.cron,
@@ -517,20 +573,22 @@ pub fn schedule(s: &ScheduleView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(s);
     }
-    println!("schedule {} ({})", s.name, s.state);
-    println!("  cron      {} ({})", s.cron, s.tz);
-    println!("  function  {}  input {}", s.function, s.input);
-    println!("  missed    {} (grace {} ms)", s.missed, s.grace_ms);
-    println!("  next      {}", s.next.as_deref().unwrap_or("-"));
-    println!(
+    out!("schedule {} ({})", s.name, s.state);
+    out!("  cron      {} ({})", s.cron, s.tz);
+    out!("  function  {}  input {}", s.function, s.input);
+    out!("  missed    {} (grace {} ms)", s.missed, s.grace_ms);
+    out!("  next      {}", s.next.as_deref().unwrap_or("-"));
+    out!(
         "  fired     {}  skipped {}  refused {}",
-        s.fired, s.skipped, s.refused
+        s.fired,
+        s.skipped,
+        s.refused
     );
     if let (Some(at), Some(id)) = (&s.last_fired, &s.last_invocation) {
-        println!("  last      {at} -> {id}");
+        out!("  last      {at} -> {id}");
     }
     if let Some(why) = &s.last_refusal {
-        println!("  refused   {why}");
+        out!("  refused   {why}");
     }
     Ok(())
 }
