@@ -1,5 +1,5 @@
 //! Printing API answers for people (text) or scripts (`--json`). Every line goes through
-//! [`line`], so a reader that goes away (`reprise status ID | head -1`) ends the command
+//! [`write_line`], so a reader that goes away (`reprise status ID | head -1`) ends the command
 //! quietly, as it ends a Unix tool, rather than with a panic.
 
 use std::io::Write;
@@ -16,13 +16,13 @@ use crate::api::dto::{
 };
 use crate::api::dto::{ScheduleList, ScheduleView, UpgradedView, VersionList};
 
-/// `out!` through [`line`].
+/// `println!` through [`write_line`].
 macro_rules! out {
     () => {
-        $crate::cli::output::line(format_args!(""))
+        $crate::cli::output::write_line(format_args!(""))
     };
     ($($arg:tt)*) => {
-        $crate::cli::output::line(format_args!($($arg)*))
+        $crate::cli::output::write_line(format_args!($($arg)*))
     };
 }
 pub(crate) use out;
@@ -30,7 +30,7 @@ pub(crate) use out;
 /// Writes `args` and a newline to stdout. If the reader has gone, the command ends here with
 /// success (what it printed was all that was wanted); another write error ends it with a
 /// message on stderr and failure.
-pub(crate) fn line(args: std::fmt::Arguments) {
+pub(crate) fn write_line(args: std::fmt::Arguments) {
     let mut stdout = std::io::stdout().lock();
     let written = stdout
         .write_fmt(args)

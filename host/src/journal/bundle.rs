@@ -4,8 +4,8 @@
 //!
 //! On disk (and on the wire between nodes) a bundle is `MAGIC`, the format version (u16 little
 //! endian), the sha256 of the payload, then the payload: postcard of [`Bundle`], then (from
-//! format 2) postcard of its [`Family`]: its children's records and awaited rows. Format 1, without them, is still
-//! read. A file that is not a bundle, of another version, corrupt or truncated is refused
+//! format 2) postcard of its [`Family`]: its children's records and awaited rows. Format 1,
+//! without them, is still read. A file that is not a bundle, of another version, corrupt or truncated is refused
 //! before anything in it is read.
 
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,8 @@ pub struct Family {
     /// Their records as the node it left had them, finished or not: what its waits on them
     /// read, and where the target reports a cancel.
     pub children: Vec<ChildCopy>,
-    /// The children its wait counts on that had not ended when it left: (child, wait step).
+    /// The awaited rows of its wait, (child, wait step): its children that had not ended
+    /// when it left, and those that ended while it was leaving (the target counts them).
     pub awaited: Vec<(InvocationId, u32)>,
 }
 
@@ -272,7 +273,7 @@ impl Bundle {
     }
 
     /// The bytes its tenant's `stored_bytes` counts for it, besides the component and its
-    /// finished children: input, output, journal, history and signals.
+    /// children's records: input, output, journal, history and signals.
     pub fn stored_bytes(&self, history_bytes: impl Fn(&[u8]) -> u64) -> u64 {
         let own = self.record.own_bytes();
         let steps: usize = self.steps.iter().map(|s| s.entry.len()).sum();

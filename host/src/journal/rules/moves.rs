@@ -267,15 +267,16 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             },
             None => None,
         };
-        // Its children this node has no record of come with it.
-        let mut children = Vec::new();
+        // Its children this node has no record of come with it; those it has stay.
+        let (mut copies, mut held) = (Vec::new(), Vec::new());
         for copy in &family.children {
-            if self.rows.record(tenant, copy.record.id)?.is_none() {
-                children.push(copy);
+            match self.rows.record(tenant, copy.record.id)? {
+                None => copies.push(copy),
+                Some(_) => held.push(copy.record.id),
             }
         }
         let mut bytes = bundle.stored_bytes(history_bytes) as usize;
-        bytes += children.iter().map(|c| c.record.own_bytes()).sum::<usize>();
+        bytes += copies.iter().map(|c| c.record.own_bytes()).sum::<usize>();
         if deployment.is_some() {
             bytes += bundle.component.len();
         }
@@ -330,7 +331,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         for (child, detached) in &bundle.children {
             self.rows.add_child(tenant, id, *child, *detached)?;
         }
-        self.adopt(bundle, family, &children)?;
+        self.adopt(bundle, &family.awaited, &copies, &held)?;
         let arrival = Arrival {
             tenant: tenant.clone(),
             invocation: id,
@@ -344,17 +345,21 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         Ok(Ok(()))
     }
 
-    /// Writes what `family` says of the children of `bundle`'s invocation, which has just
+    /// Writes what the bundle says of the children of `bundle`'s invocation, which has just
     /// arrived: `copies` (those this node had no record of) as finished records or as
-    /// forwarding records to the node each runs on, the parent's wait counting those that
-    /// have ended, and awaited rows for the others. A child already here no longer reports
-    /// its end away: its parent is here now.
-    fn adopt(&mut self, bundle: &Bundle, family: &Family, copies: &[&ChildCopy]) -> RowResult<()> {
+    /// forwarding records to the node each runs on, the parent's wait counting the `awaited`
+    /// children that have ended, and awaited rows for the others. A child `held` here
+    /// already no longer reports its end away: its parent is here now.
+    fn adopt(
+        &mut self,
+        bundle: &Bundle,
+        awaited: &[(InvocationId, u32)],
+        copies: &[&ChildCopy],
+        held: &[InvocationId],
+    ) -> RowResult<()> {
         let (tenant, id) = (&bundle.record.tenant, bundle.record.id);
-        for copy in &family.children {
-            if !copies.iter().any(|c| c.record.id == copy.record.id) {
-                self.rows.set_parent_node(tenant, copy.record.id, None)?;
-            }
+        for child in held {
+            self.rows.set_parent_node(tenant, *child, None)?;
         }
         for ChildCopy { record, node } in copies {
             if record.state.is_terminal() {
@@ -376,7 +381,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             };
             self.put_record(&forwarding, None)?;
         }
-        for (child, seq) in &family.awaited {
+        for (child, seq) in awaited {
             match self.rows.record(tenant, *child)? {
                 Some(c) if c.state.is_terminal() => {
                     self.count_child_end(tenant, id, *seq, c.state == InvocationState::Completed)?
