@@ -141,8 +141,10 @@ async fn a_5000_user_export_survives_rate_limits_and_an_outage() {
         "still adapting after {adapted:?}: {per_second:?}"
     );
     assert!(peak <= 25, "peak {peak} in flight after adapting");
+    // A healthy export stuck behind the limited one would wait out the 10 s outage; the slack
+    // is for a shared, noisy machine (3.6 s was seen once against a 0.2 s baseline).
     assert!(
-        during < baseline * 4 + Duration::from_secs(2),
+        during < baseline * 4 + Duration::from_secs(5),
         "healthy destination slowed from {baseline:?} to {during:?}"
     );
 }

@@ -1689,7 +1689,6 @@ mod tests {
         let mut done = store.invocation(&t(), id).expect("read").expect("kept");
         done.finish(InvocationState::Completed, crate::clock::now_ms());
         store.update_invocation(&done).await.expect("complete");
-        let later = crate::clock::now_ms() + 1;
         for child in &children {
             let mut child = store
                 .invocation(&t(), child.id)
@@ -1700,6 +1699,8 @@ mod tests {
                 store.update_invocation(&child).await.expect("child ends");
             }
         }
+        // Everything above has ended by now; `later` must come after the last end.
+        let later = crate::clock::now_ms() + 1;
         let due = store.finished_before(&t(), later, 10).expect("due");
         store
             .forget(&t(), due, Vec::new(), later)
