@@ -12,6 +12,7 @@ mod deferred;
 mod determinism;
 mod egress;
 mod hostile;
+mod logs;
 mod mock_crm;
 mod moves;
 mod operate;

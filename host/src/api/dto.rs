@@ -326,6 +326,25 @@ pub struct InvocationView {
     /// Where it went, when it is `moved`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved: Option<MovedView>,
+    /// The retries it waits between, when suspended until its next attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrying: Option<RetryingView>,
+}
+
+/// The retries a suspended invocation waits between: of one HTTP step, or of the whole
+/// function (a rerun after a retryable failure).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RetryingView {
+    /// The HTTP step retried; absent for a rerun of the function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// Attempts (or runs) made so far.
+    pub attempts: u32,
+    /// RFC 3339 time of the first.
+    pub since: String,
+    /// RFC 3339 time of the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_at: Option<String>,
 }
 
 /// Where a moved invocation went.
@@ -451,6 +470,39 @@ pub struct JournalView {
     pub history: Option<Vec<HistoryView>>,
 }
 
+/// One line of an invocation's log: a `reprise_sdk::log` step, or a line of stdout or
+/// stderr.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogLineView {
+    /// The journal position it was written at (a log step's own; an output line's, the
+    /// step the guest was about to take).
+    pub position: u32,
+    /// `log`, `stdout` or `stderr`.
+    pub stream: String,
+    /// A log step's level (`trace` … `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// The line, without its line end.
+    pub text: String,
+    /// RFC 3339 time it was written.
+    pub at: String,
+}
+
+/// `GET /v1/invocations/{id}/logs` body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogsView {
+    /// The invocation.
+    pub id: String,
+    /// Its lines from `?after=` on, in the order they were written.
+    pub lines: Vec<LogLineView>,
+    /// How many lines there are so far: the `?after=` of the next poll.
+    pub next: usize,
+    /// Its state when the lines were read.
+    pub state: String,
+    /// Whether it has finished: no more lines will come.
+    pub done: bool,
+}
+
 /// A list of invocations.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InvocationList {
@@ -529,6 +581,7 @@ impl InvocationView {
             output: r.output.as_deref().map(json_value),
             omitted: None,
             moved: None,
+            retrying: None,
             error: r.failure.as_ref().map(FailureView::from),
             waiting: wait.map(WaitView::from),
         }

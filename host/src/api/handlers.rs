@@ -558,6 +558,17 @@ pub(super) fn view(
     };
     let mut view = InvocationView::new(record, wait.as_ref());
     view.state = scheduler.live_state(record).as_str().to_string();
+    if let Some(wait) = &wait
+        && let Some(retry) = scheduler.store().retry_state(record.id, wait.seq)?
+    {
+        view.retrying = Some(super::dto::RetryingView {
+            // A rerun's wait is at no step of the journal.
+            step: (wait.seq != u32::MAX).then_some(wait.seq),
+            attempts: retry.attempts,
+            since: super::dto::rfc3339(retry.first_ms),
+            next_at: wait.timers.first().map(|ms| super::dto::rfc3339(*ms)),
+        });
+    }
     if record.state == InvocationState::Moved
         && let Some(departure) = scheduler.store().departure(&record.tenant, record.id)?
     {
@@ -569,6 +580,7 @@ pub(super) fn view(
     Ok(view)
 }
 
-fn unknown_invocation(id: InvocationId) -> ApiError {
+/// The 404 for an invocation id the caller has none of.
+pub(super) fn unknown_invocation(id: InvocationId) -> ApiError {
     ApiError::not_found("unknown_invocation", format!("no invocation {id}"))
 }

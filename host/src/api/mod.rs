@@ -10,6 +10,7 @@ pub mod dto;
 mod egress;
 mod error;
 mod handlers;
+mod logs;
 mod moves;
 mod params;
 mod rewind;

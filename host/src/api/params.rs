@@ -133,13 +133,28 @@ impl Params {
 
     /// `from=SEQ`, where a page of a journal starts (0 unless given).
     pub fn from(&self) -> Result<u32, ApiError> {
-        let Some(text) = self.get("from") else {
-            return Ok(0);
+        self.number("from", "invalid_from", "a step number")
+    }
+
+    /// `after=N`: how many log lines the caller has seen already (absent: 0).
+    pub fn after(&self) -> Result<usize, ApiError> {
+        self.number("after", "invalid_after", "a count of lines")
+    }
+
+    /// Parameter `name` as a number (absent: 0).
+    fn number<N: std::str::FromStr + Default>(
+        &self,
+        name: &'static str,
+        code: &'static str,
+        what: &str,
+    ) -> Result<N, ApiError> {
+        let Some(text) = self.get(name) else {
+            return Ok(N::default());
         };
         text.parse().map_err(|_| {
             ApiError::bad_request(
-                "invalid_from",
-                format!("`from` must be a step number (0 or more), got `{text}`"),
+                code,
+                format!("`{name}` must be {what} (0 or more), got `{text}`"),
             )
         })
     }

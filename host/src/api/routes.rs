@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use super::{Uploads, admin, auth, egress, handlers, moves, rewind, schedules, versions};
+use super::{Uploads, admin, auth, egress, handlers, logs, moves, rewind, schedules, versions};
 use crate::scheduler::Scheduler;
 
 /// The routes about one invocation; inside the key check, a moved invocation's requests
@@ -20,6 +20,7 @@ fn one_invocation(scheduler: Scheduler) -> Router<Scheduler> {
         .route("/v1/invocations/{id}/pause", post(handlers::pause))
         .route("/v1/invocations/{id}/resume", post(handlers::resume))
         .route("/v1/invocations/{id}/journal", get(handlers::journal))
+        .route("/v1/invocations/{id}/logs", get(logs::logs))
         .route("/v1/invocations/{id}/rewind", post(rewind::rewind))
         .route("/v1/invocations/{id}/fork", post(rewind::fork))
         .route("/v1/invocations/{id}/upgrade", post(versions::upgrade))

@@ -16,12 +16,16 @@ use crate::api::access_dto::{
 };
 use crate::api::dto::{
     BulkRequest, BulkView, CancelView, DeploymentList, DeploymentView, ForkRequest, GcView,
-    InvocationList, InvocationView, JournalView, MigrateRequest, MigratedView, RewindRequest,
+    InvocationList, InvocationView, JournalView, LogsView, MigrateRequest, MigratedView,
+    RewindRequest,
 };
 use crate::api::dto::{ScheduleRequest, ScheduleView, UpgradeRequest, UpgradedView};
 use crate::scheduler::{DrainProgress, SchedulerConfig};
 use crate::server::{ServeOptions, run as serve};
 use crate::storage::redb::StoreOptions;
+
+/// How often `logs --follow` asks for new lines.
+const FOLLOW_EVERY: Duration = Duration::from_millis(300);
 
 /// Longest single wait the client asks the server for.
 const WAIT_SLICE_SECS: f64 = 60.0;
@@ -378,6 +382,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 journal.next = page.next;
             }
             output::journal(&journal, json)?;
+        }
+        Command::Logs { id, follow } => {
+            let path = format!("/v1/invocations/{}/logs", encode(&id));
+            let mut seen = 0;
+            loop {
+                let logs: LogsView = api.get(&format!("{path}?after={seen}")).await?;
+                output::log_lines(&logs.lines, json)?;
+                seen = logs.next;
+                if !follow || logs.done {
+                    break;
+                }
+                tokio::time::sleep(FOLLOW_EVERY).await;
+            }
         }
         Command::Rewind {
             target:

@@ -245,6 +245,15 @@ pub enum Command {
         #[arg(long)]
         history: bool,
     },
+    /// Show an invocation's log: its `reprise_sdk::log` lines and what it wrote to stdout
+    /// and stderr, each once however often it was replayed.
+    Logs {
+        /// Invocation id.
+        id: String,
+        /// Keep printing new lines until the invocation finishes.
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// List invocations, newest first.
     Ls {
         /// Only those in this state (pending, running, suspended, completed, failed, cancelled).

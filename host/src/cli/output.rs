@@ -12,7 +12,7 @@ use crate::api::access_dto::{
 };
 use crate::api::dto::{
     BulkView, CancelView, DeploymentList, DeploymentView, GcView, InvocationList, InvocationView,
-    JournalView, StepView,
+    JournalView, LogLineView, StepView,
 };
 use crate::api::dto::{ScheduleList, ScheduleView, UpgradedView, VersionList};
 
@@ -199,6 +199,19 @@ pub fn status(view: &InvocationView, json: bool) -> anyhow::Result<()> {
     }
     if let Some(error) = &view.error {
         out!("error:     {} — {}", error.kind, error.message);
+    }
+    Ok(())
+}
+
+/// Lines of an invocation's log; with `json`, one JSON object per line.
+pub fn log_lines(lines: &[LogLineView], json: bool) -> anyhow::Result<()> {
+    for line in lines {
+        if json {
+            out!("{}", serde_json::to_string(line)?);
+            continue;
+        }
+        let source = line.level.as_deref().unwrap_or(&line.stream);
+        out!("{}  {source:<6} {}", line.at, line.text);
     }
     Ok(())
 }

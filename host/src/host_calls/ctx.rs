@@ -1,30 +1,28 @@
 //! The per-store state of one running invocation (or of a deploy-time function listing).
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::{Limiter, Steps};
+use crate::journal::Stdio;
 
-/// How much of the guest's stderr is kept for failure messages.
-const STDERR_CAPACITY: usize = 64 * 1024;
-
-/// Store data: WASI context (no files, no sockets), limits, captured stderr and the journal cursor.
+/// Store data: WASI context (no files, no sockets), limits, and the journal cursor, which
+/// captures stdout and stderr.
 pub struct InvocationCtx {
     wasi: WasiCtx,
     table: ResourceTable,
     /// Memory and table limits for this store.
     pub limits: Limiter,
-    stderr: MemoryOutputPipe,
     steps: Steps,
 }
 
 impl InvocationCtx {
     /// A sandboxed context around the journal cursor `steps`, within `limits`.
     pub fn new(steps: Steps, limits: Limiter) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let output = steps.output();
         let wasi = WasiCtxBuilder::new()
-            .stderr(stderr.clone())
+            .stdout(output.stream(Stdio::Stdout))
+            .stderr(output.stream(Stdio::Stderr))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -33,7 +31,6 @@ impl InvocationCtx {
             wasi,
             table: ResourceTable::new(),
             limits,
-            stderr,
             steps,
         }
     }
@@ -48,11 +45,9 @@ impl InvocationCtx {
         &mut self.steps
     }
 
-    /// What the guest wrote to stderr (e.g. a panic message), lossily decoded.
+    /// The end of what the guest wrote to stderr in this run (e.g. a panic message).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
-            .trim_end()
-            .to_string()
+        self.steps.output().stderr_text()
     }
 }
 

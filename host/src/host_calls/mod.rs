@@ -12,6 +12,7 @@ mod guest_api;
 mod http;
 mod limiter;
 mod log;
+mod output;
 mod random;
 mod request;
 mod waits;
@@ -20,6 +21,7 @@ mod wasi;
 pub use ctx::InvocationCtx;
 pub use http::HttpClient;
 pub use limiter::{Limiter, MemoryBudget, Refused};
+pub use output::{Capture, CaptureStream};
 pub use request::StepRequest;
 pub use waits::{SHORT_SLEEP, Suspend};
 pub use wasi::shadow_wasi_with_journal;
@@ -153,6 +155,8 @@ pub struct Steps {
     last_instant: u64,
     /// What the journal's entries so far count towards the `journal_bytes` quota.
     journal_bytes: u64,
+    /// What the guest writes to stdout and stderr.
+    output: Capture,
 }
 
 enum Mode {
@@ -179,6 +183,7 @@ impl Steps {
             next: 0,
             last_instant: 0,
             journal_bytes: 0,
+            output: Capture::default(),
         }
     }
 
@@ -190,15 +195,18 @@ impl Steps {
             next: 0,
             last_instant: 0,
             journal_bytes: 0,
+            output: Capture::default(),
         }
     }
 
-    /// A cursor that replays `recorded` then appends live steps to `store`.
+    /// A cursor that replays `recorded` then appends live steps to `store`, capturing what
+    /// the guest writes into `output`.
     pub fn run(
         running: Running,
         store: SharedStorage,
         recorded: Recorded,
         services: Arc<Services>,
+        output: Capture,
     ) -> Self {
         Steps {
             invocation: running.id,
@@ -211,6 +219,7 @@ impl Steps {
             next: 0,
             last_instant: 0,
             journal_bytes: 0,
+            output,
         }
     }
 
@@ -222,6 +231,11 @@ impl Steps {
     /// How many steps have been taken (replayed or live).
     pub fn position(&self) -> u32 {
         self.next
+    }
+
+    /// What the guest wrote to stdout and stderr in this run.
+    pub fn output(&self) -> Capture {
+        self.output.clone()
     }
 
     /// Performs or replays one host call and returns its outcome.
@@ -268,6 +282,7 @@ impl Steps {
                 .into());
             }
             crate::metrics::METRICS.step_replayed();
+            self.output.replayed();
             self.journal_bytes += entry.size();
             entry.outcome
         } else {
@@ -334,6 +349,16 @@ impl Steps {
             }
             .map_err(|source| journal_error(seq, source, &running.tenant))?;
             crate::metrics::METRICS.step_live(running.tenant.as_str());
+            // What it wrote before this step is kept now that the step is (and its invocation
+            // surely exists); a failure to keep it only delays it to the end of the run.
+            let lines = self.output.unstored();
+            if !lines.is_empty()
+                && let Err(err) = store
+                    .put_output(&running.tenant, self.invocation, lines)
+                    .await
+            {
+                tracing::warn!(invocation = %self.invocation, "output not kept yet: {err}");
+            }
             if let Outcome::Dispatched(Ok(child)) = entry.outcome {
                 // Without a scheduler to start it (the host is stopping), the child is durable
                 // and runnable: it starts with the next host.
@@ -349,6 +374,7 @@ impl Steps {
             self.last_instant = self.last_instant.max(ns);
         }
         self.next += 1;
+        self.output.at(self.next);
         Ok(outcome)
     }
 }

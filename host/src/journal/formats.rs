@@ -891,6 +891,25 @@ pub(crate) fn sample_arrive_ops() -> Vec<Op> {
     }]
 }
 
+/// The op keeping guests' output (added after `sample_arrive_ops`'s).
+pub(crate) fn sample_output_ops() -> Vec<Op> {
+    let line = |position, n, stream, text: &str| crate::journal::OutputLine {
+        position,
+        n,
+        stream,
+        at_ms: 1_700_000_000_123,
+        text: text.into(),
+    };
+    vec![Op::PutOutput {
+        tenant: "acme".into(),
+        invocation: ID,
+        lines: vec![
+            line(0, 0, crate::journal::Stdio::Stdout, "exporting 3 users"),
+            line(2, 0, crate::journal::Stdio::Stderr, "retrying user 2"),
+        ],
+    }]
+}
+
 /// The ops of versions (added after `sample_move_ops`'s).
 pub(crate) fn sample_version_ops() -> Vec<Op> {
     vec![

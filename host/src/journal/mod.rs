@@ -24,6 +24,7 @@ mod http;
 mod idempotency;
 mod op;
 mod outbox;
+mod output;
 mod policy;
 mod quota;
 mod recorded;
@@ -52,6 +53,7 @@ pub use idempotency::{
 };
 pub use op::{Effects, Op, RetryState, StepEffect};
 pub use outbox::Message;
+pub use output::{MAX_LINE_BYTES, MAX_OUTPUT_BYTES, MAX_OUTPUT_LINES, OutputLine, Stdio};
 pub use policy::{
     Exhausted, StoredFunctionPolicy, StoredFunctionPolicyV1, StoredPolicy, StoredPolicyV1,
     StoredRetry,

@@ -218,6 +218,14 @@ pub enum Op {
         bundle: Box<Bundle>,
         family: super::bundle::Family,
     },
+    /// Keep these lines of what `invocation` wrote to stdout and stderr (a line already kept
+    /// under its key is left as it is; refused if the invocation is not here, or past the
+    /// tenant's `stored_bytes`).
+    PutOutput {
+        tenant: TenantId,
+        invocation: InvocationId,
+        lines: Vec<super::output::OutputLine>,
+    },
 }
 
 /// What a step entails besides its journal entry, written in the same transaction.

@@ -293,6 +293,23 @@ pub trait OutboxRows {
     ) -> RowResult<()>;
 }
 
+/// The lines guests wrote to stdout and stderr, stored encoded by (invocation, position, n).
+pub trait OutputRows {
+    /// The encoded line `n` at `position` of `id`'s output.
+    fn output_line(&self, id: InvocationId, position: u32, n: u32) -> RowResult<Option<Vec<u8>>>;
+    /// Writes the encoded `line` as line `n` at `position` of `id`'s output.
+    fn put_output_line(
+        &mut self,
+        id: InvocationId,
+        position: u32,
+        n: u32,
+        line: &[u8],
+    ) -> RowResult<()>;
+    /// Removes the lines of `id` at positions past `after` (all of them with `None`);
+    /// returns the bytes they held.
+    fn remove_output(&mut self, id: InvocationId, after: Option<u32>) -> RowResult<u64>;
+}
+
 /// Every concern's rows: one write transaction of a backend.
 pub trait Rows:
     InvocationRows
@@ -305,6 +322,7 @@ pub trait Rows:
     + ScheduleRows
     + MoveRows
     + OutboxRows
+    + OutputRows
 {
 }
 
@@ -319,6 +337,7 @@ impl<T> Rows for T where
         + ScheduleRows
         + MoveRows
         + OutboxRows
+        + OutputRows
         + ?Sized
 {
 }

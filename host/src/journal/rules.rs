@@ -28,6 +28,7 @@ use crate::ids::{ComponentHash, InvocationId, TenantId};
 
 mod apart;
 mod moves;
+mod output;
 mod versions;
 
 /// The result of applying one op: the outer `Err` is a storage failure that aborts the whole
@@ -276,6 +277,11 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             Op::ChildEnded { record } => self.child_ended(record),
             Op::Delivered { node, messages } => self.delivered(node, messages),
             Op::Arrive { bundle, family } => self.import(bundle, family),
+            Op::PutOutput {
+                tenant,
+                invocation,
+                lines,
+            } => self.put_output(tenant, *invocation, lines),
         }
     }
 
@@ -353,6 +359,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         self.rows.set_paused(tenant, id, None)?;
         self.rows.remove_retries(id)?;
         self.rows.remove_steps(id, to_step)?;
+        // What it wrote after the kept steps is written again (or not) by the rerun.
+        let output = self.rows.remove_output(id, Some(to_step))?;
+        self.release_stored(tenant, output)?;
         if let Some(finished_at) = record.finished_at_ms.filter(|_| from_state.is_terminal()) {
             self.rows.set_finished(tenant, finished_at, id, false)?;
         }
@@ -495,9 +504,9 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
         self.release_stored(tenant, freed)
     }
 
-    /// Removes the journal and the history of `id`; returns the bytes they held.
+    /// Removes the journal, the history and the output of `id`; returns the bytes they held.
     fn drop_journal(&mut self, id: InvocationId) -> RowResult<u64> {
-        let steps = self.rows.remove_journal(id)?;
+        let steps = self.rows.remove_journal(id)? + self.rows.remove_output(id, None)?;
         let history: u64 = self
             .rows
             .remove_history(id)?

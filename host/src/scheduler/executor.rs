@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use tokio::sync::Notify;
 
 use super::Inner;
-use crate::host_calls::{InvocationCtx, Refused, Running, StepError, Steps, Suspend};
+use crate::host_calls::{Capture, InvocationCtx, Refused, Running, StepError, Steps, Suspend};
 use crate::ids::{InvocationId, TenantId};
 use crate::journal::{
     AwaitMode, Awaitable, Failure, FailureKind, InvocationRecord, InvocationState, Limits,
@@ -231,8 +231,9 @@ async fn run(
         policy.rerun_for(&record.function),
         policy.exhausted_for(&record.function),
     );
+    let output = Capture::default();
     let ending = tokio::select! {
-        ending = attempt(inner, &record, &retry, exhausted, deferred, limits, run_of.yield_at_next) => ending,
+        ending = attempt(inner, &record, (&retry, exhausted), deferred, limits, run_of.yield_at_next, &output) => ending,
         () = run_of.stop.notified() => Ending::Cancelled,
     };
     let now = crate::clock::now_ms();
@@ -264,6 +265,9 @@ async fn run(
         }
         other => other,
     };
+    if !matches!(ending, Ending::Cancelled | Ending::Abandoned(_)) {
+        keep_output(inner, &record, deferred, &output).await?;
+    }
     let effects = match ending {
         Ending::Completed(output) => {
             record.output = Some(output);
@@ -311,6 +315,32 @@ async fn run(
         }
     };
     inner.apply(effects);
+    Ok(())
+}
+
+/// Keeps every line of the run's `output` (those a crash kept from being stored before are
+/// stored now) before its end is written, so whoever sees the end sees them; an invocation
+/// whose creation is deferred is made durable first if there are any.
+async fn keep_output(
+    inner: &Inner,
+    record: &InvocationRecord,
+    deferred: Option<&Arc<Deferred>>,
+    output: &Capture,
+) -> Result<(), StoreError> {
+    let lines = output.finish();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    if let Some(deferred) = deferred {
+        deferred.ensure(&*inner.store).await?;
+    }
+    if let Err(err) = inner
+        .store
+        .put_output(&record.tenant, record.id, lines)
+        .await
+    {
+        tracing::warn!(invocation = %record.id, "output not kept: {err}");
+    }
     Ok(())
 }
 
@@ -374,14 +404,16 @@ fn retry_or_fail(
     }
 }
 
+/// One run of `record` under its steps' retry `policy` (and what to do when it runs out),
+/// capturing what the guest writes into `output`.
 async fn attempt(
     inner: &Inner,
     record: &InvocationRecord,
-    policy: &RetryPolicy,
-    exhausted: Exhausted,
+    (policy, exhausted): (&RetryPolicy, Exhausted),
     deferred: Option<&Arc<Deferred>>,
     limits: &Limits,
     yield_at_next: &Arc<AtomicBool>,
+    output: &Capture,
 ) -> Ending {
     let prepared = match inner.prepared(record.component).await {
         Ok(prepared) => prepared,
@@ -419,6 +451,7 @@ async fn attempt(
         inner.store.clone(),
         journal,
         inner.services.clone(),
+        output.clone(),
     );
     let mut store = inner.components.new_store(steps, limits);
     let instance = match prepared.pre.instantiate_async(&mut store).await {

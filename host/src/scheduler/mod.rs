@@ -6,6 +6,7 @@ mod cron;
 mod drain;
 mod executor;
 mod fair;
+mod logs;
 mod moves;
 mod outbox;
 mod retention;
@@ -19,6 +20,7 @@ pub use bulk::{
 };
 pub use cron::WhenError;
 pub use drain::{DrainError, DrainProgress};
+pub use logs::{LogLine, LogSource};
 pub use moves::{Migrated, MoveError};
 pub use outbox::MessagesError;
 pub use retention::Swept;

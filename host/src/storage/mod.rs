@@ -18,6 +18,7 @@ mod invocations;
 mod journals;
 mod moves;
 mod outbox;
+mod output;
 pub mod redb;
 mod schedules;
 mod signals;
@@ -30,6 +31,7 @@ pub use invocations::Invocations;
 pub use journals::Journals;
 pub use moves::Moves;
 pub use outbox::Outbox;
+pub use output::Output;
 pub use schedules::Schedules;
 pub use signals::Signals;
 pub use waits::Waits;
@@ -40,7 +42,16 @@ use crate::journal::{Halt, InvocationState, StoreError};
 /// Every concern's storage, as one node's durable state.
 #[async_trait]
 pub trait Storage:
-    Deployments + Invocations + Journals + Waits + Signals + Access + Schedules + Moves + Outbox
+    Deployments
+    + Invocations
+    + Journals
+    + Waits
+    + Signals
+    + Access
+    + Schedules
+    + Moves
+    + Outbox
+    + Output
 {
     /// Waits until the storage halts after a failure (it then refuses every write until the
     /// host restarts); returns why.

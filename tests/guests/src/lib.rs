@@ -237,6 +237,25 @@ pub fn log_lines(input: CountInput) -> u32 {
     input.count
 }
 
+/// For each of `count` steps writes `out {i}` to stdout, `err {i}` to stderr and logs
+/// `log {i}`, then POSTs `{"i": i}` to `url`; at the end writes `done` without a line end.
+#[reprise_sdk::function]
+pub fn chatter(input: StepsInput) -> Result<u32, Error> {
+    for i in 0..input.count {
+        println!("out {i}");
+        eprintln!("err {i}");
+        reprise_sdk::info!("log {i}");
+        http::post(&input.url)
+            .json(&StepRequest { i, v: None })
+            .send()?
+            .error_for_status()?;
+    }
+    print!("done");
+    // A component's export returns without the exit that would flush std's line buffer.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    Ok(input.count)
+}
+
 /// What one [`child`] does.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct ChildPlan {
@@ -633,6 +652,7 @@ reprise_sdk::export!(
     big_output,
     hold,
     export_users,
+    chatter,
 );
 
 fn nanos_since_epoch(time: SystemTime) -> Result<u64, Error> {

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, PARENT_NODES, VERSIONS};
+use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -76,6 +76,7 @@ impl Store {
         dump.insert("versions", rows(&txn, VERSIONS));
         dump.insert("outbox", rows(&txn, OUTBOX));
         dump.insert("parent_nodes", rows(&txn, PARENT_NODES));
+        dump.insert("output", rows(&txn, OUTPUT));
         dump.insert("finished", rows(&txn, FINISHED));
         dump.insert("schedules", rows(&txn, SCHEDULES));
         dump.insert("idempotency_by_age", rows(&txn, KEYS_BY_AGE));
@@ -332,6 +333,15 @@ impl Store {
                 return Err(format!("a journal for {id}, which has no record"));
             }
         }
+        // output: only of invocations that are kept.
+        each(&txn, OUTPUT, |(id, position, n), _| {
+            match records.values().any(|r| r.id.0 == id) {
+                true => Ok(()),
+                false => Err(format!(
+                    "output line {position}.{n} of {id}, which has no record"
+                )),
+            }
+        })?;
         Ok(())
     }
 }

@@ -125,6 +125,10 @@ mod tests {
             "log_record_arrive",
             &crate::journal::formats::sample_arrive_ops(),
         );
+        pin_stamped(
+            "log_record_output",
+            &crate::journal::formats::sample_output_ops(),
+        );
     }
 
     /// Pins a format-2 record of `ops` as fixture `name`, and checks it decodes to them.

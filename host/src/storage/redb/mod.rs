@@ -16,6 +16,7 @@ mod log_record;
 mod moves;
 mod options;
 mod outbox;
+mod output;
 #[cfg(test)]
 mod power_loss;
 mod recent;

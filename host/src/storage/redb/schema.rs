@@ -70,3 +70,6 @@ pub const ARRIVALS: TableDefinition<u128, &[u8]> = TableDefinition::new("arrival
 pub const OUTBOX: TableDefinition<(&str, &str, u128, u8), &[u8]> = TableDefinition::new("outbox");
 /// (tenant, invocation id) → URL of the node where the parent of a child that moved here lives.
 pub const PARENT_NODES: TableDefinition<(&str, u128), &str> = TableDefinition::new("parent_nodes");
+/// (invocation id, journal position, line number there) → encoded `OutputLine`: what the
+/// guest wrote to stdout and stderr (see `journal::output`).
+pub const OUTPUT: TableDefinition<(u128, u32, u32), &[u8]> = TableDefinition::new("output");

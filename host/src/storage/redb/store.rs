@@ -11,7 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::disk::Disk;
 use super::options::StoreOptions;
 use super::recent::Recent;
-use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, PARENT_NODES, VERSIONS};
+use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, META,
     RETRIES, RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -104,6 +104,7 @@ impl Store {
             txn.open_table(VERSIONS).map_err(storage)?;
             txn.open_table(OUTBOX).map_err(storage)?;
             txn.open_table(PARENT_NODES).map_err(storage)?;
+            txn.open_table(OUTPUT).map_err(storage)?;
             txn.open_table(FINISHED).map_err(storage)?;
             txn.open_table(SCHEDULES).map_err(storage)?;
             index_finished(&txn).map_err(|e| open_err(storage(e)))?;
@@ -1711,6 +1712,96 @@ mod tests {
             store.stored_bytes(&t()).expect("usage"),
             b"fixed code".len() as u64
         );
+        store.check_indexes().expect("indexes");
+    }
+
+    #[tokio::test]
+    async fn guest_output_is_kept_once_counted_and_goes_with_a_rewind_and_a_forget() {
+        use crate::journal::{OutputLine, Stdio};
+        use crate::storage::Output;
+        let (_dir, store) = open();
+        let code = deploy_code(&store, b"code").await;
+        let mut rec = record(InvocationState::Running);
+        rec.component = code;
+        store.create_invocation(&rec).await.expect("create");
+        for seq in 0..3 {
+            append(&store, rec.id, seq, u64::from(seq))
+                .await
+                .expect("append");
+        }
+        let line = |position, text: &str, at_ms| OutputLine {
+            position,
+            n: 0,
+            stream: Stdio::Stdout,
+            at_ms,
+            text: text.into(),
+        };
+        let before = store.stored_bytes(&t()).expect("usage");
+        let lines: Vec<OutputLine> = (0..4).map(|p| line(p, "a line", 10)).collect();
+        store
+            .put_output(&t(), rec.id, lines.clone())
+            .await
+            .expect("keep");
+        let kept = store.stored_bytes(&t()).expect("usage");
+        assert!(kept > before);
+        // A replay writes them again, later: nothing changes.
+        let again: Vec<OutputLine> = (0..4).map(|p| line(p, "a line", 99)).collect();
+        store.put_output(&t(), rec.id, again).await.expect("again");
+        assert_eq!(store.output(rec.id).expect("read"), lines);
+        assert_eq!(store.stored_bytes(&t()).expect("usage"), kept);
+        // A line a run left unfinished is replaced by its end.
+        let ended = line(3, "a line, ended", 20);
+        store
+            .put_output(&t(), rec.id, vec![ended.clone()])
+            .await
+            .expect("end it");
+        assert_eq!(store.output(rec.id).expect("read")[3], ended);
+        let kept = kept + 7;
+        assert_eq!(store.stored_bytes(&t()).expect("usage"), kept);
+        assert!(matches!(
+            store
+                .put_output(&t(), InvocationId::generate(), lines.clone())
+                .await,
+            Err(StoreError::Write(WriteError::NoSuchInvocation(_)))
+        ));
+
+        // A rewind to step 1 drops what was written after it.
+        let mut failed = store.invocation(&t(), rec.id).expect("read").expect("kept");
+        failed.finish(InvocationState::Failed, crate::clock::now_ms());
+        store.update_invocation(&failed).await.expect("fail");
+        let with_end = store.stored_bytes(&t()).expect("usage");
+        let plan = RewindPlan {
+            to_step: 1,
+            steps: 3,
+            state: InvocationState::Failed,
+            history: 0,
+            component: code,
+            deployment: "d".into(),
+        };
+        store.rewind(&t(), rec.id, plan).await.expect("rewind");
+        let positions: Vec<u32> = store
+            .output(rec.id)
+            .expect("read")
+            .iter()
+            .map(|l| l.position)
+            .collect();
+        assert_eq!(positions, [0, 1]);
+        let dropped = (encode(&lines[2]).len() + encode(&ended).len()) as u64;
+        assert_eq!(store.stored_bytes(&t()).expect("usage"), with_end - dropped);
+        store.check_indexes().expect("indexes");
+
+        // Forgotten, it takes its output with it.
+        let mut done = store.invocation(&t(), rec.id).expect("read").expect("kept");
+        done.finish(InvocationState::Completed, crate::clock::now_ms());
+        store.update_invocation(&done).await.expect("complete");
+        let later = crate::clock::now_ms() + 1;
+        let due = store.finished_before(&t(), later, 10).expect("due");
+        store
+            .forget(&t(), due, Vec::new(), later)
+            .await
+            .expect("forget");
+        assert!(store.output(rec.id).expect("read").is_empty());
+        assert_eq!(store.stored_bytes(&t()).expect("usage"), 4);
         store.check_indexes().expect("indexes");
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::recent::{Recent, Staged, StepKey};
-use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, PARENT_NODES, VERSIONS};
+use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -18,8 +18,8 @@ use super::versions;
 use crate::ids::{ComponentHash, InvocationId, TenantId};
 use crate::journal::codec::{decode, encode};
 use crate::journal::rows::{
-    AccessRows, DeploymentRows, InvocationRows, MoveRows, OutboxRows, RowResult, ScheduleRows,
-    SignalRows, StepRows, VersionRows, WaitRows,
+    AccessRows, DeploymentRows, InvocationRows, MoveRows, OutboxRows, OutputRows, RowResult,
+    ScheduleRows, SignalRows, StepRows, VersionRows, WaitRows,
 };
 use crate::journal::{Arrival, Departure, Message};
 use crate::journal::{
@@ -60,6 +60,8 @@ pub(super) struct Tables<'txn> {
     /// Opened on first use: only what concerns parents and children apart touches them.
     outbox: Lazy<'txn, (&'static str, &'static str, u128, u8), &'static [u8]>,
     parent_nodes: Lazy<'txn, (&'static str, u128), &'static str>,
+    /// Opened on first use: only guests' output, and what removes it, touches it.
+    output: Lazy<'txn, (u128, u32, u32), &'static [u8]>,
     txn: &'txn WriteTransaction,
     /// Per tenant, within this batch: its quotas as read, and its stored bytes (written to
     /// the usage table by [`Tables::flush`]).
@@ -149,6 +151,7 @@ impl<'txn> Tables<'txn> {
             versions: Lazy::new(VERSIONS),
             outbox: Lazy::new(OUTBOX),
             parent_nodes: Lazy::new(PARENT_NODES),
+            output: Lazy::new(OUTPUT),
             txn,
             tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::default()),
@@ -677,6 +680,43 @@ impl VersionRows for Tables<'_> {
     fn remove_component(&mut self, hash: &ComponentHash) -> RowResult<()> {
         self.components.remove(hash.0.as_slice())?;
         Ok(())
+    }
+}
+
+impl OutputRows for Tables<'_> {
+    fn output_line(&self, id: InvocationId, position: u32, n: u32) -> RowResult<Option<Vec<u8>>> {
+        let table = self.output.get(self.txn)?;
+        Ok(table.get((id.0, position, n))?.map(|v| v.value().to_vec()))
+    }
+
+    fn put_output_line(
+        &mut self,
+        id: InvocationId,
+        position: u32,
+        n: u32,
+        line: &[u8],
+    ) -> RowResult<()> {
+        self.output
+            .get_mut(self.txn)?
+            .insert((id.0, position, n), line)?;
+        Ok(())
+    }
+
+    fn remove_output(&mut self, id: InvocationId, after: Option<u32>) -> RowResult<u64> {
+        let from = match after {
+            None => (id.0, 0, 0),
+            Some(u32::MAX) => return Ok(0),
+            Some(after) => (id.0, after + 1, 0),
+        };
+        let mut bytes = 0u64;
+        self.output.get_mut(self.txn)?.retain_in(
+            from..=(id.0, u32::MAX, u32::MAX),
+            |_, line| {
+                bytes += line.len() as u64;
+                false
+            },
+        )?;
+        Ok(bytes)
     }
 }
 
