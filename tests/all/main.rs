@@ -17,6 +17,7 @@ mod mock_crm;
 mod moves;
 mod operate;
 mod paging;
+mod progress;
 mod quotas;
 mod retries;
 mod rewind;

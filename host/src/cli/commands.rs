@@ -8,6 +8,7 @@ use hyper::Method;
 
 use super::client::ApiClient;
 use super::output::{self, out};
+use super::progress::{self, Sink};
 use super::{Cli, Command, EgressArgs, KeyCommand, ScheduleCommand, Targets, TenantCommand};
 use crate::access::{ADMIN_KEY_FILE, TENANT_KEY_FILE};
 use crate::api::access_dto::{
@@ -26,6 +27,9 @@ use crate::storage::redb::StoreOptions;
 
 /// How often `logs --follow` asks for new lines.
 const FOLLOW_EVERY: Duration = Duration::from_millis(300);
+
+/// How long `invoke --wait` first waits for the result before it shows progress.
+const FIRST_WAIT_SECS: f64 = 1.0;
 
 /// Longest single wait the client asks the server for.
 const WAIT_SLICE_SECS: f64 = 60.0;
@@ -214,8 +218,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 delay_ms: delay.map(|d| d.as_millis() as u64),
             })?;
             let headers = key_header(idempotency_key);
+            let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+            // A quick one finishes within the first wait (written with its first durable
+            // write); a longer one shows its progress from then on.
             let path = if wait {
-                format!("/v1/invocations?wait={}", timeout.min(WAIT_SLICE_SECS))
+                format!("/v1/invocations?wait={}", timeout.min(FIRST_WAIT_SECS))
             } else {
                 "/v1/invocations".to_string()
             };
@@ -226,7 +233,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 output::invocation_id(&view, json)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let view = wait_until_finished(&api, view, timeout).await?;
+            let view = match progress::finished(&view) || json {
+                true => wait_until_finished(&api, view, timeout).await?,
+                false => progress::watch(&api, view, Some(deadline), Sink::Stderr).await?,
+            };
+            return output::result(&view, json);
+        }
+        Command::Watch { id, timeout } => {
+            let view: InvocationView = api.get(&format!("/v1/invocations/{}", encode(&id))).await?;
+            let view = match json {
+                true => wait_until_finished(&api, view, timeout).await?,
+                false => {
+                    let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+                    progress::watch(&api, view, Some(deadline), Sink::Stdout).await?
+                }
+            };
             return output::result(&view, json);
         }
         Command::Status { id, wait } => {

@@ -3,6 +3,8 @@
 pub mod client;
 mod commands;
 mod output;
+mod progress;
+mod table;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -121,7 +123,7 @@ pub enum Command {
         /// Read the JSON input from a file.
         #[arg(long)]
         input_file: Option<PathBuf>,
-        /// Wait until it finishes and print the result.
+        /// Wait until it finishes and print the result (its progress on stderr meanwhile).
         #[arg(long)]
         wait: bool,
         /// With --wait: give up after this many seconds.
@@ -138,6 +140,15 @@ pub enum Command {
         /// Start it after this long (e.g. 90s, 10m, 2h 30m, 1day).
         #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
         delay: Option<std::time::Duration>,
+    },
+    /// Show an invocation's progress until it finishes (each step as it is taken, what it
+    /// waits for, its retries), then its result.
+    Watch {
+        /// Invocation id.
+        id: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3600.0)]
+        timeout: f64,
     },
     /// Show an invocation's state, result or error.
     Status {

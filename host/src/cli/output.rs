@@ -16,6 +16,8 @@ use crate::api::dto::{
 };
 use crate::api::dto::{ScheduleList, ScheduleView, UpgradedView, VersionList};
 
+use super::table::Columns;
+
 /// `println!` through [`write_line`].
 macro_rules! out {
     () => {
@@ -88,16 +90,16 @@ pub fn deployments(list: &DeploymentList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    out!("{:<24} {:>4} {:<14} FUNCTIONS", "NAME", "VER", "COMPONENT");
+    let mut table = Columns::new(&["NAME", "VER", "COMPONENT", "FUNCTIONS"], &[1]);
     for d in &list.deployments {
-        out!(
-            "{:<24} {:>4} {:<14} {}",
-            d.name,
-            d.version,
-            &d.component[..12.min(d.component.len())],
-            d.functions.join(", ")
-        );
+        table.row(vec![
+            d.name.clone(),
+            d.version.to_string(),
+            short(&d.component).to_string(),
+            d.functions.join(", "),
+        ]);
     }
+    table.print();
     Ok(())
 }
 
@@ -279,21 +281,20 @@ fn short(hash: &str) -> &str {
 
 /// Journal steps as a table.
 fn steps(steps: &[StepView]) {
-    out!("{:>5}  {:<16} {:<60} OUTCOME", "SEQ", "KIND", "REQUEST");
+    let mut table = Columns::new(&["SEQ", "KIND", "REQUEST", "OUTCOME"], &[0]);
     for step in steps {
-        let attempts = if step.attempts > 1 {
-            format!(" after {} attempts", step.attempts)
-        } else {
-            String::new()
+        let attempts = match step.attempts {
+            0 | 1 => String::new(),
+            n => format!(" after {n} attempts"),
         };
-        out!(
-            "{:>5}  {:<16} {:<60} {}{attempts}",
-            step.seq,
-            step.kind,
-            step.request,
-            step.outcome
-        );
+        table.row(vec![
+            step.seq.to_string(),
+            step.kind.clone(),
+            step.request.clone(),
+            format!("{}{attempts}", step.outcome),
+        ]);
     }
+    table.print();
 }
 
 /// An invocation's status as JSON, or one `line` about it.
@@ -314,16 +315,18 @@ pub fn invocations(list: &InvocationList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    out!("{:<26}  {:<10} {:<30} CREATED", "ID", "STATE", "FUNCTION");
+    let mut table = Columns::new(&["ID", "STATE", "FUNCTION", "CREATED", "WAITING"], &[]);
     for v in &list.invocations {
-        out!(
-            "{:<26}  {:<10} {:<30} {}",
-            v.id,
-            v.state,
-            v.function,
-            v.created_at
-        );
+        let waiting = v.waiting.as_ref().map(|w| w.summary.clone());
+        table.row(vec![
+            v.id.clone(),
+            v.state.clone(),
+            v.function.clone(),
+            v.created_at.clone(),
+            waiting.unwrap_or_default(),
+        ]);
     }
+    table.print();
     Ok(())
 }
 
