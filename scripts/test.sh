@@ -3,6 +3,11 @@
 # `reprise` binary against real redb files and loopback HTTP servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The console's tests drive Debian's Chromium through ChromeDriver.
+if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+fi
 scripts/build-guests.sh
 cargo build -p reprise --bin reprise
 cargo test "$@"

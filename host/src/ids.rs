@@ -61,6 +61,11 @@ impl InvocationId {
         let random: u128 = rand::rng().random::<u128>() & ((1 << 80) - 1);
         InvocationId((ms << 80) | random)
     }
+
+    /// The smallest id of an invocation created at `ms` (ms since the Unix epoch) or later.
+    pub fn first_at(ms: u64) -> Self {
+        InvocationId((u128::from(ms) & ((1 << 48) - 1)) << 80)
+    }
 }
 
 impl fmt::Display for InvocationId {

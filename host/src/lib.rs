@@ -11,6 +11,7 @@ pub mod bindings;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+pub mod console;
 pub mod host_calls;
 pub mod ids;
 pub mod journal;

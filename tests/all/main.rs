@@ -7,6 +7,7 @@ mod abuse;
 mod bad_input;
 mod cancel;
 mod children;
+mod console;
 mod crash;
 mod deferred;
 mod determinism;

@@ -92,3 +92,66 @@ async fn lists_page_by_cursor_journals_by_range_and_large_values_are_left_out_of
             .contains("`from` must be a step number")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_filter_by_state_function_time_and_text_in_the_input_and_refuse_bad_filters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(dir.path());
+    host.deploy("tg", "reprise_test_guests");
+    let ada = host.invoke("tg.echo", json!({"customer": "ada"})).await;
+    let bob = host.invoke("tg.echo", json!({"customer": "bob"})).await;
+    let failed = host
+        .invoke("tg.fail_error", json!({"message": "ada"}))
+        .await;
+    for id in [&ada.id, &bob.id, &failed.id] {
+        host.finished(id, WAIT).await;
+    }
+    assert_eq!(
+        listed(&host, "text=ada").await,
+        [failed.id.clone(), ada.id.clone()]
+    );
+    assert_eq!(
+        listed(&host, "text=ada&filter=function%3Dtg.echo").await,
+        vec![ada.id.clone()]
+    );
+    assert_eq!(
+        listed(&host, "filter=state%3Dfailed+since%3D1h").await,
+        vec![failed.id.clone()]
+    );
+    assert_eq!(
+        listed(&host, "text=%22bob%22&state=completed").await,
+        vec![bob.id.clone()]
+    );
+    assert!(listed(&host, "text=nobody").await.is_empty());
+
+    for (query, code, says) in [
+        ("filter=colour%3Dred", "invalid_filter", "no key `colour`"),
+        ("filter=since%3Dsoon", "invalid_filter", "`since=soon`"),
+        (
+            &format!("text={}", "x".repeat(300)),
+            "invalid_text",
+            "at most 256 bytes",
+        ),
+    ] {
+        let (status, body) = host
+            .api
+            .raw(
+                hyper::Method::GET,
+                &format!("/v1/invocations?{query}"),
+                "",
+                Vec::new(),
+            )
+            .await
+            .expect("ask");
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, hyper::StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains(code) && body.contains(says), "{body}");
+    }
+}
+
+/// The ids `GET /v1/invocations?QUERY` lists.
+async fn listed(host: &Host, query: &str) -> Vec<String> {
+    let path = format!("/v1/invocations?{query}");
+    let list: InvocationList = host.api.get(&path).await.expect("list");
+    list.invocations.into_iter().map(|v| v.id).collect()
+}

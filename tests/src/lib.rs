@@ -3,6 +3,7 @@
 //!
 //! The integration tests themselves live in `tests/all/`.
 
+pub mod browser;
 pub mod floor;
 pub mod host;
 pub mod measure;

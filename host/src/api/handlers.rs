@@ -52,8 +52,31 @@ pub async fn stats(State(scheduler): State<Scheduler>, Tenant(tenant): Tenant) -
         .collect();
     let stored_bytes = scheduler.store().stored_bytes(tenant)?;
     Ok(Json(
-        json!({"invocations": counts, "stored_bytes": stored_bytes}),
+        json!({"tenant": tenant.as_str(), "invocations": counts, "stored_bytes": stored_bytes}),
     ))
+}
+
+/// `GET /v1/destinations`: the tenant's outbound destinations as they are now.
+pub async fn destinations(
+    State(scheduler): State<Scheduler>,
+    Tenant(tenant): Tenant,
+) -> Answer<Value> {
+    let destinations: Vec<Value> = scheduler
+        .destinations()
+        .stats()
+        .into_iter()
+        .filter(|d| d.tenant == tenant.as_str())
+        .map(|d| {
+            json!({
+                "destination": d.destination,
+                "limit": d.limit,
+                "in_flight": d.in_flight,
+                "queued": d.queued,
+                "breaker": d.breaker,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "destinations": destinations })))
 }
 
 /// `GET /metrics`: the Prometheus text.
@@ -229,31 +252,52 @@ fn start_at_ms(request: &InvokeRequest) -> Result<Option<u64>, ApiError> {
     Ok(Some(at))
 }
 
-/// `GET /v1/invocations[?state=STATE][&limit=N][&parent=ID]`, newest first.
+/// How many invocations one page of a filtered list looks at, at most: past it, the page
+/// ends early with a cursor to look on from.
+pub const LIST_SCAN_BUDGET: usize = 100_000;
+
+/// `GET /v1/invocations[?state=STATE][&filter=F][&text=T][&limit=N][&parent=ID][&before=ID]`,
+/// newest first.
 pub async fn invocations(
     State(scheduler): State<Scheduler>,
     Tenant(tenant): Tenant,
     params: Params,
 ) -> Answer<InvocationList> {
     let tenant = &tenant;
-    let state = params.state()?;
+    let mut filter = params.filter()?;
+    if let Some(state) = params.state()? {
+        filter.state = Some(state);
+    }
+    let text = params.text()?;
     let limit = params.limit()?;
     let before = params.before()?;
-    let keep = |r: &InvocationRecord| state.is_none_or(|s| s == scheduler.live_state(r));
-    let records = match params.parent()? {
+    let keep = |r: &InvocationRecord| {
+        filter.matches(r, scheduler.live_state(r))
+            && text.is_none_or(|t| contains(&r.input, t.as_bytes()))
+    };
+    let (records, resume) = match params.parent()? {
         Some(parent) => {
             let mut children = scheduler.store().children(tenant, parent, usize::MAX)?;
             children.retain(|c| keep(c) && before.is_none_or(|b| c.id < b));
             children.truncate(limit);
-            children
+            (children, None)
         }
-        None => scheduler
-            .store()
-            .invocations(tenant, &keep, before, limit)?,
+        None => {
+            let page = crate::storage::Page {
+                before,
+                from: filter.since_ms.map(InvocationId::first_at),
+                limit,
+                budget: LIST_SCAN_BUDGET,
+            };
+            scheduler.store().invocations_page(tenant, &keep, page)?
+        }
     };
-    let next = (records.len() == limit)
-        .then(|| records.last().map(|r| r.id.to_string()))
-        .flatten();
+    let next = match resume {
+        Some(resume) => Some(resume.to_string()),
+        None => (records.len() == limit)
+            .then(|| records.last().map(|r| r.id.to_string()))
+            .flatten(),
+    };
     Ok(Json(InvocationList {
         invocations: records
             .iter()
@@ -578,6 +622,11 @@ pub(super) fn view(
         });
     }
     Ok(view)
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The 404 for an invocation id the caller has none of.

@@ -38,6 +38,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segment
     }
 }
 
+/// The longest `text=` a list takes.
+const MAX_TEXT: usize = 256;
+
 /// The query's parameters, decoded as a form (`+` is a space, `%2B` a plus); of a name
 /// given twice, the first counts.
 #[derive(Debug, Default)]
@@ -134,6 +137,26 @@ impl Params {
     /// `from=SEQ`, where a page of a journal starts (0 unless given).
     pub fn from(&self) -> Result<u32, ApiError> {
         self.number("from", "invalid_from", "a step number")
+    }
+
+    /// `filter=state=S function=D.F since=1h`, the filter of a list (absent: everything).
+    pub fn filter(&self) -> Result<crate::scheduler::Filter, ApiError> {
+        let Some(text) = self.get("filter") else {
+            return Ok(crate::scheduler::Filter::default());
+        };
+        crate::scheduler::Filter::parse(text, crate::clock::now_ms())
+            .map_err(|e| ApiError::bad_request("invalid_filter", e.to_string()))
+    }
+
+    /// `text=T`: what a listed invocation's input must contain (at most 256 bytes).
+    pub fn text(&self) -> Result<Option<&str>, ApiError> {
+        match self.get("text") {
+            Some(text) if text.len() > MAX_TEXT => Err(ApiError::bad_request(
+                "invalid_text",
+                format!("`text` is at most {MAX_TEXT} bytes, got {}", text.len()),
+            )),
+            text => Ok(text.filter(|t| !t.is_empty())),
+        }
     }
 
     /// `after=N`: how many log lines the caller has seen already (absent: 0).

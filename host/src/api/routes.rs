@@ -37,6 +37,7 @@ fn one_invocation(scheduler: Scheduler) -> Router<Scheduler> {
 pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
     Router::new()
         .route("/v1/stats", get(handlers::stats))
+        .route("/v1/destinations", get(handlers::destinations))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/deployments", get(handlers::deployments))
         .route(
@@ -90,6 +91,7 @@ pub fn router(scheduler: Scheduler, uploads: Uploads) -> Router {
             auth::require_key,
         ))
         .route("/v1/health", get(handlers::health))
+        .merge(crate::console::routes())
         .route("/v1/node/arrivals", post(moves::arrive))
         .route("/v1/node/arrivals/{move}/refuse", post(moves::refuse))
         .route("/v1/node/messages", post(moves::messages))

@@ -32,7 +32,24 @@ pub trait Invocations: Send + Sync {
         keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
         before: Option<InvocationId>,
         limit: usize,
-    ) -> Result<Vec<InvocationRecord>, StoreError>;
+    ) -> Result<Vec<InvocationRecord>, StoreError> {
+        let page = Page {
+            before,
+            from: None,
+            limit,
+            budget: usize::MAX,
+        };
+        Ok(self.invocations_page(tenant, keep, page)?.0)
+    }
+
+    /// The invocations of `tenant` that `keep` accepts within `page`, newest first; and,
+    /// when the page's budget ran out first, the id to go on from (as `before`).
+    fn invocations_page(
+        &self,
+        tenant: &TenantId,
+        keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
+        page: Page,
+    ) -> Result<(Vec<InvocationRecord>, Option<InvocationId>), StoreError>;
 
     /// Children that `parent` of `tenant` dispatched, newest first, at most `limit`.
     fn children(
@@ -128,4 +145,17 @@ pub trait Invocations: Send + Sync {
     async fn update_invocation(&self, record: &InvocationRecord) -> Result<Effects, StoreError> {
         self.put(record, false).await
     }
+}
+
+/// Which part of a tenant's invocations a list reads (newest first).
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    /// Only ids below this one (the cursor of the page before).
+    pub before: Option<InvocationId>,
+    /// Only ids from this one on (ids begin with their creation time).
+    pub from: Option<InvocationId>,
+    /// At most this many kept.
+    pub limit: usize,
+    /// At most this many looked at.
+    pub budget: usize,
 }

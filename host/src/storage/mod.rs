@@ -27,7 +27,7 @@ mod waits;
 pub use access::Access;
 pub use deferred::{Deferred, NotDurable};
 pub use deployments::Deployments;
-pub use invocations::Invocations;
+pub use invocations::{Invocations, Page};
 pub use journals::Journals;
 pub use moves::Moves;
 pub use outbox::Outbox;

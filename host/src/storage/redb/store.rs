@@ -34,6 +34,7 @@ use crate::journal::{EgressRules, KeyRecord, Quotas, TenantRecord, decode_quotas
 use crate::journal::{HistoryEvent, RewindPlan, StoredStep, decode_deployment};
 use crate::journal::{StorageFailure, StoreError};
 use crate::journal::{UpgradePlan, VersionUse, version_uses};
+use crate::storage::Page;
 use crate::storage::{
     Access, Deployments, Invocations, Journals, Schedules, Signals, Storage, Waits,
 };
@@ -425,34 +426,44 @@ impl Invocations for Store {
         })
     }
 
-    fn invocations(
+    fn invocations_page(
         &self,
         tenant: &TenantId,
         keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
-        before: Option<InvocationId>,
-        limit: usize,
-    ) -> Result<Vec<InvocationRecord>, StoreError> {
+        page: Page,
+    ) -> Result<(Vec<InvocationRecord>, Option<InvocationId>), StoreError> {
         self.read(INVOCATIONS, |t| {
             let mut out = Vec::new();
-            let end = before.map_or(u128::MAX, |b| b.0.saturating_sub(1));
-            if before.is_some_and(|b| b.0 == 0) {
-                return Ok(out);
+            let end = page.before.map_or(u128::MAX, |b| b.0.saturating_sub(1));
+            if page.before.is_some_and(|b| b.0 == 0) {
+                return Ok((out, None));
             }
+            let start = page.from.map_or(0, |f| f.0);
+            if start > end {
+                return Ok((out, None));
+            }
+            // The budget counts what was looked at; the cursor is the last of it.
+            let (mut looked, mut last) = (0usize, None);
             for row in t
-                .range((tenant.as_str(), 0u128)..=(tenant.as_str(), end))
+                .range((tenant.as_str(), start)..=(tenant.as_str(), end))
                 .map_err(storage)?
                 .rev()
             {
-                let (_, v) = row.map_err(storage)?;
+                if looked == page.budget {
+                    return Ok((out, last));
+                }
+                let (k, v) = row.map_err(storage)?;
+                looked += 1;
+                last = Some(InvocationId(k.value().1));
                 let record: InvocationRecord = decode("invocation", v.value())?;
                 if keep(&record) {
                     out.push(record);
-                    if out.len() >= limit {
+                    if out.len() >= page.limit {
                         break;
                     }
                 }
             }
-            Ok(out)
+            Ok((out, None))
         })
     }
 
@@ -1713,6 +1724,49 @@ mod tests {
             b"fixed code".len() as u64
         );
         store.check_indexes().expect("indexes");
+    }
+
+    #[tokio::test]
+    async fn a_list_page_looks_at_most_at_its_budget_and_says_where_to_go_on() {
+        let (_dir, store) = open();
+        let mut ids = Vec::new();
+        for i in 0..10u64 {
+            let mut rec = record(InvocationState::Running);
+            rec.id = InvocationId::first_at(1_000 + i);
+            rec.input = format!("{{\"n\":{i}}}").into_bytes();
+            store.create_invocation(&rec).await.expect("create");
+            ids.push(rec.id);
+        }
+        // Only even inputs kept: a budget of 4 looks at 9, 8, 7, 6, keeps 8 and 6, and says
+        // to go on below 6.
+        let even = |r: &InvocationRecord| r.input.get(5).is_some_and(|digit| digit % 2 == 0);
+        let page = |before, from, budget| Page {
+            before,
+            from,
+            limit: 3,
+            budget,
+        };
+        let (kept, resume) = store
+            .invocations_page(&t(), &even, page(None, None, 4))
+            .expect("page");
+        let kept: Vec<InvocationId> = kept.iter().map(|r| r.id).collect();
+        assert_eq!((kept, resume), (vec![ids[8], ids[6]], Some(ids[6])));
+        // From there, a full page of 3 ends the search without a cursor of its own.
+        let (kept, resume) = store
+            .invocations_page(&t(), &even, page(Some(ids[6]), None, 100))
+            .expect("page");
+        let kept: Vec<InvocationId> = kept.iter().map(|r| r.id).collect();
+        assert_eq!((kept, resume), (vec![ids[4], ids[2], ids[0]], None));
+        // `from` bounds it below: created at ms 1005 or later.
+        let (kept, _) = store
+            .invocations_page(
+                &t(),
+                &|_| true,
+                page(None, Some(InvocationId::first_at(1_005)), 100),
+            )
+            .expect("page");
+        let kept: Vec<InvocationId> = kept.iter().map(|r| r.id).collect();
+        assert_eq!(kept, vec![ids[9], ids[8], ids[7]]);
     }
 
     #[tokio::test]
