@@ -285,9 +285,10 @@ pub async fn invocations(
         None => {
             let page = crate::storage::Page {
                 before,
-                from: filter.since_ms.map(InvocationId::first_at),
+                from: filter.first_id(),
                 limit,
                 budget: LIST_SCAN_BUDGET,
+                state: filter.state,
             };
             scheduler.store().invocations_page(tenant, &keep, page)?
         }

@@ -110,6 +110,22 @@ impl InvocationState {
         matches!(self, Self::Suspended | Self::Scheduled)
     }
 
+    /// Its group in the index lists are paged by: pending and running share one (which of
+    /// the two an invocation is shown as depends on whether it executes now), every other
+    /// state has its own. These numbers are stored: never change one.
+    pub fn listed_group(self) -> u8 {
+        match self {
+            Self::Pending | Self::Running => 0,
+            Self::Suspended => 1,
+            Self::Completed => 2,
+            Self::Failed => 3,
+            Self::Cancelled => 4,
+            Self::Scheduled => 5,
+            Self::Paused => 6,
+            Self::Moved => 7,
+        }
+    }
+
     /// The lowercase name used in the API and CLI.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -37,6 +37,15 @@ pub trait InvocationRows {
         id: InvocationId,
         finished: bool,
     ) -> RowResult<()>;
+    /// Adds (or removes) `id` in the index of invocations by state group
+    /// ([`InvocationState::listed_group`]), which lists page through.
+    fn set_listed(
+        &mut self,
+        tenant: &TenantId,
+        state: InvocationState,
+        id: InvocationId,
+        listed: bool,
+    ) -> RowResult<()>;
     /// Removes the rows of the children `parent` dispatched, or (with `child`) of that one.
     fn remove_children(
         &mut self,

@@ -490,6 +490,7 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             }
             self.rows.set_finished(tenant, finished_at, id, false)?;
             self.rows.remove_record(tenant, id)?;
+            self.rows.set_listed(tenant, record.state, id, false)?;
             let n = self.rows.count(tenant, record.state)?;
             self.rows
                 .set_count(tenant, record.state, n.saturating_sub(1))?;
@@ -928,6 +929,14 @@ impl<R: Rows + ?Sized> Txn<'_, R> {
             }
             let n = self.rows.count(tenant, record.state)?;
             self.rows.set_count(tenant, record.state, n + 1)?;
+        }
+        let group = |state: InvocationState| state.listed_group();
+        if old.map(group) != Some(group(record.state)) {
+            if let Some(old) = old {
+                self.rows.set_listed(tenant, old, record.id, false)?;
+            }
+            self.rows
+                .set_listed(tenant, record.state, record.id, true)?;
         }
         self.rows.put_record(record)?;
         if record.state.is_terminal()

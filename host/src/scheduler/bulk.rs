@@ -83,6 +83,13 @@ impl Filter {
         Ok(filter)
     }
 
+    /// The smallest id a match can have: ids begin with their creation time (give or take
+    /// the moment between making the id and the record, allowed for by a second).
+    pub fn first_id(&self) -> Option<InvocationId> {
+        self.since_ms
+            .map(|since| InvocationId::first_at(since.saturating_sub(1000)))
+    }
+
     /// Whether `record`, shown in state `state`, matches.
     pub fn matches(&self, record: &InvocationRecord, state: InvocationState) -> bool {
         self.state.is_none_or(|s| s == state)
@@ -169,7 +176,15 @@ impl Scheduler {
     ) -> Result<Page, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
         let keep = |r: &InvocationRecord| filter.matches(r, self.live_state(r));
-        let matches = self.store().invocations(tenant, &keep, before, limit)?;
+        // Through the index of the filter's state, if it has one; `since` bounds the ids.
+        let scan = crate::storage::Page {
+            before,
+            from: filter.first_id(),
+            limit,
+            budget: usize::MAX,
+            state: filter.state,
+        };
+        let (matches, _) = self.store().invocations_page(tenant, &keep, scan)?;
         let mut page = Page {
             matched: matches.len() as u64,
             next: (matches.len() == limit)

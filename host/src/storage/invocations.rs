@@ -38,6 +38,7 @@ pub trait Invocations: Send + Sync {
             from: None,
             limit,
             budget: usize::MAX,
+            state: None,
         };
         Ok(self.invocations_page(tenant, keep, page)?.0)
     }
@@ -158,4 +159,8 @@ pub struct Page {
     pub limit: usize,
     /// At most this many looked at.
     pub budget: usize,
+    /// Only invocations stored in a state of this one's group (pending and running are one;
+    /// see `InvocationState::listed_group`): the backend reads its index of them instead of
+    /// every invocation, and `keep` still decides.
+    pub state: Option<InvocationState>,
 }

@@ -112,6 +112,15 @@ enum Scenario {
         #[arg(long, default_value_t = 60)]
         retention: u64,
     },
+    /// Lists: COUNT finished tg.echo invocations (one in 1,000 a failed tg.fail_error), then
+    /// the time of one list page (50) of each kind: the newest, one halfway down, the failed
+    /// ones by state (through the index), the same ones by function (a scan), and text in
+    /// the input that matches one (a scan bounded per page).
+    Lists {
+        /// Invocations to make.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+    },
     /// Bulk actions: COUNT suspended invocations, then a dry run and a cancel of them all by
     /// filter, in pages of 10,000: matches per second.
     Bulk {
@@ -185,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
         } => hostile_loops(&args.data, loops, run_ms, light).await,
         Scenario::Uploads { count, size_mib } => uploads(&args.data, count, size_mib).await,
         Scenario::Bulk { count } => bulk(&args.data, count).await,
+        Scenario::Lists { count } => lists(&args.data, count).await,
         Scenario::Moves {
             migrations,
             clients,
@@ -549,6 +559,87 @@ async fn fairness(data: &std::path::Path, heavy: usize, light: usize) -> anyhow:
 }
 
 /// Bulk actions by filter at scale: how fast matches are counted and cancelled.
+async fn lists(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
+    let (host, api) = host_with_guests(data, &["--max-running", "64"]);
+    let started = Instant::now();
+    let maker = api.clone();
+    let ids = parallel(count, 64, move |i| {
+        let api = maker.clone();
+        async move {
+            let (function, input) = match i % 1000 {
+                999 => ("tg.fail_error", json!({"message": format!("user {i}")})),
+                _ => ("tg.echo", json!({"user": i})),
+            };
+            Ok(post_invocation(&api, function, &input, None).await?.id)
+        }
+    })
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    let stats = loop {
+        let stats: Value = api.get("/v1/stats").await?;
+        let n = |s: &str| stats["invocations"][s].as_u64().unwrap_or(0) as usize;
+        if n("completed") + n("failed") >= count {
+            break stats;
+        }
+        if Instant::now() > deadline {
+            bail!("not all {count} finished within an hour: {stats}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    println!(
+        "lists: {count} invocations made and finished in {:.1} s ({}); data {}, RSS {}",
+        started.elapsed().as_secs_f64(),
+        stats["invocations"],
+        mib(stored_bytes(data)),
+        host.pid().and_then(rss_bytes).map_or("?".into(), mib)
+    );
+    let middle = &ids[count / 2];
+    let queries = [
+        ("newest 50", "limit=50".to_string()),
+        ("50 from halfway down", format!("limit=50&before={middle}")),
+        (
+            "failed: state=failed (index)",
+            "limit=50&state=failed".to_string(),
+        ),
+        (
+            "failed, halfway down (index)",
+            format!("limit=50&state=failed&before={middle}"),
+        ),
+        (
+            "failed: function=tg.fail_error (scan)",
+            "limit=50&filter=function%3Dtg.fail_error".to_string(),
+        ),
+        (
+            "one match: text in the input (scan, bounded)",
+            format!("limit=50&text=%22user%22%3A{}%7D", count / 3),
+        ),
+    ];
+    println!(
+        "  {:<46} {:>10} {:>10} {:>6} {:>6}",
+        "page", "p50", "p99", "found", "next"
+    );
+    for (name, query) in queries {
+        let mut times = Vec::new();
+        let mut found = (0, false);
+        for _ in 0..20 {
+            let started = Instant::now();
+            let page: Value = api.get(&format!("/v1/invocations?{query}")).await?;
+            times.push(started.elapsed());
+            let listed = page["invocations"].as_array().map_or(0, Vec::len);
+            found = (listed, page["next"].is_string());
+        }
+        times.sort_unstable();
+        println!(
+            "  {name:<46} {:>10} {:>10} {:>6} {:>6}",
+            p(&times, 50.0),
+            p(&times, 99.0),
+            found.0,
+            if found.1 { "yes" } else { "no" }
+        );
+    }
+    Ok(())
+}
+
 async fn bulk(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
     let (host, api) = host_with_guests(data, &[]);
     let started = Instant::now();

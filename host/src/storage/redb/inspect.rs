@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
+use super::schema::{ARRIVALS, BY_STATE, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -77,6 +77,7 @@ impl Store {
         dump.insert("outbox", rows(&txn, OUTBOX));
         dump.insert("parent_nodes", rows(&txn, PARENT_NODES));
         dump.insert("output", rows(&txn, OUTPUT));
+        dump.insert("invocations_by_state", rows(&txn, BY_STATE));
         dump.insert("finished", rows(&txn, FINISHED));
         dump.insert("schedules", rows(&txn, SCHEDULES));
         dump.insert("idempotency_by_age", rows(&txn, KEYS_BY_AGE));
@@ -118,6 +119,21 @@ impl Store {
         if runnable != expected {
             return Err(format!(
                 "runnable {runnable:?} but pending or running {expected:?}"
+            ));
+        }
+        // invocations_by_state: exactly each record under its state's group.
+        let mut listed = BTreeSet::new();
+        each(&txn, BY_STATE, |(tenant, group, id), ()| {
+            listed.insert((tenant.to_string(), group, id));
+            Ok(())
+        })?;
+        let expected: BTreeSet<(String, u8, u128)> = records
+            .values()
+            .map(|r| (r.tenant.to_string(), r.state.listed_group(), r.id.0))
+            .collect();
+        if listed != expected {
+            return Err(format!(
+                "invocations_by_state {listed:?} but the records say {expected:?}"
             ));
         }
         // counts: the tally of the records' states (a row may say 0).

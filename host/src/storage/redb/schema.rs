@@ -11,6 +11,10 @@ pub const DEPLOYMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::n
 pub const VERSIONS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("versions");
 /// (tenant, invocation id) → encoded `InvocationRecord`.
 pub const INVOCATIONS: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("invocations");
+/// (tenant, state group, invocation id) of every invocation, the group its state's
+/// (`InvocationState::listed_group`): what a list filtered by state pages through.
+pub const BY_STATE: TableDefinition<(&str, u8, u128), ()> =
+    TableDefinition::new("invocations_by_state");
 /// (tenant, invocation id) of every pending or running invocation: what to resume at start.
 pub const RUNNABLE: TableDefinition<(&str, u128), ()> = TableDefinition::new("runnable");
 /// (due time in ms since the Unix epoch, invocation id) → tenant: durable timers.

@@ -11,7 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::disk::Disk;
 use super::options::StoreOptions;
 use super::recent::Recent;
-use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
+use super::schema::{ARRIVALS, BY_STATE, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, META,
     RETRIES, RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -106,9 +106,11 @@ impl Store {
             txn.open_table(OUTBOX).map_err(storage)?;
             txn.open_table(PARENT_NODES).map_err(storage)?;
             txn.open_table(OUTPUT).map_err(storage)?;
+            txn.open_table(BY_STATE).map_err(storage)?;
             txn.open_table(FINISHED).map_err(storage)?;
             txn.open_table(SCHEDULES).map_err(storage)?;
             index_finished(&txn).map_err(|e| open_err(storage(e)))?;
+            index_by_state(&txn).map_err(|e| open_err(storage(e)))?;
             count_usage(&txn).map_err(|e| open_err(storage(e)))?;
             index_keys_by_age(&txn).map_err(|e| open_err(storage(e)))?;
         }
@@ -208,6 +210,30 @@ fn index_finished(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
     Ok(())
 }
 
+/// The key in `meta` that says the `invocations_by_state` index is complete.
+const BY_STATE_INDEXED: &str = "invocations indexed by state";
+
+/// Adds every invocation to the `invocations_by_state` index, once: a database written
+/// before the index existed gets it at its first open by this version.
+fn index_by_state(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(BY_STATE_INDEXED)?.is_some() {
+        return Ok(());
+    }
+    let invocations = txn.open_table(INVOCATIONS)?;
+    let mut by_state = txn.open_table(BY_STATE)?;
+    for row in invocations.iter()? {
+        let (key, value) = row?;
+        let (tenant, id) = key.value();
+        // A record that does not decode is left to the readers that report it.
+        if let Ok(record) = decode::<InvocationRecord>("invocation", value.value()) {
+            by_state.insert((tenant, record.state.listed_group(), id), ())?;
+        }
+    }
+    meta.insert(BY_STATE_INDEXED, 1)?;
+    Ok(())
+}
+
 /// The key in `meta` that says the key rows are indexed by age.
 const KEYS_INDEXED: &str = "keys indexed by age";
 
@@ -283,6 +309,32 @@ fn count_usage(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
     }
     meta.insert(USAGE_COUNTED, 1)?;
     Ok(())
+}
+
+/// The records of `rows` (newest first; `None` for an index row whose record is gone) that
+/// `keep` accepts, at most `page.limit`, looking at most at `page.budget`; and, when the
+/// budget ran out first, the last id looked at, where the next page goes on.
+fn page_of(
+    rows: impl Iterator<Item = Result<(InvocationId, Option<InvocationRecord>), StoreError>>,
+    keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
+    page: Page,
+) -> Result<(Vec<InvocationRecord>, Option<InvocationId>), StoreError> {
+    let mut out = Vec::new();
+    let mut last = None;
+    for (looked, row) in rows.enumerate() {
+        if looked == page.budget {
+            return Ok((out, last));
+        }
+        let (id, record) = row?;
+        last = Some(id);
+        if let Some(record) = record.filter(|r| keep(r)) {
+            out.push(record);
+            if out.len() >= page.limit {
+                break;
+            }
+        }
+    }
+    Ok((out, None))
 }
 
 /// Every value of `table`, in key order, decoded as `what`s.
@@ -432,39 +484,48 @@ impl Invocations for Store {
         keep: &(dyn Fn(&InvocationRecord) -> bool + Sync),
         page: Page,
     ) -> Result<(Vec<InvocationRecord>, Option<InvocationId>), StoreError> {
-        self.read(INVOCATIONS, |t| {
-            let mut out = Vec::new();
-            let end = page.before.map_or(u128::MAX, |b| b.0.saturating_sub(1));
-            if page.before.is_some_and(|b| b.0 == 0) {
-                return Ok((out, None));
+        let end = page.before.map_or(u128::MAX, |b| b.0.saturating_sub(1));
+        let start = page.from.map_or(0, |f| f.0);
+        if page.before.is_some_and(|b| b.0 == 0) || start > end {
+            return Ok((Vec::new(), None));
+        }
+        let txn = self.db.begin_read().map_err(storage)?;
+        let invocations = txn.open_table(INVOCATIONS).map_err(storage)?;
+        let tenant = tenant.as_str();
+        match page.state {
+            // Every invocation, newest first.
+            None => {
+                let rows = invocations
+                    .range((tenant, start)..=(tenant, end))
+                    .map_err(storage)?
+                    .rev()
+                    .map(|row| {
+                        let (k, v) = row.map_err(storage)?;
+                        Ok((
+                            InvocationId(k.value().1),
+                            Some(decode("invocation", v.value())?),
+                        ))
+                    });
+                page_of(rows, keep, page)
             }
-            let start = page.from.map_or(0, |f| f.0);
-            if start > end {
-                return Ok((out, None));
+            // Only the group of that state, from its index, each record read by its key.
+            Some(state) => {
+                let by_state = txn.open_table(BY_STATE).map_err(storage)?;
+                let group = state.listed_group();
+                let rows = by_state
+                    .range((tenant, group, start)..=(tenant, group, end))
+                    .map_err(storage)?
+                    .rev()
+                    .map(|row| {
+                        let id = row.map_err(storage)?.0.value().2;
+                        Ok((
+                            InvocationId(id),
+                            decoded(&invocations, (tenant, id), "invocation")?,
+                        ))
+                    });
+                page_of(rows, keep, page)
             }
-            // The budget counts what was looked at; the cursor is the last of it.
-            let (mut looked, mut last) = (0usize, None);
-            for row in t
-                .range((tenant.as_str(), start)..=(tenant.as_str(), end))
-                .map_err(storage)?
-                .rev()
-            {
-                if looked == page.budget {
-                    return Ok((out, last));
-                }
-                let (k, v) = row.map_err(storage)?;
-                looked += 1;
-                last = Some(InvocationId(k.value().1));
-                let record: InvocationRecord = decode("invocation", v.value())?;
-                if keep(&record) {
-                    out.push(record);
-                    if out.len() >= page.limit {
-                        break;
-                    }
-                }
-            }
-            Ok((out, None))
-        })
+        }
     }
 
     fn children(
@@ -1745,6 +1806,7 @@ mod tests {
             from,
             limit: 3,
             budget,
+            state: None,
         };
         let (kept, resume) = store
             .invocations_page(&t(), &even, page(None, None, 4))
@@ -1767,6 +1829,57 @@ mod tests {
             .expect("page");
         let kept: Vec<InvocationId> = kept.iter().map(|r| r.id).collect();
         assert_eq!(kept, vec![ids[9], ids[8], ids[7]]);
+    }
+
+    #[tokio::test]
+    async fn a_list_by_state_reads_its_index_which_an_older_database_gets_at_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let store = Store::open(&path).expect("open");
+        let mut ids = Vec::new();
+        for i in 0..6u64 {
+            let mut rec = record(InvocationState::Running);
+            rec.id = InvocationId::first_at(1_000 + i);
+            store.create_invocation(&rec).await.expect("create");
+            if i % 2 == 1 {
+                rec.finish(InvocationState::Completed, 2_000 + i);
+                store.update_invocation(&rec).await.expect("complete");
+            }
+            ids.push(rec.id);
+        }
+        let by_state = |store: &Store, state| {
+            let page = Page {
+                before: None,
+                from: None,
+                limit: 10,
+                budget: usize::MAX,
+                state: Some(state),
+            };
+            let (kept, _) = store.invocations_page(&t(), &|_| true, page).expect("page");
+            kept.iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        let completed = vec![ids[5], ids[3], ids[1]];
+        let running = vec![ids[4], ids[2], ids[0]];
+        assert_eq!(by_state(&store, InvocationState::Completed), completed);
+        // Pending and running are one group: which one is shown is the caller's to decide.
+        assert_eq!(by_state(&store, InvocationState::Pending), running);
+        assert!(by_state(&store, InvocationState::Failed).is_empty());
+        store.check_indexes().expect("indexes");
+        drop(store);
+        // As an older version left it: no index, no mark that it was built.
+        {
+            let db = Database::open(&path).expect("raw open");
+            let txn = db.begin_write().expect("write");
+            txn.delete_table(BY_STATE).expect("drop the index");
+            txn.open_table(META)
+                .expect("meta")
+                .remove(BY_STATE_INDEXED)
+                .expect("unmark");
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(&path).expect("reopen");
+        store.check_indexes().expect("indexes built at open");
+        assert_eq!(by_state(&store, InvocationState::Completed), completed);
     }
 
     #[tokio::test]

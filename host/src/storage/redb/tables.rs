@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::recent::{Recent, Staged, StepKey};
-use super::schema::{ARRIVALS, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
+use super::schema::{ARRIVALS, BY_STATE, DEPARTURES, OUTBOX, OUTPUT, PARENT_NODES, VERSIONS};
 use super::schema::{
     AWAITED, CHILDREN, COMPONENTS, COUNTS, DEPLOYMENTS, HISTORY, INVOCATIONS, JOURNAL, RETRIES,
     RUNNABLE, SIGNALS, TIMERS, WAITS,
@@ -60,6 +60,8 @@ pub(super) struct Tables<'txn> {
     /// Opened on first use: only what concerns parents and children apart touches them.
     outbox: Lazy<'txn, (&'static str, &'static str, u128, u8), &'static [u8]>,
     parent_nodes: Lazy<'txn, (&'static str, u128), &'static str>,
+    /// Opened on first use: only what changes an invocation's state touches it.
+    by_state: Lazy<'txn, (&'static str, u8, u128), ()>,
     /// Opened on first use: only guests' output, and what removes it, touches it.
     output: Lazy<'txn, (u128, u32, u32), &'static [u8]>,
     txn: &'txn WriteTransaction,
@@ -152,6 +154,7 @@ impl<'txn> Tables<'txn> {
             outbox: Lazy::new(OUTBOX),
             parent_nodes: Lazy::new(PARENT_NODES),
             output: Lazy::new(OUTPUT),
+            by_state: Lazy::new(BY_STATE),
             txn,
             tenants_seen: HashMap::new(),
             staged: recent.map(|_| Staged::default()),
@@ -191,6 +194,23 @@ impl InvocationRows for Tables<'_> {
 
     fn remove_record(&mut self, tenant: &TenantId, id: InvocationId) -> RowResult<()> {
         self.invocations.remove((tenant.as_str(), id.0))?;
+        Ok(())
+    }
+
+    fn set_listed(
+        &mut self,
+        tenant: &TenantId,
+        state: InvocationState,
+        id: InvocationId,
+        listed: bool,
+    ) -> RowResult<()> {
+        let key = (tenant.as_str(), state.listed_group(), id.0);
+        let table = self.by_state.get_mut(self.txn)?;
+        if listed {
+            table.insert(key, ())?;
+        } else {
+            table.remove(key)?;
+        }
         Ok(())
     }
 
