@@ -23,6 +23,7 @@ pub mod scheduler;
 pub mod server;
 pub mod storage;
 pub mod target;
+pub mod traces;
 
 /// The tenant every request belongs to until API keys arrive.
 pub const DEFAULT_TENANT: &str = "default";

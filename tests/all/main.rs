@@ -27,4 +27,5 @@ mod schedules;
 mod signals;
 mod tenants;
 mod timers;
+mod traces;
 mod versions;

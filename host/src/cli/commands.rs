@@ -59,7 +59,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sweep_every_secs,
             cluster_key_file,
             advertise,
+            otlp_endpoint,
         } => {
+            let traces = match otlp_endpoint {
+                Some(endpoint) => crate::traces::Traces::to_collector(&endpoint, "reprise")
+                    .context("--otlp-endpoint")?,
+                None => crate::traces::Traces::off(),
+            };
             let cluster_key = match cluster_key_file {
                 Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
                     format!("cannot read the cluster key file {}", path.display())
@@ -72,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 scheduler: SchedulerConfig {
                     max_running,
                     sweep_every: Duration::from_secs(sweep_every_secs.max(1)),
+                    traces,
                     ..SchedulerConfig::default()
                 },
                 store: StoreOptions {

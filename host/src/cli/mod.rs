@@ -101,6 +101,10 @@ pub enum Command {
         /// listen address).
         #[arg(long)]
         advertise: Option<String>,
+        /// Export a span per invocation run and per live step to this OpenTelemetry
+        /// collector (OTLP over HTTP, e.g. http://127.0.0.1:4318); off when not given.
+        #[arg(long, env = "REPRISE_OTLP_ENDPOINT", value_name = "URL")]
+        otlp_endpoint: Option<String>,
     },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {

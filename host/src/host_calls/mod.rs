@@ -94,6 +94,8 @@ pub struct Services {
     pub runnable: Runnable,
     /// Invocations accepted but not durable yet, counted towards `max_waiting`.
     pub not_durable: crate::storage::NotDurable,
+    /// Where the spans of live steps go.
+    pub traces: crate::traces::Traces,
 }
 
 /// The invocation a cursor runs: what dispatches and waits need to know about it.
@@ -123,6 +125,8 @@ pub struct Running {
     /// Set when it is to stop at its next host call (it is moving), with what it journaled
     /// kept.
     pub yield_at_next: Arc<std::sync::atomic::AtomicBool>,
+    /// The span of this run: its live steps' spans are part of it.
+    pub span: u64,
 }
 
 impl Running {
@@ -314,6 +318,7 @@ impl Steps {
                     .await
                     .map_err(|source| journal_error(seq, source, &running.tenant))?;
             }
+            let started_ns = services.traces.on().then(crate::traces::now_ns);
             let (outcome, effect, attempts) = request.perform(&live).await?;
             let entry = StepEntry {
                 kind: request.kind(),
@@ -349,6 +354,11 @@ impl Steps {
             }
             .map_err(|source| journal_error(seq, source, &running.tenant))?;
             crate::metrics::METRICS.step_live(running.tenant.as_str());
+            if let Some(start_ns) = started_ns {
+                services
+                    .traces
+                    .record(step_span(running, seq, &entry, start_ns));
+            }
             // What it wrote before this step is kept now that the step is (and its invocation
             // surely exists); a failure to keep it only delays it to the end of the run.
             let lines = self.output.unstored();
@@ -376,6 +386,35 @@ impl Steps {
         self.next += 1;
         self.output.at(self.next);
         Ok(outcome)
+    }
+}
+
+/// The span of step `seq` of `running`, taken live from `start_ns` until its `entry` was
+/// journaled (so a step's span is made once, however often it is replayed).
+fn step_span(running: &Running, seq: u32, entry: &StepEntry, start_ns: u64) -> crate::traces::Span {
+    use crate::traces::Value::{Int, Text};
+    let error = match &entry.outcome {
+        Outcome::Http(Err(err)) => Some(err.to_string()),
+        Outcome::Dispatched(Err(err)) => Some(err.clone()),
+        _ => None,
+    };
+    crate::traces::Span {
+        trace: running.id.0,
+        id: crate::traces::span_id(),
+        parent: Some(running.span),
+        name: format!("step {seq} {}", entry.kind.as_str()),
+        start_ns,
+        end_ns: crate::traces::now_ns(),
+        attributes: vec![
+            ("reprise.tenant", Text(running.tenant.to_string())),
+            ("reprise.invocation", Text(running.id.to_string())),
+            ("reprise.step", Int(i64::from(seq))),
+            ("reprise.kind", Text(entry.kind.as_str().to_string())),
+            ("reprise.request", Text(entry.summary.clone())),
+            ("reprise.outcome", Text(entry.outcome.summary())),
+            ("reprise.attempts", Int(i64::from(entry.attempts))),
+        ],
+        error,
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use super::Inner;
 use crate::host_calls::{Capture, InvocationCtx, Refused, Running, StepError, Steps, Suspend};
@@ -154,7 +155,11 @@ pub(super) async fn execute(
         stop: &stop,
         yield_at_next: &yield_at_next,
     };
-    let outcome = run(&inner, &tenant, id, run_of, deferred.as_ref(), &limits).await;
+    // Every host log line of the run (the guest's log lines too) names its tenant and id.
+    let fields = tracing::info_span!("run", tenant = %tenant, invocation = %id);
+    let outcome = run(&inner, &tenant, id, run_of, deferred.as_ref(), &limits)
+        .instrument(fields)
+        .await;
     // Only this execution's entry: a wake-up this run caused (a wait already satisfied when
     // it suspended) may have started the next execution, which has put its own.
     if let Ok(mut running) = inner.running.lock()
@@ -182,6 +187,48 @@ pub(super) async fn execute(
         Ok(()) => {}
     }
     inner.notify(id);
+}
+
+/// What one run shares with its journal cursor: how to stop it at its next host call, the
+/// capture of what the guest writes, and its span (with when it started).
+struct ThisRun<'a> {
+    yield_at_next: &'a Arc<AtomicBool>,
+    output: Capture,
+    span: u64,
+    start_ns: u64,
+}
+
+/// The span of the run `this` of `record`, which ended in `ending`.
+fn run_span(record: &InvocationRecord, this: &ThisRun<'_>, ending: &Ending) -> crate::traces::Span {
+    use crate::traces::Value::{Int, Text};
+    let (ended, error) = match ending {
+        Ending::Completed(_) => ("completed", None),
+        Ending::Failed(failure, true) => ("failed, to run again", Some(failure.message.clone())),
+        Ending::Failed(failure, false) => ("failed", Some(failure.message.clone())),
+        Ending::Suspended { .. } => ("suspended", None),
+        Ending::Paused { why, .. } => ("paused", Some(why.clone())),
+        Ending::Cancelled => ("stopped", None),
+        Ending::Abandoned(why) => ("abandoned", Some(why.clone())),
+    };
+    crate::traces::Span {
+        trace: record.id.0,
+        id: this.span,
+        parent: None,
+        name: format!("run {}", record.function),
+        start_ns: this.start_ns,
+        end_ns: crate::traces::now_ns(),
+        attributes: vec![
+            ("reprise.tenant", Text(record.tenant.to_string())),
+            ("reprise.invocation", Text(record.id.to_string())),
+            (
+                "reprise.function",
+                Text(format!("{}.{}", record.deployment, record.function)),
+            ),
+            ("reprise.run", Int(i64::from(record.attempts))),
+            ("reprise.ended", Text(ended.to_string())),
+        ],
+        error,
+    }
 }
 
 /// How a run in this process is stopped: at once, or at its next host call.
@@ -231,9 +278,15 @@ async fn run(
         policy.rerun_for(&record.function),
         policy.exhausted_for(&record.function),
     );
-    let output = Capture::default();
+    let this = ThisRun {
+        yield_at_next: run_of.yield_at_next,
+        output: Capture::default(),
+        span: crate::traces::span_id(),
+        start_ns: crate::traces::now_ns(),
+    };
+    let output = &this.output;
     let ending = tokio::select! {
-        ending = attempt(inner, &record, (&retry, exhausted), deferred, limits, run_of.yield_at_next, &output) => ending,
+        ending = attempt(inner, &record, (&retry, exhausted), deferred, limits, &this) => ending,
         () = run_of.stop.notified() => Ending::Cancelled,
     };
     let now = crate::clock::now_ms();
@@ -266,7 +319,13 @@ async fn run(
         other => other,
     };
     if !matches!(ending, Ending::Cancelled | Ending::Abandoned(_)) {
-        keep_output(inner, &record, deferred, &output).await?;
+        keep_output(inner, &record, deferred, output).await?;
+    }
+    if inner.services.traces.on() {
+        inner
+            .services
+            .traces
+            .record(run_span(&record, &this, &ending));
     }
     let effects = match ending {
         Ending::Completed(output) => {
@@ -412,8 +471,7 @@ async fn attempt(
     (policy, exhausted): (&RetryPolicy, Exhausted),
     deferred: Option<&Arc<Deferred>>,
     limits: &Limits,
-    yield_at_next: &Arc<AtomicBool>,
-    output: &Capture,
+    this: &ThisRun<'_>,
 ) -> Ending {
     let prepared = match inner.prepared(record.component).await {
         Ok(prepared) => prepared,
@@ -444,14 +502,15 @@ async fn attempt(
         deferred: deferred.cloned(),
         limits: *limits,
         egress,
-        yield_at_next: yield_at_next.clone(),
+        yield_at_next: this.yield_at_next.clone(),
+        span: this.span,
     };
     let steps = Steps::run(
         running,
         inner.store.clone(),
         journal,
         inner.services.clone(),
-        output.clone(),
+        this.output.clone(),
     );
     let mut store = inner.components.new_store(steps, limits);
     let instance = match prepared.pre.instantiate_async(&mut store).await {

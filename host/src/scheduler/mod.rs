@@ -171,6 +171,8 @@ pub struct SchedulerConfig {
     pub sweep_every: Duration,
     /// This node's place among others (for moves).
     pub cluster: crate::cluster::Cluster,
+    /// Where spans of runs and live steps go (off by default).
+    pub traces: crate::traces::Traces,
 }
 
 impl Default for SchedulerConfig {
@@ -179,6 +181,7 @@ impl Default for SchedulerConfig {
             max_running: 512,
             sweep_every: Duration::from_secs(60),
             cluster: crate::cluster::Cluster::default(),
+            traces: crate::traces::Traces::off(),
         }
     }
 }
@@ -260,6 +263,7 @@ impl Scheduler {
                 destinations,
                 runnable,
                 not_durable: NotDurable::default(),
+                traces: config.traces.clone(),
             }),
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
