@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
@@ -24,11 +25,21 @@ const STDERR_TAIL: usize = 64 * 1024;
 
 /// What one run of a guest wrote; cloned into its two streams.
 #[derive(Clone, Default)]
-pub struct Capture(Arc<Mutex<Lines>>);
+pub struct Capture(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    lines: Mutex<Lines>,
+    /// Whether the guest wrote anything yet: until it has, the cursor's calls at each step
+    /// take no lock.
+    written: AtomicBool,
+    /// The journal position lines end at now.
+    position: AtomicU32,
+}
 
 #[derive(Default)]
 struct Lines {
-    /// The position lines end at now, and how many ended there so far.
+    /// The position the last line ended at, and how many ended there so far.
     position: u32,
     n: u32,
     /// The unfinished line of stdout and of stderr.
@@ -44,7 +55,11 @@ struct Lines {
 
 impl Capture {
     fn lock(&self) -> MutexGuard<'_, Lines> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.lines.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn written(&self) -> bool {
+        self.0.written.load(Ordering::Acquire)
     }
 
     /// The stream of this capture the guest sees as `stream`.
@@ -57,22 +72,24 @@ impl Capture {
 
     /// The journal position lines end at from now on.
     pub fn at(&self, position: u32) {
-        let mut lines = self.lock();
-        if lines.position != position {
-            lines.position = position;
-            lines.n = 0;
-        }
+        self.0.position.store(position, Ordering::Release);
     }
 
     /// Counts every line so far as stored: they came before a replayed step, so an earlier
     /// run wrote them (the end of a run stores them all again in case it did not).
     pub fn replayed(&self) {
+        if !self.written() {
+            return;
+        }
         let mut lines = self.lock();
         lines.stored = lines.lines.len();
     }
 
     /// The lines not stored since the last call (or [`Capture::replayed`]).
     pub fn unstored(&self) -> Vec<OutputLine> {
+        if !self.written() {
+            return Vec::new();
+        }
         let mut lines = self.lock();
         let new = lines.lines[lines.stored..].to_vec();
         lines.stored = lines.lines.len();
@@ -81,11 +98,15 @@ impl Capture {
 
     /// Every line of the run, unfinished ones ended: what to store when it ends.
     pub fn finish(&self) -> Vec<OutputLine> {
+        if !self.written() {
+            return Vec::new();
+        }
+        let position = self.0.position.load(Ordering::Acquire);
         let mut lines = self.lock();
         for stream in [Stdio::Stdout, Stdio::Stderr] {
             let partial = std::mem::take(&mut lines.partial[stream as usize]);
             if !partial.is_empty() {
-                lines.end_line(stream, &partial);
+                lines.end_line(position, stream, &partial);
             }
         }
         lines.stored = lines.lines.len();
@@ -102,6 +123,11 @@ impl Capture {
     }
 
     fn write(&self, stream: Stdio, mut bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.0.written.store(true, Ordering::Release);
+        let position = self.0.position.load(Ordering::Acquire);
         let mut lines = self.lock();
         if stream == Stdio::Stderr {
             let tail = &mut lines.stderr_tail;
@@ -112,7 +138,7 @@ impl Capture {
         while let Some(end) = bytes.iter().position(|b| *b == b'\n') {
             let mut line = std::mem::take(&mut lines.partial[stream as usize]);
             line.extend_from_slice(&bytes[..end]);
-            lines.end_line(stream, &line);
+            lines.end_line(position, stream, &line);
             bytes = &bytes[end + 1..];
         }
         // An unfinished line is kept up to the longest a line may be (plus a character).
@@ -123,10 +149,15 @@ impl Capture {
 }
 
 impl Lines {
-    /// Ends `line` (without its line end) on `stream`, within the bounds.
-    fn end_line(&mut self, stream: Stdio, line: &[u8]) {
+    /// Ends `line` (without its line end) on `stream` at journal `position`, within the
+    /// bounds.
+    fn end_line(&mut self, position: u32, stream: Stdio, line: &[u8]) {
         if self.full {
             return;
+        }
+        if position != self.position {
+            self.position = position;
+            self.n = 0;
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut text = String::from_utf8_lossy(line).into_owned();
