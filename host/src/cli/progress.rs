@@ -83,19 +83,12 @@ impl Progress {
     }
 
     fn finish(&mut self) {
+        // On a terminal the spinner goes, and its last status stays as a line.
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
-        }
-        // The final status stays, on a terminal too.
-        if !self.status.is_empty() && self.sink_is_terminal() {
-            self.line(&self.status.clone());
-        }
-    }
-
-    fn sink_is_terminal(&self) -> bool {
-        match self.sink {
-            Sink::Stdout => std::io::stdout().is_terminal(),
-            Sink::Stderr => std::io::stderr().is_terminal(),
+            if !self.status.is_empty() {
+                self.line(&self.status);
+            }
         }
     }
 }

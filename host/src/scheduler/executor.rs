@@ -203,8 +203,8 @@ fn run_span(record: &InvocationRecord, this: &ThisRun<'_>, ending: &Ending) -> c
     use crate::traces::Value::{Int, Text};
     let (ended, error) = match ending {
         Ending::Completed(_) => ("completed", None),
-        Ending::Failed(failure, true) => ("failed, to run again", Some(failure.message.clone())),
-        Ending::Failed(failure, false) => ("failed", Some(failure.message.clone())),
+        // A failure to run again has become a suspension (the rerun's wait) by now.
+        Ending::Failed(failure, _) => ("failed", Some(failure.message.clone())),
         Ending::Suspended { .. } => ("suspended", None),
         Ending::Paused { why, .. } => ("paused", Some(why.clone())),
         Ending::Cancelled => ("stopped", None),

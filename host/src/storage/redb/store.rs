@@ -186,51 +186,50 @@ fn tenant_counts(
 /// The key in `meta` that says the `finished` index is complete.
 const FINISHED_INDEXED: &str = "finished indexed";
 
-/// Adds every finished invocation to the `finished` index, once: a database written before
-/// the index existed gets it at its first open by this version.
+/// Adds every finished invocation to the `finished` index (see [`index_records`]).
 fn index_finished(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
-    let mut meta = txn.open_table(META)?;
-    if meta.get(FINISHED_INDEXED)?.is_some() {
-        return Ok(());
-    }
-    let invocations = txn.open_table(INVOCATIONS)?;
     let mut finished = txn.open_table(FINISHED)?;
-    for row in invocations.iter()? {
-        let (key, value) = row?;
-        let (tenant, id) = key.value();
-        // A record that does not decode is left to the readers that report it.
-        let Ok(record) = decode::<InvocationRecord>("invocation", value.value()) else {
-            continue;
-        };
+    index_records(txn, FINISHED_INDEXED, |tenant, id, record| {
         if let Some(at) = record.finished_at_ms.filter(|_| record.state.is_terminal()) {
             finished.insert((tenant, at, id), ())?;
         }
-    }
-    meta.insert(FINISHED_INDEXED, 1)?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The key in `meta` that says the `invocations_by_state` index is complete.
 const BY_STATE_INDEXED: &str = "invocations indexed by state";
 
-/// Adds every invocation to the `invocations_by_state` index, once: a database written
-/// before the index existed gets it at its first open by this version.
+/// Adds every invocation to the `invocations_by_state` index (see [`index_records`]).
 fn index_by_state(txn: &redb::WriteTransaction) -> Result<(), StorageFailure> {
+    let mut by_state = txn.open_table(BY_STATE)?;
+    index_records(txn, BY_STATE_INDEXED, |tenant, id, record| {
+        by_state.insert((tenant, record.state.listed_group(), id), ())?;
+        Ok(())
+    })
+}
+
+/// Passes every invocation record to `index` (tenant, id, record), once: a database written
+/// before an index existed gets it at its first open by this version, and `mark` in `meta`
+/// says it has.
+fn index_records(
+    txn: &redb::WriteTransaction,
+    mark: &str,
+    mut index: impl FnMut(&str, u128, &InvocationRecord) -> Result<(), StorageFailure>,
+) -> Result<(), StorageFailure> {
     let mut meta = txn.open_table(META)?;
-    if meta.get(BY_STATE_INDEXED)?.is_some() {
+    if meta.get(mark)?.is_some() {
         return Ok(());
     }
-    let invocations = txn.open_table(INVOCATIONS)?;
-    let mut by_state = txn.open_table(BY_STATE)?;
-    for row in invocations.iter()? {
+    for row in txn.open_table(INVOCATIONS)?.iter()? {
         let (key, value) = row?;
         let (tenant, id) = key.value();
         // A record that does not decode is left to the readers that report it.
         if let Ok(record) = decode::<InvocationRecord>("invocation", value.value()) {
-            by_state.insert((tenant, record.state.listed_group(), id), ())?;
+            index(tenant, id, &record)?;
         }
     }
-    meta.insert(BY_STATE_INDEXED, 1)?;
+    meta.insert(mark, 1)?;
     Ok(())
 }
 
