@@ -1,24 +1,31 @@
-//! Process-wide counters and the Prometheus text rendering of `/metrics`.
+//! Process-wide counters and their Prometheus exposition at `/metrics` (prometheus-client).
 //!
 //! A leaf: every concern writes its counters here (and hands in snapshots of what it
-//! tracks, such as [`DestinationStats`]), and this module depends on none of them.
+//! tracks, such as [`DestinationStats`]), and this module depends on none of them. Counters
+//! live for the process; what is a snapshot (invocations by state, destinations) is
+//! registered afresh at each scrape.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::LazyLock;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds (seconds) of the journal commit latency histogram.
 const COMMIT_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// A per-tenant counter: name, help, and how to read it.
-type TenantCounter = (&'static str, &'static str, fn(&TenantCounters) -> u64);
-
-/// A per-destination gauge: name, help, and how to read it.
-type Gauge = (&'static str, &'static str, fn(&DestinationStats) -> f64);
+/// The states a destination's circuit breaker reports, one series each.
+const BREAKER_STATES: [&str; 3] = ["closed", "open", "half_open"];
 
 /// A figure snapshot of one destination, for metrics.
 #[derive(Clone, Debug)]
@@ -37,307 +44,358 @@ pub struct DestinationStats {
     pub breaker: &'static str,
 }
 
-/// What one tenant's invocations did, for `/metrics`.
-#[derive(Clone, Copy, Debug, Default)]
-struct TenantCounters {
-    steps_live: u64,
-    http_attempts: u64,
-    quota_refusals: u64,
+/// A label value from outside (a tenant, a destination), escaped as the text format asks:
+/// the client writes values as given.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Text(String);
+
+impl EncodeLabelValue for Text {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write as _;
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: Text,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabels {
+    mode: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    tenant: Text,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DestinationLabels {
+    tenant: Text,
+    destination: Text,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BreakerLabels {
+    tenant: Text,
+    destination: Text,
+    state: &'static str,
+}
+
+/// A counter of seconds.
+type Seconds = Counter<f64, AtomicU64>;
 
 /// The counters.
 pub struct Metrics {
-    /// Per tenant (a step taken live costs far more than this lock).
-    tenants: Mutex<BTreeMap<String, TenantCounters>>,
-    steps_live: AtomicU64,
-    steps_replayed: AtomicU64,
-    http_attempts: AtomicU64,
-    http_retries: AtomicU64,
-    commits: AtomicU64,
-    commit_writes: AtomicU64,
-    apply_micros: AtomicU64,
-    log_micros: AtomicU64,
-    commit_micros: AtomicU64,
-    checkpoints: AtomicU64,
-    checkpoint_micros: AtomicU64,
-    commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
+    steps: Family<ModeLabels, Counter>,
+    http_attempts: Counter,
+    http_retries: Counter,
+    commit_seconds: Histogram,
+    commit_writes: Counter,
+    apply_seconds: Seconds,
+    log_seconds: Seconds,
+    checkpoints: Counter,
+    checkpoint_seconds: Seconds,
+    tenant_steps_live: Family<TenantLabels, Counter>,
+    tenant_http_attempts: Family<TenantLabels, Counter>,
+    tenant_quota_refusals: Family<TenantLabels, Counter>,
 }
 
 /// The counters of this process.
-pub static METRICS: Metrics = Metrics {
-    tenants: Mutex::new(BTreeMap::new()),
-    steps_live: AtomicU64::new(0),
-    steps_replayed: AtomicU64::new(0),
-    http_attempts: AtomicU64::new(0),
-    http_retries: AtomicU64::new(0),
-    commits: AtomicU64::new(0),
-    commit_writes: AtomicU64::new(0),
-    apply_micros: AtomicU64::new(0),
-    log_micros: AtomicU64::new(0),
-    commit_micros: AtomicU64::new(0),
-    checkpoints: AtomicU64::new(0),
-    checkpoint_micros: AtomicU64::new(0),
-    commit_buckets: [const { AtomicU64::new(0) }; COMMIT_BUCKETS.len()],
-};
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The labels of `tenant`.
+fn of(tenant: &str) -> TenantLabels {
+    TenantLabels {
+        tenant: Text(tenant.to_string()),
+    }
+}
 
 impl Metrics {
+    fn new() -> Self {
+        Metrics {
+            steps: Family::default(),
+            http_attempts: Counter::default(),
+            http_retries: Counter::default(),
+            commit_seconds: Histogram::new(COMMIT_BUCKETS),
+            commit_writes: Counter::default(),
+            apply_seconds: Seconds::default(),
+            log_seconds: Seconds::default(),
+            checkpoints: Counter::default(),
+            checkpoint_seconds: Seconds::default(),
+            tenant_steps_live: Family::default(),
+            tenant_http_attempts: Family::default(),
+            tenant_quota_refusals: Family::default(),
+        }
+    }
+
     /// A step of `tenant` was journaled live.
     pub fn step_live(&self, tenant: &str) {
-        self.steps_live.fetch_add(1, Ordering::Relaxed);
-        self.for_tenant(tenant, |c| c.steps_live += 1);
+        self.steps.get_or_create(&ModeLabels { mode: "live" }).inc();
+        self.tenant_steps_live.get_or_create(&of(tenant)).inc();
     }
 
     /// Something of `tenant` was refused or stopped by one of its quotas.
     pub fn quota_refused(&self, tenant: &str) {
-        self.for_tenant(tenant, |c| c.quota_refusals += 1);
-    }
-
-    fn for_tenant(&self, tenant: &str, f: impl FnOnce(&mut TenantCounters)) {
-        let mut all = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        match all.get_mut(tenant) {
-            Some(counters) => f(counters),
-            None => f(all.entry(tenant.to_string()).or_default()),
-        }
+        self.tenant_quota_refusals.get_or_create(&of(tenant)).inc();
     }
 
     /// A step was replayed from the journal.
     pub fn step_replayed(&self) {
-        self.steps_replayed.fetch_add(1, Ordering::Relaxed);
+        self.steps
+            .get_or_create(&ModeLabels { mode: "replayed" })
+            .inc();
     }
 
     /// An HTTP request of `tenant` was sent (one attempt).
     pub fn http_attempt(&self, tenant: &str) {
-        self.http_attempts.fetch_add(1, Ordering::Relaxed);
-        self.for_tenant(tenant, |c| c.http_attempts += 1);
+        self.http_attempts.inc();
+        self.tenant_http_attempts.get_or_create(&of(tenant)).inc();
     }
 
     /// An HTTP attempt failed transiently and will be retried.
     pub fn http_retry(&self) {
-        self.http_retries.fetch_add(1, Ordering::Relaxed);
+        self.http_retries.inc();
     }
 
     /// A checkpoint (a durable redb commit) took `took`, within a commit.
     pub fn checkpoint(&self, took: Duration) {
-        self.checkpoints.fetch_add(1, Ordering::Relaxed);
-        self.checkpoint_micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.checkpoints.inc();
+        self.checkpoint_seconds.inc_by(took.as_secs_f64());
     }
 
     /// A journal transaction of `writes` ops, applied in `applying`, committed in `took`
     /// outside the apply (of which `logging` writing and syncing the write-ahead log; the
     /// disk writes the record while the batch applies).
     pub fn commit(&self, writes: usize, applying: Duration, logging: Duration, took: Duration) {
-        self.log_micros
-            .fetch_add(logging.as_micros() as u64, Ordering::Relaxed);
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        self.commit_writes
-            .fetch_add(writes as u64, Ordering::Relaxed);
-        self.apply_micros
-            .fetch_add(applying.as_micros() as u64, Ordering::Relaxed);
-        self.commit_micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
-        let secs = took.as_secs_f64();
-        if let Some(at) = COMMIT_BUCKETS.iter().position(|bound| secs <= *bound) {
-            self.commit_buckets[at].fetch_add(1, Ordering::Relaxed);
-        }
+        self.log_seconds.inc_by(logging.as_secs_f64());
+        self.commit_writes.inc_by(writes as u64);
+        self.apply_seconds.inc_by(applying.as_secs_f64());
+        self.commit_seconds.observe(took.as_secs_f64());
     }
 
-    /// The Prometheus text exposition of these counters, invocation `counts` by (tenant,
-    /// state) and `destinations`.
+    /// The OpenMetrics text of these counters, invocation `counts` by (tenant, state) and
+    /// `destinations`.
     pub fn render(
         &self,
-        counts: &[(String, &str, u64)],
+        counts: &[(String, &'static str, u64)],
         destinations: &[DestinationStats],
     ) -> String {
-        let mut out = String::new();
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let _ = writeln!(out, "# HELP reprise_invocations Invocations by state.");
-        let _ = writeln!(out, "# TYPE reprise_invocations gauge");
+        let mut registry = Registry::default();
+        let invocations = Family::<StateLabels, Gauge>::default();
         for (tenant, state, n) in counts {
-            let _ = writeln!(
-                out,
-                "reprise_invocations{{tenant=\"{}\",state=\"{}\"}} {n}",
-                escape(tenant),
-                state
-            );
+            let labels = StateLabels {
+                tenant: Text(tenant.clone()),
+                state,
+            };
+            invocations
+                .get_or_create(&labels)
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
-        let _ = writeln!(
-            out,
-            "# HELP reprise_steps_total Journal steps, live or replayed."
+        registry.register(
+            "reprise_invocations",
+            "Invocations by tenant and state",
+            invocations,
         );
-        let _ = writeln!(out, "# TYPE reprise_steps_total counter");
-        let _ = writeln!(
-            out,
-            "reprise_steps_total{{mode=\"live\"}} {}",
-            get(&self.steps_live)
+        registry.register(
+            "reprise_steps",
+            "Journal steps, live or replayed",
+            self.steps.clone(),
         );
-        let _ = writeln!(
-            out,
-            "reprise_steps_total{{mode=\"replayed\"}} {}",
-            get(&self.steps_replayed)
+        registry.register(
+            "reprise_http_attempts",
+            "HTTP requests sent",
+            self.http_attempts.clone(),
         );
-        counter(
-            &mut out,
-            "reprise_http_attempts_total",
-            "HTTP requests sent.",
-            get(&self.http_attempts),
+        registry.register(
+            "reprise_http_retries",
+            "HTTP attempts that failed transiently and were retried",
+            self.http_retries.clone(),
         );
-        counter(
-            &mut out,
-            "reprise_http_retries_total",
-            "HTTP attempts that failed transiently and were retried.",
-            get(&self.http_retries),
+        register_destinations(&mut registry, destinations);
+        registry.register(
+            "reprise_journal_commit_seconds",
+            "Latency of durable journal commits",
+            self.commit_seconds.clone(),
         );
-        let gauges: [Gauge; 3] = [
-            (
-                "reprise_destination_limit",
-                "Adaptive concurrency limit per destination.",
-                |d| d.limit,
-            ),
-            (
-                "reprise_destination_in_flight",
-                "Requests in flight per destination.",
-                |d| f64::from(d.in_flight),
-            ),
-            (
-                "reprise_destination_queued",
-                "Requests waiting in memory for a permit per destination.",
-                |d| f64::from(d.queued),
-            ),
-        ];
-        for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            for d in destinations {
-                let _ = writeln!(out, "{name}{{{}}} {}", labels(d), value(d));
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP reprise_destination_breaker Circuit breaker state per destination (1 for the current state)."
+        registry.register(
+            "reprise_journal_writes",
+            "Writes committed (several per commit with group commit)",
+            self.commit_writes.clone(),
         );
-        let _ = writeln!(out, "# TYPE reprise_destination_breaker gauge");
-        for d in destinations {
-            for state in ["closed", "open", "half_open"] {
-                let _ = writeln!(
-                    out,
-                    "reprise_destination_breaker{{{},state=\"{state}\"}} {}",
-                    labels(d),
-                    u8::from(d.breaker == state)
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP reprise_journal_commit_seconds Latency of durable journal commits."
+        registry.register(
+            "reprise_journal_apply_seconds",
+            "Time spent applying writes before their commits",
+            self.apply_seconds.clone(),
         );
-        let _ = writeln!(out, "# TYPE reprise_journal_commit_seconds histogram");
-        let mut cumulative = 0;
-        for (bound, bucket) in COMMIT_BUCKETS.iter().zip(&self.commit_buckets) {
-            cumulative += get(bucket);
-            let _ = writeln!(
-                out,
-                "reprise_journal_commit_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        let commits = get(&self.commits);
-        let _ = writeln!(
-            out,
-            "reprise_journal_commit_seconds_bucket{{le=\"+Inf\"}} {commits}"
+        registry.register(
+            "reprise_journal_checkpoints",
+            "Durable redb commits (checkpoints of the write-ahead log)",
+            self.checkpoints.clone(),
         );
-        let _ = writeln!(
-            out,
-            "reprise_journal_commit_seconds_sum {}",
-            get(&self.commit_micros) as f64 / 1e6
+        registry.register(
+            "reprise_journal_checkpoint_seconds",
+            "Time spent in checkpoints, within commits",
+            self.checkpoint_seconds.clone(),
         );
-        let _ = writeln!(out, "reprise_journal_commit_seconds_count {commits}");
-        counter(
-            &mut out,
-            "reprise_journal_writes_total",
-            "Writes committed (several per commit with group commit).",
-            get(&self.commit_writes),
+        registry.register(
+            "reprise_journal_log_seconds",
+            "Time spent writing and syncing the write-ahead log, within commits",
+            self.log_seconds.clone(),
         );
-        counter(
-            &mut out,
-            "reprise_journal_apply_seconds_total",
-            "Time spent applying writes before their commits.",
-            get(&self.apply_micros) as f64 / 1e6,
+        registry.register(
+            "reprise_tenant_steps_live",
+            "Steps journaled live, by tenant",
+            self.tenant_steps_live.clone(),
         );
-        counter(
-            &mut out,
-            "reprise_journal_checkpoints_total",
-            "Durable redb commits (checkpoints of the write-ahead log).",
-            get(&self.checkpoints),
+        registry.register(
+            "reprise_tenant_http_attempts",
+            "HTTP requests sent, by tenant",
+            self.tenant_http_attempts.clone(),
         );
-        counter(
-            &mut out,
-            "reprise_journal_checkpoint_seconds_total",
-            "Time spent in checkpoints, within commits.",
-            get(&self.checkpoint_micros) as f64 / 1e6,
+        registry.register(
+            "reprise_tenant_quota_refusals",
+            "Requests refused and runs stopped by a quota, by tenant",
+            self.tenant_quota_refusals.clone(),
         );
-        counter(
-            &mut out,
-            "reprise_journal_log_seconds_total",
-            "Time spent writing and syncing the write-ahead log, within commits.",
-            get(&self.log_micros) as f64 / 1e6,
-        );
-        let tenants = self
-            .tenants
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let per_tenant: [TenantCounter; 3] = [
-            (
-                "reprise_tenant_steps_live_total",
-                "Steps journaled live, by tenant.",
-                |c| c.steps_live,
-            ),
-            (
-                "reprise_tenant_http_attempts_total",
-                "HTTP requests sent, by tenant.",
-                |c| c.http_attempts,
-            ),
-            (
-                "reprise_tenant_quota_refusals_total",
-                "Requests refused and runs stopped by a quota, by tenant.",
-                |c| c.quota_refusals,
-            ),
-        ];
-        for (name, help, read) in per_tenant {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for (tenant, counters) in &tenants {
-                let _ = writeln!(
-                    out,
-                    "{name}{{tenant=\"{}\"}} {}",
-                    escape(tenant),
-                    read(counters)
-                );
-            }
-        }
-        out
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
     }
 }
 
-/// Writes counter `name` without labels: its help, type and `value`.
-fn counter(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} counter");
-    let _ = writeln!(out, "{name} {value}");
+/// Registers the snapshot gauges of `destinations`: limit, in flight, queued, breaker state.
+fn register_destinations(registry: &mut Registry, destinations: &[DestinationStats]) {
+    let limit = Family::<DestinationLabels, Gauge<f64, AtomicU64>>::default();
+    let in_flight = Family::<DestinationLabels, Gauge>::default();
+    let queued = Family::<DestinationLabels, Gauge>::default();
+    let breaker = Family::<BreakerLabels, Gauge>::default();
+    for d in destinations {
+        let labels = DestinationLabels {
+            tenant: Text(d.tenant.clone()),
+            destination: Text(d.destination.clone()),
+        };
+        limit.get_or_create(&labels).set(d.limit);
+        in_flight.get_or_create(&labels).set(i64::from(d.in_flight));
+        queued.get_or_create(&labels).set(i64::from(d.queued));
+        for state in BREAKER_STATES {
+            let labels = BreakerLabels {
+                tenant: Text(d.tenant.clone()),
+                destination: Text(d.destination.clone()),
+                state,
+            };
+            breaker
+                .get_or_create(&labels)
+                .set(i64::from(d.breaker == state));
+        }
+    }
+    registry.register(
+        "reprise_destination_limit",
+        "Adaptive concurrency limit per destination",
+        limit,
+    );
+    registry.register(
+        "reprise_destination_in_flight",
+        "Requests in flight per destination",
+        in_flight,
+    );
+    registry.register(
+        "reprise_destination_queued",
+        "Requests waiting in memory for a permit per destination",
+        queued,
+    );
+    registry.register(
+        "reprise_destination_breaker",
+        "Circuit breaker state per destination (1 for the current state)",
+        breaker,
+    );
 }
 
-fn labels(d: &DestinationStats) -> String {
-    format!(
-        "tenant=\"{}\",destination=\"{}\"",
-        escape(&d.tenant),
-        escape(&d.destination)
-    )
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[test]
+    fn counters_and_snapshots_render_as_openmetrics() {
+        let metrics = Metrics::new();
+        metrics.step_live("acme");
+        metrics.step_live("acme");
+        metrics.step_replayed();
+        metrics.http_attempt("acme");
+        metrics.quota_refused("globex");
+        let ms = Duration::from_millis(3);
+        metrics.commit(4, ms, ms, ms);
+        let destination = DestinationStats {
+            tenant: "acme".into(),
+            destination: "crm.test:443".into(),
+            limit: 12.5,
+            in_flight: 3,
+            queued: 7,
+            breaker: "open",
+        };
+        let text = metrics.render(&[("acme".into(), "running", 2)], &[destination]);
+        let odd = metrics.render(&[("a\"b\\c\nd".into(), "running", 1)], &[]);
+        assert!(
+            odd.contains(r#"reprise_invocations{tenant="a\"b\\c\nd",state="running"} 1"#),
+            "{odd}"
+        );
+        let expect = [
+            (
+                "reprise_invocations{tenant=\"acme\",state=\"running\"}",
+                2.0,
+            ),
+            ("reprise_steps_total{mode=\"live\"}", 2.0),
+            ("reprise_steps_total{mode=\"replayed\"}", 1.0),
+            ("reprise_http_attempts_total", 1.0),
+            ("reprise_tenant_steps_live_total{tenant=\"acme\"}", 2.0),
+            (
+                "reprise_tenant_quota_refusals_total{tenant=\"globex\"}",
+                1.0,
+            ),
+            ("reprise_journal_writes_total", 4.0),
+            ("reprise_journal_commit_seconds_count", 1.0),
+            ("reprise_journal_commit_seconds_bucket{le=\"0.005\"}", 1.0),
+            ("reprise_journal_commit_seconds_bucket{le=\"0.002\"}", 0.0),
+            (
+                "reprise_destination_limit{tenant=\"acme\",destination=\"crm.test:443\"}",
+                12.5,
+            ),
+            (
+                "reprise_destination_queued{tenant=\"acme\",destination=\"crm.test:443\"}",
+                7.0,
+            ),
+            (
+                "reprise_destination_breaker{tenant=\"acme\",destination=\"crm.test:443\",state=\"open\"}",
+                1.0,
+            ),
+            (
+                "reprise_destination_breaker{tenant=\"acme\",destination=\"crm.test:443\",state=\"closed\"}",
+                0.0,
+            ),
+        ];
+        for (series, want) in expect {
+            assert_eq!(value(&text, series), Some(want), "{series} in\n{text}");
+        }
+        let seconds = value(&text, "reprise_journal_apply_seconds_total").expect("apply");
+        assert!((seconds - 0.003).abs() < 1e-9, "{text}");
+        assert!(text.contains("# TYPE reprise_steps counter"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
 }

@@ -29,3 +29,4 @@ mod tenants;
 mod timers;
 mod traces;
 mod versions;
+mod world;

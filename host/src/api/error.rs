@@ -7,7 +7,7 @@ use hyper::StatusCode;
 use super::dto::{ErrorBody, ErrorView};
 use crate::access::{AccessError, AuthError};
 use crate::journal::{StoreError, WriteError};
-use crate::runtime::ComponentError;
+use crate::runtime::{ComponentError, WorldError};
 use crate::scheduler::{
     ControlError, DeployError, InvokeError, RewindError, ScheduleError, TargetError, WhenError,
 };
@@ -105,8 +105,15 @@ impl From<DeployError> for ApiError {
             DeployError::Component(
                 ComponentError::Empty | ComponentError::NotWasm | ComponentError::CoreModule,
             ) => ApiError::bad_request("not_a_component", message),
-            DeployError::Component(ComponentError::WrongWorld(_)) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_world", message)
+            DeployError::Component(
+                ComponentError::WrongWorld(_) | ComponentError::World(WorldError::Export { .. }),
+            ) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_world", message),
+            DeployError::Component(ComponentError::World(WorldError::Import { .. })) => {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unsupported_import",
+                    message,
+                )
             }
             DeployError::Component(err)
                 if matches!(err, ComponentError::Missing(_)) || err.is_host_failure() =>

@@ -90,7 +90,7 @@ pub async fn metrics(
         .map(|(tenant, state, n)| (tenant.to_string(), state.as_str(), n))
         .collect();
     let text = METRICS.render(&counts, &scheduler.destinations().stats());
-    let content_type = HeaderValue::from_static("text/plain; version=0.0.4");
+    let content_type = HeaderValue::from_static(crate::metrics::CONTENT_TYPE);
     Ok(([(CONTENT_TYPE, content_type)], text))
 }
 

@@ -54,7 +54,8 @@ pub enum StepError {
         seq: u32,
         source: crate::journal::DecodeError,
     },
-    /// Host calls are not available in this store (listing functions at deploy time).
+    /// Host calls other than clock and random reads are not available in this store
+    /// (listing functions at deploy time).
     #[error("host call `{0}` is not available while the component lists its functions")]
     NotAvailable(&'static str),
     /// The guest passed something the host call cannot take (a programming error).
@@ -179,7 +180,8 @@ enum Mode {
 }
 
 impl Steps {
-    /// A cursor that refuses every host call.
+    /// A cursor for listing a component's functions: it serves clock and random reads
+    /// unjournaled and refuses every other host call.
     pub fn discovery() -> Self {
         Steps {
             invocation: InvocationId(0),
@@ -246,7 +248,14 @@ impl Steps {
     pub async fn take(&mut self, request: StepRequest<'_>) -> wasmtime::Result<Outcome> {
         let (recorded, live) = match &mut self.mode {
             Mode::Discovery => {
-                return Err(StepError::NotAvailable(request.kind().as_str()).into());
+                // Listing functions runs guest code, and language runtimes read the clock or
+                // seed a generator on their first call: those reads are served, unjournaled.
+                let outcome = request.read_live(self.last_instant);
+                if let Some(Outcome::Instant(ns)) = outcome {
+                    self.last_instant = self.last_instant.max(ns);
+                }
+                return outcome
+                    .ok_or_else(|| StepError::NotAvailable(request.kind().as_str()).into());
             }
             Mode::Check { recorded } => (recorded, None),
             Mode::Run {

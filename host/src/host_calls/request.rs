@@ -133,18 +133,14 @@ impl StepRequest<'_> {
         &self,
         live: &Live<'_>,
     ) -> wasmtime::Result<(Outcome, StepEffect, u32)> {
+        if let Some(outcome) = self.read_live(live.last_instant) {
+            return Ok((outcome, StepEffect::None, 1));
+        }
         let outcome = match self {
             Self::Http(req) => {
                 let (outcome, attempts, effect) = super::http::perform(live, req).await?;
                 return Ok((Outcome::Http(outcome), effect, attempts));
             }
-            Self::WallClock => super::clock::wall_clock(),
-            Self::MonotonicClock => super::clock::monotonic(live.last_instant),
-            Self::RandomBytes { len } | Self::InsecureRandomBytes { len } => {
-                super::random::bytes(*len)
-            }
-            Self::RandomU64 | Self::InsecureRandomU64 => super::random::number(),
-            Self::InsecureSeed => super::random::seed(),
             Self::Log { level, message } => super::log::emit(live.running.id, *level, message),
             Self::Dispatch {
                 function,
@@ -158,8 +154,30 @@ impl StepRequest<'_> {
                 let (outcome, effect) = super::waits::settle(live, *mode, items).await?;
                 return Ok((outcome, effect, 1));
             }
+            Self::WallClock
+            | Self::MonotonicClock
+            | Self::RandomBytes { .. }
+            | Self::InsecureRandomBytes { .. }
+            | Self::RandomU64
+            | Self::InsecureRandomU64
+            | Self::InsecureSeed => unreachable!("read by `read_live`"),
         };
         Ok((outcome, StepEffect::None, 1))
+    }
+
+    /// The outcome of a call that only reads the clock or randomness, read now (no instant
+    /// below `last_instant`); `None` for a call with an effect.
+    pub(crate) fn read_live(&self, last_instant: u64) -> Option<Outcome> {
+        Some(match self {
+            Self::WallClock => super::clock::wall_clock(),
+            Self::MonotonicClock => super::clock::monotonic(last_instant),
+            Self::RandomBytes { len } | Self::InsecureRandomBytes { len } => {
+                super::random::bytes(*len)
+            }
+            Self::RandomU64 | Self::InsecureRandomU64 => super::random::number(),
+            Self::InsecureSeed => super::random::seed(),
+            _ => return None,
+        })
     }
 }
 

@@ -43,6 +43,10 @@ pub enum ComponentError {
     /// The component's imports or exports do not match the world.
     #[error("the component does not implement the `reprise:function/function` world: {0}")]
     WrongWorld(String),
+    /// The component imports what the host does not provide, or lacks the guest export
+    /// (found before compiling).
+    #[error(transparent)]
+    World(#[from] super::world::WorldError),
     /// Calling `functions()` failed.
     #[error("listing the component's functions failed: {0}")]
     Discovery(String),
@@ -178,6 +182,7 @@ impl Components {
     /// Validates `bytes` as a function component and prepares it (cached by hash).
     pub async fn prepare(&self, bytes: Arc<Vec<u8>>) -> Result<Arc<Prepared>, ComponentError> {
         check_header(&bytes)?;
+        super::world::check(&bytes)?;
         let hash = ComponentHash::of(&bytes);
         self.get(hash, || async { Ok(bytes) }).await
     }

@@ -427,9 +427,16 @@ impl Scheduler {
         })?;
         let component = Arc::new(component);
         let prepared = self.inner.components.prepare(component.clone()).await?;
+        let refused = |err: DeployError| {
+            // A refused upload leaves no compiled code behind, unless a deployment uses it.
+            if !matches!(self.inner.store.component(&prepared.hash), Ok(Some(_))) {
+                self.inner.components.forget(&prepared.hash);
+            }
+            err
+        };
         policy
             .validate(&prepared.functions)
-            .map_err(DeployError::BadPolicy)?;
+            .map_err(|err| refused(DeployError::BadPolicy(err)))?;
         let deployment = Deployment {
             tenant: tenant.clone(),
             name: name.to_string(),
@@ -441,7 +448,8 @@ impl Scheduler {
             policy: (&policy).into(),
         };
         let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
-        Ok(self.inner.store.deploy(deployment, component).await?)
+        let deployed = self.inner.store.deploy(deployment, component).await;
+        deployed.map_err(|err| refused(err.into()))
     }
 
     /// Durably records an invocation of `target` with JSON `input` and starts it (or, under
