@@ -69,12 +69,12 @@ pub use error::{Error, Result};
 pub use reprise_sdk_macros::function;
 pub use wait::{await_signal, sleep, sleep_until};
 
-/// Bindings generated from `wit/reprise.wit`; used by the SDK's macros.
+/// Bindings generated from `wit/reprise.wit` (inside this crate); used by the SDK's macros.
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "function",
         pub_export_macro: true,
         export_macro_name: "__export_function",

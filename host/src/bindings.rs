@@ -1,8 +1,9 @@
-//! Rust bindings of the WIT contract (`wit/reprise.wit`), shared by the runtime and the journal.
+//! Rust bindings of the WIT contract (`guest-sdk/wit/reprise.wit`, linked as `wit/`), shared by
+//! the runtime and the journal.
 
 wasmtime::component::bindgen!({
     world: "function",
-    path: "../wit",
+    path: "../guest-sdk/wit",
     imports: { default: async | trappable },
     exports: { default: async },
     additional_derives: [PartialEq, Eq],

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod names;
 pub mod outbound;
 pub mod runtime;
+pub mod scaffold;
 pub mod scheduler;
 pub mod server;
 pub mod storage;

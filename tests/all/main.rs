@@ -23,6 +23,7 @@ mod quotas;
 mod retries;
 mod rewind;
 mod roundtrip;
+mod scaffold;
 mod schedules;
 mod signals;
 mod tenants;

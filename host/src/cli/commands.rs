@@ -97,6 +97,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await?;
         }
+        Command::New { name, lang, dir } => {
+            let project = crate::scaffold::new_project(&dir, &name, lang)?;
+            output::project(&project, &name, json)?;
+        }
         Command::Deploy { name, path, policy } => {
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("cannot read component file {}", path.display()))?;

@@ -106,6 +106,17 @@ pub enum Command {
         #[arg(long, env = "REPRISE_OTLP_ENDPOINT", value_name = "URL")]
         otlp_endpoint: Option<String>,
     },
+    /// Write a new function project NAME (a directory) that builds on its own.
+    New {
+        /// The project's name: its directory, crate, deployment and function (`-` as `_`).
+        name: String,
+        /// The language of the project.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::scaffold::Lang,
+        /// The directory to make the project in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Upload a component and make its functions invocable as NAME (or NAME.FUNCTION).
     Deploy {
         /// Deployment name.

@@ -53,6 +53,25 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A project `reprise new` wrote as `name`, and how to build and run it.
+pub fn project(project: &crate::scaffold::Project, name: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "path": project.dir,
+            "component": project.component,
+        }));
+    }
+    let (dir, wasm) = (project.dir.display(), &project.component);
+    out!("created {dir}");
+    out!();
+    out!("  cd {dir}");
+    out!("  rustup target add wasm32-wasip2   # once");
+    out!("  cargo build --release");
+    out!("  reprise deploy {name} {wasm}");
+    out!("  reprise invoke {name} --input '{{\"name\": \"Ada\"}}' --wait");
+    Ok(())
+}
+
 /// A migration done.
 pub fn migrated(m: &crate::api::dto::MigratedView, json: bool) -> anyhow::Result<()> {
     if json {

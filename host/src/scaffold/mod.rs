@@ -1,0 +1,176 @@
+//! New function projects (`reprise new`): a project that builds outside this repository, with
+//! the SDK this binary ships written into it.
+//!
+//! Invariant: a project is written whole or not at all — into a temporary directory beside the
+//! target, renamed into place at the end — and never over an existing file.
+
+mod rust;
+mod sdk;
+
+use std::path::{Path, PathBuf};
+
+/// The languages `reprise new` writes projects in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust, with the `reprise-sdk` crate.
+    Rust,
+}
+
+/// Why a project could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    /// The name cannot name a project, a deployment and a function.
+    #[error(
+        "`{0}` cannot name a project: use 1 to 64 lowercase letters, digits, `-` and `_`, \
+         starting with a letter (it names the crate, the deployment and the function)"
+    )]
+    BadName(String),
+    /// The name is a word of the language.
+    #[error("`{0}` is a keyword of the language; choose another name")]
+    Keyword(String),
+    /// Something is already there.
+    #[error("{} already exists; choose another name or remove it", .0.display())]
+    Exists(PathBuf),
+    /// Writing failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// What was being written.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+/// A file of a project: its path relative to the project's directory, and its contents.
+type File = (String, String);
+
+/// A project written.
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Where its build writes the component, relative to `dir`.
+    pub component: String,
+}
+
+/// Writes a new `lang` project called `name` in directory `parent/name`.
+pub fn new_project(parent: &Path, name: &str, lang: Lang) -> Result<Project, ScaffoldError> {
+    if !valid_name(name) {
+        return Err(ScaffoldError::BadName(name.chars().take(100).collect()));
+    }
+    let (files, component) = match lang {
+        Lang::Rust => rust::project(name)?,
+    };
+    let target = parent.join(name);
+    if target.symlink_metadata().is_ok() {
+        return Err(ScaffoldError::Exists(target));
+    }
+    let staging = parent.join(format!(".{name}.reprise-new-{}", std::process::id()));
+    let written = write_all(&staging, &files).and_then(|()| {
+        std::fs::rename(&staging, &target).map_err(|source| ScaffoldError::Io {
+            path: target.clone(),
+            source,
+        })
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    written.map(|()| Project {
+        dir: target,
+        component,
+    })
+}
+
+/// Whether `name` can name a crate, a deployment and (with `-` as `_`) a function.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn write_all(root: &Path, files: &[File]) -> Result<(), ScaffoldError> {
+    for (relative, contents) in files {
+        let path = root.join(relative);
+        let io = |source| ScaffoldError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        std::fs::write(&path, contents).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `template` with each `{key}` of `values` replaced (other braces are left alone).
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values
+        .iter()
+        .fold(template.to_string(), |text, (key, value)| {
+            text.replace(&format!("{{{key}}}"), value)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_and_nothing_is_written_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for bad in ["", "Hello", "1st", "a.b", "a b", &"x".repeat(65)] {
+            let err = new_project(dir.path(), bad, Lang::Rust).expect_err(bad);
+            assert!(matches!(err, ScaffoldError::BadName(_)), "{bad}: {err}");
+        }
+        let err = new_project(dir.path(), "match", Lang::Rust).expect_err("keyword");
+        assert!(matches!(err, ScaffoldError::Keyword(_)), "{err}");
+        std::fs::write(dir.path().join("taken"), "mine").expect("write");
+        let err = new_project(dir.path(), "taken", Lang::Rust).expect_err("exists");
+        assert!(matches!(err, ScaffoldError::Exists(_)), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("taken")).expect("read"),
+            "mine"
+        );
+        // Only the file that was there: no staging directory left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1);
+    }
+
+    #[test]
+    fn a_rust_project_has_its_manifest_code_and_the_sdk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let made = new_project(dir.path(), "send-welcome", Lang::Rust).expect("new");
+        assert_eq!(
+            made.component,
+            "target/wasm32-wasip2/release/send_welcome.wasm"
+        );
+        let project = made.dir;
+        let manifest = std::fs::read_to_string(project.join("Cargo.toml")).expect("manifest");
+        assert!(manifest.contains("name = \"send-welcome\""), "{manifest}");
+        assert!(
+            manifest.contains("path = \"vendor/reprise-sdk\""),
+            "{manifest}"
+        );
+        let code = std::fs::read_to_string(project.join("src/lib.rs")).expect("lib.rs");
+        assert!(code.contains("pub fn send_welcome(input: Input)"), "{code}");
+        assert!(
+            code.contains("reprise_sdk::export!(send_welcome);"),
+            "{code}"
+        );
+        for file in [
+            "vendor/reprise-sdk/Cargo.toml",
+            "vendor/reprise-sdk/wit/reprise.wit",
+            "vendor/reprise-sdk/macros/src/lib.rs",
+            ".cargo/config.toml",
+        ] {
+            assert!(project.join(file).is_file(), "{file} missing");
+        }
+    }
+
+    #[test]
+    fn fill_replaces_only_the_keys_given() {
+        let text = fill("{a} {\"b\": {}} {a}", &[("a", "x")]);
+        assert_eq!(text, "x {\"b\": {}} x");
+    }
+}

@@ -1,0 +1,88 @@
+//! The SDK outside the repository: `reprise new` writes a project that builds from an empty
+//! directory elsewhere, and the SDK crates package on their own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reprise_tests::host::Host;
+
+/// The repository's root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// `cargo` with `args` in `dir`, building into `target` (kept between runs, so the registry's
+/// crates are compiled once); panics with its output if it fails.
+fn cargo(dir: &Path, target: &Path, args: &[&str]) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} in {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_rust_project_builds_outside_the_repository_and_runs() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(data.path());
+    // An empty directory outside the repository (the system's temporary directory).
+    let empty = tempfile::tempdir().expect("tempdir");
+    assert!(!empty.path().starts_with(root()), "the temp dir is outside");
+    let dir = empty.path().to_str().expect("utf-8 path");
+    let made = host.cli_ok(&["new", "send-welcome", "--dir", dir]);
+    assert!(made.contains("cargo build --release"), "{made}");
+    let project = empty.path().join("send-welcome");
+
+    let target = root().join("target/scaffold");
+    cargo(&project, &target, &["build", "--release"]);
+    let wasm = target.join("wasm32-wasip2/release/send_welcome.wasm");
+    let wasm = wasm.to_str().expect("utf-8 path");
+    host.cli_ok(&["deploy", "send-welcome", wasm]);
+    let greeting = host.cli_ok(&[
+        "invoke",
+        "send-welcome",
+        "--input",
+        r#"{"name": "Ada"}"#,
+        "--wait",
+    ]);
+    assert!(greeting.contains("Hello, Ada!"), "{greeting}");
+
+    // Made twice, the second is refused and the first is left as it was.
+    let out = host.cli(&["new", "send-welcome", "--dir", dir]);
+    assert!(!out.status.success(), "made over an existing project");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert!(project.join("src/lib.rs").is_file());
+}
+
+#[test]
+fn the_sdk_and_its_macros_package_on_their_own() {
+    let target = root().join("target/package");
+    cargo(
+        &root(),
+        &target,
+        &[
+            "package",
+            "--allow-dirty",
+            "-p",
+            "reprise-sdk-macros",
+            "-p",
+            "reprise-sdk",
+        ],
+    );
+    let crates = target.join("package");
+    for name in ["reprise-sdk-0.1.0.crate", "reprise-sdk-macros-0.1.0.crate"] {
+        assert!(crates.join(name).is_file(), "{name} not packaged");
+    }
+}
