@@ -30,4 +30,5 @@ mod tenants;
 mod timers;
 mod traces;
 mod versions;
+mod wasi_http;
 mod world;

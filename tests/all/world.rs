@@ -106,15 +106,20 @@ async fn an_import_the_host_lacks_is_refused_before_compiling_and_leaves_nothing
     let dir = tempfile::tempdir().expect("tempdir");
     let host = Host::start(dir.path());
 
-    let http = importing(r#"(import "wasi:http/outgoing-handler@0.2.0" (instance))"#);
-    let (status, error) = deploy(&host, "client", http).await;
+    let store = importing(r#"(import "wasi:keyvalue/store@0.2.0-draft" (instance))"#);
+    let (status, error) = deploy(&host, "kv", store).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
     assert_eq!(error["error"]["code"], "unsupported_import", "{error}");
     let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("`wasi:http/outgoing-handler@0.2.0`") && message.contains("http-send"),
+        message.contains("`wasi:keyvalue/store@0.2.0-draft`") && message.contains("durable"),
         "{message}"
     );
+    // A wasi:http client's imports are provided.
+    let client = importing(r#"(import "wasi:http/outgoing-handler@0.2.0" (instance))"#);
+    let (status, view) = deploy(&host, "client", client).await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    let deployed = compiled(&host.data).len();
 
     let other = importing(r#"(import "acme:db/query@1.0.0" (instance))"#);
     let (_, error) = deploy(&host, "db", other).await;
@@ -134,7 +139,11 @@ async fn an_import_the_host_lacks_is_refused_before_compiling_and_leaves_nothing
         message.contains("reprise:function/guest") && message.contains("wasi:http server"),
         "{message}"
     );
-    assert_eq!(compiled(&host.data), Vec::<String>::new());
+    assert_eq!(
+        compiled(&host.data).len(),
+        deployed,
+        "only the deployed one is on disk"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,14 +2,19 @@
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use super::wasi_http::{Hooks, Outgoing};
 use super::{Limiter, Steps};
 use crate::journal::Stdio;
 
-/// Store data: WASI context (no files, no sockets), limits, and the journal cursor, which
-/// captures stdout and stderr.
+/// Store data: WASI context (no files, no sockets), wasi:http's, limits, and the journal
+/// cursor, which captures stdout and stderr.
 pub struct InvocationCtx {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: Hooks,
+    outgoing: Outgoing,
     table: ResourceTable,
     /// Memory and table limits for this store.
     pub limits: Limiter,
@@ -29,6 +34,9 @@ impl InvocationCtx {
             .build();
         InvocationCtx {
             wasi,
+            http: WasiHttpCtx::new(),
+            hooks: Hooks,
+            outgoing: Outgoing::default(),
             table: ResourceTable::new(),
             limits,
             steps,
@@ -45,6 +53,14 @@ impl InvocationCtx {
         &mut self.steps
     }
 
+    /// What the journaled wasi:http calls work on: the resources, the requests handed to
+    /// `handle`, the header filter.
+    pub(super) fn http_parts(
+        &mut self,
+    ) -> (&mut ResourceTable, &mut Outgoing, &mut dyn WasiHttpHooks) {
+        (&mut self.table, &mut self.outgoing, &mut self.hooks)
+    }
+
     /// The end of what the guest wrote to stderr in this run (e.g. a panic message).
     pub fn stderr_text(&self) -> String {
         self.steps.output().stderr_text()
@@ -56,6 +72,16 @@ impl WasiView for InvocationCtx {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for InvocationCtx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
         }
     }
 }

@@ -17,6 +17,7 @@ mod random;
 mod request;
 mod waits;
 mod wasi;
+mod wasi_http;
 
 pub use ctx::InvocationCtx;
 pub use http::HttpClient;
@@ -25,6 +26,7 @@ pub use output::{Capture, CaptureStream};
 pub use request::StepRequest;
 pub use waits::{SHORT_SLEEP, Suspend};
 pub use wasi::shadow_wasi_with_journal;
+pub use wasi_http::{MAX_REQUEST_BODY, add_journaled_http};
 
 use std::sync::Arc;
 

@@ -104,13 +104,14 @@ pub struct Components {
 }
 
 impl Components {
-    /// Builds the linker (WASI without files or sockets, journaled clocks and random, the
-    /// reprise host interface) on `engine`; compiled components are kept in `compiled` when
+    /// Builds the linker (WASI without files or sockets, journaled clocks and random,
+    /// wasi:http with journaled requests, the reprise host interface) on `engine`; compiled components are kept in `compiled` when
     /// given.
     pub fn new(engine: Engine, compiled: Option<CompiledCache>) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         shadow_wasi_with_journal(&mut linker)?;
+        crate::host_calls::add_journaled_http(&mut linker)?;
         crate::bindings::Function::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |ctx| ctx,

@@ -45,6 +45,9 @@ const WASI: &[&str] = &[
     "wasi:sockets/udp",
     "wasi:sockets/udp-create-socket",
     "wasi:sockets/ip-name-lookup",
+    // wasmtime-wasi-http's, with `handle` journaled (`host_calls/wasi_http.rs`).
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
 ];
 
 /// Why a component's world is not one this host runs.
@@ -147,10 +150,9 @@ fn refusal(name: &str) -> Option<String> {
         });
     }
     Some(match package {
-        "wasi:http" => "outgoing HTTP goes through `reprise:function/host`'s `http-send` \
-                        (`reprise_sdk::http` in Rust), which the host journals, retries and \
-                        rate-limits; a component built as a wasi:http client or proxy cannot \
-                        be linked"
+        "wasi:http" => "of wasi:http the host provides `types` and `outgoing-handler` (outgoing \
+                        requests, journaled like `http-send`); a function is not an HTTP \
+                        server, so build it without `incoming-handler`"
             .to_string(),
         "wasi:keyvalue" | "wasi:config" | "wasi:blobstore" | "wasi:messaging" => format!(
             "Reprise has no {package}: a function's own variables are durable (the journal \
@@ -198,8 +200,9 @@ mod tests {
         assert_eq!(refusal("wasi:io/poll@0.2.0"), None);
         assert_eq!(refusal("wasi:clocks/monotonic-clock@0.2.12"), None);
         assert_eq!(refusal("reprise:function/host@0.1.0"), None);
-        let http = refusal("wasi:http/outgoing-handler@0.2.0").expect("refused");
-        assert!(http.contains("http-send"), "{http}");
+        assert_eq!(refusal("wasi:http/outgoing-handler@0.2.0"), None);
+        let server = refusal("wasi:http/incoming-handler@0.2.0").expect("refused");
+        assert!(server.contains("outgoing-handler"), "{server}");
         let new_wasi = refusal("wasi:io/poll@0.3.0").expect("refused");
         assert!(new_wasi.contains("wasm32-wasip2"), "{new_wasi}");
         let other = refusal("acme:db/query@1.0.0").expect("refused");
