@@ -2,6 +2,7 @@
 # Builds the example and test functions into WebAssembly components:
 #   target/wasm32-wasip2/guest/{hello,crm_export,reminder,approval,reprise_test_guests}.wasm,
 # the test functions using standard wasi:http clients, reprise_test_{wstd,waki}.wasm,
+# the Python functions (below),
 # and the test functions' variants for the rewind tests,
 #   target/wasm32-wasip2/guest/reprise_test_guests_{fixed,diverged}.wasm
 set -euo pipefail
@@ -23,3 +24,21 @@ done
 cargo build --profile guest --target wasm32-wasip2 \
   -p hello -p crm-export -p reminder -p approval -p reprise-test-guests
 
+# Python functions, with componentize-py from PyPI in a virtual environment under target/:
+#   target/wasm32-wasip2/guest/{crm_export_py,py_guests}.wasm
+componentize_py_version=0.25.1
+py_tools=target/python-tools
+if ! "$py_tools/bin/componentize-py" --version 2>/dev/null | grep -qx "componentize-py $componentize_py_version"; then
+  python3 -m venv "$py_tools"
+  "$py_tools/bin/pip" install --quiet "componentize-py==$componentize_py_version"
+fi
+# Builds Python module $2 in directory $1 into $3, unless $3 is newer than every input.
+python_component() {
+  if [ -f "$3" ] && [ -z "$(find "$1" guest-sdk-python guest-sdk/wit -newer "$3" -type f | head -1)" ]; then
+    return
+  fi
+  "$py_tools/bin/componentize-py" -q -d guest-sdk/wit -w function componentize \
+    -p guest-sdk-python -p "$1" "$2" -o "$3"
+}
+python_component examples/crm-export-py app "$out/crm_export_py.wasm"
+python_component tests/python-guests py_guests "$out/py_guests.wasm"

@@ -10,7 +10,6 @@ use reprise_tests::host::{Host, InvocationView};
 use reprise_tests::mock_crm::{DEFAULT_TOKEN, Latency, MockCrm, MockCrmConfig};
 use serde_json::{Value, json};
 
-const KILLS: usize = 20;
 const USERS: usize = 40;
 /// The mock may read a request a moment after the killed host wrote it.
 const DELIVERY_SLACK: Duration = Duration::from_millis(100);
@@ -27,6 +26,18 @@ fn export_input(crm_url: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invocations_survive_twenty_sigkills_without_repeating_journaled_requests() {
+    survive_sigkills("crm_export", 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_invocations_survive_sigkills_without_repeating_journaled_requests() {
+    survive_sigkills("crm_export_py", 8).await;
+}
+
+/// Exports users with `component`'s `export_in_order` while the host is SIGKILLed `kills`
+/// times: every export completes as an uninterrupted one does, and no journaled request is
+/// sent again.
+async fn survive_sigkills(component: &str, kills_wanted: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mock = MockCrm::start(MockCrmConfig {
         latency: Latency::uniform_ms(2, 12),
@@ -34,7 +45,7 @@ async fn invocations_survive_twenty_sigkills_without_repeating_journaled_request
     })
     .expect("mock CRM");
     let mut host = Host::start(dir.path());
-    host.deploy("crm", "crm_export");
+    host.deploy("crm", component);
     let input = export_input(&mock.url());
 
     // The reference: one run nobody interrupts.
@@ -46,7 +57,7 @@ async fn invocations_survive_twenty_sigkills_without_repeating_journaled_request
     let mut ids = Vec::new();
     let mut kills: Vec<Instant> = Vec::new();
     let mut rng = rand::rng();
-    for _ in 0..KILLS {
+    for _ in 0..kills_wanted {
         // Keep work in flight: a new export before every kill.
         ids.push(host.invoke("crm.export_in_order", input.clone()).await.id);
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
@@ -112,7 +123,7 @@ async fn invocations_survive_twenty_sigkills_without_repeating_journaled_request
     }
     // Kills land between checkpoints: acknowledged steps were durable only in the
     // write-ahead log, and the restarts replayed it (the checks above prove nothing was lost).
-    let replayed = (2..=KILLS + 1)
+    let replayed = (2..=kills_wanted + 1)
         .filter(|n| {
             std::fs::read_to_string(dir.path().join(format!("host-{n}.log")))
                 .is_ok_and(|log| log.contains("replaying the write-ahead log"))
@@ -120,7 +131,7 @@ async fn invocations_survive_twenty_sigkills_without_repeating_journaled_request
         .count();
     assert!(replayed > 0, "no restart replayed the write-ahead log");
     eprintln!(
-        "{KILLS} kills, {} invocations, {} CRM requests, {duplicates} repeated after a kill, \
+        "{component}: {kills_wanted} kills, {} invocations, {} CRM requests, {duplicates} repeated after a kill, \
          {replayed} restarts replayed the log",
         ids.len(),
         stats.requests

@@ -19,6 +19,7 @@ mod moves;
 mod operate;
 mod paging;
 mod progress;
+mod python;
 mod quotas;
 mod retries;
 mod rewind;

@@ -32,6 +32,14 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) {
     );
 }
 
+/// Deploys `wasm` as `name` and checks that the template's function greets Ada.
+fn greets_ada(host: &Host, name: &str, wasm: &Path) {
+    host.cli_ok(&["deploy", name, wasm.to_str().expect("utf-8 path")]);
+    let input = r#"{"name": "Ada"}"#;
+    let greeting = host.cli_ok(&["invoke", name, "--input", input, "--wait"]);
+    assert!(greeting.contains("Hello, Ada!"), "{greeting}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_rust_project_builds_outside_the_repository_and_runs() {
     let data = tempfile::tempdir().expect("tempdir");
@@ -46,17 +54,11 @@ async fn a_new_rust_project_builds_outside_the_repository_and_runs() {
 
     let target = root().join("target/scaffold");
     cargo(&project, &target, &["build", "--release"]);
-    let wasm = target.join("wasm32-wasip2/release/send_welcome.wasm");
-    let wasm = wasm.to_str().expect("utf-8 path");
-    host.cli_ok(&["deploy", "send-welcome", wasm]);
-    let greeting = host.cli_ok(&[
-        "invoke",
+    greets_ada(
+        &host,
         "send-welcome",
-        "--input",
-        r#"{"name": "Ada"}"#,
-        "--wait",
-    ]);
-    assert!(greeting.contains("Hello, Ada!"), "{greeting}");
+        &target.join("wasm32-wasip2/release/send_welcome.wasm"),
+    );
 
     // Made twice, the second is refused and the first is left as it was.
     let out = host.cli(&["new", "send-welcome", "--dir", dir]);
@@ -85,4 +87,31 @@ fn the_sdk_and_its_macros_package_on_their_own() {
     for name in ["reprise-sdk-0.1.0.crate", "reprise-sdk-macros-0.1.0.crate"] {
         assert!(crates.join(name).is_file(), "{name} not packaged");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_python_project_builds_outside_the_repository_and_runs() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(data.path());
+    let empty = tempfile::tempdir().expect("tempdir");
+    let dir = empty.path().to_str().expect("utf-8 path");
+    let made = host.cli_ok(&["new", "greet-py", "--lang", "python", "--dir", dir]);
+    assert!(made.contains("componentize-py"), "{made}");
+    let project = empty.path().join("greet-py");
+
+    // The project's build command, with the componentize-py scripts/build-guests.sh installed
+    // (the README's `.venv` would install the same version from PyPI).
+    let componentize = root().join("target/python-tools/bin/componentize-py");
+    let out = Command::new(&componentize)
+        .args(["-q", "-d", "wit", "-w", "function", "componentize"])
+        .args(["-p", ".", "-p", "vendor", "app", "-o", "greet_py.wasm"])
+        .current_dir(&project)
+        .output()
+        .expect("run componentize-py (scripts/build-guests.sh installs it)");
+    assert!(
+        out.status.success(),
+        "componentize-py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    greets_ada(&host, "greet-py", &project.join("greet_py.wasm"));
 }

@@ -59,14 +59,16 @@ pub fn project(project: &crate::scaffold::Project, name: &str, json: bool) -> an
         return print_json(&serde_json::json!({
             "path": project.dir,
             "component": project.component,
+            "build": project.build,
         }));
     }
     let (dir, wasm) = (project.dir.display(), &project.component);
     out!("created {dir}");
     out!();
     out!("  cd {dir}");
-    out!("  rustup target add wasm32-wasip2   # once");
-    out!("  cargo build --release");
+    for command in &project.build {
+        out!("  {command}");
+    }
     out!("  reprise deploy {name} {wasm}");
     out!("  reprise invoke {name} --input '{{\"name\": \"Ada\"}}' --wait");
     Ok(())

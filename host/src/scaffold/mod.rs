@@ -4,6 +4,7 @@
 //! Invariant: a project is written whole or not at all — into a temporary directory beside the
 //! target, renamed into place at the end — and never over an existing file.
 
+mod python;
 mod rust;
 mod sdk;
 
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 pub enum Lang {
     /// Rust, with the `reprise-sdk` crate.
     Rust,
+    /// Python, with the `reprise` package, built by componentize-py.
+    Python,
 }
 
 /// Why a project could not be written.
@@ -51,6 +54,15 @@ pub struct Project {
     pub dir: PathBuf,
     /// Where its build writes the component, relative to `dir`.
     pub component: String,
+    /// The commands that build it, in `dir` (a comment says which are needed once).
+    pub build: Vec<String>,
+}
+
+/// What a language's template makes: the files, where the component lands, how to build it.
+struct Template {
+    files: Vec<File>,
+    component: String,
+    build: Vec<String>,
 }
 
 /// Writes a new `lang` project called `name` in directory `parent/name`.
@@ -58,8 +70,13 @@ pub fn new_project(parent: &Path, name: &str, lang: Lang) -> Result<Project, Sca
     if !valid_name(name) {
         return Err(ScaffoldError::BadName(name.chars().take(100).collect()));
     }
-    let (files, component) = match lang {
+    let Template {
+        files,
+        component,
+        build,
+    } = match lang {
         Lang::Rust => rust::project(name)?,
+        Lang::Python => python::project(name)?,
     };
     let target = parent.join(name);
     if target.symlink_metadata().is_ok() {
@@ -78,6 +95,7 @@ pub fn new_project(parent: &Path, name: &str, lang: Lang) -> Result<Project, Sca
     written.map(|()| Project {
         dir: target,
         component,
+        build,
     })
 }
 
@@ -166,6 +184,25 @@ mod tests {
         ] {
             assert!(project.join(file).is_file(), "{file} missing");
         }
+    }
+
+    #[test]
+    fn a_python_project_has_its_app_the_wit_and_the_sdk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let made = new_project(dir.path(), "send-welcome", Lang::Python).expect("new");
+        assert_eq!(made.component, "send_welcome.wasm");
+        assert!(
+            made.build.iter().any(|c| c.contains("componentize")),
+            "{:?}",
+            made.build
+        );
+        let app = std::fs::read_to_string(made.dir.join("app.py")).expect("app.py");
+        assert!(app.contains("def send_welcome(user):"), "{app}");
+        for file in ["wit/reprise.wit", "vendor/reprise/__init__.py", "README.md"] {
+            assert!(made.dir.join(file).is_file(), "{file} missing");
+        }
+        let err = new_project(dir.path(), "lambda", Lang::Python).expect_err("keyword");
+        assert!(matches!(err, ScaffoldError::Keyword(_)), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The Rust project template: a `cdylib` for wasm32-wasip2 with one function, and the SDK
 //! vendored beside it.
 
-use super::{File, ScaffoldError, fill, sdk};
+use super::{File, ScaffoldError, Template, fill, sdk};
 
 /// Rust's keywords, strict and reserved: a function cannot be called one.
 const KEYWORDS: &[&str] = &[
@@ -12,9 +12,8 @@ const KEYWORDS: &[&str] = &[
     "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
-/// The files of Rust project `name` (already checked as a name), and where its build writes
-/// the component.
-pub(super) fn project(name: &str) -> Result<(Vec<File>, String), ScaffoldError> {
+/// Rust project `name` (already checked as a name).
+pub(super) fn project(name: &str) -> Result<Template, ScaffoldError> {
     let function = name.replace('-', "_");
     if KEYWORDS.contains(&function.as_str()) {
         return Err(ScaffoldError::Keyword(name.to_string()));
@@ -53,6 +52,12 @@ pub(super) fn project(name: &str) -> Result<(Vec<File>, String), ScaffoldError> 
             .iter()
             .map(|(path, text)| (format!("vendor/reprise-sdk/{path}"), text.to_string())),
     );
-    let component = format!("target/wasm32-wasip2/release/{function}.wasm");
-    Ok((files, component))
+    Ok(Template {
+        files,
+        component: format!("target/wasm32-wasip2/release/{function}.wasm"),
+        build: vec![
+            "rustup target add wasm32-wasip2   # once".into(),
+            "cargo build --release".into(),
+        ],
+    })
 }

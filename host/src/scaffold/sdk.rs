@@ -1,7 +1,38 @@
-//! The Rust SDK as this binary was built with it, to write into new projects.
+//! The SDKs as this binary was built with them, to write into new projects.
 
 /// The version of the embedded SDK.
 pub(super) const RUST_SDK_VERSION: &str = "0.1.0";
+
+/// The WIT contract (`reprise:function@0.1.0`).
+pub(super) const WIT: &str = include_str!("../../../guest-sdk/wit/reprise.wit");
+
+/// The files of the Python SDK (`guest-sdk-python/`): the `reprise` package.
+pub(super) const PYTHON_SDK: &[(&str, &str)] = &[
+    (
+        "reprise/__init__.py",
+        include_str!("../../../guest-sdk-python/reprise/__init__.py"),
+    ),
+    (
+        "reprise/_errors.py",
+        include_str!("../../../guest-sdk-python/reprise/_errors.py"),
+    ),
+    (
+        "reprise/_guest.py",
+        include_str!("../../../guest-sdk-python/reprise/_guest.py"),
+    ),
+    (
+        "reprise/_wait.py",
+        include_str!("../../../guest-sdk-python/reprise/_wait.py"),
+    ),
+    (
+        "reprise/http.py",
+        include_str!("../../../guest-sdk-python/reprise/http.py"),
+    ),
+    (
+        "reprise/log.py",
+        include_str!("../../../guest-sdk-python/reprise/log.py"),
+    ),
+];
 
 /// The files of the `reprise-sdk` crate (with its macros crate and its WIT), relative to the
 /// crate's directory.
@@ -25,10 +56,7 @@ pub(super) const RUST_SDK: &[(&str, &str)] = &[
         "src/wait.rs",
         include_str!("../../../guest-sdk/src/wait.rs"),
     ),
-    (
-        "wit/reprise.wit",
-        include_str!("../../../guest-sdk/wit/reprise.wit"),
-    ),
+    ("wit/reprise.wit", WIT),
     (
         "macros/Cargo.toml",
         include_str!("../../../guest-sdk/macros/Cargo.toml"),
@@ -58,18 +86,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_file_of_the_sdk_is_embedded_and_its_version_is_the_crates() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
+    /// The files under `dir` on disk against `embedded`'s paths.
+    fn assert_whole(dir: &str, embedded: &[(&str, &str)]) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let mut on_disk = Vec::new();
         files(&root, &root, &mut on_disk);
+        on_disk.retain(|p| !p.contains("__pycache__"));
         on_disk.sort();
-        let mut embedded: Vec<String> = RUST_SDK.iter().map(|(p, _)| p.to_string()).collect();
-        embedded.sort();
+        let mut listed: Vec<String> = embedded.iter().map(|(p, _)| p.to_string()).collect();
+        listed.sort();
         assert_eq!(
-            embedded, on_disk,
-            "host/src/scaffold/sdk.rs lists the SDK's files"
+            listed, on_disk,
+            "host/src/scaffold/sdk.rs lists every file of {dir}"
         );
+    }
+
+    #[test]
+    fn every_file_of_the_sdks_is_embedded_and_the_crate_version_is_ours() {
+        assert_whole("../guest-sdk", RUST_SDK);
+        assert_whole("../guest-sdk-python", PYTHON_SDK);
         let manifest = RUST_SDK[0].1;
         assert!(
             manifest.contains(&format!("version = \"{RUST_SDK_VERSION}\"")),
