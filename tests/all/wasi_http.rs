@@ -164,3 +164,32 @@ async fn a_wasi_http_request_answered_503_is_retried_by_the_host_under_one_key()
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_body_over_the_bound_fails_the_request_and_is_never_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let probe = Probe::start().await;
+    let host = Host::start(dir.path());
+    for client in CLIENTS {
+        host.deploy(client, client);
+        // 17 MiB, over the 16 MiB a store may hold of request bodies.
+        let started = host
+            .invoke(
+                &format!("{client}.fetch"),
+                json!({"url": format!("{}/big", probe.url()), "method": "POST",
+                       "body": "x".repeat(1024), "repeat": 17 * 1024}),
+            )
+            .await;
+        let done = host.finished(&started.id, WAIT).await;
+        assert_eq!(done.state, "failed", "{client}: {done:?}");
+        let message = done.error.map(|e| e.message).unwrap_or_default();
+        assert!(
+            message.contains("HttpRequestBodySize"),
+            "{client}: {message}"
+        );
+    }
+    assert!(
+        probe.seen().is_empty(),
+        "an oversized body reached the probe"
+    );
+}

@@ -13,11 +13,15 @@
 //! finished takes none (not ready). Requests the guest has in flight at once are journaled in
 //! the order it asks for their responses.
 //!
-//! Bounds: a request body of at most [`MAX_REQUEST_BODY`] bytes; a response body as for
-//! `http-send` ([`super::http::MAX_RESPONSE_BYTES`]). Trailers are not sent.
+//! Bounds: the request bodies a store holds in the host, together at most
+//! [`MAX_REQUEST_BODY`] bytes (they are outside the guest's linear memory, so its memory quota
+//! does not bound them); a response body as for `http-send`
+//! ([`super::http::MAX_RESPONSE_BYTES`]). Trailers are not sent.
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -39,7 +43,7 @@ use crate::bindings::{HttpError, HttpRequest, HttpResponse};
 /// to it.
 const WASI_HTTP_VERSION: &str = "0.2.12";
 
-/// Most bytes of one request body.
+/// Most bytes of request bodies one store holds at once (so of one body).
 pub const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 
 type Ctx<'a> = StoreContextMut<'a, InvocationCtx>;
@@ -57,10 +61,12 @@ pub struct Pending {
     done: tokio::sync::watch::Receiver<bool>,
 }
 
-/// The requests of one store handed to `handle`, by the rep of their future's resource.
+/// The requests of one store handed to `handle`, by the rep of their future's resource, and
+/// the bytes of their bodies held so far.
 #[derive(Default)]
 pub struct Outgoing {
     pending: HashMap<u32, Pending>,
+    held: Arc<AtomicUsize>,
 }
 
 /// The wasi:http hooks of a store: the default header filter; sending is never theirs (the
@@ -139,8 +145,9 @@ fn handle(
         Err(code) => return Ok(Err(code)),
     };
     let (finished, done) = tokio::sync::watch::channel(false);
+    let held = outgoing.held.clone();
     let body = tokio::spawn(async move {
-        let body = collect(request.body).await;
+        let body = collect(request.body, &held).await;
         let _ = finished.send(true);
         body
     });
@@ -226,20 +233,32 @@ fn head(
     })
 }
 
-/// The bytes of `body` (none when the guest never asked for one), at most
-/// [`MAX_REQUEST_BODY`]; an error when the guest aborts it or writes more.
-async fn collect(body: Option<HyperOutgoingBody>) -> Result<Vec<u8>, ErrorCode> {
+/// The bytes of `body` (none when the guest never asked for one), counted in `held` (the
+/// store's); an error when the guest aborts it or the store would hold more than
+/// [`MAX_REQUEST_BODY`], its bytes then no longer counted. A body over the bound is read to
+/// its end and dropped, so the guest's writes succeed and `get` tells it why.
+async fn collect(
+    body: Option<HyperOutgoingBody>,
+    held: &AtomicUsize,
+) -> Result<Vec<u8>, ErrorCode> {
     let Some(mut body) = body else {
         return Ok(Vec::new());
     };
     let mut bytes = Vec::new();
+    let failed = |bytes: &Vec<u8>, code: ErrorCode| {
+        held.fetch_sub(bytes.len(), Ordering::Relaxed);
+        Err(code)
+    };
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ErrorCode::HttpRequestBodySize(None))?;
+        let Ok(frame) = frame else {
+            return failed(&bytes, ErrorCode::HttpRequestBodySize(None));
+        };
         if let Ok(data) = frame.into_data() {
-            if bytes.len() + data.len() > MAX_REQUEST_BODY {
-                return Err(ErrorCode::HttpRequestBodySize(Some(
-                    MAX_REQUEST_BODY as u64,
-                )));
+            if held.fetch_add(data.len(), Ordering::Relaxed) + data.len() > MAX_REQUEST_BODY {
+                held.fetch_sub(data.len(), Ordering::Relaxed);
+                while let Some(Ok(_)) = body.frame().await {}
+                let limit = Some(MAX_REQUEST_BODY as u64);
+                return failed(&bytes, ErrorCode::HttpRequestBodySize(limit));
             }
             bytes.extend_from_slice(&data);
         }
@@ -269,7 +288,12 @@ async fn get(
         Err(join) => return Err(wasmtime::Error::msg(format!("request body: {join}"))),
     };
     head.body = body;
-    let outcome = super::http::send(ctx.steps_mut(), &head).await?;
+    let outcome = super::http::send(ctx.steps_mut(), &head).await;
+    ctx.http_parts()
+        .1
+        .held
+        .fetch_sub(head.body.len(), Ordering::Relaxed);
+    let outcome = outcome?;
     let (table, _, hooks) = ctx.http_parts();
     let response = match outcome {
         Ok(response) => response,

@@ -19,6 +19,16 @@ pub struct Fetch {
     /// Body, sent as is.
     #[serde(default)]
     pub body: String,
+    /// How many times to send `body` in a row (once when none).
+    #[serde(default)]
+    pub repeat: Option<usize>,
+}
+
+impl Fetch {
+    /// The body to send: `body`, `repeat` times.
+    fn payload(&self) -> String {
+        self.body.repeat(self.repeat.unwrap_or(1))
+    }
 }
 
 /// What came back.
@@ -46,7 +56,7 @@ mod client {
             .uri(fetch.url.as_str())
             .method(fetch.method.as_deref().unwrap_or("GET"))
             .header("content-type", "application/json")
-            .body(Body::from(fetch.body.clone()))
+            .body(Body::from(fetch.payload()))
             .map_err(|e| failed("request", &e))?;
         let response = Client::new()
             .send(request)
@@ -77,7 +87,7 @@ mod client {
         };
         let response = builder
             .header("content-type", "application/json")
-            .body(fetch.body.clone())
+            .body(fetch.payload())
             .send()
             .map_err(|e| Error::msg(format!("send: {e}")))?;
         let status = response.status_code();
