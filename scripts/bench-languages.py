@@ -7,16 +7,17 @@ HTTP request to a local server, minus the RSS before them, over 16).
 Usage (a release host; components from scripts/build-guests.sh and `reprise new`):
 
     scripts/bench-languages.py target/release/reprise RUST_HELLO.wasm PYTHON_HELLO.wasm \
-        target/wasm32-wasip2/guest/reprise_test_guests.wasm \
-        target/wasm32-wasip2/guest/py_guests.wasm
+        JS_HELLO.wasm target/wasm32-wasip2/guest/reprise_test_guests.wasm \
+        target/wasm32-wasip2/guest/py_guests.wasm target/wasm32-wasip2/guest/js_guests.wasm
 
 The hello components take {"name": ...}; the last two export `entropy`, which POSTs to a URL.
 """
 import http.client, http.server, json, os, shutil, socketserver, subprocess, sys, threading, time
 
 REPRISE = sys.argv[1]
-COMPONENTS = [("rust", sys.argv[2], "hello"), ("python", sys.argv[3], "hello")]
-HOLDING = [("rust-tg", sys.argv[4], "entropy"), ("python-tg", sys.argv[5], "entropy")]
+LANGUAGES = ["rust", "python", "js"]
+COMPONENTS = [(lang, sys.argv[2 + i], "hello") for i, lang in enumerate(LANGUAGES)]
+HOLDING = [(f"{lang}-tg", sys.argv[5 + i], "entropy") for i, lang in enumerate(LANGUAGES)]
 HOLDERS = 16
 
 class Hold(http.server.BaseHTTPRequestHandler):
@@ -81,11 +82,17 @@ def main():
             p50, p99 = steady[len(steady)//2], steady[int(len(steady)*0.99)-1]
             print(f"{lang}: size {size/1e6:.2f} MB, deploy {deploy:.2f} s, first invoke "
                   f"{first*1e3:.1f} ms, steady p50 {p50*1e3:.2f} ms p99 {p99*1e3:.2f} ms", flush=True)
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Hold)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        hold_url = f"http://127.0.0.1:{server.server_address[1]}/hold"
+        # A backlog for every holder at once (the default, 5, drops connections, which the
+        # host then retries).
+        socketserver.ThreadingTCPServer.request_queue_size = 4 * HOLDERS
         for lang, path, fn in HOLDING:
+            # A server (a destination) per language: held requests are slow answers, which
+            # narrow the host's adaptive limit for their destination, and the next language's
+            # holders must not queue behind that limit.
+            server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Hold)
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            hold_url = f"http://127.0.0.1:{server.server_address[1]}/hold"
             st, body = call("PUT", f"/v1/deployments/{lang}", open(path, "rb").read(), "application/wasm", fresh=True)
             assert st in (200, 201), body
             time.sleep(1.0)

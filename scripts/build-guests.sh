@@ -2,7 +2,7 @@
 # Builds the example and test functions into WebAssembly components:
 #   target/wasm32-wasip2/guest/{hello,crm_export,reminder,approval,reprise_test_guests}.wasm,
 # the test functions using standard wasi:http clients, reprise_test_{wstd,waki}.wasm,
-# the Python functions (below),
+# the Python and JavaScript functions (below),
 # and the test functions' variants for the rewind tests,
 #   target/wasm32-wasip2/guest/reprise_test_guests_{fixed,diverged}.wasm
 set -euo pipefail
@@ -42,3 +42,28 @@ python_component() {
 }
 python_component examples/crm-export-py app "$out/crm_export_py.wasm"
 python_component tests/python-guests py_guests "$out/py_guests.wasm"
+
+# JavaScript functions, with componentize-js from npm (the versions guest-sdk-js/tools pins)
+# under target/:   target/wasm32-wasip2/guest/{crm_export_js,js_guests}.wasm
+js_tools=target/js-tools
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
+fi
+if ! cmp -s guest-sdk-js/tools/package-lock.json "$js_tools/package-lock.json" \
+  || ! [ -d "$js_tools/node_modules" ]; then
+  mkdir -p "$js_tools"
+  cp guest-sdk-js/tools/package.json guest-sdk-js/tools/package-lock.json "$js_tools/"
+  (cd "$js_tools" && npm ci --quiet --no-audit --no-fund)
+fi
+# Builds JavaScript module $1 (whose directory holds its other modules) into $2, unless $2 is
+# newer than every input.
+js_component() {
+  if [ -f "$2" ] && [ -z "$(find "$(dirname "$1")" guest-sdk-js/reprise guest-sdk/wit -newer "$2" -type f | head -1)" ]; then
+    return
+  fi
+  node "$js_tools/node_modules/@bytecodealliance/componentize-js/src/cli.js" \
+    "$1" --wit guest-sdk/wit -n function -o "$2"
+}
+js_component examples/crm-export-js/app.js "$out/crm_export_js.wasm"
+js_component tests/js-guests/js_guests.js "$out/js_guests.wasm"

@@ -11,3 +11,6 @@ fi
 scripts/build-guests.sh
 cargo build -p reprise --bin reprise
 cargo test "$@"
+# The example tested with the test kit, as a function author would (a guest crate: not a
+# default member).
+cargo test -p reminder "$@"

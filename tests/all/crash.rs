@@ -34,6 +34,11 @@ async fn python_invocations_survive_sigkills_without_repeating_journaled_request
     survive_sigkills("crm_export_py", 8).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn js_invocations_survive_sigkills_without_repeating_journaled_requests() {
+    survive_sigkills("crm_export_js", 8).await;
+}
+
 /// Exports users with `component`'s `export_in_order` while the host is SIGKILLed `kills`
 /// times: every export completes as an uninterrupted one does, and no journaled request is
 /// sent again.

@@ -18,16 +18,25 @@ fn root() -> PathBuf {
 /// crates are compiled once); panics with its output if it fails.
 fn cargo(dir: &Path, target: &Path, args: &[&str]) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(args)
+    succeeds(
+        dir,
+        Command::new(cargo)
+            .args(args)
+            .env("CARGO_TARGET_DIR", target),
+    );
+}
+
+/// Runs `command` in `dir`; panics with its output if it fails.
+fn succeeds(dir: &Path, command: &mut Command) {
+    let out = command
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
         .output()
-        .expect("run cargo");
+        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
     assert!(
         out.status.success(),
-        "cargo {args:?} in {} failed:\n{}",
+        "{command:?} in {} failed:\n{}{}",
         dir.display(),
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -102,16 +111,31 @@ async fn a_new_python_project_builds_outside_the_repository_and_runs() {
     // The project's build command, with the componentize-py scripts/build-guests.sh installed
     // (the README's `.venv` would install the same version from PyPI).
     let componentize = root().join("target/python-tools/bin/componentize-py");
-    let out = Command::new(&componentize)
-        .args(["-q", "-d", "wit", "-w", "function", "componentize"])
-        .args(["-p", ".", "-p", "vendor", "app", "-o", "greet_py.wasm"])
-        .current_dir(&project)
-        .output()
-        .expect("run componentize-py (scripts/build-guests.sh installs it)");
-    assert!(
-        out.status.success(),
-        "componentize-py failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        &project,
+        Command::new(&componentize)
+            .args(["-q", "-d", "wit", "-w", "function", "componentize"])
+            .args(["-p", ".", "-p", "vendor", "app", "-o", "greet_py.wasm"]),
     );
     greets_ada(&host, "greet-py", &project.join("greet_py.wasm"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_js_project_builds_outside_the_repository_and_runs() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let host = Host::start(data.path());
+    let empty = tempfile::tempdir().expect("tempdir");
+    let dir = empty.path().to_str().expect("utf-8 path");
+    let made = host.cli_ok(&["new", "greet-js", "--lang", "js", "--dir", dir]);
+    assert!(made.contains("npm run build"), "{made}");
+    let project = empty.path().join("greet-js");
+
+    // The project's own commands: componentize-js from npm (scripts/build-guests.sh has filled
+    // npm's cache with the same version), then its build script.
+    succeeds(
+        &project,
+        Command::new("npm").args(["install", "--no-audit", "--no-fund"]),
+    );
+    succeeds(&project, Command::new("npm").args(["run", "build"]));
+    greets_ada(&host, "greet-js", &project.join("greet_js.wasm"));
 }

@@ -1,6 +1,6 @@
 //! Clocks: the reprise `now` call and the journaled WASI wall and monotonic clocks.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use super::{StepRequest, Steps, mismatched};
 use crate::bindings::Timestamp;
@@ -8,7 +8,7 @@ use crate::journal::Outcome;
 
 /// The wall clock now.
 pub(super) fn wall_clock() -> Outcome {
-    let since = SystemTime::now()
+    let since = crate::clock::system_now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     Outcome::Time {
@@ -20,7 +20,7 @@ pub(super) fn wall_clock() -> Outcome {
 /// A monotonic instant: nanoseconds since the epoch, never below `last`, so that time does
 /// not go back when an invocation continues in another process.
 pub(super) fn monotonic(last: u64) -> Outcome {
-    let now = SystemTime::now()
+    let now = crate::clock::system_now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);

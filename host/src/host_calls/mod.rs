@@ -289,10 +289,16 @@ impl Steps {
                 .into());
             }
             if entry.kind != request.kind() || entry.digest != digest {
+                let recorded = format!("{} `{}`", entry.kind.as_str(), entry.summary);
+                let mut requested = format!("{} `{}`", request.kind().as_str(), request.summary());
+                if requested == recorded {
+                    // The summary leaves out what differs.
+                    requested.push_str(" with other contents (headers, body or options)");
+                }
                 return Err(StepError::DeterminismViolation {
                     seq,
-                    recorded: format!("{} `{}`", entry.kind.as_str(), entry.summary),
-                    requested: format!("{} `{}`", request.kind().as_str(), request.summary()),
+                    recorded,
+                    requested,
                 }
                 .into());
             }

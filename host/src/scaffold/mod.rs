@@ -4,6 +4,7 @@
 //! Invariant: a project is written whole or not at all — into a temporary directory beside the
 //! target, renamed into place at the end — and never over an existing file.
 
+mod js;
 mod python;
 mod rust;
 mod sdk;
@@ -17,6 +18,8 @@ pub enum Lang {
     Rust,
     /// Python, with the `reprise` package, built by componentize-py.
     Python,
+    /// JavaScript, with the `reprise` modules, built by componentize-js.
+    Js,
 }
 
 /// Why a project could not be written.
@@ -77,6 +80,7 @@ pub fn new_project(parent: &Path, name: &str, lang: Lang) -> Result<Project, Sca
     } = match lang {
         Lang::Rust => rust::project(name)?,
         Lang::Python => python::project(name)?,
+        Lang::Js => js::project(name)?,
     };
     let target = parent.join(name);
     if target.symlink_metadata().is_ok() {
@@ -202,6 +206,30 @@ mod tests {
             assert!(made.dir.join(file).is_file(), "{file} missing");
         }
         let err = new_project(dir.path(), "lambda", Lang::Python).expect_err("keyword");
+        assert!(matches!(err, ScaffoldError::Keyword(_)), "{err}");
+    }
+
+    #[test]
+    fn a_js_project_has_its_app_its_package_the_wit_and_the_sdk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let made = new_project(dir.path(), "send-welcome", Lang::Js).expect("new");
+        assert_eq!(made.component, "send_welcome.wasm");
+        let app = std::fs::read_to_string(made.dir.join("app.js")).expect("app.js");
+        assert!(app.contains("send_welcome(user) {"), "{app}");
+        let package = std::fs::read_to_string(made.dir.join("package.json")).expect("package");
+        let package: serde_json::Value = serde_json::from_str(&package).expect("package is JSON");
+        assert_eq!(
+            package["devDependencies"]["@bytecodealliance/componentize-js"],
+            js::COMPONENTIZE_JS
+        );
+        assert_eq!(
+            package["scripts"]["build"],
+            "componentize-js app.js --wit wit -n function -o send_welcome.wasm"
+        );
+        for file in ["wit/reprise.wit", "vendor/reprise/index.js", "README.md"] {
+            assert!(made.dir.join(file).is_file(), "{file} missing");
+        }
+        let err = new_project(dir.path(), "function", Lang::Js).expect_err("keyword");
         assert!(matches!(err, ScaffoldError::Keyword(_)), "{err}");
     }
 

@@ -34,6 +34,38 @@ pub(super) const PYTHON_SDK: &[(&str, &str)] = &[
     ),
 ];
 
+/// The files of the JavaScript SDK (`guest-sdk-js/`): the `reprise` modules.
+pub(super) const JS_SDK: &[(&str, &str)] = &[
+    (
+        "reprise/errors.js",
+        include_str!("../../../guest-sdk-js/reprise/errors.js"),
+    ),
+    (
+        "reprise/guest.js",
+        include_str!("../../../guest-sdk-js/reprise/guest.js"),
+    ),
+    (
+        "reprise/http.js",
+        include_str!("../../../guest-sdk-js/reprise/http.js"),
+    ),
+    (
+        "reprise/index.js",
+        include_str!("../../../guest-sdk-js/reprise/index.js"),
+    ),
+    (
+        "reprise/json.js",
+        include_str!("../../../guest-sdk-js/reprise/json.js"),
+    ),
+    (
+        "reprise/log.js",
+        include_str!("../../../guest-sdk-js/reprise/log.js"),
+    ),
+    (
+        "reprise/wait.js",
+        include_str!("../../../guest-sdk-js/reprise/wait.js"),
+    ),
+];
+
 /// The files of the `reprise-sdk` crate (with its macros crate and its WIT), relative to the
 /// crate's directory.
 pub(super) const RUST_SDK: &[(&str, &str)] = &[
@@ -91,7 +123,8 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let mut on_disk = Vec::new();
         files(&root, &root, &mut on_disk);
-        on_disk.retain(|p| !p.contains("__pycache__"));
+        // Not the SDK: Python's byte code, and the npm manifest of the JavaScript toolchain.
+        on_disk.retain(|p| !p.contains("__pycache__") && !p.starts_with("tools/"));
         on_disk.sort();
         let mut listed: Vec<String> = embedded.iter().map(|(p, _)| p.to_string()).collect();
         listed.sort();
@@ -105,6 +138,7 @@ mod tests {
     fn every_file_of_the_sdks_is_embedded_and_the_crate_version_is_ours() {
         assert_whole("../guest-sdk", RUST_SDK);
         assert_whole("../guest-sdk-python", PYTHON_SDK);
+        assert_whole("../guest-sdk-js", JS_SDK);
         let manifest = RUST_SDK[0].1;
         assert!(
             manifest.contains(&format!("version = \"{RUST_SDK_VERSION}\"")),

@@ -207,6 +207,21 @@ impl Scheduler {
         Ok(fork)
     }
 
+    /// Checks, changing nothing, that `onto` replays the first `steps` steps of invocation
+    /// `id` identically: what a rewind or a fork to that step checks before it writes.
+    pub async fn check_replays(
+        &self,
+        tenant: &TenantId,
+        id: InvocationId,
+        steps: u32,
+        onto: &Onto,
+    ) -> Result<(), RewindError> {
+        let record = self.record_of(tenant, id)?;
+        let (kept, _) = self.kept_steps(id, steps)?;
+        let (component, _) = self.resolve_onto(tenant, &record, onto)?;
+        self.check_replay(&record, component, kept, steps).await
+    }
+
     /// The record of `tenant`'s invocation `id`.
     fn record_of(
         &self,

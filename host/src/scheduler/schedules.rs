@@ -185,6 +185,8 @@ impl Scheduler {
 /// firing (or until a schedule changes).
 pub(super) async fn run(scheduler: Scheduler) {
     loop {
+        // Before reading the schedules: a skip while they are read wakes the sleep below.
+        let mut skips = crate::clock::skips();
         let wait = match fire_due(&scheduler).await {
             Ok(wait) => wait,
             Err(err) => {
@@ -195,6 +197,7 @@ pub(super) async fn run(scheduler: Scheduler) {
         tokio::select! {
             _ = tokio::time::sleep(wait.min(MAX_IDLE)) => {}
             _ = scheduler.inner.schedules_changed.notified() => {}
+            _ = skips.changed() => {}
         }
     }
 }

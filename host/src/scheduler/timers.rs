@@ -20,6 +20,8 @@ const MAX_IDLE: Duration = Duration::from_secs(1);
 /// Runs the service until the process ends.
 pub(super) async fn run(scheduler: Scheduler) {
     loop {
+        // Before reading the timers: a skip while they are read wakes the sleep below.
+        let mut skips = crate::clock::skips();
         let next = match wake_due(&scheduler).await {
             Ok(next) => next,
             Err(err) => {
@@ -31,6 +33,7 @@ pub(super) async fn run(scheduler: Scheduler) {
         tokio::select! {
             _ = tokio::time::sleep(wait.min(MAX_IDLE)) => {}
             _ = scheduler.inner.timers_changed.notified() => {}
+            _ = skips.changed() => {}
         }
     }
 }
