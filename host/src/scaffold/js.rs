@@ -1,7 +1,7 @@
 //! The JavaScript project template: an app module with one function, the WIT it is built
 //! against and the JavaScript SDK vendored beside it, built by componentize-js from npm.
 
-use super::{File, ScaffoldError, Template, fill, sdk};
+use super::{File, ScaffoldError, Template, fill, function_name, sdk, vendored};
 
 /// The componentize-js the projects are made for (and the test suite builds with).
 pub const COMPONENTIZE_JS: &str = "0.23.0";
@@ -62,10 +62,7 @@ const KEYWORDS: &[&str] = &[
 
 /// JavaScript project `name` (already checked as a name).
 pub(super) fn project(name: &str) -> Result<Template, ScaffoldError> {
-    let function = name.replace('-', "_");
-    if KEYWORDS.contains(&function.as_str()) {
-        return Err(ScaffoldError::Keyword(name.to_string()));
-    }
+    let function = function_name(name, KEYWORDS)?;
     let component = format!("{function}.wasm");
     let build_script = format!("componentize-js app.js --wit wit -n function -o {component}");
     let values = [
@@ -97,11 +94,7 @@ pub(super) fn project(name: &str) -> Result<Template, ScaffoldError> {
         ),
         ("wit/reprise.wit".into(), sdk::WIT.into()),
     ];
-    files.extend(
-        sdk::JS_SDK
-            .iter()
-            .map(|(path, text)| (format!("vendor/{path}"), text.to_string())),
-    );
+    files.extend(vendored("vendor", sdk::JS_SDK));
     Ok(Template {
         files,
         component,

@@ -103,6 +103,21 @@ pub fn new_project(parent: &Path, name: &str, lang: Lang) -> Result<Project, Sca
     })
 }
 
+/// The function a project called `name` defines (`-` as `_`), unless it is one of `keywords`.
+fn function_name(name: &str, keywords: &[&str]) -> Result<String, ScaffoldError> {
+    let function = name.replace('-', "_");
+    if keywords.contains(&function.as_str()) {
+        return Err(ScaffoldError::Keyword(name.to_string()));
+    }
+    Ok(function)
+}
+
+/// `sdk`'s files (paths relative to the SDK) as files of a project, under directory `dir`.
+fn vendored<'a>(dir: &'a str, sdk: &'a [(&str, &str)]) -> impl Iterator<Item = File> + 'a {
+    sdk.iter()
+        .map(move |(path, text)| (format!("{dir}/{path}"), text.to_string()))
+}
+
 /// Whether `name` can name a crate, a deployment and (with `-` as `_`) a function.
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -1,7 +1,7 @@
 //! The Python project template: an app module with one function, the WIT it is built against
 //! and the Python SDK vendored beside it, built by componentize-py.
 
-use super::{File, ScaffoldError, Template, fill, sdk};
+use super::{File, ScaffoldError, Template, fill, function_name, sdk, vendored};
 
 /// The componentize-py the projects are made for (and the test suite builds with).
 pub const COMPONENTIZE_PY: &str = "0.25.1";
@@ -16,10 +16,7 @@ const KEYWORDS: &[&str] = &[
 
 /// Python project `name` (already checked as a name).
 pub(super) fn project(name: &str) -> Result<Template, ScaffoldError> {
-    let function = name.replace('-', "_");
-    if KEYWORDS.contains(&function.as_str()) {
-        return Err(ScaffoldError::Keyword(name.to_string()));
-    }
+    let function = function_name(name, KEYWORDS)?;
     let component = format!("{function}.wasm");
     let build = format!(
         ".venv/bin/componentize-py -d wit -w function componentize -p . -p vendor app -o {component}"
@@ -48,11 +45,7 @@ pub(super) fn project(name: &str) -> Result<Template, ScaffoldError> {
         ),
         ("wit/reprise.wit".into(), sdk::WIT.into()),
     ];
-    files.extend(
-        sdk::PYTHON_SDK
-            .iter()
-            .map(|(path, text)| (format!("vendor/{path}"), text.to_string())),
-    );
+    files.extend(vendored("vendor", sdk::PYTHON_SDK));
     Ok(Template {
         files,
         component,

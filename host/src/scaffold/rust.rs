@@ -1,7 +1,7 @@
 //! The Rust project template: a `cdylib` for wasm32-wasip2 with one function, and the SDK
 //! vendored beside it.
 
-use super::{File, ScaffoldError, Template, fill, sdk};
+use super::{File, ScaffoldError, Template, fill, function_name, sdk, vendored};
 
 /// Rust's keywords, strict and reserved: a function cannot be called one.
 const KEYWORDS: &[&str] = &[
@@ -14,10 +14,7 @@ const KEYWORDS: &[&str] = &[
 
 /// Rust project `name` (already checked as a name).
 pub(super) fn project(name: &str) -> Result<Template, ScaffoldError> {
-    let function = name.replace('-', "_");
-    if KEYWORDS.contains(&function.as_str()) {
-        return Err(ScaffoldError::Keyword(name.to_string()));
-    }
+    let function = function_name(name, KEYWORDS)?;
     let values = [
         ("name", name),
         ("crate", function.as_str()),
@@ -47,11 +44,7 @@ pub(super) fn project(name: &str) -> Result<Template, ScaffoldError> {
             template(include_str!("templates/rust/README.md.tmpl")),
         ),
     ];
-    files.extend(
-        sdk::RUST_SDK
-            .iter()
-            .map(|(path, text)| (format!("vendor/reprise-sdk/{path}"), text.to_string())),
-    );
+    files.extend(vendored("vendor/reprise-sdk", sdk::RUST_SDK));
     Ok(Template {
         files,
         component: format!("target/wasm32-wasip2/release/{function}.wasm"),
