@@ -155,7 +155,7 @@ impl TestHost {
 
     /// Waits for `id` to finish, skipping the clock to the next timer whenever it is
     /// suspended on one: a week's sleep ends at once. Refused if it stays unfinished for two
-    /// minutes of real time or waits for nothing a skip can end (a signal, a paused state).
+    /// minutes of real time (e.g. waiting for a signal nobody sends, or paused).
     pub async fn finish(&self, id: InvocationId) -> Result<Finished, TestError> {
         self.finish_within(id, FINISH_WITHIN).await
     }
